@@ -1,0 +1,111 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { ExitCode, LabctlError } from './errors.js';
+
+const int = (name: string, min = 1) => (value: string) => {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < min) throw new InvalidArgumentError(`${name} must be a whole number ≥ ${min}.`);
+  return n;
+};
+
+const classOption = () => new Option('--class <name>', 'class name (every Docker object is labelled with it)').default('td1');
+const jsonOption = () => new Option('--json', 'print the result as JSON on stdout');
+
+const program = new Command('labctl')
+  .description('Run the SMTP/POP3/IMAP lab for a whole class: one Postfix + Courier server per student, on Docker.')
+  .showHelpAfterError('(add --help for usage)')
+  .configureOutput({ outputError: (text, write) => write(text) })
+  // Bad flags and arguments exit 2, like every other kind of bad input.
+  .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : ExitCode.usage));
+
+program
+  .command('up')
+  .description('create (or reconcile) one mail server per student and wait until every service answers')
+  .requiredOption('--students <n>', 'number of students', int('--students'))
+  .addOption(classOption())
+  .option('--lab <file>', 'lab file (default: labs/smtp-pop-imap.yaml)')
+  .option('--base-port <port>', 'shifts the port plan: student n uses base + n*1000 + 25/110/143/22', int('--base-port', 1024), 10000)
+  .option('--host <address>', 'address students connect to, shown on their cards (default: this host\'s first IPv4)')
+  .option('--bind <address>', 'host address the ports are published on', '0.0.0.0')
+  .option('--prune', 'remove students beyond --students (their mailboxes are kept)')
+  .option('--timeout <seconds>', 'how long to wait for the services', int('--timeout'), 90)
+  .option('--dry-run', 'print the plan and change nothing')
+  .addOption(jsonOption())
+  .action(async (o) => {
+    const { up } = await import('./commands/up.js');
+    await up({ ...o, className: o.class });
+  });
+
+program
+  .command('down')
+  .description('remove the class\'s containers and networks (mailboxes kept unless --purge)')
+  .addOption(classOption())
+  .option('--student <n>', 'only this student', int('--student'))
+  .option('--purge', 'also delete the mailbox and log volumes')
+  .option('--yes', 'do not ask for confirmation (needed for --purge off a terminal)')
+  .addOption(jsonOption())
+  .action(async (o) => {
+    const { down } = await import('./commands/down.js');
+    await down({ ...o, className: o.class });
+  });
+
+program
+  .command('info')
+  .description('connection details: a card per student (in French), or JSON')
+  .addOption(classOption())
+  .option('--student <n>', 'only this student', int('--student'))
+  .addOption(jsonOption())
+  .action(async (o) => {
+    const { info } = await import('./commands/info.js');
+    await info({ ...o, className: o.class });
+  });
+
+program
+  .command('status')
+  .description('per student: the containers\' state and whether each service answers')
+  .option('--class <name>', 'only this class (default: every class on the engine)')
+  .addOption(jsonOption())
+  .action(async (o) => {
+    const { status } = await import('./commands/status.js');
+    await status({ ...o, className: o.class });
+  });
+
+program
+  .command('build')
+  .description('build the base and mail images (up builds them when missing)')
+  .option('--lab <file>', 'lab file whose accounts go into the image')
+  .addOption(jsonOption())
+  .action(async (o) => {
+    const { build } = await import('./commands/build.js');
+    await build(o);
+  });
+
+program
+  .command('doctor')
+  .description('check the Docker engine, disk space, base image and bootstrap tool, and say how to fix each')
+  .option('--fix', 'as root on Debian: install docker.io and mmdebstrap, and start dockerd')
+  .addOption(jsonOption())
+  .action(async (o) => {
+    const { doctor } = await import('./commands/doctor.js');
+    await doctor(o);
+  });
+
+program.addHelpText('after', `
+Exit codes: 0 ok, 1 internal error, 2 bad input, 3 conflict (ports, names, students),
+            4 Docker engine problem, 5 image build failed, 6 a service did not get ready.
+
+Example: labctl up --students 19 && labctl info --student 7`);
+
+process.on('SIGINT', () => process.exit(ExitCode.interrupted));
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof LabctlError) {
+    process.stderr.write(`labctl: ${error.message}\n`);
+    if (error.hint) process.stderr.write(`  ${error.hint}\n`);
+    process.exitCode = error.exitCode;
+  } else {
+    process.stderr.write(`labctl: internal error: ${(error as Error)?.stack ?? String(error)}\nPlease report this.\n`);
+    process.exitCode = ExitCode.internal;
+  }
+}

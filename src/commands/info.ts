@@ -1,0 +1,75 @@
+import { loadLab, pairFor, type Lab } from '../core/lab.js';
+import { LABEL } from '../core/labels.js';
+import { parsePorts } from '../core/ports.js';
+import type { Engine } from '../docker/engine.js';
+import { usageError } from '../errors.js';
+import { studentCard } from '../ui/cards.js';
+import { DEFAULT_CLASS, defaultContext, type Context } from './context.js';
+
+export interface InfoOptions {
+  className?: string;
+  student?: number;
+  json?: boolean;
+}
+
+export interface StudentInfo {
+  student: number;
+  host: string;
+  domain: string;
+  ports: Record<string, number>;
+  accounts: { user: string; password: string }[];
+  pair: [string, string];
+  state: string;
+}
+
+export interface ClassInfo {
+  class: string;
+  lab: string;
+  title: string;
+  students: StudentInfo[];
+}
+
+/** Everything a student needs to connect, read from the containers' labels: no state file. */
+export async function classInfo(className: string, engine: Engine, student?: number): Promise<ClassInfo> {
+  const { containers } = await engine.list(className);
+  const mails = containers
+    .filter((c) => c.labels[LABEL.role] === 'mail')
+    .filter((c) => student === undefined || Number(c.labels[LABEL.student]) === student)
+    .sort((a, b) => Number(a.labels[LABEL.student]) - Number(b.labels[LABEL.student]));
+  if (mails.length === 0) {
+    throw usageError(
+      student === undefined ? `No class named ${className} on this Docker engine.` : `Class ${className} has no student ${student}.`,
+      student === undefined ? `Start it with \`labctl up --class ${className} --students N\`, or list classes with \`labctl status\`.` : 'See `labctl status` for its students.',
+    );
+  }
+  const labs = new Map<string, Lab>();
+  const labOf = async (file: string) => {
+    let lab = labs.get(file);
+    if (!lab) labs.set(file, (lab = await loadLab(file)));
+    return lab;
+  };
+  const students: StudentInfo[] = [];
+  for (const c of mails) {
+    const n = Number(c.labels[LABEL.student]);
+    const lab = await labOf(c.labels[LABEL.labFile] ?? '');
+    students.push({
+      student: n,
+      host: c.labels[LABEL.host] ?? '',
+      domain: c.labels[LABEL.domain] ?? '',
+      ports: parsePorts(c.labels[LABEL.ports]),
+      accounts: lab.accounts,
+      pair: pairFor(lab, n),
+      state: c.state,
+    });
+  }
+  const first = await labOf(mails[0]!.labels[LABEL.labFile] ?? '');
+  return { class: className, lab: first.name, title: first.title, students };
+}
+
+export async function info(options: InfoOptions, ctx: Context = defaultContext(options)): Promise<ClassInfo> {
+  const className = options.className ?? DEFAULT_CLASS;
+  await ctx.engine.ping();
+  const result = await classInfo(className, ctx.engine, options.student);
+  ctx.reporter.result(result.students.map((s) => studentCard(result, s)).join('\n'), result);
+  return result;
+}

@@ -1,0 +1,129 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+import { usageError } from '../errors.js';
+
+const userName = z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'a Unix user name such as util1');
+
+export const labSchema = z
+  .object({
+    name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,40}$/, 'lower-case letters, digits and dashes'),
+    title: z.string().min(1),
+    accounts: z.object({
+      prefix: userName,
+      count: z.number().int().min(1).max(99),
+      password: z.string().min(1).regex(/^[^\s:]+$/, 'a password without spaces or colons'),
+    }),
+    pairs: z.array(z.tuple([userName, userName])).min(1),
+    services: z
+      .record(z.enum(['smtp', 'pop3', 'imap', 'ssh']), z.number().int().min(1).max(65535))
+      .refine((s) => ['smtp', 'pop3', 'imap', 'ssh'].every((k) => k in s), 'smtp, pop3, imap and ssh ports'),
+    exercises: z
+      .array(
+        z.object({
+          id: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'an id of lower-case letters, digits and dashes'),
+          title: z.string().min(1),
+        }),
+      )
+      .default([]),
+  })
+  .strict();
+
+export type LabFile = z.infer<typeof labSchema>;
+export type Service = 'smtp' | 'pop3' | 'imap' | 'ssh';
+export const SERVICES: readonly Service[] = ['smtp', 'pop3', 'imap', 'ssh'];
+
+export interface Account {
+  user: string;
+  password: string;
+}
+
+export interface Lab {
+  name: string;
+  title: string;
+  /** Absolute path of the file the lab was read from. */
+  file: string;
+  accounts: Account[];
+  pairs: [string, string][];
+  services: Record<Service, number>;
+  exercises: { id: string; title: string }[];
+}
+
+export const DEFAULT_LAB_FILE = fileURLToPath(new URL('../../../labs/smtp-pop-imap.yaml', import.meta.url));
+
+/** Reads and validates a lab file. Errors name the file, the field and what is expected. */
+export async function loadLab(file: string = DEFAULT_LAB_FILE): Promise<Lab> {
+  const abs = path.resolve(file);
+  let text: string;
+  try {
+    text = await readFile(abs, 'utf8');
+  } catch (error) {
+    throw usageError(`cannot read lab file ${abs}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+      'Check the --lab path.');
+  }
+  return parseLab(text, abs);
+}
+
+export function parseLab(text: string, file: string): Lab {
+  const doc = parseDocument(text);
+  if (doc.errors.length > 0) {
+    const first = doc.errors[0]!;
+    const where = first.linePos?.[0] ? ` (line ${first.linePos[0].line})` : '';
+    throw usageError(`${file}${where}: not valid YAML: ${first.message.split('\n')[0]}`);
+  }
+  const parsed = labSchema.safeParse(doc.toJS());
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => {
+      const field = issue.path.length > 0 ? issue.path.join('.') : '(top level)';
+      return `  ${field}: ${issue.message}`;
+    });
+    throw usageError(`${file}: invalid lab file:\n${lines.join('\n')}`, 'Fix the fields above; see "Lab file format" in the README.');
+  }
+  return toLab(parsed.data, file);
+}
+
+function toLab(data: LabFile, file: string): Lab {
+  const accounts = Array.from({ length: data.accounts.count }, (_, i) => ({
+    user: `${data.accounts.prefix}${i + 1}`,
+    password: data.accounts.password,
+  }));
+  const known = new Set(accounts.map((a) => a.user));
+  data.pairs.forEach((pair, i) => {
+    pair.forEach((user, j) => {
+      if (!known.has(user)) {
+        throw usageError(`${file}: invalid lab file:\n  pairs.${i}.${j}: "${user}" is not one of the accounts ${accounts[0]!.user}..${accounts.at(-1)!.user}`);
+      }
+    });
+  });
+  const ids = new Set<string>();
+  data.exercises.forEach((exercise, i) => {
+    if (ids.has(exercise.id)) throw usageError(`${file}: invalid lab file:\n  exercises.${i}.id: "${exercise.id}" appears twice`);
+    ids.add(exercise.id);
+  });
+  const services = data.services as Record<Service, number>;
+  const offsets = new Map<number, string>();
+  for (const service of SERVICES) {
+    const offset = services[service] % 1000;
+    const other = offsets.get(offset);
+    if (other) {
+      throw usageError(`${file}: invalid lab file:\n  services.${service}: port ${services[service]} maps to the same host port as ${other} (ports are planned by their value mod 1000)`);
+    }
+    offsets.set(offset, service);
+  }
+  return {
+    name: data.name,
+    title: data.title,
+    file,
+    accounts,
+    pairs: data.pairs,
+    services,
+    exercises: data.exercises,
+  };
+}
+
+/** The two accounts the TD gives student n: pairs wrap, so student 10 uses the first pair again. */
+export function pairFor(lab: Lab, student: number): [string, string] {
+  return lab.pairs[(student - 1) % lab.pairs.length]!;
+}

@@ -1,0 +1,23 @@
+/** Every Docker object labctl creates carries these labels; commands find objects by them. */
+export const LABEL = {
+  class: 'dev.labctl.class',
+  student: 'dev.labctl.student',
+  role: 'dev.labctl.role',
+  lab: 'dev.labctl.lab',
+  labFile: 'dev.labctl.lab-file',
+  host: 'dev.labctl.host',
+  domain: 'dev.labctl.domain',
+  spec: 'dev.labctl.spec',
+  ports: 'dev.labctl.ports',
+  image: 'dev.labctl.image',
+} as const;
+
+export type Role = 'mail' | 'sidecar' | 'network' | 'volume';
+
+export function classLabels(className: string): Record<string, string> {
+  return { [LABEL.class]: className };
+}
+
+export function studentLabels(className: string, student: number, role: Role): Record<string, string> {
+  return { [LABEL.class]: className, [LABEL.student]: String(student), [LABEL.role]: role };
+}

@@ -1,0 +1,169 @@
+import { createHash } from 'node:crypto';
+import type { Lab, Service } from './lab.js';
+import { pairFor } from './lab.js';
+import { LABEL, studentLabels } from './labels.js';
+import type { PortMap } from './ports.js';
+import { formatPorts, maxStudents, studentPorts } from './ports.js';
+import { render } from './render.js';
+import { usageError } from '../errors.js';
+
+export interface ClassOptions {
+  className: string;
+  students: number;
+  basePort: number;
+  /** The address students connect to, shown on their cards. */
+  host: string;
+  /** The host address the ports are published on. */
+  bind: string;
+  mailImage: string;
+}
+
+export interface PlannedFile {
+  path: string;
+  content: string;
+  mode: number;
+}
+
+export interface PlannedContainer {
+  name: string;
+  role: 'mail';
+  image: string;
+  hostname: string;
+  labels: Record<string, string>;
+  /** Published ports: container port -> host port. */
+  ports: { service: Service; container: number; host: number }[];
+  mounts: { volume: string; target: string; readOnly?: boolean }[];
+  /** Rendered configuration, copied into the container before it starts. */
+  files: PlannedFile[];
+}
+
+export interface StudentPlan {
+  student: number;
+  id: string;
+  hostname: string;
+  domain: string;
+  ports: PortMap;
+  pair: [string, string];
+  network: { name: string; labels: Record<string, string> };
+  volumes: { name: string; labels: Record<string, string> }[];
+  containers: PlannedContainer[];
+}
+
+export interface Plan {
+  className: string;
+  lab: { name: string; file: string; title: string };
+  host: string;
+  bind: string;
+  basePort: number;
+  students: StudentPlan[];
+}
+
+const CLASS_NAME = /^[a-z0-9][a-z0-9-]{0,23}$/;
+
+export function validateClassOptions(options: ClassOptions): void {
+  if (!CLASS_NAME.test(options.className)) {
+    throw usageError(`--class "${options.className}" is not a valid class name`,
+      'Use 1 to 24 lower-case letters, digits or dashes, starting with a letter or digit (e.g. td1).');
+  }
+  if (!Number.isInteger(options.basePort) || options.basePort < 1024 || options.basePort > 64000) {
+    throw usageError(`--base-port ${options.basePort} is out of range`, 'Use a whole number from 1024 to 64000.');
+  }
+  const max = maxStudents(options.basePort);
+  if (!Number.isInteger(options.students) || options.students < 1 || options.students > max) {
+    throw usageError(`--students ${options.students} is out of range`,
+      `With --base-port ${options.basePort} the port plan holds 1 to ${max} students (1000 ports each); lower --base-port for more.`);
+  }
+}
+
+export const studentId = (n: number) => `s${String(n).padStart(2, '0')}`;
+export const resourceName = (className: string, n: number, suffix?: string) =>
+  `labctl-${className}-${studentId(n)}${suffix ? `-${suffix}` : ''}`;
+
+/** Turns a lab and the class options into everything `up` will create. Pure but for reading templates. */
+export async function planClass(lab: Lab, options: ClassOptions): Promise<Plan> {
+  validateClassOptions(options);
+  const students: StudentPlan[] = [];
+  for (let n = 1; n <= options.students; n++) students.push(await planStudent(lab, options, n));
+  return {
+    className: options.className,
+    lab: { name: lab.name, file: lab.file, title: lab.title },
+    host: options.host,
+    bind: options.bind,
+    basePort: options.basePort,
+    students,
+  };
+}
+
+export function studentDomain(className: string, n: number): string {
+  return `${studentId(n)}.${className}.test`;
+}
+
+async function planStudent(lab: Lab, options: ClassOptions, n: number): Promise<StudentPlan> {
+  const { className } = options;
+  const domain = studentDomain(className, n);
+  const hostname = `mail.${domain}`;
+  const ports = studentPorts(lab, options.basePort, n);
+  const values = {
+    className,
+    student: n,
+    hostname,
+    domain,
+    ports: lab.services,
+    outsideTransport: 'error:5.7.1 labctl: mail to other domains stays in the lab (envoi hors du lab bloque)',
+  };
+  const files: PlannedFile[] = [
+    { path: 'etc/postfix/main.cf', content: await render('postfix/main.cf.ejs', values), mode: 0o644 },
+    { path: 'etc/postfix/master.cf', content: await render('postfix/master.cf.ejs', values), mode: 0o644 },
+    { path: 'etc/mailname', content: `${domain}\n`, mode: 0o644 },
+    { path: 'etc/courier/authdaemonrc', content: await render('courier/authdaemonrc.ejs', values), mode: 0o660 },
+    { path: 'etc/courier/imapd', content: await render('courier/imapd.ejs', values), mode: 0o644 },
+    { path: 'etc/courier/pop3d', content: await render('courier/pop3d.ejs', values), mode: 0o644 },
+    { path: 'etc/rsyslog.conf', content: await render('rsyslog/rsyslog.conf.ejs', values), mode: 0o644 },
+  ];
+  const volume = (suffix: string) => ({ name: resourceName(className, n, suffix), labels: studentLabels(className, n, 'volume') });
+  const volumes = [volume('spool'), volume('home'), volume('log')];
+  const mail: PlannedContainer = {
+    name: resourceName(className, n, 'mail'),
+    role: 'mail',
+    image: options.mailImage,
+    hostname,
+    labels: {},
+    ports: (Object.keys(ports) as Service[]).map((service) => ({
+      service,
+      container: lab.services[service],
+      host: ports[service],
+    })),
+    mounts: [
+      { volume: volumes[0]!.name, target: '/var/mail' },
+      { volume: volumes[1]!.name, target: '/home' },
+      { volume: volumes[2]!.name, target: '/var/log' },
+    ],
+    files,
+  };
+  mail.labels = {
+    ...studentLabels(className, n, 'mail'),
+    [LABEL.lab]: lab.name,
+    [LABEL.labFile]: lab.file,
+    [LABEL.host]: options.host,
+    [LABEL.domain]: domain,
+    [LABEL.ports]: formatPorts(ports),
+    [LABEL.spec]: specHash(mail, options.bind, options.host),
+  };
+  return {
+    student: n,
+    id: studentId(n),
+    hostname,
+    domain,
+    ports,
+    pair: pairFor(lab, n),
+    network: { name: resourceName(className, n), labels: studentLabels(className, n, 'network') },
+    volumes,
+    containers: [mail],
+  };
+}
+
+/** A digest of everything that shapes a container; `up` recreates a container whose digest changed. */
+function specHash(container: PlannedContainer, bind: string, host: string): string {
+  const { labels: _labels, ...spec } = container;
+  return createHash('sha256').update(JSON.stringify({ spec, bind, host })).digest('hex').slice(0, 16);
+}

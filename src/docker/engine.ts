@@ -1,0 +1,66 @@
+/** The narrow interface the commands use. Only src/docker/ talks to Docker; a Swarm engine would implement this too. */
+
+export interface ContainerSpec {
+  name: string;
+  image: string;
+  hostname: string;
+  labels: Record<string, string>;
+  network: string;
+  bind: string;
+  ports: { container: number; host: number }[];
+  mounts: { volume: string; target: string; readOnly?: boolean }[];
+  env?: string[];
+  files: { path: string; content: string; mode: number }[];
+}
+
+export interface ContainerInfo {
+  id: string;
+  name: string;
+  labels: Record<string, string>;
+  state: string;
+  status: string;
+  ports: { container: number; host: number; ip: string }[];
+}
+
+export interface LabelledObject {
+  name: string;
+  labels: Record<string, string>;
+}
+
+export interface ClassObjects {
+  containers: ContainerInfo[];
+  networks: LabelledObject[];
+  volumes: LabelledObject[];
+}
+
+export interface ExecResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface Engine {
+  /** Throws a LabctlError (exit 4) saying how to start an engine when none answers. */
+  ping(): Promise<void>;
+  /** Objects carrying dev.labctl.class (= className when given). */
+  list(className?: string): Promise<ClassObjects>;
+  /** Names of all containers and networks on the engine, labelled or not, to find clashes. */
+  names(): Promise<{ containers: Set<string>; networks: Set<string>; volumes: Set<string> }>;
+  /** Host ports already published by any container on the engine. */
+  publishedPorts(): Promise<Map<number, string>>;
+  imageExists(ref: string): Promise<boolean>;
+  createNetwork(name: string, labels: Record<string, string>): Promise<void>;
+  createVolume(name: string, labels: Record<string, string>): Promise<void>;
+  createContainer(spec: ContainerSpec): Promise<void>;
+  startContainer(name: string): Promise<void>;
+  stopContainer(name: string, timeoutSeconds: number): Promise<void>;
+  removeContainer(name: string): Promise<void>;
+  removeNetwork(name: string): Promise<void>;
+  removeVolume(name: string): Promise<void>;
+  logs(name: string, tail: number): Promise<string>;
+  exec(name: string, cmd: string[], user?: string): Promise<ExecResult>;
+  /** Memory in use by a container, in bytes (from the engine's stats). */
+  memoryUsage(name: string): Promise<number>;
+  /** IPv4 address of a container on a network. */
+  address(name: string, network: string): Promise<string | undefined>;
+}

@@ -1,0 +1,199 @@
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import tar from 'tar-stream';
+import { ExitCode, LabctlError } from '../errors.js';
+import { LABEL } from '../core/labels.js';
+import { dockerClient } from './client.js';
+
+export const BASE_IMAGE = 'labctl/base:bookworm';
+export const IMAGES_DIR = fileURLToPath(new URL('../../../images/', import.meta.url));
+
+export interface ContextFile {
+  path: string;
+  content: string | Buffer;
+  mode?: number;
+}
+
+interface ProgressEvent {
+  stream?: string;
+  status?: string;
+  error?: string;
+  errorDetail?: { message?: string };
+  aux?: { ID?: string };
+}
+
+/** Reads every file of images/<name>/ as build-context entries. */
+export async function contextFromDir(name: string): Promise<ContextFile[]> {
+  const root = path.join(IMAGES_DIR, name);
+  const files: ContextFile[] = [];
+  async function walk(dir: string): Promise<void> {
+    for (const entry of await readdir(dir, { withFileTypes: true })) {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) await walk(full);
+      else files.push({ path: path.relative(root, full), content: await readFile(full), mode: (await stat(full)).mode & 0o777 });
+    }
+  }
+  await walk(root);
+  return files.sort((a, b) => a.path.localeCompare(b.path));
+}
+
+/** A tag that changes whenever the context changes, so `up` knows when a build is needed. */
+export function contextTag(repo: string, files: ContextFile[], extra = ''): string {
+  const hash = createHash('sha256').update(extra);
+  for (const f of files) hash.update(f.path).update('\0').update(f.content).update(String(f.mode ?? 0o644));
+  return `${repo}:${hash.digest('hex').slice(0, 12)}`;
+}
+
+function packContext(files: ContextFile[]): tar.Pack {
+  const pack = tar.pack();
+  for (const f of files) pack.entry({ name: f.path, mode: f.mode ?? 0o644 }, f.content);
+  pack.finalize();
+  return pack;
+}
+
+/**
+ * Follows a build or import progress stream. dockerode resolves even when the build failed,
+ * so the error events are looked for here, and the failing step and its output are kept.
+ */
+function follow(stream: NodeJS.ReadableStream, onStep: (line: string) => void): Promise<{ output: string[]; step: string }> {
+  const output: string[] = [];
+  let step = '';
+  return new Promise((resolve, reject) => {
+    dockerClient().modem.followProgress(
+      stream,
+      (error: Error | null) => (error ? reject(error) : resolve({ output, step })),
+      (event: ProgressEvent) => {
+        if (event.error || event.errorDetail) {
+          const message = event.errorDetail?.message ?? event.error ?? 'unknown error';
+          reject(new LabctlError(ExitCode.build, `Build failed at ${step || 'the first step'}:\n${output.slice(-25).join('\n')}\n${message}`,
+            'Fix the step above and run `labctl build` again.'));
+          return;
+        }
+        const text = (event.stream ?? event.status ?? '').trimEnd();
+        if (!text) return;
+        for (const line of text.split('\n')) {
+          output.push(line);
+          if (/^Step \d+\/\d+ :/.test(line)) {
+            step = line;
+            onStep(line);
+          }
+        }
+      },
+    );
+  });
+}
+
+export async function buildImage(tag: string, files: ContextFile[], onStep: (line: string) => void, buildargs: Record<string, string> = {}): Promise<void> {
+  const docker = dockerClient();
+  const stream = await docker.buildImage(packContext(files) as unknown as NodeJS.ReadableStream, {
+    t: tag,
+    buildargs,
+    labels: { [LABEL.image]: tag.split(':')[0]! },
+    rm: true,
+    forcerm: true,
+  });
+  await follow(stream, onStep);
+}
+
+/** The Debian mirror the host's apt uses, so the bootstrap needs no other network access. */
+export function hostDebianMirror(): string {
+  if (process.env.LABCTL_DEBIAN_MIRROR) return process.env.LABCTL_DEBIAN_MIRROR;
+  const candidates = ['/etc/apt/sources.list.d/debian.sources', '/etc/apt/sources.list'];
+  for (const file of candidates) {
+    if (!existsSync(file)) continue;
+    const text = readFileSync(file, 'utf8');
+    const deb822 = /^URIs:\s*(\S+)/m.exec(text);
+    if (deb822?.[1] && !deb822[1].includes('security')) return deb822[1];
+    const oneLine = /^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+\S+/m.exec(text);
+    if (oneLine?.[1]) return oneLine[1];
+  }
+  return 'http://deb.debian.org/debian';
+}
+
+function which(tool: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/usr/bin', '/sbin'])) {
+    const full = path.join(dir, tool);
+    if (existsSync(full)) return full;
+  }
+  return undefined;
+}
+
+export function bootstrapTool(): string | undefined {
+  return which('mmdebstrap') ?? which('debootstrap');
+}
+
+async function tryPull(onStep: (line: string) => void): Promise<boolean> {
+  if (process.env.LABCTL_BASE_FROM === 'bootstrap') return false;
+  const docker = dockerClient();
+  try {
+    onStep('pulling debian:bookworm');
+    const stream = await docker.pull('debian:bookworm', { abortSignal: AbortSignal.timeout(20_000) });
+    await follow(stream, () => {});
+    await docker.getImage('debian:bookworm').tag({ repo: 'labctl/base', tag: 'bookworm' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Debian bookworm as labctl/base: from a registry when one answers, else bootstrapped from the host's mirror. */
+export async function ensureBaseImage(onStep: (line: string) => void): Promise<'present' | 'pulled' | 'bootstrapped'> {
+  const docker = dockerClient();
+  try {
+    await docker.getImage(BASE_IMAGE).inspect();
+    return 'present';
+  } catch {
+    // not there yet
+  }
+  if (await tryPull(onStep)) return 'pulled';
+  const tool = bootstrapTool();
+  if (!tool) {
+    throw new LabctlError(ExitCode.build, 'No registry answered for debian:bookworm, and neither mmdebstrap nor debootstrap is installed.',
+      'Install one (`apt-get install mmdebstrap`) or run `labctl doctor --fix`.');
+  }
+  const mirror = hostDebianMirror();
+  onStep(`bootstrapping Debian bookworm from ${mirror} with ${path.basename(tool)}`);
+  const args = path.basename(tool) === 'mmdebstrap'
+    ? ['--variant=minbase', '--quiet', 'bookworm', '-', mirror]
+    : undefined;
+  if (!args) return bootstrapWithDebootstrap(tool, mirror, onStep);
+  const child = spawn(tool, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const stderr: string[] = [];
+  child.stderr.on('data', (c: Buffer) => stderr.push(c.toString()));
+  const exited = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? 1)));
+  const stream = await docker.importImage(child.stdout as unknown as string, { repo: 'labctl/base', tag: 'bookworm' });
+  await follow(stream, () => {});
+  const code = await exited;
+  if (code !== 0) {
+    await docker.getImage(BASE_IMAGE).remove().catch(() => {});
+    throw new LabctlError(ExitCode.build, `mmdebstrap failed (exit ${code}):\n${stderr.join('').slice(-2000)}`,
+      `Check that ${mirror} answers (apt-get update), or set LABCTL_DEBIAN_MIRROR.`);
+  }
+  return 'bootstrapped';
+}
+
+async function bootstrapWithDebootstrap(tool: string, mirror: string, onStep: (line: string) => void): Promise<'bootstrapped'> {
+  const { mkdtemp, rm } = await import('node:fs/promises');
+  const os = await import('node:os');
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'labctl-base-'));
+  try {
+    const run = (cmd: string, args: string[]) => new Promise<void>((resolve, reject) => {
+      const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '';
+      child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+      child.on('close', (code) => (code === 0 ? resolve() : reject(new LabctlError(ExitCode.build, `${cmd} failed (exit ${code}):\n${err.slice(-2000)}`))));
+    });
+    await run(tool, ['--variant=minbase', 'bookworm', dir, mirror]);
+    onStep('importing the bootstrapped tree');
+    const child = spawn('tar', ['-C', dir, '-c', '.'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const stream = await dockerClient().importImage(child.stdout as unknown as string, { repo: 'labctl/base', tag: 'bookworm' });
+    await follow(stream, () => {});
+    return 'bootstrapped';
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,285 @@
+import { PassThrough } from 'node:stream';
+import type Docker from 'dockerode';
+import tar from 'tar-stream';
+import { ExitCode, LabctlError } from '../errors.js';
+import { LABEL } from '../core/labels.js';
+import { dockerClient } from './client.js';
+import type { ClassObjects, ContainerInfo, ContainerSpec, Engine, ExecResult } from './engine.js';
+
+interface DockerError extends Error {
+  statusCode?: number;
+  code?: string;
+  json?: { message?: string };
+}
+
+/** Turns a failed Docker call into an error that says what labctl was doing. */
+function failed(action: string, error: unknown): Error {
+  const e = error as DockerError;
+  if (e.code === 'ECONNREFUSED' || e.code === 'ENOENT' || e.code === 'EACCES') {
+    return engineUnreachable(e);
+  }
+  const detail = e.json?.message ?? e.message;
+  return new LabctlError(ExitCode.engine, `Failed to ${action}: ${detail.trim()}`);
+}
+
+export function engineUnreachable(e: DockerError): LabctlError {
+  const where = process.env.DOCKER_HOST ?? '/var/run/docker.sock';
+  return new LabctlError(ExitCode.engine, `No Docker engine answers at ${where} (${e.code ?? e.message}).`,
+    'Start one with `labctl doctor --fix` (Debian, as root), or set DOCKER_HOST.');
+}
+
+const ignoreStatus = (...codes: number[]) => (error: unknown) => {
+  if (codes.includes((error as DockerError).statusCode ?? 0)) return;
+  throw error;
+};
+
+/** Splits Docker's multiplexed stdout/stderr frames. */
+export function demux(buffer: Buffer): { stdout: string; stderr: string } {
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  let offset = 0;
+  while (offset + 8 <= buffer.length) {
+    const type = buffer[offset];
+    const size = buffer.readUInt32BE(offset + 4);
+    const frame = buffer.subarray(offset + 8, offset + 8 + size);
+    (type === 2 ? err : out).push(frame);
+    offset += 8 + size;
+  }
+  if (offset === 0 && buffer.length > 0) return { stdout: buffer.toString(), stderr: '' };
+  return { stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
+}
+
+async function tarOf(files: ContainerSpec['files']): Promise<Buffer> {
+  const pack = tar.pack();
+  for (const file of files) pack.entry({ name: file.path, mode: file.mode }, file.content);
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const chunk of pack) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+export class LocalEngine implements Engine {
+  constructor(private readonly docker: Docker = dockerClient()) {}
+
+  async ping(): Promise<void> {
+    try {
+      await this.docker.ping();
+    } catch (error) {
+      throw engineUnreachable(error as DockerError);
+    }
+  }
+
+  async list(className?: string): Promise<ClassObjects> {
+    const label = [className ? `${LABEL.class}=${className}` : LABEL.class];
+    try {
+      const [containers, networks, volumes] = await Promise.all([
+        this.docker.listContainers({ all: true, filters: { label } }),
+        this.docker.listNetworks({ filters: { label } }),
+        this.docker.listVolumes({ filters: { label } }),
+      ]);
+      return {
+        containers: containers.map(
+          (c): ContainerInfo => ({
+            id: c.Id,
+            name: (c.Names[0] ?? c.Id).replace(/^\//, ''),
+            labels: c.Labels,
+            state: c.State,
+            status: c.Status,
+            ports: c.Ports.filter((p) => p.PublicPort).map((p) => ({ container: p.PrivatePort, host: p.PublicPort, ip: p.IP ?? '' })),
+          }),
+        ),
+        networks: networks.map((n) => ({ name: n.Name, labels: n.Labels ?? {} })),
+        volumes: (volumes.Volumes ?? []).map((v) => ({ name: v.Name, labels: v.Labels ?? {} })),
+      };
+    } catch (error) {
+      throw failed('list labctl objects', error);
+    }
+  }
+
+  async names() {
+    try {
+      const [containers, networks, volumes] = await Promise.all([
+        this.docker.listContainers({ all: true }),
+        this.docker.listNetworks(),
+        this.docker.listVolumes(),
+      ]);
+      return {
+        containers: new Set(containers.flatMap((c) => c.Names.map((n) => n.replace(/^\//, '')))),
+        networks: new Set(networks.map((n) => n.Name)),
+        volumes: new Set((volumes.Volumes ?? []).map((v) => v.Name)),
+      };
+    } catch (error) {
+      throw failed('list containers and networks', error);
+    }
+  }
+
+  async publishedPorts(): Promise<Map<number, string>> {
+    try {
+      const containers = await this.docker.listContainers({ all: true });
+      const used = new Map<number, string>();
+      for (const c of containers) {
+        const name = (c.Names[0] ?? c.Id).replace(/^\//, '');
+        for (const p of c.Ports) if (p.PublicPort) used.set(p.PublicPort, name);
+        // A stopped container holds its bindings too, though they do not show in Ports.
+        if (c.State !== 'running') {
+          const info = await this.docker.getContainer(c.Id).inspect();
+          for (const bindings of Object.values(info.HostConfig.PortBindings ?? {}) as { HostPort?: string }[][]) {
+            for (const b of bindings ?? []) if (b.HostPort) used.set(Number(b.HostPort), name);
+          }
+        }
+      }
+      return used;
+    } catch (error) {
+      throw failed('list published ports', error);
+    }
+  }
+
+  async imageExists(ref: string): Promise<boolean> {
+    try {
+      await this.docker.getImage(ref).inspect();
+      return true;
+    } catch (error) {
+      if ((error as DockerError).statusCode === 404) return false;
+      throw failed(`inspect image ${ref}`, error);
+    }
+  }
+
+  async createNetwork(name: string, labels: Record<string, string>): Promise<void> {
+    try {
+      await this.docker.createNetwork({ Name: name, Driver: 'bridge', Labels: labels, CheckDuplicate: true });
+    } catch (error) {
+      const message = (error as DockerError).json?.message ?? '';
+      if (/address pool|non-overlapping/i.test(message)) {
+        throw new LabctlError(ExitCode.engine, `Docker has no free subnet left for network ${name}.`,
+          'Start dockerd with a larger pool, e.g. --default-address-pool base=10.213.0.0/16,size=24 (what `labctl doctor --fix` does).');
+      }
+      throw failed(`create network ${name}`, error);
+    }
+  }
+
+  async createVolume(name: string, labels: Record<string, string>): Promise<void> {
+    try {
+      await this.docker.createVolume({ Name: name, Labels: labels });
+    } catch (error) {
+      throw failed(`create volume ${name}`, error);
+    }
+  }
+
+  async createContainer(spec: ContainerSpec): Promise<void> {
+    const exposed: Record<string, object> = {};
+    const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
+    for (const p of spec.ports) {
+      exposed[`${p.container}/tcp`] = {};
+      bindings[`${p.container}/tcp`] = [{ HostIp: spec.bind, HostPort: String(p.host) }];
+    }
+    try {
+      const container = await this.docker.createContainer({
+        name: spec.name,
+        Image: spec.image,
+        Hostname: spec.hostname,
+        Labels: spec.labels,
+        Env: spec.env ?? [],
+        ExposedPorts: exposed,
+        HostConfig: {
+          PortBindings: bindings,
+          Mounts: spec.mounts.map((m) => ({ Type: 'volume', Source: m.volume, Target: m.target, ReadOnly: m.readOnly ?? false })),
+          NetworkMode: spec.network,
+          RestartPolicy: { Name: 'unless-stopped' },
+        },
+      });
+      if (spec.files.length > 0) await container.putArchive(await tarOf(spec.files), { path: '/' });
+    } catch (error) {
+      throw failed(`create container ${spec.name}`, error);
+    }
+  }
+
+  async startContainer(name: string): Promise<void> {
+    try {
+      await this.docker.getContainer(name).start();
+    } catch (error) {
+      if ((error as DockerError).statusCode === 304) return;
+      const message = (error as DockerError).json?.message ?? '';
+      const port = /(?:port is already allocated|address already in use).*?(\d+)?/i.exec(message);
+      if (port) {
+        throw new LabctlError(ExitCode.conflict, `Cannot start ${name}: a host port is taken (${message.trim()}).`,
+          'Free that port or choose another --base-port.');
+      }
+      throw failed(`start container ${name}`, error);
+    }
+  }
+
+  async stopContainer(name: string, timeoutSeconds: number): Promise<void> {
+    await this.docker.getContainer(name).stop({ t: timeoutSeconds }).catch(ignoreStatus(304, 404))
+      .catch((error: unknown) => { throw failed(`stop container ${name}`, error); });
+  }
+
+  async removeContainer(name: string): Promise<void> {
+    await this.docker.getContainer(name).remove({ force: true }).catch(ignoreStatus(404))
+      .catch((error: unknown) => { throw failed(`remove container ${name}`, error); });
+  }
+
+  async removeNetwork(name: string): Promise<void> {
+    await this.docker.getNetwork(name).remove().catch(ignoreStatus(404))
+      .catch((error: unknown) => { throw failed(`remove network ${name}`, error); });
+  }
+
+  async removeVolume(name: string): Promise<void> {
+    await this.docker.getVolume(name).remove().catch(ignoreStatus(404))
+      .catch((error: unknown) => { throw failed(`remove volume ${name}`, error); });
+  }
+
+  async logs(name: string, tail: number): Promise<string> {
+    try {
+      const buffer = (await this.docker.getContainer(name).logs({ stdout: true, stderr: true, tail, follow: false })) as unknown as Buffer;
+      const { stdout, stderr } = demux(buffer);
+      return stdout + stderr;
+    } catch (error) {
+      throw failed(`read the logs of ${name}`, error);
+    }
+  }
+
+  async exec(name: string, cmd: string[], user?: string): Promise<ExecResult> {
+    try {
+      const exec = await this.docker.getContainer(name).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true, User: user ?? '' });
+      const stream = await exec.start({ hijack: true, stdin: false });
+      const stdout = new PassThrough();
+      const stderr = new PassThrough();
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      stdout.on('data', (c: Buffer) => out.push(c));
+      stderr.on('data', (c: Buffer) => err.push(c));
+      this.docker.modem.demuxStream(stream, stdout, stderr);
+      await new Promise<void>((resolve, reject) => {
+        stream.on('end', resolve);
+        stream.on('close', resolve);
+        stream.on('error', reject);
+      });
+      const info = await exec.inspect();
+      return { exitCode: info.ExitCode ?? -1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
+    } catch (error) {
+      throw failed(`run ${cmd.join(' ')} in ${name}`, error);
+    }
+  }
+
+  async memoryUsage(name: string): Promise<number> {
+    try {
+      const stats = (await this.docker.getContainer(name).stats({ stream: false })) as unknown as {
+        memory_stats: { usage?: number; stats?: Record<string, number> };
+      };
+      const m = stats.memory_stats;
+      const cache = m.stats?.total_inactive_file ?? m.stats?.inactive_file ?? m.stats?.cache ?? 0;
+      return Math.max(0, (m.usage ?? 0) - cache);
+    } catch (error) {
+      throw failed(`read the stats of ${name}`, error);
+    }
+  }
+
+  async address(name: string, network: string): Promise<string | undefined> {
+    try {
+      const info = await this.docker.getContainer(name).inspect();
+      return info.NetworkSettings.Networks[network]?.IPAddress || undefined;
+    } catch (error) {
+      throw failed(`inspect ${name}`, error);
+    }
+  }
+}

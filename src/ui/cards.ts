@@ -1,0 +1,26 @@
+import type { ClassInfo, StudentInfo } from '../commands/info.js';
+
+/** The student's connection card, in French like the TD. */
+export function studentCard(info: ClassInfo, s: StudentInfo): string {
+  const [first, second] = s.pair;
+  const password = s.accounts.find((a) => a.user === first)?.password ?? '';
+  const p = s.ports;
+  const rule = '─'.repeat(64);
+  return [
+    rule,
+    `Étudiant ${s.student} · classe ${info.class} · ${info.title}`,
+    rule,
+    `Serveur de messagerie : ${s.host}   (domaine ${s.domain})`,
+    `Vos comptes : ${first} et ${second}   mot de passe : ${password}`,
+    `  (les comptes util1 à util${s.accounts.length} existent tous sur votre serveur)`,
+    '',
+    `  SMTP  port ${p.smtp}   telnet ${s.host} ${p.smtp}`,
+    `  POP3  port ${p.pop3}   telnet ${s.host} ${p.pop3}`,
+    `  IMAP  port ${p.imap}   telnet ${s.host} ${p.imap}`,
+    `  SSH   port ${p.ssh}   ssh -p ${p.ssh} ${first}@${s.host}`,
+    '',
+    `Adresses : ${first}@${s.domain}, ${second}@${s.domain}`,
+    `Boîte mbox : /var/spool/mail/${first}   Journal : /var/log/mail.log`,
+    '',
+  ].join('\n');
+}

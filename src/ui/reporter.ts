@@ -1,0 +1,57 @@
+import ora, { type Ora } from 'ora';
+
+export interface ReporterOptions {
+  json?: boolean;
+  quiet?: boolean;
+}
+
+/**
+ * The one output channel. Results go to stdout (as text, or as JSON with --json); progress and
+ * warnings go to stderr, with spinners only on a terminal, never in CI logs.
+ */
+export class Reporter {
+  readonly json: boolean;
+  private readonly quiet: boolean;
+  private readonly tty: boolean;
+
+  constructor(options: ReporterOptions = {}) {
+    this.json = options.json ?? false;
+    this.quiet = options.quiet ?? false;
+    this.tty = Boolean(process.stderr.isTTY) && !process.env.CI;
+  }
+
+  /** The command's result: text for people, or the data as JSON. */
+  result(text: string, data?: unknown): void {
+    if (this.json) process.stdout.write(`${JSON.stringify(data, null, 2)}\n`);
+    else process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+  }
+
+  info(message: string): void {
+    if (!this.quiet && !this.json) process.stderr.write(`${message}\n`);
+  }
+
+  warn(message: string): void {
+    process.stderr.write(`warning: ${message}\n`);
+  }
+
+  /** Runs fn with a spinner (terminal) or start/finish lines (otherwise). */
+  async task<T>(text: string, fn: (update: (text: string) => void) => Promise<T>, done?: (result: T) => string): Promise<T> {
+    const started = Date.now();
+    const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)} s`;
+    if (this.quiet || this.json || !this.tty) {
+      if (!this.quiet && !this.json) process.stderr.write(`${text}...\n`);
+      const result = await fn(() => {});
+      if (!this.quiet && !this.json) process.stderr.write(`${done ? done(result) : text} (${elapsed()})\n`);
+      return result;
+    }
+    const spinner: Ora = ora({ text, stream: process.stderr }).start();
+    try {
+      const result = await fn((t) => (spinner.text = `${text}: ${t}`));
+      spinner.succeed(`${done ? done(result) : text} (${elapsed()})`);
+      return result;
+    } catch (error) {
+      spinner.fail(`${text}: failed after ${elapsed()}`);
+      throw error;
+    }
+  }
+}

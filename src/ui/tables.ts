@@ -1,0 +1,35 @@
+import type { StudentInfo } from '../commands/info.js';
+import type { Plan } from '../core/plan.js';
+
+/** A plain text table; columns are padded to their widest cell. */
+export function table(header: string[], rows: (string | number)[][]): string {
+  const cells = [header, ...rows.map((r) => r.map(String))];
+  const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  return cells.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+export function studentTable(students: StudentInfo[]): string {
+  return table(
+    ['student', 'domain', 'smtp', 'pop3', 'imap', 'ssh', 'accounts'],
+    students.map((s) => [s.student, s.domain, s.ports.smtp ?? '', s.ports.pop3 ?? '', s.ports.imap ?? '', s.ports.ssh ?? '', s.pair.join('/')]),
+  );
+}
+
+/** What --dry-run prints: every object `up` would create. */
+export function formatPlan(plan: Plan): string {
+  const lines = [
+    `Plan for class ${plan.className} (lab ${plan.lab.name}, ${plan.students.length} students, ports on ${plan.bind}, students connect to ${plan.host}):`,
+  ];
+  for (const s of plan.students) {
+    lines.push(`  student ${s.student}  ${s.domain}  accounts ${s.pair.join('/')}`);
+    lines.push(`    network    ${s.network.name}`);
+    lines.push(`    volumes    ${s.volumes.map((v) => v.name).join(', ')}`);
+    for (const c of s.containers) {
+      lines.push(`    container  ${c.name}  image ${c.image}`);
+      lines.push(`               ports ${c.ports.map((p) => `${p.service} ${p.host}->${p.container}`).join(', ')}`);
+      lines.push(`               files ${c.files.map((f) => `/${f.path}`).join(', ')}`);
+    }
+  }
+  lines.push('Nothing was created (--dry-run).');
+  return lines.join('\n');
+}
