@@ -1,13 +1,16 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ExitCode, LabctlError } from './errors.js';
 
-const int = (name: string, min = 1) => (value: string) => {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n < min) throw new InvalidArgumentError(`${name} must be a whole number ≥ ${min}.`);
-  return n;
-};
+const int =
+  (name: string, min = 1) =>
+  (value: string) => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || n < min) throw new InvalidArgumentError(`${name} must be a whole number ≥ ${min}.`);
+    return n;
+  };
 
-const classOption = () => new Option('--class <name>', 'class name (every Docker object is labelled with it)').default('td1');
+const classOption = () =>
+  new Option('--class <name>', 'class name (every Docker object is labelled with it)').default('td1');
 const jsonOption = () => new Option('--json', 'print the result as JSON on stdout');
 
 const program = new Command('labctl')
@@ -23,8 +26,13 @@ program
   .requiredOption('--students <n>', 'number of students', int('--students'))
   .addOption(classOption())
   .option('--lab <file>', 'lab file (default: labs/smtp-pop-imap.yaml)')
-  .option('--base-port <port>', 'shifts the port plan: student n uses base + n*1000 + 25/110/143/22', int('--base-port', 1024), 10000)
-  .option('--host <address>', 'address students connect to, shown on their cards (default: this host\'s first IPv4)')
+  .option(
+    '--base-port <port>',
+    'shifts the port plan: student n uses base + n*1000 + 25/110/143/22',
+    int('--base-port', 1024),
+    10000,
+  )
+  .option('--host <address>', "address students connect to, shown on their cards (default: this host's first IPv4)")
   .option('--bind <address>', 'host address the ports are published on', '0.0.0.0')
   .option('--prune', 'remove students beyond --students (their mailboxes are kept)')
   .option('--timeout <seconds>', 'how long to wait for the services', int('--timeout'), 90)
@@ -37,7 +45,7 @@ program
 
 program
   .command('down')
-  .description('remove the class\'s containers and networks (mailboxes kept unless --purge)')
+  .description("remove the class's containers and networks (mailboxes kept unless --purge)")
   .addOption(classOption())
   .option('--student <n>', 'only this student', int('--student'))
   .option('--purge', 'also delete the mailbox and log volumes')
@@ -61,7 +69,7 @@ program
 
 program
   .command('status')
-  .description('per student: the containers\' state and whether each service answers')
+  .description("per student: the containers' state and whether each service answers")
   .option('--class <name>', 'only this class (default: every class on the engine)')
   .addOption(jsonOption())
   .action(async (o) => {
@@ -89,11 +97,14 @@ program
     await doctor(o);
   });
 
-program.addHelpText('after', `
+program.addHelpText(
+  'after',
+  `
 Exit codes: 0 ok, 1 internal error, 2 bad input, 3 conflict (ports, names, students),
             4 Docker engine problem, 5 image build failed, 6 a service did not get ready.
 
-Example: labctl up --students 19 && labctl info --student 7`);
+Example: labctl up --students 19 && labctl info --student 7`,
+);
 
 process.on('SIGINT', () => process.exit(ExitCode.interrupted));
 

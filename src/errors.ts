@@ -24,5 +24,4 @@ export class LabctlError extends Error {
 }
 
 export const usageError = (message: string, hint?: string) => new LabctlError(ExitCode.usage, message, hint);
-export const conflictError = (message: string, hint?: string) =>
-  new LabctlError(ExitCode.conflict, message, hint);
+export const conflictError = (message: string, hint?: string) => new LabctlError(ExitCode.conflict, message, hint);

@@ -21,7 +21,10 @@ export function probe(host: string, port: number, service: Service, timeoutMs = 
         reject(error);
       }
     };
-    const timer = setTimeout(() => done(new Error(`no ${service} greeting from ${host}:${port} within ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(
+      () => done(new Error(`no ${service} greeting from ${host}:${port} within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => {
       data += chunk;

@@ -23,10 +23,16 @@ export async function mailImageContext(lab: Lab) {
 export async function ensureImages(lab: Lab, ctx: Context, force = false): Promise<Images> {
   const mail = await mailImageContext(lab);
   if (!force && (await ctx.engine.imageExists(mail.tag))) return { base: BASE_IMAGE, mail: mail.tag };
-  await ctx.reporter.task('Preparing the base image', (update) => ensureBaseImage(update),
-    (how) => `Base image ${BASE_IMAGE} ${how}`);
-  await ctx.reporter.task(`Building ${mail.tag}`, (update) => buildImage(mail.tag, mail.files, update, { BASE_IMAGE }),
-    () => `Built ${mail.tag}`);
+  await ctx.reporter.task(
+    'Preparing the base image',
+    (update) => ensureBaseImage(update),
+    (how) => `Base image ${BASE_IMAGE} ${how}`,
+  );
+  await ctx.reporter.task(
+    `Building ${mail.tag}`,
+    (update) => buildImage(mail.tag, mail.files, update, { BASE_IMAGE }),
+    () => `Built ${mail.tag}`,
+  );
   return { base: BASE_IMAGE, mail: mail.tag };
 }
 

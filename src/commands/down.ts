@@ -37,23 +37,34 @@ export async function down(options: DownOptions, ctx: Context = defaultContext(o
   }
   if (options.purge && volumes.length > 0 && !options.yes) {
     if (!process.stdin.isTTY) {
-      throw usageError(`--purge deletes ${volumes.length} mailbox volume(s) of ${who}, and this is not a terminal to confirm on.`,
-        'Add --yes to confirm.');
+      throw usageError(
+        `--purge deletes ${volumes.length} mailbox volume(s) of ${who}, and this is not a terminal to confirm on.`,
+        'Add --yes to confirm.',
+      );
     }
-    if (!(await confirm(`Delete the mailboxes and logs of ${who} (${volumes.length} volumes)? This cannot be undone.`))) {
+    if (
+      !(await confirm(`Delete the mailboxes and logs of ${who} (${volumes.length} volumes)? This cannot be undone.`))
+    ) {
       throw usageError('Cancelled; nothing was removed.');
     }
   }
   await reporter.task(`Removing ${who}`, async () => {
     // The mail container's PID 1 stops its daemons on SIGTERM, so a short grace period is plenty.
-    await Promise.all(containers.map((c) => engine.stopContainer(c.name, 3).then(() => engine.removeContainer(c.name))));
+    await Promise.all(
+      containers.map((c) => engine.stopContainer(c.name, 3).then(() => engine.removeContainer(c.name))),
+    );
     await Promise.all(networks.map((n) => engine.removeNetwork(n.name)));
     await Promise.all(volumes.map((v) => engine.removeVolume(v.name)));
   });
   result.containers = containers.map((c) => c.name);
   result.networks = networks.map((n) => n.name);
   result.volumes = volumes.map((v) => v.name);
-  const kept = options.purge ? '' : ` Mailboxes kept (${mine(all.volumes).length} volumes); \`labctl down --purge\` deletes them.`;
-  reporter.result(`Removed ${result.containers.length} containers and ${result.networks.length} networks${options.purge ? ` and ${result.volumes.length} volumes` : ''} of ${who}.${kept}`, result);
+  const kept = options.purge
+    ? ''
+    : ` Mailboxes kept (${mine(all.volumes).length} volumes); \`labctl down --purge\` deletes them.`;
+  reporter.result(
+    `Removed ${result.containers.length} containers and ${result.networks.length} networks${options.purge ? ` and ${result.volumes.length} volumes` : ''} of ${who}.${kept}`,
+    result,
+  );
   return result;
 }

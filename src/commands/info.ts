@@ -38,8 +38,12 @@ export async function classInfo(className: string, engine: Engine, student?: num
     .sort((a, b) => Number(a.labels[LABEL.student]) - Number(b.labels[LABEL.student]));
   if (mails.length === 0) {
     throw usageError(
-      student === undefined ? `No class named ${className} on this Docker engine.` : `Class ${className} has no student ${student}.`,
-      student === undefined ? `Start it with \`labctl up --class ${className} --students N\`, or list classes with \`labctl status\`.` : 'See `labctl status` for its students.',
+      student === undefined
+        ? `No class named ${className} on this Docker engine.`
+        : `Class ${className} has no student ${student}.`,
+      student === undefined
+        ? `Start it with \`labctl up --class ${className} --students N\`, or list classes with \`labctl status\`.`
+        : 'See `labctl status` for its students.',
     );
   }
   const labs = new Map<string, Lab>();

@@ -25,7 +25,12 @@ export async function status(options: StatusOptions, ctx: Context = defaultConte
   const rows = new Map<string, StudentStatus>();
   for (const c of containers) {
     const key = `${c.labels[LABEL.class]}/${c.labels[LABEL.student]}`;
-    const row = rows.get(key) ?? { class: c.labels[LABEL.class] ?? '', student: Number(c.labels[LABEL.student]), containers: {}, services: {} };
+    const row = rows.get(key) ?? {
+      class: c.labels[LABEL.class] ?? '',
+      student: Number(c.labels[LABEL.student]),
+      containers: {},
+      services: {},
+    };
     row.containers[c.labels[LABEL.role] ?? c.name] = c.state;
     rows.set(key, row);
   }
@@ -37,17 +42,29 @@ export async function status(options: StatusOptions, ctx: Context = defaultConte
       const ip = c.ports[0]?.ip;
       const host = !ip || ip === '0.0.0.0' ? '127.0.0.1' : ip;
       return SERVICES.map(async (service) => {
-        row.services[service] = c.state === 'running' && ports[service] !== undefined &&
-          (await probe(host, ports[service], service, 1500).then(() => true, () => false));
+        row.services[service] =
+          c.state === 'running' &&
+          ports[service] !== undefined &&
+          (await probe(host, ports[service], service, 1500).then(
+            () => true,
+            () => false,
+          ));
       });
     });
   await Promise.all(probes);
   const result = [...rows.values()].sort((a, b) => a.class.localeCompare(b.class) || a.student - b.student);
-  const text = result.length === 0
-    ? `No labctl class${options.className ? ` named ${options.className}` : ''} on this Docker engine.`
-    : table(['class', 'student', 'mail', ...SERVICES], result.map((r) => [
-      r.class, r.student, r.containers.mail ?? 'missing', ...SERVICES.map((s) => (r.services[s] ? 'ok' : 'DOWN')),
-    ]));
+  const text =
+    result.length === 0
+      ? `No labctl class${options.className ? ` named ${options.className}` : ''} on this Docker engine.`
+      : table(
+          ['class', 'student', 'mail', ...SERVICES],
+          result.map((r) => [
+            r.class,
+            r.student,
+            r.containers.mail ?? 'missing',
+            ...SERVICES.map((s) => (r.services[s] ? 'ok' : 'DOWN')),
+          ]),
+        );
   reporter.result(text, result);
   return result;
 }

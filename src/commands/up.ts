@@ -129,8 +129,10 @@ export async function checkConflicts(plan: Plan, existing: ClassObjects, engine:
   for (const s of plan.students) {
     const clash = (kind: 'containers' | 'networks' | 'volumes', name: string) => {
       if (names[kind].has(name) && !ours[kind].has(name)) {
-        throw conflictError(`A ${kind.slice(0, -1)} named ${name} already exists and does not belong to class ${plan.className}; nothing was created.`,
-          `Remove it, or choose another --class.`);
+        throw conflictError(
+          `A ${kind.slice(0, -1)} named ${name} already exists and does not belong to class ${plan.className}; nothing was created.`,
+          `Remove it, or choose another --class.`,
+        );
       }
     };
     clash('networks', s.network.name);
@@ -143,12 +145,16 @@ export async function checkConflicts(plan: Plan, existing: ClassObjects, engine:
       const owner = published.get(port.host);
       const what = `port ${port.host} (student ${student.student}, ${port.service})`;
       if (owner && owner !== container.name) {
-        throw conflictError(`Host ${what} is already published by container ${owner}; nothing was created.`,
-          'Choose another --base-port, or stop that container.');
+        throw conflictError(
+          `Host ${what} is already published by container ${owner}; nothing was created.`,
+          'Choose another --base-port, or stop that container.',
+        );
       }
       if (!owner && !(await portFree(plan.bind, port.host))) {
-        throw conflictError(`Host ${what} is already in use on ${plan.bind}; nothing was created.`,
-          'Choose another --base-port (each student takes 1000 ports from base + n * 1000), or free the port.');
+        throw conflictError(
+          `Host ${what} is already in use on ${plan.bind}; nothing was created.`,
+          'Choose another --base-port (each student takes 1000 ports from base + n * 1000), or free the port.',
+        );
       }
     }
   }
@@ -195,9 +201,11 @@ async function waitStudent(s: StudentPlan, plan: Plan, engine: Engine, deadline:
       await Promise.all(c.ports.map((p) => waitForGreeting(host, p.host, p.service, deadline)));
     } catch (error) {
       const logs = await engine.logs(c.name, 20).catch(() => '(no logs)');
-      throw new LabctlError(ExitCode.notReady,
+      throw new LabctlError(
+        ExitCode.notReady,
         `Student ${s.student}'s ${c.role} server did not get ready: ${(error as Error).message}\nLast lines of ${c.name}:\n${logs.trimEnd() || '(empty)'}`,
-        'Containers created by this run were removed. Run `labctl doctor`, then try again with a longer --timeout.');
+        'Containers created by this run were removed. Run `labctl doctor`, then try again with a longer --timeout.',
+      );
     }
   }
 }

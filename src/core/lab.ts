@@ -14,7 +14,10 @@ export const labSchema = z
     accounts: z.object({
       prefix: userName,
       count: z.number().int().min(1).max(99),
-      password: z.string().min(1).regex(/^[^\s:]+$/, 'a password without spaces or colons'),
+      password: z
+        .string()
+        .min(1)
+        .regex(/^[^\s:]+$/, 'a password without spaces or colons'),
     }),
     pairs: z.array(z.tuple([userName, userName])).min(1),
     services: z
@@ -60,8 +63,10 @@ export async function loadLab(file: string = DEFAULT_LAB_FILE): Promise<Lab> {
   try {
     text = await readFile(abs, 'utf8');
   } catch (error) {
-    throw usageError(`cannot read lab file ${abs}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
-      'Check the --lab path.');
+    throw usageError(
+      `cannot read lab file ${abs}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+      'Check the --lab path.',
+    );
   }
   return parseLab(text, abs);
 }
@@ -79,7 +84,10 @@ export function parseLab(text: string, file: string): Lab {
       const field = issue.path.length > 0 ? issue.path.join('.') : '(top level)';
       return `  ${field}: ${issue.message}`;
     });
-    throw usageError(`${file}: invalid lab file:\n${lines.join('\n')}`, 'Fix the fields above; see "Lab file format" in the README.');
+    throw usageError(
+      `${file}: invalid lab file:\n${lines.join('\n')}`,
+      'Fix the fields above; see "Lab file format" in the README.',
+    );
   }
   return toLab(parsed.data, file);
 }
@@ -93,13 +101,16 @@ function toLab(data: LabFile, file: string): Lab {
   data.pairs.forEach((pair, i) => {
     pair.forEach((user, j) => {
       if (!known.has(user)) {
-        throw usageError(`${file}: invalid lab file:\n  pairs.${i}.${j}: "${user}" is not one of the accounts ${accounts[0]!.user}..${accounts.at(-1)!.user}`);
+        throw usageError(
+          `${file}: invalid lab file:\n  pairs.${i}.${j}: "${user}" is not one of the accounts ${accounts[0]!.user}..${accounts.at(-1)!.user}`,
+        );
       }
     });
   });
   const ids = new Set<string>();
   data.exercises.forEach((exercise, i) => {
-    if (ids.has(exercise.id)) throw usageError(`${file}: invalid lab file:\n  exercises.${i}.id: "${exercise.id}" appears twice`);
+    if (ids.has(exercise.id))
+      throw usageError(`${file}: invalid lab file:\n  exercises.${i}.id: "${exercise.id}" appears twice`);
     ids.add(exercise.id);
   });
   const services = data.services as Record<Service, number>;
@@ -108,7 +119,9 @@ function toLab(data: LabFile, file: string): Lab {
     const offset = services[service] % 1000;
     const other = offsets.get(offset);
     if (other) {
-      throw usageError(`${file}: invalid lab file:\n  services.${service}: port ${services[service]} maps to the same host port as ${other} (ports are planned by their value mod 1000)`);
+      throw usageError(
+        `${file}: invalid lab file:\n  services.${service}: port ${services[service]} maps to the same host port as ${other} (ports are planned by their value mod 1000)`,
+      );
     }
     offsets.set(offset, service);
   }

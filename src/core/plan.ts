@@ -62,16 +62,20 @@ const CLASS_NAME = /^[a-z0-9][a-z0-9-]{0,23}$/;
 
 export function validateClassOptions(options: ClassOptions): void {
   if (!CLASS_NAME.test(options.className)) {
-    throw usageError(`--class "${options.className}" is not a valid class name`,
-      'Use 1 to 24 lower-case letters, digits or dashes, starting with a letter or digit (e.g. td1).');
+    throw usageError(
+      `--class "${options.className}" is not a valid class name`,
+      'Use 1 to 24 lower-case letters, digits or dashes, starting with a letter or digit (e.g. td1).',
+    );
   }
   if (!Number.isInteger(options.basePort) || options.basePort < 1024 || options.basePort > 64000) {
     throw usageError(`--base-port ${options.basePort} is out of range`, 'Use a whole number from 1024 to 64000.');
   }
   const max = maxStudents(options.basePort);
   if (!Number.isInteger(options.students) || options.students < 1 || options.students > max) {
-    throw usageError(`--students ${options.students} is out of range`,
-      `With --base-port ${options.basePort} the port plan holds 1 to ${max} students (1000 ports each); lower --base-port for more.`);
+    throw usageError(
+      `--students ${options.students} is out of range`,
+      `With --base-port ${options.basePort} the port plan holds 1 to ${max} students (1000 ports each); lower --base-port for more.`,
+    );
   }
 }
 
@@ -120,7 +124,10 @@ async function planStudent(lab: Lab, options: ClassOptions, n: number): Promise<
     { path: 'etc/courier/pop3d', content: await render('courier/pop3d.ejs', values), mode: 0o644 },
     { path: 'etc/rsyslog.conf', content: await render('rsyslog/rsyslog.conf.ejs', values), mode: 0o644 },
   ];
-  const volume = (suffix: string) => ({ name: resourceName(className, n, suffix), labels: studentLabels(className, n, 'volume') });
+  const volume = (suffix: string) => ({
+    name: resourceName(className, n, suffix),
+    labels: studentLabels(className, n, 'volume'),
+  });
   const volumes = [volume('spool'), volume('home'), volume('log')];
   const mail: PlannedContainer = {
     name: resourceName(className, n, 'mail'),

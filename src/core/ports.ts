@@ -25,7 +25,9 @@ export function maxStudents(basePort: number): number {
 
 /** "smtp=11025,pop3=11110,..." as kept in a container label. */
 export function formatPorts(ports: Partial<Record<string, number>>): string {
-  return Object.entries(ports).map(([k, v]) => `${k}=${v}`).join(',');
+  return Object.entries(ports)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
 }
 
 export function parsePorts(label: string | undefined): Record<string, number> {

@@ -34,7 +34,12 @@ export async function contextFromDir(name: string): Promise<ContextFile[]> {
     for (const entry of await readdir(dir, { withFileTypes: true })) {
       const full = path.join(dir, entry.name);
       if (entry.isDirectory()) await walk(full);
-      else files.push({ path: path.relative(root, full), content: await readFile(full), mode: (await stat(full)).mode & 0o777 });
+      else
+        files.push({
+          path: path.relative(root, full),
+          content: await readFile(full),
+          mode: (await stat(full)).mode & 0o777,
+        });
     }
   }
   await walk(root);
@@ -44,7 +49,12 @@ export async function contextFromDir(name: string): Promise<ContextFile[]> {
 /** A tag that changes whenever the context changes, so `up` knows when a build is needed. */
 export function contextTag(repo: string, files: ContextFile[], extra = ''): string {
   const hash = createHash('sha256').update(extra);
-  for (const f of files) hash.update(f.path).update('\0').update(f.content).update(String(f.mode ?? 0o644));
+  for (const f of files)
+    hash
+      .update(f.path)
+      .update('\0')
+      .update(f.content)
+      .update(String(f.mode ?? 0o644));
   return `${repo}:${hash.digest('hex').slice(0, 12)}`;
 }
 
@@ -59,7 +69,10 @@ function packContext(files: ContextFile[]): tar.Pack {
  * Follows a build or import progress stream. dockerode resolves even when the build failed,
  * so the error events are looked for here, and the failing step and its output are kept.
  */
-function follow(stream: NodeJS.ReadableStream, onStep: (line: string) => void): Promise<{ output: string[]; step: string }> {
+function follow(
+  stream: NodeJS.ReadableStream,
+  onStep: (line: string) => void,
+): Promise<{ output: string[]; step: string }> {
   const output: string[] = [];
   let step = '';
   return new Promise((resolve, reject) => {
@@ -69,8 +82,13 @@ function follow(stream: NodeJS.ReadableStream, onStep: (line: string) => void): 
       (event: ProgressEvent) => {
         if (event.error || event.errorDetail) {
           const message = event.errorDetail?.message ?? event.error ?? 'unknown error';
-          reject(new LabctlError(ExitCode.build, `Build failed at ${step || 'the first step'}:\n${output.slice(-25).join('\n')}\n${message}`,
-            'Fix the step above and run `labctl build` again.'));
+          reject(
+            new LabctlError(
+              ExitCode.build,
+              `Build failed at ${step || 'the first step'}:\n${output.slice(-25).join('\n')}\n${message}`,
+              'Fix the step above and run `labctl build` again.',
+            ),
+          );
           return;
         }
         const text = (event.stream ?? event.status ?? '').trimEnd();
@@ -87,7 +105,12 @@ function follow(stream: NodeJS.ReadableStream, onStep: (line: string) => void): 
   });
 }
 
-export async function buildImage(tag: string, files: ContextFile[], onStep: (line: string) => void, buildargs: Record<string, string> = {}): Promise<void> {
+export async function buildImage(
+  tag: string,
+  files: ContextFile[],
+  onStep: (line: string) => void,
+  buildargs: Record<string, string> = {},
+): Promise<void> {
   const docker = dockerClient();
   const stream = await docker.buildImage(packContext(files) as unknown as NodeJS.ReadableStream, {
     t: tag,
@@ -152,14 +175,16 @@ export async function ensureBaseImage(onStep: (line: string) => void): Promise<'
   if (await tryPull(onStep)) return 'pulled';
   const tool = bootstrapTool();
   if (!tool) {
-    throw new LabctlError(ExitCode.build, 'No registry answered for debian:bookworm, and neither mmdebstrap nor debootstrap is installed.',
-      'Install one (`apt-get install mmdebstrap`) or run `labctl doctor --fix`.');
+    throw new LabctlError(
+      ExitCode.build,
+      'No registry answered for debian:bookworm, and neither mmdebstrap nor debootstrap is installed.',
+      'Install one (`apt-get install mmdebstrap`) or run `labctl doctor --fix`.',
+    );
   }
   const mirror = hostDebianMirror();
   onStep(`bootstrapping Debian bookworm from ${mirror} with ${path.basename(tool)}`);
-  const args = path.basename(tool) === 'mmdebstrap'
-    ? ['--variant=minbase', '--quiet', 'bookworm', '-', mirror]
-    : undefined;
+  const args =
+    path.basename(tool) === 'mmdebstrap' ? ['--variant=minbase', '--quiet', 'bookworm', '-', mirror] : undefined;
   if (!args) return bootstrapWithDebootstrap(tool, mirror, onStep);
   const child = spawn(tool, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const stderr: string[] = [];
@@ -169,28 +194,46 @@ export async function ensureBaseImage(onStep: (line: string) => void): Promise<'
   await follow(stream, () => {});
   const code = await exited;
   if (code !== 0) {
-    await docker.getImage(BASE_IMAGE).remove().catch(() => {});
-    throw new LabctlError(ExitCode.build, `mmdebstrap failed (exit ${code}):\n${stderr.join('').slice(-2000)}`,
-      `Check that ${mirror} answers (apt-get update), or set LABCTL_DEBIAN_MIRROR.`);
+    await docker
+      .getImage(BASE_IMAGE)
+      .remove()
+      .catch(() => {});
+    throw new LabctlError(
+      ExitCode.build,
+      `mmdebstrap failed (exit ${code}):\n${stderr.join('').slice(-2000)}`,
+      `Check that ${mirror} answers (apt-get update), or set LABCTL_DEBIAN_MIRROR.`,
+    );
   }
   return 'bootstrapped';
 }
 
-async function bootstrapWithDebootstrap(tool: string, mirror: string, onStep: (line: string) => void): Promise<'bootstrapped'> {
+async function bootstrapWithDebootstrap(
+  tool: string,
+  mirror: string,
+  onStep: (line: string) => void,
+): Promise<'bootstrapped'> {
   const { mkdtemp, rm } = await import('node:fs/promises');
   const os = await import('node:os');
   const dir = await mkdtemp(path.join(os.tmpdir(), 'labctl-base-'));
   try {
-    const run = (cmd: string, args: string[]) => new Promise<void>((resolve, reject) => {
-      const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-      let err = '';
-      child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-      child.on('close', (code) => (code === 0 ? resolve() : reject(new LabctlError(ExitCode.build, `${cmd} failed (exit ${code}):\n${err.slice(-2000)}`))));
-    });
+    const run = (cmd: string, args: string[]) =>
+      new Promise<void>((resolve, reject) => {
+        const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+        let err = '';
+        child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+        child.on('close', (code) =>
+          code === 0
+            ? resolve()
+            : reject(new LabctlError(ExitCode.build, `${cmd} failed (exit ${code}):\n${err.slice(-2000)}`)),
+        );
+      });
     await run(tool, ['--variant=minbase', 'bookworm', dir, mirror]);
     onStep('importing the bootstrapped tree');
     const child = spawn('tar', ['-C', dir, '-c', '.'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const stream = await dockerClient().importImage(child.stdout as unknown as string, { repo: 'labctl/base', tag: 'bookworm' });
+    const stream = await dockerClient().importImage(child.stdout as unknown as string, {
+      repo: 'labctl/base',
+      tag: 'bookworm',
+    });
     await follow(stream, () => {});
     return 'bootstrapped';
   } finally {

@@ -24,14 +24,19 @@ function failed(action: string, error: unknown): Error {
 
 export function engineUnreachable(e: DockerError): LabctlError {
   const where = process.env.DOCKER_HOST ?? '/var/run/docker.sock';
-  return new LabctlError(ExitCode.engine, `No Docker engine answers at ${where} (${e.code ?? e.message}).`,
-    'Start one with `labctl doctor --fix` (Debian, as root), or set DOCKER_HOST.');
+  return new LabctlError(
+    ExitCode.engine,
+    `No Docker engine answers at ${where} (${e.code ?? e.message}).`,
+    'Start one with `labctl doctor --fix` (Debian, as root), or set DOCKER_HOST.',
+  );
 }
 
-const ignoreStatus = (...codes: number[]) => (error: unknown) => {
-  if (codes.includes((error as DockerError).statusCode ?? 0)) return;
-  throw error;
-};
+const ignoreStatus =
+  (...codes: number[]) =>
+  (error: unknown) => {
+    if (codes.includes((error as DockerError).statusCode ?? 0)) return;
+    throw error;
+  };
 
 /** Splits Docker's multiplexed stdout/stderr frames. */
 export function demux(buffer: Buffer): { stdout: string; stderr: string } {
@@ -78,16 +83,18 @@ export class LocalEngine implements Engine {
         this.docker.listVolumes({ filters: { label } }),
       ]);
       return {
-        containers: containers.map(
-          (c): ContainerInfo => ({
-            id: c.Id,
-            name: (c.Names[0] ?? c.Id).replace(/^\//, ''),
-            labels: c.Labels,
-            state: c.State,
-            status: c.Status,
-            ports: c.Ports.filter((p) => p.PublicPort).map((p) => ({ container: p.PrivatePort, host: p.PublicPort, ip: p.IP ?? '' })),
-          }),
-        ),
+        containers: containers.map((c): ContainerInfo => ({
+          id: c.Id,
+          name: (c.Names[0] ?? c.Id).replace(/^\//, ''),
+          labels: c.Labels,
+          state: c.State,
+          status: c.Status,
+          ports: c.Ports.filter((p) => p.PublicPort).map((p) => ({
+            container: p.PrivatePort,
+            host: p.PublicPort,
+            ip: p.IP ?? '',
+          })),
+        })),
         networks: networks.map((n) => ({ name: n.Name, labels: n.Labels ?? {} })),
         volumes: (volumes.Volumes ?? []).map((v) => ({ name: v.Name, labels: v.Labels ?? {} })),
       };
@@ -150,8 +157,11 @@ export class LocalEngine implements Engine {
     } catch (error) {
       const message = (error as DockerError).json?.message ?? '';
       if (/address pool|non-overlapping/i.test(message)) {
-        throw new LabctlError(ExitCode.engine, `Docker has no free subnet left for network ${name}.`,
-          'Start dockerd with a larger pool, e.g. --default-address-pool base=10.213.0.0/16,size=24 (what `labctl doctor --fix` does).');
+        throw new LabctlError(
+          ExitCode.engine,
+          `Docker has no free subnet left for network ${name}.`,
+          'Start dockerd with a larger pool, e.g. --default-address-pool base=10.213.0.0/16,size=24 (what `labctl doctor --fix` does).',
+        );
       }
       throw failed(`create network ${name}`, error);
     }
@@ -182,7 +192,12 @@ export class LocalEngine implements Engine {
         ExposedPorts: exposed,
         HostConfig: {
           PortBindings: bindings,
-          Mounts: spec.mounts.map((m) => ({ Type: 'volume', Source: m.volume, Target: m.target, ReadOnly: m.readOnly ?? false })),
+          Mounts: spec.mounts.map((m) => ({
+            Type: 'volume',
+            Source: m.volume,
+            Target: m.target,
+            ReadOnly: m.readOnly ?? false,
+          })),
           NetworkMode: spec.network,
           RestartPolicy: { Name: 'unless-stopped' },
         },
@@ -201,36 +216,61 @@ export class LocalEngine implements Engine {
       const message = (error as DockerError).json?.message ?? '';
       const port = /(?:port is already allocated|address already in use).*?(\d+)?/i.exec(message);
       if (port) {
-        throw new LabctlError(ExitCode.conflict, `Cannot start ${name}: a host port is taken (${message.trim()}).`,
-          'Free that port or choose another --base-port.');
+        throw new LabctlError(
+          ExitCode.conflict,
+          `Cannot start ${name}: a host port is taken (${message.trim()}).`,
+          'Free that port or choose another --base-port.',
+        );
       }
       throw failed(`start container ${name}`, error);
     }
   }
 
   async stopContainer(name: string, timeoutSeconds: number): Promise<void> {
-    await this.docker.getContainer(name).stop({ t: timeoutSeconds }).catch(ignoreStatus(304, 404))
-      .catch((error: unknown) => { throw failed(`stop container ${name}`, error); });
+    await this.docker
+      .getContainer(name)
+      .stop({ t: timeoutSeconds })
+      .catch(ignoreStatus(304, 404))
+      .catch((error: unknown) => {
+        throw failed(`stop container ${name}`, error);
+      });
   }
 
   async removeContainer(name: string): Promise<void> {
-    await this.docker.getContainer(name).remove({ force: true }).catch(ignoreStatus(404))
-      .catch((error: unknown) => { throw failed(`remove container ${name}`, error); });
+    await this.docker
+      .getContainer(name)
+      .remove({ force: true })
+      .catch(ignoreStatus(404))
+      .catch((error: unknown) => {
+        throw failed(`remove container ${name}`, error);
+      });
   }
 
   async removeNetwork(name: string): Promise<void> {
-    await this.docker.getNetwork(name).remove().catch(ignoreStatus(404))
-      .catch((error: unknown) => { throw failed(`remove network ${name}`, error); });
+    await this.docker
+      .getNetwork(name)
+      .remove()
+      .catch(ignoreStatus(404))
+      .catch((error: unknown) => {
+        throw failed(`remove network ${name}`, error);
+      });
   }
 
   async removeVolume(name: string): Promise<void> {
-    await this.docker.getVolume(name).remove().catch(ignoreStatus(404))
-      .catch((error: unknown) => { throw failed(`remove volume ${name}`, error); });
+    await this.docker
+      .getVolume(name)
+      .remove()
+      .catch(ignoreStatus(404))
+      .catch((error: unknown) => {
+        throw failed(`remove volume ${name}`, error);
+      });
   }
 
   async logs(name: string, tail: number): Promise<string> {
     try {
-      const buffer = (await this.docker.getContainer(name).logs({ stdout: true, stderr: true, tail, follow: false })) as unknown as Buffer;
+      const buffer = (await this.docker
+        .getContainer(name)
+        .logs({ stdout: true, stderr: true, tail, follow: false })) as unknown as Buffer;
       const { stdout, stderr } = demux(buffer);
       return stdout + stderr;
     } catch (error) {
@@ -240,7 +280,9 @@ export class LocalEngine implements Engine {
 
   async exec(name: string, cmd: string[], user?: string): Promise<ExecResult> {
     try {
-      const exec = await this.docker.getContainer(name).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true, User: user ?? '' });
+      const exec = await this.docker
+        .getContainer(name)
+        .exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true, User: user ?? '' });
       const stream = await exec.start({ hijack: true, stdin: false });
       const stdout = new PassThrough();
       const stderr = new PassThrough();
@@ -255,7 +297,11 @@ export class LocalEngine implements Engine {
         stream.on('error', reject);
       });
       const info = await exec.inspect();
-      return { exitCode: info.ExitCode ?? -1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
+      return {
+        exitCode: info.ExitCode ?? -1,
+        stdout: Buffer.concat(out).toString(),
+        stderr: Buffer.concat(err).toString(),
+      };
     } catch (error) {
       throw failed(`run ${cmd.join(' ')} in ${name}`, error);
     }

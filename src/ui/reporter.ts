@@ -35,7 +35,11 @@ export class Reporter {
   }
 
   /** Runs fn with a spinner (terminal) or start/finish lines (otherwise). */
-  async task<T>(text: string, fn: (update: (text: string) => void) => Promise<T>, done?: (result: T) => string): Promise<T> {
+  async task<T>(
+    text: string,
+    fn: (update: (text: string) => void) => Promise<T>,
+    done?: (result: T) => string,
+  ): Promise<T> {
     const started = Date.now();
     const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)} s`;
     if (this.quiet || this.json || !this.tty) {

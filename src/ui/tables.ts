@@ -5,13 +5,28 @@ import type { Plan } from '../core/plan.js';
 export function table(header: string[], rows: (string | number)[][]): string {
   const cells = [header, ...rows.map((r) => r.map(String))];
   const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
-  return cells.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  return cells
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 export function studentTable(students: StudentInfo[]): string {
   return table(
     ['student', 'domain', 'smtp', 'pop3', 'imap', 'ssh', 'accounts'],
-    students.map((s) => [s.student, s.domain, s.ports.smtp ?? '', s.ports.pop3 ?? '', s.ports.imap ?? '', s.ports.ssh ?? '', s.pair.join('/')]),
+    students.map((s) => [
+      s.student,
+      s.domain,
+      s.ports.smtp ?? '',
+      s.ports.pop3 ?? '',
+      s.ports.imap ?? '',
+      s.ports.ssh ?? '',
+      s.pair.join('/'),
+    ]),
   );
 }
 

@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { loadLab } from '../../src/core/lab.js';
+import { LABEL } from '../../src/core/labels.js';
+import { planClass, type ClassOptions } from '../../src/core/plan.js';
+import { LabctlError } from '../../src/errors.js';
+import { maxStudents, parsePorts, studentPorts } from '../../src/core/ports.js';
+
+const options: ClassOptions = {
+  className: 'td1',
+  students: 3,
+  basePort: 10000,
+  host: '192.0.2.10',
+  bind: '0.0.0.0',
+  mailImage: 'labctl/mail:abc',
+};
+
+describe('port plan', () => {
+  it('gives student n the block base + n*1000, with the service port mod 1000 inside it', async () => {
+    const lab = await loadLab();
+    assert.deepEqual(studentPorts(lab, 10000, 3), { smtp: 13025, pop3: 13110, imap: 13143, ssh: 13022 });
+    assert.deepEqual(studentPorts(lab, 20000, 1), { smtp: 21025, pop3: 21110, imap: 21143, ssh: 21022 });
+  });
+
+  it('knows how many students fit below port 65535', () => {
+    assert.equal(maxStudents(10000), 54);
+    assert.ok(10000 + 54 * 1000 + 999 <= 65535);
+  });
+});
+
+describe('class plan', () => {
+  it('plans one network, three volumes and a mail container per student, all labelled', async () => {
+    const plan = await planClass(await loadLab(), options);
+    assert.equal(plan.students.length, 3);
+    const s2 = plan.students[1]!;
+    assert.equal(s2.network.name, 'labctl-td1-s02');
+    assert.deepEqual(s2.network.labels, { [LABEL.class]: 'td1', [LABEL.student]: '2', [LABEL.role]: 'network' });
+    assert.deepEqual(
+      s2.volumes.map((v) => v.name),
+      ['labctl-td1-s02-spool', 'labctl-td1-s02-home', 'labctl-td1-s02-log'],
+    );
+    const mail = s2.containers[0]!;
+    assert.equal(mail.name, 'labctl-td1-s02-mail');
+    assert.equal(mail.labels[LABEL.role], 'mail');
+    assert.equal(mail.labels[LABEL.host], '192.0.2.10');
+    assert.deepEqual(parsePorts(mail.labels[LABEL.ports]), { smtp: 12025, pop3: 12110, imap: 12143, ssh: 12022 });
+    assert.deepEqual(
+      mail.ports.find((p) => p.service === 'pop3'),
+      { service: 'pop3', container: 110, host: 12110 },
+    );
+    assert.deepEqual(s2.pair, ['util2', 'util12']);
+  });
+
+  it("renders Postfix with the student's own host name and domain, and nothing leaving the lab", async () => {
+    const plan = await planClass(await loadLab(), options);
+    const mainCf = plan.students[2]!.containers[0]!.files.find((f) => f.path === 'etc/postfix/main.cf')!.content;
+    assert.match(mainCf, /^myhostname = mail\.s03\.td1\.test$/m);
+    assert.match(mainCf, /^mydomain = s03\.td1\.test$/m);
+    assert.match(mainCf, /^default_transport = error:5\.7\.1 /m);
+    assert.match(mainCf, /^relay_transport = error:5\.7\.1 /m);
+    const masterCf = plan.students[2]!.containers[0]!.files.find((f) => f.path === 'etc/postfix/master.cf')!.content;
+    assert.doesNotMatch(masterCf, /^\S+\s+\S+\s+\S+\s+\S+\s+y\s/m, 'no service runs chrooted');
+  });
+
+  it("renders Courier on the lab's ports and rsyslog into a world-readable mail.log", async () => {
+    const files = (await planClass(await loadLab(), options)).students[0]!.containers[0]!.files;
+    const get = (p: string) => files.find((f) => f.path === p)!.content;
+    assert.match(get('etc/courier/imapd'), /^PORT=143$/m);
+    assert.match(get('etc/courier/pop3d'), /^PORT=110$/m);
+    assert.match(get('etc/courier/authdaemonrc'), /^authmodulelist="authpam"$/m);
+    assert.match(get('etc/rsyslog.conf'), /^\$FileCreateMode 0644$/m);
+    assert.match(get('etc/rsyslog.conf'), /^mail\.\*\s+\/var\/log\/mail\.log$/m);
+  });
+
+  it('gives a container a new spec digest when something that shapes it changes, and only then', async () => {
+    const lab = await loadLab();
+    const digest = async (o: ClassOptions) => (await planClass(lab, o)).students[0]!.containers[0]!.labels[LABEL.spec];
+    assert.equal(await digest(options), await digest({ ...options, students: 5 }));
+    assert.notEqual(await digest(options), await digest({ ...options, mailImage: 'labctl/mail:def' }));
+    assert.notEqual(await digest(options), await digest({ ...options, host: '192.0.2.11' }));
+  });
+
+  it('refuses bad class options with the value and the fix', async () => {
+    const lab = await loadLab();
+    await assert.rejects(planClass(lab, { ...options, className: 'TD 1' }), /--class "TD 1" is not a valid class name/);
+    await assert.rejects(planClass(lab, { ...options, students: 60 }), (error: LabctlError) => {
+      assert.equal(error.message, '--students 60 is out of range');
+      assert.match(error.hint ?? '', /holds 1 to 54 students/);
+      return true;
+    });
+    await assert.rejects(planClass(lab, { ...options, basePort: 80 }), /--base-port 80 is out of range/);
+  });
+});
