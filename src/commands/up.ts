@@ -71,14 +71,21 @@ export async function up(options: UpOptions, ctx: Context = defaultContext(optio
   const created = new Created();
   const limit = pLimit(concurrency());
   try {
-    await reporter.task(`Starting ${plan.students.length} mail servers`, () =>
-      Promise.all(plan.students.map((s) => limit(() => applyStudent(s, plan, existing, engine, created)))),
+    const deadline = Date.now() + (options.timeout ?? 90) * 1000;
+    // Each student is probed as soon as its container starts, while the others are still being created;
+    // the wait does not hold a slot of the concurrency limit.
+    await reporter.task(
+      `Starting ${plan.students.length} mail servers and waiting for SMTP 220, POP3 +OK, IMAP * OK, ssh`,
+      () =>
+        Promise.all(
+          plan.students.map((s) =>
+            limit(() => applyStudent(s, plan, existing, engine, created)).then(() =>
+              waitStudent(s, plan, engine, deadline),
+            ),
+          ),
+        ),
     );
     if (extra.length > 0) await removeStudents(engine, existing, extra);
-    const deadline = Date.now() + (options.timeout ?? 90) * 1000;
-    await reporter.task('Waiting for SMTP 220, POP3 +OK, IMAP * OK and ssh', () =>
-      Promise.all(plan.students.map((s) => waitStudent(s, plan, engine, deadline))),
-    );
   } catch (error) {
     await created.rollback(engine);
     throw error;

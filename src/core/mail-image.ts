@@ -1,4 +1,5 @@
 import type { Lab } from './lab.js';
+import { renderMailConfig } from './plan.js';
 import { render } from './render.js';
 import type { ContextFile } from '../docker/images.js';
 
@@ -16,6 +17,10 @@ export async function mailImageFiles(lab: Lab): Promise<ContextFile[]> {
       path: `labctl/forward/${account.user}`,
       content: await render('mail/forward.ejs', { user: account.user }),
     });
+  }
+  // A working default configuration, so the image also runs on its own; `up` puts each student's over it.
+  for (const file of await renderMailConfig(lab, 'lab', 0, 'lab.test')) {
+    files.push({ path: `labctl/${file.path}`, content: file.content, mode: file.mode });
   }
   return files;
 }

@@ -98,6 +98,32 @@ export async function planClass(lab: Lab, options: ClassOptions): Promise<Plan> 
   };
 }
 
+/** The mail server's configuration files for one student, rendered from templates/. */
+export async function renderMailConfig(
+  lab: Lab,
+  className: string,
+  student: number,
+  domain: string,
+): Promise<PlannedFile[]> {
+  const values = {
+    className,
+    student,
+    hostname: `mail.${domain}`,
+    domain,
+    ports: lab.services,
+    outsideTransport: 'error:5.7.1 labctl: mail to other domains stays in the lab (envoi hors du lab bloque)',
+  };
+  return [
+    { path: 'etc/postfix/main.cf', content: await render('postfix/main.cf.ejs', values), mode: 0o644 },
+    { path: 'etc/postfix/master.cf', content: await render('postfix/master.cf.ejs', values), mode: 0o644 },
+    { path: 'etc/mailname', content: `${domain}\n`, mode: 0o644 },
+    { path: 'etc/courier/authdaemonrc', content: await render('courier/authdaemonrc.ejs', values), mode: 0o660 },
+    { path: 'etc/courier/imapd', content: await render('courier/imapd.ejs', values), mode: 0o644 },
+    { path: 'etc/courier/pop3d', content: await render('courier/pop3d.ejs', values), mode: 0o644 },
+    { path: 'etc/rsyslog.conf', content: await render('rsyslog/rsyslog.conf.ejs', values), mode: 0o644 },
+  ];
+}
+
 export function studentDomain(className: string, n: number): string {
   return `${studentId(n)}.${className}.test`;
 }
@@ -107,23 +133,7 @@ async function planStudent(lab: Lab, options: ClassOptions, n: number): Promise<
   const domain = studentDomain(className, n);
   const hostname = `mail.${domain}`;
   const ports = studentPorts(lab, options.basePort, n);
-  const values = {
-    className,
-    student: n,
-    hostname,
-    domain,
-    ports: lab.services,
-    outsideTransport: 'error:5.7.1 labctl: mail to other domains stays in the lab (envoi hors du lab bloque)',
-  };
-  const files: PlannedFile[] = [
-    { path: 'etc/postfix/main.cf', content: await render('postfix/main.cf.ejs', values), mode: 0o644 },
-    { path: 'etc/postfix/master.cf', content: await render('postfix/master.cf.ejs', values), mode: 0o644 },
-    { path: 'etc/mailname', content: `${domain}\n`, mode: 0o644 },
-    { path: 'etc/courier/authdaemonrc', content: await render('courier/authdaemonrc.ejs', values), mode: 0o660 },
-    { path: 'etc/courier/imapd', content: await render('courier/imapd.ejs', values), mode: 0o644 },
-    { path: 'etc/courier/pop3d', content: await render('courier/pop3d.ejs', values), mode: 0o644 },
-    { path: 'etc/rsyslog.conf', content: await render('rsyslog/rsyslog.conf.ejs', values), mode: 0o644 },
-  ];
+  const files = await renderMailConfig(lab, className, n, domain);
   const volume = (suffix: string) => ({
     name: resourceName(className, n, suffix),
     labels: studentLabels(className, n, 'volume'),
