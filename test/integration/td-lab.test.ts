@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { labctl, labctlJson } from '../helpers/cli.js';
@@ -271,6 +274,20 @@ describe('the TD on a class of two students', { timeout: 600_000 }, () => {
     assert.equal(spool.match(/^From /gm)?.length, 1, 'util2 holds only the president message');
   });
 
+  it('status shows every service of every student answering', async () => {
+    const rows = await labctlJson<
+      { student: number; containers: Record<string, string>; services: Record<string, boolean> }[]
+    >(['status', '--class', CLASS]);
+    assert.deepEqual(
+      rows.map((r) => r.student),
+      [1, 2],
+    );
+    for (const r of rows) {
+      assert.equal(r.containers.mail, 'running');
+      assert.deepEqual(r.services, { smtp: true, pop3: true, imap: true, ssh: true });
+    }
+  });
+
   it('is safe to run again: the same --students changes nothing', async () => {
     const before = await containerId(mailName(1));
     const again = await labctl([
@@ -374,5 +391,61 @@ describe('the TD on a class of two students', { timeout: 600_000 }, () => {
     assert.equal(purge.code, 0, purge.stderr);
     left = await labelled(CLASS);
     assert.equal(left.containers.length + left.networks.length + left.volumes.length, 0);
+  });
+});
+
+describe('before anything is created', () => {
+  const other = `it${process.pid}y`;
+  after(() => cleanClass(other));
+
+  it('--dry-run prints the plan and creates nothing', async () => {
+    const dry = await labctl(['up', '--students', '2', '--class', other, '--dry-run', '--host', '192.0.2.1']);
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.match(dry.stdout, new RegExp(`container  labctl-${other}-s02-mail`));
+    assert.match(dry.stdout, /smtp 12025->25, pop3 12110->110, imap 12143->143, ssh 12022->22/);
+    assert.match(dry.stdout, /Nothing was created \(--dry-run\)\./);
+    const left = await labelled(other);
+    assert.equal(left.containers.length + left.networks.length + left.volumes.length, 0);
+  });
+
+  it('a malformed lab file is named with its field, exit 2, and nothing is created', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'labctl-'));
+    const file = path.join(dir, 'bad.yaml');
+    const good = await readFile(new URL('../../../labs/smtp-pop-imap.yaml', import.meta.url), 'utf8');
+    await writeFile(file, good.replace('count: 19', 'count: -3'));
+    const bad = await labctl(['up', '--students', '1', '--class', other, '--lab', file]);
+    assert.equal(bad.code, 2);
+    assert.ok(bad.stderr.includes(`${file}: invalid lab file:`), bad.stderr);
+    assert.match(bad.stderr, /accounts\.count: /);
+    const left = await labelled(other);
+    assert.equal(left.containers.length + left.networks.length + left.volumes.length, 0);
+    await rm(dir, { recursive: true });
+  });
+
+  it('doctor finds the engine, the base image and the bootstrap tool', async () => {
+    const checks = await labctlJson<{ check: string; ok: boolean }[]>(['doctor']);
+    assert.deepEqual(
+      checks.filter((c) => !c.ok).map((c) => c.check),
+      [],
+    );
+    assert.deepEqual(
+      checks.map((c) => c.check),
+      ['docker engine', 'disk space', 'base image', 'bootstrap tool'],
+    );
+  });
+
+  it('a failing image build stops with the failing step and its output', async () => {
+    const { buildImage } = await import('../../src/docker/images.js');
+    const files = [{ path: 'Dockerfile', content: 'FROM labctl/base:bookworm\nRUN echo about to fail && false\n' }];
+    await assert.rejects(
+      buildImage('labctl-test/broken:latest', files, () => {}),
+      (error: Error & { exitCode?: number }) => {
+        assert.equal(error.exitCode, 5);
+        assert.match(error.message, /^Build failed at Step 2\/\d+ : RUN echo about to fail && false/);
+        assert.match(error.message, /about to fail/);
+        assert.match(error.message, /returned a non-zero code: 1/);
+        return true;
+      },
+    );
   });
 });

@@ -1,0 +1,227 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseLog, parseLogLine } from '../../src/sidecar/parse-log.js';
+
+const TRADITIONAL = 'Nov 26 09:52:41 mail ';
+const RFC3339 = '2026-11-26T09:52:41.123456+00:00 mail ';
+const FORMATS = [
+  { name: 'traditional', prefix: TRADITIONAL, time: '2026-11-26T09:52:41.000Z' },
+  { name: 'RFC 3339', prefix: RFC3339, time: '2026-11-26T09:52:41.123Z' },
+];
+
+for (const { name, prefix, time } of FORMATS) {
+  const parse = (line: string) => parseLogLine(prefix + line, 2026);
+
+  describe(`parseLogLine, ${name} timestamps`, () => {
+    it('reads the time and keeps the raw line', () => {
+      const line = `${prefix}postfix/smtpd[163]: connect from unknown[10.213.1.1]`;
+      assert.deepEqual(parseLogLine(line, 2026), {
+        type: 'smtp-connect',
+        time,
+        raw: line,
+        client: 'unknown',
+        ip: '10.213.1.1',
+      });
+    });
+
+    it('reads the SMTP command counts of a disconnect', () => {
+      const e = parse(
+        'postfix/smtpd[163]: disconnect from unknown[10.213.1.1] helo=1 mail=1 rcpt=2 data=1 quit=1 commands=6',
+      );
+      assert.equal(e?.type, 'smtp-disconnect');
+      assert.deepEqual(e?.type === 'smtp-disconnect' && e.counts, {
+        helo: 1,
+        mail: 1,
+        rcpt: 2,
+        data: 1,
+        quit: 1,
+        commands: 6,
+      });
+    });
+
+    it('marks a queue id received over SMTP', () => {
+      const e = parse('postfix/smtpd[163]: 6027918029D: client=unknown[10.213.1.1]');
+      assert.deepEqual(e && { type: e.type, queueId: 'queueId' in e && e.queueId }, {
+        type: 'smtp-client',
+        queueId: '6027918029D',
+      });
+    });
+
+    it('reads an empty message-id', () => {
+      const e = parse('postfix/cleanup[166]: 6027918029D: message-id=<>');
+      assert.ok(e?.type === 'message-id');
+      assert.equal(e.queueId, '6027918029D');
+      assert.equal(e.messageId, '');
+    });
+
+    it('reads the envelope of a queued message', () => {
+      const e = parse(
+        'postfix/qmgr[161]: 6027918029D: from=<president@u-picardie.fr>, size=190, nrcpt=2 (queue active)',
+      );
+      assert.ok(e?.type === 'queued');
+      assert.deepEqual(
+        { queueId: e.queueId, from: e.from, size: e.size, nrcpt: e.nrcpt },
+        { queueId: '6027918029D', from: 'president@u-picardie.fr', size: 190, nrcpt: 2 },
+      );
+    });
+
+    it('reads a local delivery', () => {
+      const e = parse(
+        'postfix/local[168]: 6027918029D: to=<util1@s01.td1.test>, orig_to=<util1>, relay=local, delay=0.02, delays=0.01/0/0/0.01, dsn=2.0.0, status=sent (delivered to mailbox)',
+      );
+      assert.ok(e?.type === 'delivery');
+      assert.deepEqual(
+        {
+          queueId: e.queueId,
+          transport: e.transport,
+          to: e.to,
+          origTo: e.origTo,
+          relay: e.relay,
+          dsn: e.dsn,
+          status: e.status,
+          detail: e.detail,
+        },
+        {
+          queueId: '6027918029D',
+          transport: 'local',
+          to: 'util1@s01.td1.test',
+          origTo: 'util1',
+          relay: 'local',
+          dsn: '2.0.0',
+          status: 'sent',
+          detail: 'delivered to mailbox',
+        },
+      );
+    });
+
+    it('reads a bounce by the error transport, nested parentheses included', () => {
+      const e = parse(
+        'postfix/error[170]: ABC123: to=<x@gmail.com>, relay=none, delay=0.1, delays=0.1/0/0/0, dsn=5.7.1, status=bounced (labctl: mail to other domains stays in the lab (envoi hors du lab bloque))',
+      );
+      assert.ok(e?.type === 'delivery');
+      assert.equal(e.to, 'x@gmail.com');
+      assert.equal(e.origTo, undefined);
+      assert.equal(e.relay, 'none');
+      assert.equal(e.status, 'bounced');
+      assert.equal(e.detail, 'labctl: mail to other domains stays in the lab (envoi hors du lab bloque)');
+    });
+
+    it('reads a NOQUEUE reject with its envelope', () => {
+      const e = parse(
+        'postfix/smtpd[163]: NOQUEUE: reject: RCPT from unknown[10.213.1.1]: 550 5.1.1 <nobody@s01.td1.test>: Recipient address rejected: User unknown in local recipient table; from=<a@b> to=<nobody@s01.td1.test> proto=SMTP helo=<pv>',
+      );
+      assert.ok(e?.type === 'reject');
+      assert.equal(e.queueId, undefined);
+      assert.equal(e.stage, 'RCPT');
+      assert.equal(e.ip, '10.213.1.1');
+      assert.equal(e.code, 550);
+      assert.equal(
+        e.reason,
+        '5.1.1 <nobody@s01.td1.test>: Recipient address rejected: User unknown in local recipient table',
+      );
+      assert.deepEqual([e.from, e.to, e.helo], ['a@b', 'nobody@s01.td1.test', 'pv']);
+    });
+
+    it('reads Courier IMAP and POP3 logins', () => {
+      const imap = parse('imapd: LOGIN, user=util1, ip=[::ffff:10.213.1.1], port=[49046], protocol=IMAP');
+      const pop = parse('pop3d: LOGIN, user=util11, ip=[::ffff:10.213.1.1], port=[49050]');
+      assert.ok(imap?.type === 'login' && pop?.type === 'login');
+      assert.deepEqual([imap.service, imap.user, imap.ip], ['imap', 'util1', '::ffff:10.213.1.1']);
+      assert.deepEqual([pop.service, pop.user], ['pop3', 'util11']);
+    });
+
+    it('reads every count of a Courier logout', () => {
+      const imap = parse(
+        'imapd: LOGOUT, user=util1, ip=[::ffff:10.213.1.1], headers=0, body=120, rcvd=60, sent=900, time=5',
+      );
+      const pop = parse(
+        'pop3d: LOGOUT, user=util1, ip=[::ffff:10.213.1.1], port=[49050], top=0, retr=312, rcvd=40, sent=500, time=3',
+      );
+      assert.ok(imap?.type === 'logout' && pop?.type === 'logout');
+      assert.deepEqual(
+        [imap.service, imap.user, imap.counts],
+        ['imap', 'util1', { headers: 0, body: 120, rcvd: 60, sent: 900, time: 5 }],
+      );
+      assert.deepEqual([pop.service, pop.counts], ['pop3', { top: 0, retr: 312, rcvd: 40, sent: 500, time: 3 }]);
+    });
+
+    it('reads a logout without a user, from a session that never logged in', () => {
+      const e = parse('pop3d: LOGOUT, ip=[::ffff:10.213.1.1], port=[49052], rcvd=10, sent=325');
+      assert.ok(e?.type === 'logout');
+      assert.equal(e.user, undefined);
+      assert.deepEqual(e.counts, { rcvd: 10, sent: 325 });
+    });
+
+    it('reads failed logins, the service taken from the program name', () => {
+      const imap = parse('imapd: LOGIN FAILED, user=util1, ip=[::ffff:10.213.1.1]');
+      const pop = parse('pop3d-ssl[90]: LOGIN FAILED, user=util2, ip=[::ffff:10.213.1.1]');
+      assert.ok(imap?.type === 'login-failed' && pop?.type === 'login-failed');
+      assert.deepEqual([imap.service, imap.user, pop.service, pop.user], ['imap', 'util1', 'pop3', 'util2']);
+    });
+
+    it('goes by the fields, not a misprinted keyword', () => {
+      assert.equal(parse('imapd-ssl: LOGIN, FAILED, user=util1, ip=[::ffff:10.213.1.1]')?.type, 'login-failed');
+      assert.equal(
+        parse('imapd: LOGOUT, user=util1, ip=[::ffff:10.213.1.1], port=[49046], protocol=IMAP')?.type,
+        'login',
+      );
+      assert.equal(
+        parse('pop3d: LOGIN, user=util1, ip=[::ffff:10.213.1.1], port=[1], top=0, retr=5, rcvd=1, sent=2, time=0')
+          ?.type,
+        'logout',
+      );
+    });
+
+    it('ignores lines it does not know', () => {
+      assert.equal(parse('postfix/qmgr[161]: 6027918029D: removed'), undefined);
+      assert.equal(parse('imapd: Connection, ip=[::ffff:10.213.1.1]'), undefined);
+      assert.equal(parse('imapd: authentication error: Input/output error'), undefined);
+      assert.equal(parse('sshd[12]: Accepted password for util1 from 10.213.1.1 port 5 ssh2'), undefined);
+    });
+  });
+}
+
+describe('parseLogLine on garbage', () => {
+  it('returns undefined and never throws', () => {
+    for (const line of [
+      '',
+      'garbage',
+      'Feb 31 09:52:41 mail postfix/smtpd[1]: connect from a[1]',
+      '2026-13-45T99:99:99Z mail x: y',
+      '\u0000\uffff[]==<<',
+      `${RFC3339}postfix/smtpd[1]:`,
+    ]) {
+      assert.equal(parseLogLine(line, 2026), undefined, line);
+    }
+  });
+
+  it('puts traditional lines in the current year when no year is given', () => {
+    const e = parseLogLine(`${TRADITIONAL}postfix/smtpd[163]: connect from unknown[10.213.1.1]`);
+    assert.equal(e?.time.slice(0, 4), String(new Date().getUTCFullYear()));
+  });
+
+  it('converts an RFC 3339 offset to UTC', () => {
+    assert.equal(
+      parseLogLine('2026-11-26T10:52:41+01:00 mail imapd: LOGIN, user=util1, ip=[::1]')?.time,
+      '2026-11-26T09:52:41.000Z',
+    );
+  });
+});
+
+describe('parseLog', () => {
+  it('keeps the known lines of a CRLF log, in order', () => {
+    const text = [
+      'Nov 26 09:52:41 mail postfix/smtpd[163]: connect from unknown[10.213.1.1]',
+      'Nov 26 09:52:41 mail postfix/anvil[9]: statistics: max connection rate 1/60s',
+      '2026-11-26T09:52:42.000001+00:00 mail pop3d: LOGIN, user=util1, ip=[::ffff:10.213.1.1], port=[49050]',
+      '',
+    ].join('\r\n');
+    assert.deepEqual(
+      parseLog(text, 2026).map((e) => [e.type, e.time]),
+      [
+        ['smtp-connect', '2026-11-26T09:52:41.000Z'],
+        ['login', '2026-11-26T09:52:42.000Z'],
+      ],
+    );
+  });
+});
