@@ -5,6 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { evaluate } from '../../src/sidecar/checks.js';
+import { parseLog } from '../../src/sidecar/parse-log.js';
 import { labctl, labctlJson } from '../helpers/cli.js';
 import { cleanClass, containerId, docker, exec, freeBasePort, labelled } from '../helpers/docker.js';
 import { Session, SMTP_FINAL } from '../helpers/session.js';
@@ -272,6 +274,35 @@ describe('the TD on a class of two students', { timeout: 600_000 }, () => {
     const spool = (await exec(mailName(2), ['cat', '/var/spool/mail/util2'])).output;
     assert.doesNotMatch(spool, /from=<util1@s01/);
     assert.equal(spool.match(/^From /gm)?.length, 1, 'util2 holds only the president message');
+  });
+
+  it('the verification core reads the real log: student 2 earned the POP/IMAP/two-recipient credits, student 1 the outside attempt', async () => {
+    const creditsOf = async (student: number) => {
+      const log = (await exec(mailName(student), ['cat', '/var/log/mail.log'])).output;
+      const results = evaluate({ events: parseLog(log), messages: [], labDomains: [domain(student)] }, [
+        'smtp-two-recipients',
+        'smtp-spoofed-sender',
+        'smtp-external',
+        'pop-login',
+        'pop-retr',
+        'imap-login',
+        'imap-fetch',
+      ]);
+      return Object.fromEntries(results.map((r) => [r.id, r.done]));
+    };
+    assert.deepEqual(await creditsOf(2), {
+      'smtp-two-recipients': true,
+      'smtp-spoofed-sender': true,
+      'smtp-external': false,
+      'pop-login': true,
+      'pop-retr': true,
+      'imap-login': true,
+      'imap-fetch': true,
+    });
+    const one = await creditsOf(1);
+    assert.equal(one['smtp-external'], true);
+    assert.equal(one['smtp-two-recipients'], false);
+    assert.equal(one['pop-login'], false);
   });
 
   it('status shows every service of every student answering', async () => {
