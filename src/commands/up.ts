@@ -176,15 +176,15 @@ function portFree(host: string, port: number): Promise<boolean> {
 }
 
 async function applyStudent(s: StudentPlan, plan: Plan, existing: ClassObjects, engine: Engine, created: Created) {
-  if (!existing.networks.some((n) => n.name === s.network.name)) {
-    await engine.createNetwork(s.network.name, s.network.labels);
-    created.networks.push(s.network.name);
-  }
-  for (const v of s.volumes) {
-    if (existing.volumes.some((e) => e.name === v.name)) continue;
-    await engine.createVolume(v.name, v.labels);
-    created.volumes.push(v.name);
-  }
+  // The network and the volumes do not depend on each other: create them together.
+  await Promise.all([
+    existing.networks.some((n) => n.name === s.network.name)
+      ? undefined
+      : engine.createNetwork(s.network.name, s.network.labels).then(() => created.networks.push(s.network.name)),
+    ...s.volumes
+      .filter((v) => !existing.volumes.some((e) => e.name === v.name))
+      .map((v) => engine.createVolume(v.name, v.labels).then(() => created.volumes.push(v.name))),
+  ]);
   for (const c of s.containers) {
     const current = existing.containers.find((e) => e.name === c.name);
     if (current && current.labels[LABEL.spec] === c.labels[LABEL.spec]) {

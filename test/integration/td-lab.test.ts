@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import type { ClassInfo } from '../../src/commands/info.js';
 import { evaluate } from '../../src/sidecar/checks.js';
 import { parseLog } from '../../src/sidecar/parse-log.js';
 import { labctl, labctlJson } from '../helpers/cli.js';
@@ -16,20 +17,23 @@ const run = promisify(execFile);
 const CLASS = `it${process.pid}`;
 const PASSWORD = 'master2021';
 
-interface Info {
-  class: string;
-  lab: string;
-  students: {
-    student: number;
-    host: string;
-    domain: string;
-    ports: Record<string, number>;
-    accounts: { user: string; password: string }[];
-    pair: [string, string];
-  }[];
-}
+type Info = ClassInfo;
 
 let base = 0;
+/** `labctl up` for this test class, on loopback. */
+const upArgs = (students: number) => [
+  'up',
+  '--students',
+  String(students),
+  '--class',
+  CLASS,
+  '--base-port',
+  String(base),
+  '--host',
+  '127.0.0.1',
+  '--bind',
+  '127.0.0.1',
+];
 let info: Info;
 const port = (student: number, service: string) => info.students[student - 1]!.ports[service]!;
 const domain = (student: number) => info.students[student - 1]!.domain;
@@ -69,19 +73,7 @@ describe('the TD on a class of two students', { timeout: 600_000 }, () => {
   before(async () => {
     await cleanClass(CLASS);
     base = await freeBasePort(2);
-    const up = await labctl([
-      'up',
-      '--students',
-      '2',
-      '--class',
-      CLASS,
-      '--base-port',
-      String(base),
-      '--host',
-      '127.0.0.1',
-      '--bind',
-      '127.0.0.1',
-    ]);
+    const up = await labctl(upArgs(2));
     assert.equal(up.code, 0, up.stderr);
     assert.match(up.stdout, new RegExp(`Class ${CLASS} is up: 2 students`));
     info = await labctlJson<Info>(['info', '--class', CLASS]);
@@ -321,37 +313,13 @@ describe('the TD on a class of two students', { timeout: 600_000 }, () => {
 
   it('is safe to run again: the same --students changes nothing', async () => {
     const before = await containerId(mailName(1));
-    const again = await labctl([
-      'up',
-      '--students',
-      '2',
-      '--class',
-      CLASS,
-      '--base-port',
-      String(base),
-      '--host',
-      '127.0.0.1',
-      '--bind',
-      '127.0.0.1',
-    ]);
+    const again = await labctl(upArgs(2));
     assert.equal(again.code, 0, again.stderr);
     assert.equal(await containerId(mailName(1)), before);
   });
 
   it('refuses a smaller --students without --prune, and changes nothing', async () => {
-    const smaller = await labctl([
-      'up',
-      '--students',
-      '1',
-      '--class',
-      CLASS,
-      '--base-port',
-      String(base),
-      '--host',
-      '127.0.0.1',
-      '--bind',
-      '127.0.0.1',
-    ]);
+    const smaller = await labctl(upArgs(1));
     assert.equal(smaller.code, 3);
     assert.match(smaller.stderr, /has student 2 beyond --students 1; nothing was changed/);
     assert.equal((await labelled(CLASS)).containers.length, 2);
@@ -392,19 +360,7 @@ describe('the TD on a class of two students', { timeout: 600_000 }, () => {
     assert.equal(left.containers.length, 0);
     assert.equal(left.networks.length, 0);
     assert.equal(left.volumes.length, 6);
-    const up = await labctl([
-      'up',
-      '--students',
-      '2',
-      '--class',
-      CLASS,
-      '--base-port',
-      String(base),
-      '--host',
-      '127.0.0.1',
-      '--bind',
-      '127.0.0.1',
-    ]);
+    const up = await labctl(upArgs(2));
     assert.equal(up.code, 0, up.stderr);
     const pop = await run('curl', [
       '-s',
