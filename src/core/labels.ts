@@ -14,10 +14,6 @@ export const LABEL = {
 
 export type Role = 'mail' | 'sidecar' | 'network' | 'volume';
 
-export function classLabels(className: string): Record<string, string> {
-  return { [LABEL.class]: className };
-}
-
 export function studentLabels(className: string, student: number, role: Role): Record<string, string> {
   return { [LABEL.class]: className, [LABEL.student]: String(student), [LABEL.role]: role };
 }

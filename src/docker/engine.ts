@@ -61,6 +61,4 @@ export interface Engine {
   exec(name: string, cmd: string[], user?: string): Promise<ExecResult>;
   /** Memory in use by a container, in bytes (from the engine's stats). */
   memoryUsage(name: string): Promise<number>;
-  /** IPv4 address of a container on a network. */
-  address(name: string, network: string): Promise<string | undefined>;
 }

@@ -319,13 +319,4 @@ export class LocalEngine implements Engine {
       throw failed(`read the stats of ${name}`, error);
     }
   }
-
-  async address(name: string, network: string): Promise<string | undefined> {
-    try {
-      const info = await this.docker.getContainer(name).inspect();
-      return info.NetworkSettings.Networks[network]?.IPAddress || undefined;
-    } catch (error) {
-      throw failed(`inspect ${name}`, error);
-    }
-  }
 }
