@@ -20,8 +20,13 @@ export async function mailImageContext(lab: Lab) {
 }
 
 /** Builds what is missing: the base image, then the mail image (the layer cache makes a rebuild fast). */
-export async function ensureImages(lab: Lab, ctx: Context, force = false): Promise<Images> {
-  const mail = await mailImageContext(lab);
+export async function ensureImages(
+  lab: Lab,
+  ctx: Context,
+  force = false,
+  mail?: Awaited<ReturnType<typeof mailImageContext>>,
+): Promise<Images> {
+  mail ??= await mailImageContext(lab);
   if (!force && (await ctx.engine.imageExists(mail.tag))) return { base: BASE_IMAGE, mail: mail.tag };
   await ctx.reporter.task(
     'Preparing the base image',

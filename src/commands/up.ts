@@ -66,7 +66,7 @@ export async function up(options: UpOptions, ctx: Context = defaultContext(optio
     );
   }
   await checkConflicts(plan, existing, engine);
-  await ensureImages(lab, ctx);
+  await ensureImages(lab, ctx, false, mail);
 
   const created = new Created();
   const limit = pLimit(concurrency());

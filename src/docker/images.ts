@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import tar from 'tar-stream';
@@ -212,8 +213,6 @@ async function bootstrapWithDebootstrap(
   mirror: string,
   onStep: (line: string) => void,
 ): Promise<'bootstrapped'> {
-  const { mkdtemp, rm } = await import('node:fs/promises');
-  const os = await import('node:os');
   const dir = await mkdtemp(path.join(os.tmpdir(), 'labctl-base-'));
   try {
     const run = (cmd: string, args: string[]) =>

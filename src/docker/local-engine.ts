@@ -38,6 +38,16 @@ const ignoreStatus =
     throw error;
   };
 
+/** Waits for a removal; an object that is already gone is fine. */
+async function removed(what: string, removal: Promise<unknown>): Promise<void> {
+  try {
+    await removal;
+  } catch (error) {
+    if ((error as DockerError).statusCode === 404) return;
+    throw failed(`remove ${what}`, error);
+  }
+}
+
 /** Splits Docker's multiplexed stdout/stderr frames. */
 export function demux(buffer: Buffer): { stdout: string; stderr: string } {
   const out: Buffer[] = [];
@@ -236,34 +246,16 @@ export class LocalEngine implements Engine {
       });
   }
 
-  async removeContainer(name: string): Promise<void> {
-    await this.docker
-      .getContainer(name)
-      .remove({ force: true })
-      .catch(ignoreStatus(404))
-      .catch((error: unknown) => {
-        throw failed(`remove container ${name}`, error);
-      });
+  removeContainer(name: string): Promise<void> {
+    return removed(`container ${name}`, this.docker.getContainer(name).remove({ force: true }));
   }
 
-  async removeNetwork(name: string): Promise<void> {
-    await this.docker
-      .getNetwork(name)
-      .remove()
-      .catch(ignoreStatus(404))
-      .catch((error: unknown) => {
-        throw failed(`remove network ${name}`, error);
-      });
+  removeNetwork(name: string): Promise<void> {
+    return removed(`network ${name}`, this.docker.getNetwork(name).remove());
   }
 
-  async removeVolume(name: string): Promise<void> {
-    await this.docker
-      .getVolume(name)
-      .remove()
-      .catch(ignoreStatus(404))
-      .catch((error: unknown) => {
-        throw failed(`remove volume ${name}`, error);
-      });
+  removeVolume(name: string): Promise<void> {
+    return removed(`volume ${name}`, this.docker.getVolume(name).remove());
   }
 
   async logs(name: string, tail: number): Promise<string> {

@@ -10,7 +10,7 @@ import { loadLab } from '../../src/core/lab.js';
 import { LocalEngine } from '../../src/docker/local-engine.js';
 import { waitForGreeting } from '../../src/probe.js';
 import { Reporter } from '../../src/ui/reporter.js';
-import { labctl } from '../helpers/cli.js';
+import { labctl, upArgs } from '../helpers/cli.js';
 import { cleanClass, freeBasePort } from '../helpers/docker.js';
 
 const run = promisify(execFile);
@@ -37,19 +37,7 @@ async function timed(fn: () => Promise<unknown>): Promise<number> {
 }
 
 async function labctlUp(base: number) {
-  const r = await labctl([
-    'up',
-    '--students',
-    String(students),
-    '--class',
-    CLASS,
-    '--base-port',
-    String(base),
-    '--bind',
-    '127.0.0.1',
-    '--host',
-    '127.0.0.1',
-  ]);
+  const r = await labctl(upArgs(CLASS, students, base));
   if (r.code !== 0) throw new Error(`labctl up failed:\n${r.stderr}`);
 }
 

@@ -30,3 +30,20 @@ export async function labctlJson<T>(args: string[]): Promise<T> {
   if (result.code !== 0) throw new Error(`labctl ${args.join(' ')} exited ${result.code}:\n${result.stderr}`);
   return JSON.parse(result.stdout) as T;
 }
+
+/** `labctl up` for a test or benchmark class, published and announced on loopback. */
+export function upArgs(className: string, students: number, basePort: number): string[] {
+  return [
+    'up',
+    '--students',
+    String(students),
+    '--class',
+    className,
+    '--base-port',
+    String(basePort),
+    '--host',
+    '127.0.0.1',
+    '--bind',
+    '127.0.0.1',
+  ];
+}

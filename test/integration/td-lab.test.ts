@@ -8,32 +8,21 @@ import { promisify } from 'node:util';
 import type { ClassInfo } from '../../src/commands/info.js';
 import { evaluate } from '../../src/sidecar/checks.js';
 import { parseLog } from '../../src/sidecar/parse-log.js';
-import { labctl, labctlJson } from '../helpers/cli.js';
+import { labctl, labctlJson, upArgs } from '../helpers/cli.js';
 import { cleanClass, containerId, docker, exec, freeBasePort, labelled } from '../helpers/docker.js';
 import { Session, SMTP_FINAL } from '../helpers/session.js';
 import { sshRun } from '../helpers/ssh.js';
 
 const run = promisify(execFile);
+/** A real mail client: curl reads a POP3 or IMAP URL as util12. */
+const curl = (url: string) => run('curl', ['-s', '--max-time', '10', '-u', `util12:${PASSWORD}`, url]);
 const CLASS = `it${process.pid}`;
 const PASSWORD = 'master2021';
 
 type Info = ClassInfo;
 
 let base = 0;
-/** `labctl up` for this test class, on loopback. */
-const upArgs = (students: number) => [
-  'up',
-  '--students',
-  String(students),
-  '--class',
-  CLASS,
-  '--base-port',
-  String(base),
-  '--host',
-  '127.0.0.1',
-  '--bind',
-  '127.0.0.1',
-];
+const upClass = (students: number) => upArgs(CLASS, students, base);
 let info: Info;
 const port = (student: number, service: string) => info.students[student - 1]!.ports[service]!;
 const domain = (student: number) => info.students[student - 1]!.domain;
@@ -73,7 +62,7 @@ describe('the TD on a class of two students', { timeout: 600_000 }, () => {
   before(async () => {
     await cleanClass(CLASS);
     base = await freeBasePort(2);
-    const up = await labctl(upArgs(2));
+    const up = await labctl(upClass(2));
     assert.equal(up.code, 0, up.stderr);
     assert.match(up.stdout, new RegExp(`Class ${CLASS} is up: 2 students`));
     info = await labctlJson<Info>(['info', '--class', CLASS]);
@@ -194,23 +183,9 @@ describe('the TD on a class of two students', { timeout: 600_000 }, () => {
   });
 
   it('serves real clients too: curl reads the mailbox over POP3 and IMAP', async () => {
-    const pop = await run('curl', [
-      '-s',
-      '--max-time',
-      '10',
-      '-u',
-      `util12:${PASSWORD}`,
-      `pop3://127.0.0.1:${port(2, 'pop3')}/1`,
-    ]);
+    const pop = await curl(`pop3://127.0.0.1:${port(2, 'pop3')}/1`);
     assert.match(pop.stdout, /test envoie president/);
-    const imap = await run('curl', [
-      '-s',
-      '--max-time',
-      '10',
-      '-u',
-      `util12:${PASSWORD}`,
-      `imap://127.0.0.1:${port(2, 'imap')}/INBOX;UID=1`,
-    ]);
+    const imap = await curl(`imap://127.0.0.1:${port(2, 'imap')}/INBOX;UID=1`);
     assert.match(imap.stdout, /Subject: test/);
   });
 
@@ -313,13 +288,13 @@ describe('the TD on a class of two students', { timeout: 600_000 }, () => {
 
   it('is safe to run again: the same --students changes nothing', async () => {
     const before = await containerId(mailName(1));
-    const again = await labctl(upArgs(2));
+    const again = await labctl(upClass(2));
     assert.equal(again.code, 0, again.stderr);
     assert.equal(await containerId(mailName(1)), before);
   });
 
   it('refuses a smaller --students without --prune, and changes nothing', async () => {
-    const smaller = await labctl(upArgs(1));
+    const smaller = await labctl(upClass(1));
     assert.equal(smaller.code, 3);
     assert.match(smaller.stderr, /has student 2 beyond --students 1; nothing was changed/);
     assert.equal((await labelled(CLASS)).containers.length, 2);
@@ -360,16 +335,9 @@ describe('the TD on a class of two students', { timeout: 600_000 }, () => {
     assert.equal(left.containers.length, 0);
     assert.equal(left.networks.length, 0);
     assert.equal(left.volumes.length, 6);
-    const up = await labctl(upArgs(2));
+    const up = await labctl(upClass(2));
     assert.equal(up.code, 0, up.stderr);
-    const pop = await run('curl', [
-      '-s',
-      '--max-time',
-      '10',
-      '-u',
-      `util12:${PASSWORD}`,
-      `pop3://127.0.0.1:${port(2, 'pop3')}/1`,
-    ]);
+    const pop = await curl(`pop3://127.0.0.1:${port(2, 'pop3')}/1`);
     assert.match(pop.stdout, /test envoie president/);
     const refused = await labctl(['down', '--class', CLASS, '--purge']);
     assert.equal(refused.code, 2);
