@@ -78,6 +78,19 @@ program
   });
 
 program
+  .command('check')
+  .description('the class board: which exercises each student has done, from their sidecars')
+  .addOption(classOption())
+  .option('--student <n>', 'only this student', int('--student'))
+  .option('--csv', 'write a grading sheet (CSV) on stdout')
+  .option('--watch', 'redraw the board every 2 s until Ctrl-C')
+  .addOption(jsonOption())
+  .action(async (o) => {
+    const { check } = await import('./commands/check.js');
+    await check({ ...o, className: o.class });
+  });
+
+program
   .command('build')
   .description('build the base and mail images (up builds them when missing)')
   .option('--lab <file>', 'lab file whose accounts go into the image')

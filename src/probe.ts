@@ -1,5 +1,7 @@
+import http from 'node:http';
 import net from 'node:net';
 import type { Service } from './core/lab.js';
+import type { Endpoint } from './core/ports.js';
 
 const BANNER: Record<Service, RegExp> = {
   smtp: /^220[ -]/,
@@ -9,8 +11,29 @@ const BANNER: Record<Service, RegExp> = {
 };
 const GOODBYE: Partial<Record<Service, string>> = { smtp: 'QUIT\r\n', pop3: 'QUIT\r\n', imap: 'a LOGOUT\r\n' };
 
-/** Connects and reads the greeting a student would see: 220, +OK, * OK or SSH-. Resolves to it, or rejects. */
-export function probe(host: string, port: number, service: Service, timeoutMs = 2000): Promise<string> {
+/** The sidecar's /health answers 200. */
+function probeWeb(host: string, port: number, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host, port, path: '/health', timeout: timeoutMs }, (res) => {
+      res.resume();
+      if (res.statusCode === 200) resolve(`HTTP ${res.statusCode}`);
+      else reject(new Error(`web ${host}:${port}/health answered ${res.statusCode}`));
+    });
+    req.on('timeout', () => req.destroy(new Error(`no web answer from ${host}:${port} within ${timeoutMs} ms`)));
+    req.on('error', reject);
+  });
+}
+
+/**
+ * Connects and reads the greeting a student would see: 220, +OK, * OK or SSH- (or the sidecar's
+ * /health). Resolves to it, or rejects.
+ */
+export function probe(host: string, port: number, service: Endpoint, timeoutMs = 2000): Promise<string> {
+  if (service === 'web') return probeWeb(host, port, timeoutMs);
+  return probeMail(host, port, service, timeoutMs);
+}
+
+function probeMail(host: string, port: number, service: Service, timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host, port });
     let data = '';
@@ -46,7 +69,12 @@ export function probe(host: string, port: number, service: Service, timeoutMs = 
 }
 
 /** Probes until the greeting comes or the deadline passes. */
-export async function waitForGreeting(host: string, port: number, service: Service, deadline: number): Promise<string> {
+export async function waitForGreeting(
+  host: string,
+  port: number,
+  service: Endpoint,
+  deadline: number,
+): Promise<string> {
   let last: unknown;
   while (Date.now() < deadline) {
     try {

@@ -1,6 +1,7 @@
 import { loadLab, pairFor, type Lab } from '../core/lab.js';
 import { LABEL } from '../core/labels.js';
 import { parsePorts } from '../core/ports.js';
+import { classToken, studentKey } from '../core/token.js';
 import type { Engine } from '../docker/engine.js';
 import { usageError } from '../errors.js';
 import { studentCard } from '../ui/cards.js';
@@ -20,6 +21,8 @@ export interface StudentInfo {
   accounts: { user: string; password: string }[];
   pair: [string, string];
   state: string;
+  /** The student's progress page (the sidecar), with their key. */
+  page: string | null;
 }
 
 export interface ClassInfo {
@@ -32,6 +35,7 @@ export interface ClassInfo {
 /** Everything a student needs to connect, read from the containers' labels: no state file. */
 export async function classInfo(className: string, engine: Engine, student?: number): Promise<ClassInfo> {
   const { containers } = await engine.list(className);
+  const token = classToken(containers);
   const mails = containers
     .filter((c) => c.labels[LABEL.role] === 'mail')
     .filter((c) => student === undefined || Number(c.labels[LABEL.student]) === student)
@@ -56,14 +60,17 @@ export async function classInfo(className: string, engine: Engine, student?: num
   for (const c of mails) {
     const n = Number(c.labels[LABEL.student]);
     const lab = await labOf(c.labels[LABEL.labFile] ?? '');
+    const ports = parsePorts(c.labels[LABEL.ports]);
+    const host = c.labels[LABEL.host] ?? '';
     students.push({
       student: n,
-      host: c.labels[LABEL.host] ?? '',
+      host,
       domain: c.labels[LABEL.domain] ?? '',
-      ports: parsePorts(c.labels[LABEL.ports]),
+      ports,
       accounts: lab.accounts,
       pair: pairFor(lab, n),
       state: c.state,
+      page: token && ports.web ? `http://${host}:${ports.web}/?k=${studentKey(token, n)}` : null,
     });
   }
   const first = await labOf(mails[0]!.labels[LABEL.labFile] ?? '');

@@ -1,4 +1,7 @@
 import { SERVICES } from '../core/lab.js';
+import type { Endpoint } from '../core/ports.js';
+
+const ENDPOINTS: Endpoint[] = [...SERVICES, 'web'];
 import { LABEL } from '../core/labels.js';
 import { parsePorts } from '../core/ports.js';
 import { probe } from '../probe.js';
@@ -41,9 +44,9 @@ export async function status(options: StatusOptions, ctx: Context = defaultConte
       const ports = parsePorts(c.labels[LABEL.ports]);
       const ip = c.ports[0]?.ip;
       const host = !ip || ip === '0.0.0.0' ? '127.0.0.1' : ip;
-      return SERVICES.map(async (service) => {
+      return ENDPOINTS.map(async (service) => {
         row.services[service] =
-          c.state === 'running' &&
+          (service === 'web' ? row.containers.sidecar === 'running' : c.state === 'running') &&
           ports[service] !== undefined &&
           (await probe(host, ports[service], service, 1500).then(
             () => true,
@@ -57,12 +60,13 @@ export async function status(options: StatusOptions, ctx: Context = defaultConte
     result.length === 0
       ? `No labctl class${options.className ? ` named ${options.className}` : ''} on this Docker engine.`
       : table(
-          ['class', 'student', 'mail', ...SERVICES],
+          ['class', 'student', 'mail', 'sidecar', ...ENDPOINTS],
           result.map((r) => [
             r.class,
             r.student,
             r.containers.mail ?? 'missing',
-            ...SERVICES.map((s) => (r.services[s] ? 'ok' : 'DOWN')),
+            r.containers.sidecar ?? 'missing',
+            ...ENDPOINTS.map((s) => (r.services[s] ? 'ok' : 'DOWN')),
           ]),
         );
   reporter.result(text, result);

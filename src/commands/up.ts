@@ -3,12 +3,13 @@ import pLimit from 'p-limit';
 import { loadLab } from '../core/lab.js';
 import { LABEL } from '../core/labels.js';
 import { planClass, type Plan, type StudentPlan } from '../core/plan.js';
+import { classToken, newClassToken } from '../core/token.js';
 import { DEFAULT_BASE_PORT } from '../core/ports.js';
 import type { ClassObjects, Engine } from '../docker/engine.js';
 import { ExitCode, LabctlError, conflictError } from '../errors.js';
 import { probeHost, waitForGreeting } from '../probe.js';
 import { formatPlan, studentTable } from '../ui/tables.js';
-import { mailImageContext, ensureImages } from './build.js';
+import { imageContexts, ensureImages } from './build.js';
 import { classInfo } from './info.js';
 import { concurrency, DEFAULT_CLASS, defaultContext, defaultHost, type Context } from './context.js';
 
@@ -42,22 +43,28 @@ export async function up(options: UpOptions, ctx: Context = defaultContext(optio
   const { engine, reporter } = ctx;
   const className = options.className ?? DEFAULT_CLASS;
   const lab = await loadLab(options.lab);
-  const mail = await mailImageContext(lab);
+  const images = await imageContexts(lab);
+  let existing: ClassObjects = { containers: [], networks: [], volumes: [] };
+  if (!options.dryRun) {
+    await engine.ping();
+    existing = await engine.list(className);
+  }
   const plan = await planClass(lab, {
     className,
     students: options.students,
     basePort: options.basePort ?? DEFAULT_BASE_PORT,
     host: options.host ?? defaultHost(),
     bind: options.bind ?? '0.0.0.0',
-    mailImage: mail.tag,
+    mailImage: images.mail.tag,
+    sidecarImage: images.sidecar.tag,
+    // The class keeps its token across runs; a dry run shows the plan without making one.
+    token: classToken(existing.containers) ?? (options.dryRun ? 'dry-run' : newClassToken()),
   });
   if (options.dryRun) {
     reporter.result(formatPlan(plan), plan);
     return plan;
   }
 
-  await engine.ping();
-  const existing = await engine.list(className);
   const extra = extraStudents(existing, options.students);
   if (extra.length > 0 && !options.prune) {
     throw conflictError(
@@ -66,7 +73,7 @@ export async function up(options: UpOptions, ctx: Context = defaultContext(optio
     );
   }
   await checkConflicts(plan, existing, engine);
-  await ensureImages(lab, ctx, false, mail);
+  await ensureImages(lab, ctx, false, images);
 
   const created = new Created();
   const limit = pLimit(concurrency());

@@ -114,7 +114,7 @@ function toLab(data: LabFile, file: string): Lab {
     ids.add(exercise.id);
   });
   const services = data.services as Record<Service, number>;
-  const offsets = new Map<number, string>();
+  const offsets = new Map<number, string>([[80, 'the progress page (web)']]);
   for (const service of SERVICES) {
     const offset = services[service] % 1000;
     const other = offsets.get(offset);

@@ -9,6 +9,7 @@ export const LABEL = {
   domain: 'dev.labctl.domain',
   spec: 'dev.labctl.spec',
   ports: 'dev.labctl.ports',
+  token: 'dev.labctl.token',
   image: 'dev.labctl.image',
 } as const;
 

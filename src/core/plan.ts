@@ -2,8 +2,9 @@ import { createHash } from 'node:crypto';
 import type { Lab, Service } from './lab.js';
 import { pairFor } from './lab.js';
 import { LABEL, studentLabels } from './labels.js';
-import type { PortMap } from './ports.js';
-import { formatPorts, maxStudents, studentPorts } from './ports.js';
+import type { Endpoint, PortMap } from './ports.js';
+import { formatPorts, maxStudents, studentPorts, WEB_CONTAINER_PORT } from './ports.js';
+import { studentKey } from './token.js';
 import { render } from './render.js';
 import { usageError } from '../errors.js';
 
@@ -16,6 +17,9 @@ export interface ClassOptions {
   /** The host address the ports are published on. */
   bind: string;
   mailImage: string;
+  sidecarImage: string;
+  /** The class's secret (see core/token.ts). */
+  token: string;
 }
 
 export interface PlannedFile {
@@ -26,13 +30,14 @@ export interface PlannedFile {
 
 export interface PlannedContainer {
   name: string;
-  role: 'mail';
+  role: 'mail' | 'sidecar';
   image: string;
   hostname: string;
   labels: Record<string, string>;
   /** Published ports: container port -> host port. */
-  ports: { service: Service; container: number; host: number }[];
+  ports: { service: Endpoint; container: number; host: number }[];
   mounts: { volume: string; target: string; readOnly?: boolean }[];
+  env: string[];
   /** Rendered configuration, copied into the container before it starts. */
   files: PlannedFile[];
 }
@@ -138,18 +143,20 @@ async function planStudent(lab: Lab, options: ClassOptions, n: number): Promise<
     name: resourceName(className, n, suffix),
     labels: studentLabels(className, n, 'volume'),
   });
-  const volumes = [volume('spool'), volume('home'), volume('log')];
+  const volumes = [volume('spool'), volume('home'), volume('log'), volume('progress')];
+  const pair = pairFor(lab, n);
   const mail: PlannedContainer = {
     name: resourceName(className, n, 'mail'),
     role: 'mail',
     image: options.mailImage,
     hostname,
     labels: {},
-    ports: (Object.keys(ports) as Service[]).map((service) => ({
+    ports: (Object.keys(lab.services) as Service[]).map((service) => ({
       service,
       container: lab.services[service],
       host: ports[service],
     })),
+    env: [],
     mounts: [
       { volume: volumes[0]!.name, target: '/var/mail' },
       { volume: volumes[1]!.name, target: '/home' },
@@ -166,17 +173,64 @@ async function planStudent(lab: Lab, options: ClassOptions, n: number): Promise<
     [LABEL.ports]: formatPorts(ports),
     [LABEL.spec]: specHash(mail, options.bind, options.host),
   };
+  const sidecar = planSidecar(lab, options, n, { domain, ports, pair, volumes: volumes.map((v) => v.name) });
   return {
     student: n,
     id: studentId(n),
     hostname,
     domain,
     ports,
-    pair: pairFor(lab, n),
+    pair,
     network: { name: resourceName(className, n), labels: studentLabels(className, n, 'network') },
     volumes,
-    containers: [mail],
+    containers: [mail, sidecar],
   };
+}
+
+/** The verification sidecar: reads the log and the Maildirs read-only, keeps progress on its own volume. */
+function planSidecar(
+  lab: Lab,
+  options: ClassOptions,
+  n: number,
+  s: { domain: string; ports: PortMap; pair: [string, string]; volumes: string[] },
+): PlannedContainer {
+  const [, home, log, progress] = s.volumes;
+  const card = {
+    className: options.className,
+    student: n,
+    host: options.host,
+    domain: s.domain,
+    ports: s.ports,
+    pair: s.pair,
+    password: lab.accounts.find((a) => a.user === s.pair[0])?.password ?? '',
+    accounts: lab.accounts.length,
+  };
+  const sidecar: PlannedContainer = {
+    name: resourceName(options.className, n, 'sidecar'),
+    role: 'sidecar',
+    image: options.sidecarImage,
+    hostname: `progress.${s.domain}`,
+    labels: {},
+    ports: [{ service: 'web', container: WEB_CONTAINER_PORT, host: s.ports.web }],
+    mounts: [
+      { volume: home!, target: '/mail/home', readOnly: true },
+      { volume: log!, target: '/mail/log', readOnly: true },
+      { volume: progress!, target: '/state' },
+    ],
+    env: [
+      `LABCTL_LAB=${JSON.stringify({ labName: lab.name, labTitle: lab.title, exercises: lab.exercises })}`,
+      `LABCTL_CARD=${JSON.stringify(card)}`,
+      `LABCTL_TOKEN=${options.token}`,
+      `LABCTL_STUDENT_KEY=${studentKey(options.token, n)}`,
+    ],
+    files: [],
+  };
+  sidecar.labels = {
+    ...studentLabels(options.className, n, 'sidecar'),
+    [LABEL.token]: options.token,
+    [LABEL.spec]: specHash(sidecar, options.bind, options.host),
+  };
+  return sidecar;
 }
 
 /** A digest of everything that shapes a container; `up` recreates a container whose digest changed. */

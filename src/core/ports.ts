@@ -5,16 +5,23 @@ import { SERVICES } from './lab.js';
 export const PORT_BLOCK = 1000;
 export const DEFAULT_BASE_PORT = 10000;
 
-export type PortMap = Record<Service, number>;
+/** The sidecar's page and API: container port 8080, host port base + n * 1000 + 80. */
+export const WEB_CONTAINER_PORT = 8080;
+export const WEB_OFFSET = 80;
+
+export type Endpoint = Service | 'web';
+export type PortMap = Record<Endpoint, number>;
 
 /**
  * The port plan: student n's port for a service is base + n * 1000 + (container port mod 1000),
- * so with the default base student 3 has SMTP on 13025, POP3 on 13110, IMAP on 13143, ssh on 13022.
+ * so with the default base student 3 has SMTP on 13025, POP3 on 13110, IMAP on 13143, ssh on 13022,
+ * and their progress page on 13080.
  */
 export function studentPorts(lab: Lab, basePort: number, student: number): PortMap {
   const block = basePort + student * PORT_BLOCK;
   const ports = {} as PortMap;
   for (const service of SERVICES) ports[service] = block + (lab.services[service] % PORT_BLOCK);
+  ports.web = block + WEB_OFFSET;
   return ports;
 }
 

@@ -21,6 +21,7 @@ export function studentCard(info: ClassInfo, s: StudentInfo): string {
     '',
     `Adresses : ${first}@${s.domain}, ${second}@${s.domain}`,
     `Boîte mbox : /var/spool/mail/${first}   Journal : /var/log/mail.log`,
+    ...(s.page ? [`Votre progression : ${s.page}`] : []),
     '',
   ].join('\n');
 }

@@ -82,7 +82,13 @@ describe('the TD on a class of two students', { timeout: 600_000 }, () => {
     const s2 = info.students[1]!;
     assert.equal(s2.host, '127.0.0.1');
     assert.equal(s2.domain, `s02.${CLASS}.test`);
-    assert.deepEqual(s2.ports, { smtp: base + 2025, pop3: base + 2110, imap: base + 2143, ssh: base + 2022 });
+    assert.deepEqual(s2.ports, {
+      smtp: base + 2025,
+      pop3: base + 2110,
+      imap: base + 2143,
+      ssh: base + 2022,
+      web: base + 2080,
+    });
     assert.deepEqual(s2.pair, ['util2', 'util12']);
     assert.equal(s2.accounts.length, 19);
     assert.deepEqual(s2.accounts[18], { user: 'util19', password: PASSWORD });
@@ -282,7 +288,8 @@ describe('the TD on a class of two students', { timeout: 600_000 }, () => {
     );
     for (const r of rows) {
       assert.equal(r.containers.mail, 'running');
-      assert.deepEqual(r.services, { smtp: true, pop3: true, imap: true, ssh: true });
+      assert.equal(r.containers.sidecar, 'running');
+      assert.deepEqual(r.services, { smtp: true, pop3: true, imap: true, ssh: true, web: true });
     }
   });
 
@@ -297,7 +304,7 @@ describe('the TD on a class of two students', { timeout: 600_000 }, () => {
     const smaller = await labctl(upClass(1));
     assert.equal(smaller.code, 3);
     assert.match(smaller.stderr, /has student 2 beyond --students 1; nothing was changed/);
-    assert.equal((await labelled(CLASS)).containers.length, 2);
+    assert.equal((await labelled(CLASS)).containers.length, 4);
   });
 
   it('finds a port conflict before creating anything, and names the port', async () => {
@@ -330,11 +337,11 @@ describe('the TD on a class of two students', { timeout: 600_000 }, () => {
   it('down keeps mailboxes; up brings them back; down --purge needs --yes off a terminal, then leaves nothing', async () => {
     const down = await labctl(['down', '--class', CLASS]);
     assert.equal(down.code, 0, down.stderr);
-    assert.match(down.stdout, /Removed 2 containers and 2 networks .*Mailboxes kept/);
+    assert.match(down.stdout, /Removed 4 containers and 2 networks .*Mailboxes kept/);
     let left = await labelled(CLASS);
     assert.equal(left.containers.length, 0);
     assert.equal(left.networks.length, 0);
-    assert.equal(left.volumes.length, 6);
+    assert.equal(left.volumes.length, 8);
     const up = await labctl(upClass(2));
     assert.equal(up.code, 0, up.stderr);
     const pop = await curl(`pop3://127.0.0.1:${port(2, 'pop3')}/1`);

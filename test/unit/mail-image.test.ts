@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { mailImageContext } from '../../src/commands/build.js';
+import { imageContexts } from '../../src/commands/build.js';
 import { loadLab } from '../../src/core/lab.js';
 import { contextTag } from '../../src/docker/images.js';
 
 describe('mail image context', () => {
   it('creates every account with its password, a Maildir and a .forward to both mailboxes', async () => {
-    const { files } = await mailImageContext(await loadLab());
+    const { files } = (await imageContexts(await loadLab())).mail;
     const script = files.find((f) => f.path === 'labctl/accounts.sh')!.content.toString();
     assert.match(script, /useradd .* util1$/m);
     assert.match(script, /useradd .* util19$/m);

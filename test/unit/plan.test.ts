@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { loadLab } from '../../src/core/lab.js';
 import { LABEL } from '../../src/core/labels.js';
 import { planClass, type ClassOptions } from '../../src/core/plan.js';
+import { studentKey } from '../../src/core/token.js';
 import { LabctlError } from '../../src/errors.js';
 import { maxStudents, parsePorts, studentPorts } from '../../src/core/ports.js';
 
@@ -13,13 +14,15 @@ const options: ClassOptions = {
   host: '192.0.2.10',
   bind: '0.0.0.0',
   mailImage: 'labctl/mail:abc',
+  sidecarImage: 'labctl/sidecar:abc',
+  token: 'secret-token',
 };
 
 describe('port plan', () => {
   it('gives student n the block base + n*1000, with the service port mod 1000 inside it', async () => {
     const lab = await loadLab();
-    assert.deepEqual(studentPorts(lab, 10000, 3), { smtp: 13025, pop3: 13110, imap: 13143, ssh: 13022 });
-    assert.deepEqual(studentPorts(lab, 20000, 1), { smtp: 21025, pop3: 21110, imap: 21143, ssh: 21022 });
+    assert.deepEqual(studentPorts(lab, 10000, 3), { smtp: 13025, pop3: 13110, imap: 13143, ssh: 13022, web: 13080 });
+    assert.deepEqual(studentPorts(lab, 20000, 1), { smtp: 21025, pop3: 21110, imap: 21143, ssh: 21022, web: 21080 });
   });
 
   it('knows how many students fit below port 65535', () => {
@@ -29,7 +32,7 @@ describe('port plan', () => {
 });
 
 describe('class plan', () => {
-  it('plans one network, three volumes and a mail container per student, all labelled', async () => {
+  it('plans one network, four volumes, a mail server and a sidecar per student, all labelled', async () => {
     const plan = await planClass(await loadLab(), options);
     assert.equal(plan.students.length, 3);
     const s2 = plan.students[1]!;
@@ -37,18 +40,42 @@ describe('class plan', () => {
     assert.deepEqual(s2.network.labels, { [LABEL.class]: 'td1', [LABEL.student]: '2', [LABEL.role]: 'network' });
     assert.deepEqual(
       s2.volumes.map((v) => v.name),
-      ['labctl-td1-s02-spool', 'labctl-td1-s02-home', 'labctl-td1-s02-log'],
+      ['labctl-td1-s02-spool', 'labctl-td1-s02-home', 'labctl-td1-s02-log', 'labctl-td1-s02-progress'],
     );
     const mail = s2.containers[0]!;
     assert.equal(mail.name, 'labctl-td1-s02-mail');
     assert.equal(mail.labels[LABEL.role], 'mail');
     assert.equal(mail.labels[LABEL.host], '192.0.2.10');
-    assert.deepEqual(parsePorts(mail.labels[LABEL.ports]), { smtp: 12025, pop3: 12110, imap: 12143, ssh: 12022 });
+    assert.deepEqual(parsePorts(mail.labels[LABEL.ports]), {
+      smtp: 12025,
+      pop3: 12110,
+      imap: 12143,
+      ssh: 12022,
+      web: 12080,
+    });
     assert.deepEqual(
       mail.ports.find((p) => p.service === 'pop3'),
       { service: 'pop3', container: 110, host: 12110 },
     );
     assert.deepEqual(s2.pair, ['util2', 'util12']);
+  });
+
+  it('plans a sidecar that reads the mailboxes read-only, keeps progress on its own volume, and holds the token', async () => {
+    const plan = await planClass(await loadLab(), options);
+    const sidecar = plan.students[1]!.containers[1]!;
+    assert.equal(sidecar.name, 'labctl-td1-s02-sidecar');
+    assert.equal(sidecar.labels[LABEL.role], 'sidecar');
+    assert.equal(sidecar.labels[LABEL.token], 'secret-token');
+    assert.deepEqual(sidecar.ports, [{ service: 'web', container: 8080, host: 12080 }]);
+    assert.deepEqual(sidecar.mounts, [
+      { volume: 'labctl-td1-s02-home', target: '/mail/home', readOnly: true },
+      { volume: 'labctl-td1-s02-log', target: '/mail/log', readOnly: true },
+      { volume: 'labctl-td1-s02-progress', target: '/state' },
+    ]);
+    const env = Object.fromEntries(sidecar.env.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
+    assert.equal(env.LABCTL_STUDENT_KEY, studentKey('secret-token', 2));
+    assert.equal(JSON.parse(env.LABCTL_LAB!).exercises.length, 12);
+    assert.deepEqual(JSON.parse(env.LABCTL_CARD!).pair, ['util2', 'util12']);
   });
 
   it("renders Postfix with the student's own host name and domain, and nothing leaving the lab", async () => {

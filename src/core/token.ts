@@ -1,0 +1,24 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { LABEL } from './labels.js';
+
+/** A class's secret: only labctl holds it (in a label on the sidecars, readable with Docker access). */
+export function newClassToken(): string {
+  return randomBytes(18).toString('base64url');
+}
+
+/** The key in a student's page address: it opens that student's page and nobody else's. */
+export function studentKey(classToken: string, student: number): string {
+  return createHmac('sha256', classToken).update(`student:${student}`).digest('base64url').slice(0, 16);
+}
+
+export function sameSecret(given: string | undefined, expected: string): boolean {
+  if (given === undefined) return false;
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** The token a class's sidecars already carry, if any. */
+export function classToken(containers: { labels: Record<string, string> }[]): string | undefined {
+  return containers.find((c) => c.labels[LABEL.token])?.labels[LABEL.token];
+}

@@ -1,0 +1,38 @@
+import { configFromEnv } from './config.js';
+import { createServer } from './server.js';
+import { Sidecar } from './sidecar.js';
+
+/** The verification sidecar: one per student, next to their mail server. */
+const config = configFromEnv();
+const sidecar = new Sidecar(config);
+await sidecar.store.load();
+
+let polling = false;
+const tick = async () => {
+  if (polling) return;
+  polling = true;
+  try {
+    await sidecar.poll();
+  } catch (error) {
+    process.stderr.write(`sidecar: ${(error as Error).message}\n`);
+  } finally {
+    polling = false;
+  }
+};
+await tick();
+const timer = setInterval(() => void tick(), config.pollMs);
+
+const server = createServer(sidecar).listen(config.port, () => {
+  process.stdout.write(
+    `sidecar: student ${config.card.student} of class ${config.card.className} on :${config.port}\n`,
+  );
+});
+
+const stop = () => {
+  clearInterval(timer);
+  server.close();
+  server.closeAllConnections();
+  process.exit(0);
+};
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);

@@ -1,0 +1,76 @@
+import http from 'node:http';
+import { sameSecret } from '../core/token.js';
+import { renderPage } from './page.js';
+import type { Sidecar } from './sidecar.js';
+
+type Access = 'none' | 'student' | 'labctl';
+
+/** Who is asking: labctl (Bearer class token) or the student (the key of their page address). */
+function access(req: http.IncomingMessage, url: URL, sidecar: Sidecar): Access {
+  const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+  if (sameSecret(bearer, sidecar.config.classToken)) return 'labctl';
+  const key = url.searchParams.get('k') ?? (req.headers['x-labctl-key'] as string | undefined);
+  return sameSecret(key ?? undefined, sidecar.config.studentKey) ? 'student' : 'none';
+}
+
+function send(res: http.ServerResponse, status: number, type: string, body: string): void {
+  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
+  res.end(body);
+}
+
+const json = (res: http.ServerResponse, status: number, data: unknown) =>
+  send(res, status, 'application/json; charset=utf-8', JSON.stringify(data));
+
+/**
+ * /health is open. The page, the JSON API and the live stream need the student's key or the class
+ * token; resetting progress needs the class token. Each sidecar only ever holds its own student's data.
+ */
+export function createServer(sidecar: Sidecar): http.Server {
+  const streams = new Set<http.ServerResponse>();
+  sidecar.on('change', () => {
+    const data = `data: ${JSON.stringify(sidecar.progress())}\n\n`;
+    for (const res of streams) res.write(data);
+  });
+  const keepAlive = setInterval(() => streams.forEach((res) => res.write(': keep-alive\n\n')), 15_000);
+  keepAlive.unref();
+
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://sidecar');
+    const who = access(req, url, sidecar);
+    const route = `${req.method} ${url.pathname}`;
+    if (route === 'GET /health') return json(res, 200, { status: 'ok', student: sidecar.config.card.student });
+    if (route === 'POST /api/reset-progress') {
+      if (who !== 'labctl') return json(res, 401, { error: 'the class token is needed to reset progress' });
+      return void sidecar.resetProgress().then(
+        () => json(res, 200, sidecar.progress()),
+        (error: Error) => json(res, 500, { error: error.message }),
+      );
+    }
+    if (req.method !== 'GET') return json(res, 405, { error: 'method not allowed' });
+    if (!['/', '/api/progress', '/api/stream'].includes(url.pathname)) return json(res, 404, { error: 'not found' });
+    if (who === 'none') {
+      return url.pathname === '/'
+        ? send(
+            res,
+            403,
+            'text/html; charset=utf-8',
+            '<!doctype html><meta charset="utf-8"><p>Lien incomplet : ouvrez l’adresse indiquée sur votre fiche (elle contient votre clé).</p>',
+          )
+        : json(res, 403, { error: 'a student key (?k=) or the class token is needed' });
+    }
+    if (url.pathname === '/')
+      return send(
+        res,
+        200,
+        'text/html; charset=utf-8',
+        renderPage(sidecar.config, sidecar.progress(), sidecar.config.studentKey),
+      );
+    if (url.pathname === '/api/progress') return json(res, 200, sidecar.progress());
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+    res.write(`data: ${JSON.stringify(sidecar.progress())}\n\n`);
+    streams.add(res);
+    req.on('close', () => streams.delete(res));
+  });
+  server.on('close', () => clearInterval(keepAlive));
+  return server;
+}

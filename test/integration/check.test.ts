@@ -1,0 +1,264 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { Board } from '../../src/commands/check.js';
+import type { ClassInfo } from '../../src/commands/info.js';
+import { labctl, labctlJson, upArgs } from '../helpers/cli.js';
+import { cleanClass, docker, freeBasePort } from '../helpers/docker.js';
+import { Session, SMTP_FINAL } from '../helpers/session.js';
+
+const CLASS = `ck${process.pid}`;
+let base = 0;
+let info: ClassInfo;
+const port = (student: number, service: string) => info.students[student - 1]!.ports[service]!;
+const domain = (student: number) => info.students[student - 1]!.domain;
+
+/** An SMTP session typed line by line; the refused recipients are allowed to be refused. */
+async function smtp(student: number, from: string, rcpts: string[], body: string[]): Promise<void> {
+  const s = await Session.open(port(student, 'smtp'));
+  try {
+    await s.read(SMTP_FINAL);
+    await s.say('helo pv', SMTP_FINAL);
+    assert.match(await s.say(`mail from: ${from}`, SMTP_FINAL), /^250 /);
+    let accepted = 0;
+    for (const r of rcpts) if ((await s.say(`rcpt to: ${r}`, SMTP_FINAL)).startsWith('250')) accepted++;
+    if (accepted > 0) {
+      assert.match(await s.say('data', SMTP_FINAL), /^354 /);
+      for (const line of body) s.type(line);
+      assert.match(await s.say('.', SMTP_FINAL), /^250 2\.0\.0 Ok: queued as /);
+    }
+    await s.say('quit', SMTP_FINAL);
+  } finally {
+    s.close();
+  }
+}
+
+async function pop(student: number, user: string, password: string, retr: boolean): Promise<void> {
+  const s = await Session.open(port(student, 'pop3'));
+  await s.read(/^\+OK/);
+  await s.send(`USER ${user}`, /^[+-]/);
+  const pass = await s.say(`PASS ${password}`, /^[+-]/);
+  if (pass.startsWith('+OK') && retr) await s.send('RETR 1', /^\.$|^-ERR/);
+  await s.say('QUIT', /^[+-]/);
+  s.close();
+}
+
+async function imap(student: number, user: string, password: string, fetch: boolean): Promise<void> {
+  const s = await Session.open(port(student, 'imap'));
+  await s.read(/^\* OK/);
+  const login = await s.say(`a1 LOGIN ${user} ${password}`, /^a1 /);
+  if (login.startsWith('a1 OK') && fetch) {
+    await s.send('a2 SELECT INBOX', /^a2 /);
+    await s.send('a3 FETCH 1 BODY[TEXT]', /^a3 /);
+  }
+  await s.send('a4 LOGOUT', /^a4 /);
+  s.close();
+}
+
+const board = () => labctlJson<Board>(['check', '--class', CLASS]);
+const doneIds = (b: Board, student: number) =>
+  b.students
+    .find((s) => s.student === student)!
+    .exercises.filter((e) => e.done)
+    .map((e) => e.id);
+
+/** Waits until the board shows at least `ids` done for student 1 (results come within a poll or two). */
+async function waitForCredits(ids: string[]): Promise<Board> {
+  let last: Board | undefined;
+  for (let i = 0; i < 40; i++) {
+    last = await board();
+    if (ids.every((id) => doneIds(last!, 1).includes(id))) return last;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  assert.fail(`never credited ${ids.join(', ')}; done: ${doneIds(last!, 1).join(', ')}`);
+}
+
+const ALL = [
+  'smtp-simple',
+  'smtp-subject',
+  'smtp-two-recipients',
+  'smtp-attachment',
+  'smtp-attachment-base64',
+  'smtp-headers-from-to',
+  'smtp-spoofed-sender',
+  'smtp-external',
+  'pop-login',
+  'pop-retr',
+  'imap-login',
+  'imap-fetch',
+];
+// The first bytes of a real JPEG (SOI, JFIF APP0), base64-encoded as `base64 image.jpg` prints them.
+const JPEG_BASE64 = Buffer.from('ffd8ffe000104a46494600010101012c012c0000ffdb004300', 'hex').toString('base64');
+
+describe('the sidecars and labctl check', { timeout: 600_000 }, () => {
+  before(async () => {
+    await cleanClass(CLASS);
+    base = await freeBasePort(2);
+    const up = await labctl(upArgs(CLASS, 2, base));
+    assert.equal(up.code, 0, up.stderr);
+    info = await labctlJson<ClassInfo>(['info', '--class', CLASS]);
+  });
+  after(() => cleanClass(CLASS));
+
+  it('lists every exercise for every student, none done at the start', async () => {
+    const b = await board();
+    assert.equal(b.lab, 'smtp-pop-imap');
+    assert.deepEqual(
+      b.students.map((s) => s.student),
+      [1, 2],
+    );
+    for (const s of b.students) {
+      assert.deepEqual(
+        s.exercises.map((e) => e.id),
+        ALL,
+      );
+      assert.ok(s.exercises.every((e) => !e.done && e.at === null && e.evidence === null));
+    }
+  });
+
+  it('gives no credit for doing things wrong', async () => {
+    await pop(1, 'util1', 'wrong', false);
+    await imap(1, 'util1', 'wrong', false);
+    await smtp(1, 'util1', ['util11'], ['', 'pas de sujet', '']);
+    await smtp(
+      1,
+      'util1',
+      ['util11'],
+      [
+        'Content-Type: multipart/mixed; boundary=------------0000000000',
+        '',
+        '--------------0000000000',
+        'Content-Type: text/plain',
+        '',
+        'seulement du texte, aucune piece jointe',
+        '--------------0000000000--',
+      ],
+    );
+    await waitForCredits(['smtp-simple']);
+    // Give the sidecar a few more polls to see everything before asserting what it did not credit.
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.deepEqual(doneIds(await board(), 1), ['smtp-simple']);
+  });
+
+  it('credits each exercise of the TD, typed as the TD types it, with evidence', async () => {
+    await smtp(1, 'president@u-picardie.fr', ['util1', 'util11'], ['Subject: test', '', 'test envoie president', '']);
+    await smtp(
+      1,
+      'util1',
+      ['util11'],
+      [
+        'Subject: test',
+        'Content-type: multipart/mixed; boundary=------------0000000000',
+        '',
+        'This is a multi-part message in MIME format.',
+        '--------------0000000000',
+        '',
+        'Le contenu du message',
+        '',
+        '--------------0000000000',
+        'Content-Type: text/plain; charset=UTF-8;',
+        '   name="fichier.txt"',
+        'Content-Transfer-Encoding: 7bit',
+        'Content-Disposition: attachment;',
+        '   filename="fichier.txt"',
+        '',
+        'Le contenu du fichier',
+        '--------------0000000000',
+        'Content-Type: image/jpeg;',
+        ' name="postfix-synoptique.jpg"',
+        'Content-Transfer-Encoding: base64',
+        'Content-Disposition: attachment;',
+        ' filename="postfix-synoptique.jpg"',
+        '',
+        JPEG_BASE64,
+        '--------------0000000000--',
+      ],
+    );
+    await smtp(
+      1,
+      'util1',
+      ['util11'],
+      [`From: util1@${domain(1)}`, `To: util11@${domain(1)}`, 'Subject: entetes', '', 'corps', ''],
+    );
+    await smtp(1, 'util1', ['pascal.vaniet@u-picardie.fr'], []);
+    await pop(1, 'util11', 'master2021', true);
+    await imap(1, 'util11', 'master2021', true);
+    const b = await waitForCredits(ALL);
+    const s1 = b.students.find((s) => s.student === 1)!;
+    assert.deepEqual(doneIds(b, 1), ALL);
+    for (const e of s1.exercises) {
+      assert.match(e.at ?? '', /^\d{4}-\d\d-\d\dT/, `${e.id} has a time`);
+      assert.ok(e.evidence && e.evidence.length > 0, `${e.id} has evidence`);
+    }
+    assert.match(s1.exercises.find((e) => e.id === 'smtp-spoofed-sender')!.evidence!, /president@u-picardie\.fr/);
+    assert.match(s1.exercises.find((e) => e.id === 'smtp-external')!.evidence!, /pascal\.vaniet@u-picardie\.fr/);
+    assert.deepEqual(doneIds(b, 2), [], 'student 2 did nothing and has no credit');
+  });
+
+  it('shows the board as a table and as a grading sheet', async () => {
+    const text = await labctl(['check', '--class', CLASS]);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /^1 +(✔ +){12}12\/12/m);
+    assert.match(text.stdout, /^2 +(· +){12}0\/12/m);
+    const csv = await labctl(['check', '--class', CLASS, '--csv']);
+    const lines = csv.stdout.trim().split('\n');
+    assert.equal(lines[0], `student,${ALL.join(',')},done,total,status`);
+    assert.equal(lines[1], `1,${ALL.map(() => 1).join(',')},12,12,ok`);
+    assert.equal(lines[2], `2,${ALL.map(() => 0).join(',')},0,12,ok`);
+  });
+
+  it('serves the student their page in French with their key, and nobody else', async () => {
+    const page1 = info.students[0]!.page!;
+    assert.match(page1, new RegExp(`^http://127\\.0\\.0\\.1:${port(1, 'web')}/\\?k=[\\w-]{16}$`));
+    const page = await fetch(page1);
+    assert.equal(page.status, 200);
+    const html = await page.text();
+    assert.match(html, /Exercices réalisés : <span id="score">12 \/ 12<\/span>/);
+    assert.ok(html.includes(`telnet 127.0.0.1 ${port(1, 'smtp')}`));
+    assert.equal((await fetch(`http://127.0.0.1:${port(1, 'web')}/`)).status, 403);
+    const key1 = new URL(page1).searchParams.get('k')!;
+    const other = await fetch(`http://127.0.0.1:${port(2, 'web')}/api/progress?k=${key1}`);
+    assert.equal(other.status, 403, "student 1's key does not open student 2's data");
+    const reset = await fetch(`http://127.0.0.1:${port(1, 'web')}/api/reset-progress?k=${key1}`, { method: 'POST' });
+    assert.equal(reset.status, 401, 'a student cannot reset progress');
+    assert.equal((await fetch(`http://127.0.0.1:${port(1, 'web')}/health`)).status, 200);
+  });
+
+  it('pushes a new result to the open page as it happens', async () => {
+    const stream = await fetch(`${info.students[1]!.page!.replace('/?k=', '/api/stream?k=')}`);
+    const reader = stream.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    const first = await reader.read();
+    text += decoder.decode(first.value);
+    assert.match(text, /"done":0/);
+    await smtp(2, 'util2', ['util12'], ['Subject: direct', '', 'en direct', '']);
+    const deadline = Date.now() + 10_000;
+    while (!/"id":"smtp-simple"[^}]*"done":true/.test(text) && Date.now() < deadline) {
+      const { value } = await reader.read();
+      text += decoder.decode(value);
+    }
+    await reader.cancel();
+    assert.match(text, /"id":"smtp-simple","title":"[^"]+","done":true/);
+  });
+
+  it('keeps progress through a restart of both containers', async () => {
+    await docker.getContainer(`labctl-${CLASS}-s01-sidecar`).restart({ t: 5 });
+    await docker.getContainer(`labctl-${CLASS}-s01-mail`).restart({ t: 5 });
+    let b = await board();
+    for (let i = 0; i < 20 && b.students[0]!.error; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      b = await board();
+    }
+    assert.deepEqual(doneIds(b, 1), ALL);
+  });
+
+  it('marks a student whose sidecar is down, and still shows everyone else', async () => {
+    await docker.getContainer(`labctl-${CLASS}-s02-sidecar`).stop({ t: 5 });
+    const b = await board();
+    assert.match(b.students.find((s) => s.student === 2)!.error ?? '', /^sidecar exited/);
+    assert.deepEqual(doneIds(b, 1), ALL);
+    const text = await labctl(['check', '--class', CLASS]);
+    assert.equal(text.code, 0);
+    assert.match(text.stdout, /^2 .*0\/12 +sidecar exited$/m);
+  });
+});
