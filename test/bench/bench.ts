@@ -21,7 +21,7 @@ const students = Number(values.students);
 const runs = Number(values.runs);
 const CLASS = 'bench';
 const FLOOR = 'benchfloor';
-const SERVICES = [
+const SERVICES: readonly (readonly ['smtp' | 'pop3' | 'imap' | 'ssh', number])[] = [
   ['smtp', 25],
   ['pop3', 110],
   ['imap', 143],
@@ -41,6 +41,14 @@ async function labctlUp(base: number) {
   if (r.code !== 0) throw new Error(`labctl up failed:\n${r.stderr}`);
 }
 
+async function labctlCheck() {
+  const r = await labctl(['check', '--class', CLASS, '--json']);
+  if (r.code !== 0) throw new Error(`labctl check failed:\n${r.stderr}`);
+  const board = JSON.parse(r.stdout) as { students: { error?: string }[] };
+  const sick = board.students.filter((s) => s.error);
+  if (sick.length > 0) throw new Error(`check found ${sick.length} sidecar(s) down`);
+}
+
 async function labctlDown() {
   const r = await labctl(['down', '--class', CLASS, '--purge', '--yes']);
   if (r.code !== 0) throw new Error(`labctl down failed:\n${r.stderr}`);
@@ -51,7 +59,7 @@ const floorName = (n: number) => `labctl-${FLOOR}-s${String(n).padStart(2, '0')}
 const range = Array.from({ length: students }, (_, i) => i + 1);
 
 /** The floor: what a person would type, `docker network create` and `docker run -d`, all in parallel. */
-async function floorUp(base: number, image: string) {
+async function floorUp(base: number, image: string, sidecarImage: string) {
   await Promise.all(
     range.map(async (n) => {
       const name = floorName(n);
@@ -73,21 +81,65 @@ async function floorUp(base: number, image: string) {
         ...vols,
         image,
       );
+      await docker(
+        'run',
+        '-d',
+        '--name',
+        `${name}-sidecar`,
+        '--label',
+        `dev.labctl.class=${FLOOR}`,
+        '--network',
+        name,
+        '-p',
+        `127.0.0.1:${base + n * 1000 + 80}:8080`,
+        '-v',
+        `${name}-home:/mail/home:ro`,
+        '-v',
+        `${name}-log:/mail/log:ro`,
+        '-v',
+        `${name}-progress:/state`,
+        ...floorSidecarEnv(n).flatMap((e) => ['-e', e]),
+        sidecarImage,
+      );
     }),
   );
   const deadline = Date.now() + 90_000;
   await Promise.all(
     range.flatMap((n) =>
-      SERVICES.map(([s, p]) => waitForGreeting('127.0.0.1', base + n * 1000 + (p % 1000), s, deadline)),
+      [...SERVICES, ['web', 80] as const].map(([s, p]) =>
+        waitForGreeting('127.0.0.1', base + n * 1000 + (p % 1000), s, deadline),
+      ),
     ),
   );
 }
 
+/** The sidecar needs its configuration even in the floor. */
+function floorSidecarEnv(n: number): string[] {
+  const card = {
+    className: FLOOR,
+    student: n,
+    host: '127.0.0.1',
+    domain: 'x.test',
+    ports: {},
+    pair: ['util1', 'util11'],
+    password: 'x',
+    accounts: 19,
+  };
+  return [
+    `LABCTL_LAB=${JSON.stringify({ labName: 'smtp-pop-imap', labTitle: 'TD', exercises: [] })}`,
+    `LABCTL_CARD=${JSON.stringify(card)}`,
+    'LABCTL_TOKEN=floor',
+    'LABCTL_STUDENT_KEY=floor',
+  ];
+}
+
 async function floorDown() {
-  await Promise.all(range.map((n) => docker('rm', '-f', `${floorName(n)}-mail`)));
+  await Promise.all(range.map((n) => docker('rm', '-f', `${floorName(n)}-mail`, `${floorName(n)}-sidecar`)));
   await Promise.all(range.map((n) => docker('network', 'rm', floorName(n))));
   await Promise.all(
-    range.map((n) => docker('volume', 'rm', ...['spool', 'home', 'log'].map((v) => `${floorName(n)}-${v}`))),
+    range.map((n) =>
+      docker('volume', 'rm', ...['spool', 'home', 'log', 'progress'].map((v) => `${floorName(n)}-${v}`)),
+    ),
   );
 }
 
@@ -103,16 +155,25 @@ async function main() {
     floorUp: [] as number[],
     floorDown: [] as number[],
     memory: [] as number[],
+    sidecarMemory: [] as number[],
     check: [] as number[],
   };
   for (let i = 0; i < runs; i++) {
     t.up.push(await timed(() => labctlUp(base)));
     const { containers } = await engine.list(CLASS);
-    const mails = containers.filter((c) => c.labels['dev.labctl.role'] === 'mail');
-    const memory = await Promise.all(mails.map((c) => engine.memoryUsage(c.name)));
-    t.memory.push(memory.reduce((a, b) => a + b, 0) / memory.length);
+    const average = async (role: string) => {
+      const memory = await Promise.all(
+        containers.filter((c) => c.labels['dev.labctl.role'] === role).map((c) => engine.memoryUsage(c.name)),
+      );
+      return memory.reduce((a, b) => a + b, 0) / memory.length;
+    };
+    // Let the sidecars settle to idle before reading their memory.
+    await new Promise((r) => setTimeout(r, 3000));
+    t.memory.push(await average('mail'));
+    t.sidecarMemory.push(await average('sidecar'));
+    for (let k = 0; k < 5; k++) t.check.push(await timed(labctlCheck));
     t.down.push(await timed(labctlDown));
-    t.floorUp.push(await timed(() => floorUp(base, images.mail)));
+    t.floorUp.push(await timed(() => floorUp(base, images.mail, images.sidecar)));
     t.floorDown.push(await timed(floorDown));
   }
   await cleanClass(CLASS);
@@ -122,7 +183,9 @@ async function main() {
   console.log(`labctl benchmark: ${students} students, ${runs} run(s), medians`);
   console.log(row('up', t.up, t.floorUp));
   console.log(row('down', t.down, t.floorDown));
-  console.log(`memory per student (mail container, engine stats): ${(median(t.memory) / 2 ** 20).toFixed(1)} MiB`);
+  const mib = (bytes: number[]) => `${(median(bytes) / 2 ** 20).toFixed(1)} MiB`;
+  console.log(`memory per student (engine stats): mail ${mib(t.memory)}, sidecar ${mib(t.sidecarMemory)} (idle)`);
+  console.log(`labctl check for the class: ${seconds(median(t.check))} (median of ${t.check.length})`);
 }
 
 await main();
