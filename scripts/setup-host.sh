@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prepares a Debian host for labctl: a Docker engine, the Debian bootstrap tool, and the
-# protocol clients the tests use. Safe to run again. Needs root (it uses apt-get).
+# protocol clients and the browser the tests use. Safe to run again. Needs root (it uses apt-get).
 set -euo pipefail
 
 log() { printf 'setup-host: %s\n' "$*" >&2; }
@@ -14,6 +14,8 @@ command -v dockerd >/dev/null || need+=(docker.io)
 command -v mmdebstrap >/dev/null || need+=(mmdebstrap)
 command -v curl >/dev/null || need+=(curl)
 command -v swaks >/dev/null || need+=(swaks)
+# Headless Chromium renders the printable cards and the class board in the tests.
+command -v chromium >/dev/null || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   log "installing ${need[*]}"
   apt-get update -q

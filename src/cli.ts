@@ -35,6 +35,12 @@ program
   .option('--host <address>', "address students connect to, shown on their cards (default: this host's first IPv4)")
   .option('--bind <address>', 'host address the ports are published on', '0.0.0.0')
   .option('--prune', 'remove students beyond --students (their mailboxes are kept)')
+  .addOption(
+    new Option(
+      '--passwords <policy>',
+      "lab: the lab's password (master2021) everywhere; random: each student's own",
+    ).choices(['lab', 'random']),
+  )
   .option('--timeout <seconds>', 'how long to wait for the services', int('--timeout'), 90)
   .option('--dry-run', 'print the plan and change nothing')
   .addOption(jsonOption())
@@ -61,6 +67,12 @@ program
   .description('connection details: a card per student (in French), or JSON')
   .addOption(classOption())
   .option('--student <n>', 'only this student', int('--student'))
+  .addOption(
+    new Option('--format <format>', 'text on the terminal, or printable cards (one per page) in html or md')
+      .choices(['text', 'html', 'md'])
+      .default('text'),
+  )
+  .option('--output <file>', 'write the cards to this file')
   .addOption(jsonOption())
   .action(async (o) => {
     const { info } = await import('./commands/info.js');
@@ -88,6 +100,38 @@ program
   .action(async (o) => {
     const { check } = await import('./commands/check.js');
     await check({ ...o, className: o.class });
+  });
+
+program
+  .command('reset')
+  .description('empty mailboxes (spool, Maildir, ~/mbox) of an account, a student or the class; progress is kept')
+  .addOption(classOption())
+  .option('--student <n>', 'this student', int('--student'))
+  .option('--user <account>', 'only this account of the student (e.g. util17)')
+  .option('--all', 'every student of the class')
+  .option(
+    '--backup',
+    'first save what is removed to a tar under the class data folder (~/.local/share/labctl/CLASS/backups)',
+  )
+  .option('--hard', "also recreate the student's containers from the images")
+  .option('--progress', "also clear the student's progress (exercises done)")
+  .option('--yes', 'do not ask for confirmation (needed off a terminal)')
+  .addOption(jsonOption())
+  .action(async (o) => {
+    const { reset } = await import('./commands/reset.js');
+    await reset({ ...o, className: o.class });
+  });
+
+program
+  .command('logs')
+  .description("a student's mail log: Postfix and Courier lines")
+  .addOption(classOption())
+  .requiredOption('--student <n>', 'the student', int('--student'))
+  .option('--follow', 'keep streaming new lines until Ctrl-C')
+  .option('--since <time>', 'only lines from this time on: 10m, 2h, 1d, or a date such as 2026-11-26T09:00')
+  .action(async (o) => {
+    const { logs } = await import('./commands/logs.js');
+    await logs({ ...o, className: o.class });
   });
 
 program
@@ -119,7 +163,10 @@ Exit codes: 0 ok, 1 internal error, 2 bad input, 3 conflict (ports, names, stude
 Example: labctl up --students 19 && labctl info --student 7`,
 );
 
-process.on('SIGINT', () => process.exit(ExitCode.interrupted));
+// Ctrl-C ends a command with 130, except where a command handles it (logs --follow ends cleanly).
+process.on('SIGINT', () => {
+  if (process.listenerCount('SIGINT') === 1) process.exit(ExitCode.interrupted);
+});
 
 try {
   await program.parseAsync(process.argv);

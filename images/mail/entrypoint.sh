@@ -17,6 +17,8 @@ trap stop TERM INT
 mkdir -p /run/courier/authdaemon /run/sshd /var/spool/rsyslog
 chown daemon:daemon /run/courier/authdaemon 2>/dev/null || true
 touch /var/log/mail.log && chmod 0644 /var/log/mail.log
+# `up --passwords random` puts each student's own passwords here.
+[ ! -s /etc/labctl/passwords ] || chpasswd </etc/labctl/passwords
 
 rsyslogd -iNONE
 /usr/sbin/authdaemond start &

@@ -1,16 +1,22 @@
-import { loadLab, pairFor, type Lab } from '../core/lab.js';
+import { loadLab, pairFor, studentAccounts, type Lab } from '../core/lab.js';
 import { LABEL } from '../core/labels.js';
 import { parsePorts } from '../core/ports.js';
 import { classToken, studentKey } from '../core/token.js';
 import type { Engine } from '../docker/engine.js';
 import { usageError } from '../errors.js';
 import { studentCard } from '../ui/cards.js';
+import { cardsHtml, cardsMarkdown } from '../ui/print-cards.js';
+import { writeFile } from 'node:fs/promises';
 import { DEFAULT_CLASS, defaultContext, type Context } from './context.js';
 
 export interface InfoOptions {
   className?: string;
   student?: number;
   json?: boolean;
+  /** text (cards on the terminal), html or md (printable cards, one per page). */
+  format?: 'text' | 'html' | 'md';
+  /** Write the cards to this file instead of stdout. */
+  output?: string;
 }
 
 export interface StudentInfo {
@@ -67,7 +73,9 @@ export async function classInfo(className: string, engine: Engine, student?: num
       host,
       domain: c.labels[LABEL.domain] ?? '',
       ports,
-      accounts: lab.accounts,
+      accounts: token
+        ? studentAccounts(lab, c.labels[LABEL.passwords] === 'random' ? 'random' : 'lab', token, n)
+        : lab.accounts,
       pair: pairFor(lab, n),
       state: c.state,
       page: token && ports.web ? `http://${host}:${ports.web}/?k=${studentKey(token, n)}` : null,
@@ -81,6 +89,20 @@ export async function info(options: InfoOptions, ctx: Context = defaultContext(o
   const className = options.className ?? DEFAULT_CLASS;
   await ctx.engine.ping();
   const result = await classInfo(className, ctx.engine, options.student);
-  ctx.reporter.result(result.students.map((s) => studentCard(result, s)).join('\n'), result);
+  const format = options.format ?? 'text';
+  if (options.json && format !== 'text')
+    throw usageError('--json and --format html/md are two different outputs: pick one.');
+  const text =
+    format === 'html'
+      ? cardsHtml(result)
+      : format === 'md'
+        ? cardsMarkdown(result)
+        : result.students.map((s) => studentCard(result, s)).join('\n');
+  if (options.output) {
+    await writeFile(options.output, text);
+    ctx.reporter.result(`Wrote ${result.students.length} card(s) to ${options.output}.`, result);
+  } else {
+    ctx.reporter.result(text, result);
+  }
   return result;
 }

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import pLimit from 'p-limit';
-import { loadLab } from '../core/lab.js';
+import { loadLab, type PasswordPolicy } from '../core/lab.js';
 import { LABEL } from '../core/labels.js';
 import { planClass, type Plan, type StudentPlan } from '../core/plan.js';
 import { classToken, newClassToken } from '../core/token.js';
@@ -24,6 +24,8 @@ export interface UpOptions {
   json?: boolean;
   prune?: boolean;
   timeout?: number;
+  /** lab: the lab's password everywhere; random: each student's own. Default: what the class has, else lab. */
+  passwords?: PasswordPolicy;
 }
 
 /** What this run created, so a failure can take it back: nothing is left half-made. */
@@ -58,7 +60,8 @@ export async function up(options: UpOptions, ctx: Context = defaultContext(optio
     mailImage: images.mail.tag,
     sidecarImage: images.sidecar.tag,
     // The class keeps its token across runs; a dry run shows the plan without making one.
-    token: classToken(existing.containers) ?? (options.dryRun ? 'dry-run' : newClassToken()),
+    token: classToken([...existing.containers, ...existing.volumes]) ?? (options.dryRun ? 'dry-run' : newClassToken()),
+    passwords: options.passwords ?? classPasswordPolicy(existing) ?? 'lab',
   });
   if (options.dryRun) {
     reporter.result(formatPlan(plan), plan);
@@ -103,6 +106,12 @@ export async function up(options: UpOptions, ctx: Context = defaultContext(optio
     info,
   );
   return plan;
+}
+
+/** A class keeps its password policy across runs of `up` unless told otherwise. */
+function classPasswordPolicy(existing: ClassObjects): PasswordPolicy | undefined {
+  const label = existing.containers.find((c) => c.labels[LABEL.passwords])?.labels[LABEL.passwords];
+  return label === 'random' || label === 'lab' ? label : undefined;
 }
 
 function extraStudents(existing: ClassObjects, students: number): number[] {

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { usageError } from '../errors.js';
+import { studentPassword } from './token.js';
 
 const userName = z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'a Unix user name such as util1');
 
@@ -134,6 +135,14 @@ function toLab(data: LabFile, file: string): Lab {
     services,
     exercises: data.exercises,
   };
+}
+
+export type PasswordPolicy = 'lab' | 'random';
+
+/** Student n's accounts: the lab's password, or (random) one of their own per account, derived from the class token. */
+export function studentAccounts(lab: Lab, policy: PasswordPolicy, classToken: string, student: number): Account[] {
+  if (policy === 'lab') return lab.accounts;
+  return lab.accounts.map((a) => ({ user: a.user, password: studentPassword(classToken, student, a.user) }));
 }
 
 /** The two accounts the TD gives student n: pairs wrap, so student 10 uses the first pair again. */

@@ -10,6 +10,9 @@ export const LABEL = {
   spec: 'dev.labctl.spec',
   ports: 'dev.labctl.ports',
   token: 'dev.labctl.token',
+  basePort: 'dev.labctl.base-port',
+  bind: 'dev.labctl.bind',
+  passwords: 'dev.labctl.passwords',
   image: 'dev.labctl.image',
 } as const;
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { Lab, Service } from './lab.js';
-import { pairFor } from './lab.js';
+import type { Account, Lab, PasswordPolicy, Service } from './lab.js';
+import { pairFor, studentAccounts } from './lab.js';
 import { LABEL, studentLabels } from './labels.js';
 import type { Endpoint, PortMap } from './ports.js';
 import { formatPorts, maxStudents, studentPorts, WEB_CONTAINER_PORT } from './ports.js';
@@ -20,6 +20,8 @@ export interface ClassOptions {
   sidecarImage: string;
   /** The class's secret (see core/token.ts). */
   token: string;
+  /** The TD's password for every account (lab), or each student's own (random). */
+  passwords: PasswordPolicy;
 }
 
 export interface PlannedFile {
@@ -138,12 +140,21 @@ async function planStudent(lab: Lab, options: ClassOptions, n: number): Promise<
   const domain = studentDomain(className, n);
   const hostname = `mail.${domain}`;
   const ports = studentPorts(lab, options.basePort, n);
+  const accounts = studentAccounts(lab, options.passwords, options.token, n);
   const files = await renderMailConfig(lab, className, n, domain);
+  if (options.passwords === 'random') {
+    // The entrypoint gives the accounts these passwords (chpasswd) when the container starts.
+    const lines = accounts.map((a) => `${a.user}:${a.password}\n`).join('');
+    files.push({ path: 'etc/labctl/passwords', content: lines, mode: 0o600 });
+  }
   const volume = (suffix: string) => ({
     name: resourceName(className, n, suffix),
     labels: studentLabels(className, n, 'volume'),
   });
-  const volumes = [volume('spool'), volume('home'), volume('log'), volume('progress')];
+  // The progress volume outlives the containers (down keeps it), so it carries the class token too.
+  const progress = volume('progress');
+  progress.labels = { ...progress.labels, [LABEL.token]: options.token };
+  const volumes = [volume('spool'), volume('home'), volume('log'), progress];
   const pair = pairFor(lab, n);
   const mail: PlannedContainer = {
     name: resourceName(className, n, 'mail'),
@@ -171,9 +182,12 @@ async function planStudent(lab: Lab, options: ClassOptions, n: number): Promise<
     [LABEL.host]: options.host,
     [LABEL.domain]: domain,
     [LABEL.ports]: formatPorts(ports),
+    [LABEL.basePort]: String(options.basePort),
+    [LABEL.bind]: options.bind,
+    [LABEL.passwords]: options.passwords,
     [LABEL.spec]: specHash(mail, options.bind, options.host),
   };
-  const sidecar = planSidecar(lab, options, n, { domain, ports, pair, volumes: volumes.map((v) => v.name) });
+  const sidecar = planSidecar(lab, options, n, { domain, ports, pair, accounts, volumes: volumes.map((v) => v.name) });
   return {
     student: n,
     id: studentId(n),
@@ -192,7 +206,7 @@ function planSidecar(
   lab: Lab,
   options: ClassOptions,
   n: number,
-  s: { domain: string; ports: PortMap; pair: [string, string]; volumes: string[] },
+  s: { domain: string; ports: PortMap; pair: [string, string]; accounts: Account[]; volumes: string[] },
 ): PlannedContainer {
   const [, home, log, progress] = s.volumes;
   const card = {
@@ -202,7 +216,8 @@ function planSidecar(
     domain: s.domain,
     ports: s.ports,
     pair: s.pair,
-    password: lab.accounts.find((a) => a.user === s.pair[0])?.password ?? '',
+    password: s.accounts.find((a) => a.user === s.pair[0])?.password ?? '',
+    passwords: Object.fromEntries(s.pair.map((u) => [u, s.accounts.find((a) => a.user === u)?.password ?? ''])),
     accounts: lab.accounts.length,
   };
   const sidecar: PlannedContainer = {

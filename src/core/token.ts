@@ -22,3 +22,11 @@ export function sameSecret(given: string | undefined, expected: string): boolean
 export function classToken(containers: { labels: Record<string, string> }[]): string | undefined {
   return containers.find((c) => c.labels[LABEL.token])?.labels[LABEL.token];
 }
+
+const PASSWORD_ALPHABET = 'abcdefghijkmnpqrstuvwxyz23456789';
+
+/** A student's own password for an account, derived from the class token: the same on every run of `up`. */
+export function studentPassword(classToken: string, student: number, user: string): string {
+  const digest = createHmac('sha256', classToken).update(`password:${student}:${user}`).digest();
+  return Array.from(digest.subarray(0, 10), (byte) => PASSWORD_ALPHABET[byte % PASSWORD_ALPHABET.length]).join('');
+}

@@ -59,6 +59,10 @@ export interface Engine {
   removeVolume(name: string): Promise<void>;
   logs(name: string, tail: number): Promise<string>;
   exec(name: string, cmd: string[], user?: string): Promise<ExecResult>;
+  /** Runs a command and hands its output on as it comes, until it ends or `signal` aborts it. */
+  execStream(name: string, cmd: string[], onOutput: (chunk: string) => void, signal?: AbortSignal): Promise<number>;
+  /** A path in a container, as a tar archive. */
+  archive(name: string, path: string): Promise<Buffer>;
   /** Memory in use by a container, in bytes (from the engine's stats). */
   memoryUsage(name: string): Promise<number>;
 }

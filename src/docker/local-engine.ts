@@ -299,6 +299,48 @@ export class LocalEngine implements Engine {
     }
   }
 
+  async execStream(
+    name: string,
+    cmd: string[],
+    onOutput: (chunk: string) => void,
+    signal?: AbortSignal,
+  ): Promise<number> {
+    try {
+      const exec = await this.docker.getContainer(name).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
+      const stream = await exec.start({ hijack: true, stdin: false });
+      const out = new PassThrough();
+      out.setEncoding('utf8');
+      out.on('data', onOutput);
+      this.docker.modem.demuxStream(stream, out, out);
+      await new Promise<void>((resolve, reject) => {
+        const abort = () => {
+          stream.destroy();
+          resolve();
+        };
+        if (signal?.aborted) return abort();
+        signal?.addEventListener('abort', abort, { once: true });
+        stream.on('end', resolve);
+        stream.on('close', resolve);
+        stream.on('error', (error) => (signal?.aborted ? resolve() : reject(error)));
+      });
+      if (signal?.aborted) return 0;
+      return (await exec.inspect()).ExitCode ?? -1;
+    } catch (error) {
+      throw failed(`run ${cmd.join(' ')} in ${name}`, error);
+    }
+  }
+
+  async archive(name: string, path: string): Promise<Buffer> {
+    try {
+      const stream = await this.docker.getContainer(name).getArchive({ path });
+      const chunks: Buffer[] = [];
+      for await (const chunk of stream) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks);
+    } catch (error) {
+      throw failed(`copy ${path} out of ${name}`, error);
+    }
+  }
+
   async memoryUsage(name: string): Promise<number> {
     try {
       const stats = (await this.docker.getContainer(name).stats({ stream: false })) as unknown as {

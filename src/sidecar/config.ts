@@ -7,6 +7,8 @@ export interface SidecarCard {
   ports: Record<string, number>;
   pair: [string, string];
   password: string;
+  /** The password of each account of the pair. */
+  passwords?: Record<string, string>;
   accounts: number;
 }
 

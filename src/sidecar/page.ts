@@ -32,7 +32,8 @@ export function renderPage(config: SidecarConfig, progress: Progress, key: strin
 <h1>Étudiant ${c.student} — ${escape(progress.title)}</h1>
 <div class="card">
 <p>Serveur : <code>${escape(c.host)}</code> · domaine <code>${escape(c.domain)}</code></p>
-<p>Vos comptes : <code>${escape(first)}</code> et <code>${escape(second)}</code>, mot de passe <code>${escape(c.password)}</code>
+<p>Vos comptes : <code>${escape(first)}</code> (mot de passe <code>${escape(c.passwords?.[first] ?? c.password)}</code>)
+ et <code>${escape(second)}</code> (mot de passe <code>${escape(c.passwords?.[second] ?? c.password)}</code>)
  (les comptes util1 à util${c.accounts} existent tous sur votre serveur)</p>
 <table>
 <tr><td>SMTP</td><td><code>telnet ${escape(c.host)} ${p.smtp}</code></td></tr>

@@ -49,6 +49,11 @@ export function parseLog(text: string, year?: number): LogEvent[] {
   return events;
 }
 
+/** The time a log line was written, as an ISO string, or undefined for a line without a timestamp. */
+export function lineTime(line: string, year: number = new Date().getUTCFullYear()): string | undefined {
+  return parseStamp(line, year)?.time;
+}
+
 function parseStamp(line: string, year: number): { time: string; rest: string } | undefined {
   const iso = RFC3339.exec(line);
   if (iso) {

@@ -3,7 +3,11 @@ import type { ClassInfo, StudentInfo } from '../commands/info.js';
 /** The student's connection card, in French like the TD. */
 export function studentCard(info: ClassInfo, s: StudentInfo): string {
   const [first, second] = s.pair;
-  const password = s.accounts.find((a) => a.user === first)?.password ?? '';
+  const password = (user: string) => s.accounts.find((a) => a.user === user)?.password ?? '';
+  const accounts =
+    password(first) === password(second)
+      ? `Vos comptes : ${first} et ${second}   mot de passe : ${password(first)}`
+      : `Vos comptes : ${first} (mot de passe ${password(first)}) et ${second} (mot de passe ${password(second)})`;
   const p = s.ports;
   const rule = '─'.repeat(64);
   return [
@@ -11,7 +15,7 @@ export function studentCard(info: ClassInfo, s: StudentInfo): string {
     `Étudiant ${s.student} · classe ${info.class} · ${info.title}`,
     rule,
     `Serveur de messagerie : ${s.host}   (domaine ${s.domain})`,
-    `Vos comptes : ${first} et ${second}   mot de passe : ${password}`,
+    accounts,
     `  (les comptes util1 à util${s.accounts.length} existent tous sur votre serveur)`,
     '',
     `  SMTP  port ${p.smtp}   telnet ${s.host} ${p.smtp}`,

@@ -20,8 +20,9 @@ export class Reporter {
     this.tty = Boolean(process.stderr.isTTY) && !process.env.CI;
   }
 
-  /** The command's result: text for people, or the data as JSON. */
+  /** The command's result: text for people, or the data as JSON. A quiet reporter prints nothing. */
   result(text: string, data?: unknown): void {
+    if (this.quiet) return;
     if (this.json) process.stdout.write(`${JSON.stringify(data, null, 2)}\n`);
     else process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
   }

@@ -16,6 +16,7 @@ const options: ClassOptions = {
   mailImage: 'labctl/mail:abc',
   sidecarImage: 'labctl/sidecar:abc',
   token: 'secret-token',
+  passwords: 'lab',
 };
 
 describe('port plan', () => {

@@ -1,0 +1,187 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { LABEL } from '../core/labels.js';
+import { parsePorts } from '../core/ports.js';
+import { classToken } from '../core/token.js';
+import type { ContainerInfo, Engine } from '../docker/engine.js';
+import { ExitCode, LabctlError, usageError } from '../errors.js';
+import { probeHost } from '../probe.js';
+import { confirm } from '../ui/prompt.js';
+import { Reporter } from '../ui/reporter.js';
+import { DEFAULT_CLASS, defaultContext, type Context } from './context.js';
+
+export interface ResetOptions {
+  className?: string;
+  student?: number;
+  user?: string;
+  all?: boolean;
+  backup?: boolean;
+  hard?: boolean;
+  progress?: boolean;
+  yes?: boolean;
+  json?: boolean;
+}
+
+export interface ResetResult {
+  class: string;
+  students: { student: number; accounts: { user: string; spool: number; maildir: number; mbox: number }[] }[];
+  backups: string[];
+  progressCleared: number[];
+  recreated: number[];
+}
+
+/** Where labctl keeps a class's files on this host (backups). */
+export function classDataDir(className: string): string {
+  const root = process.env.LABCTL_DATA_DIR ?? path.join(os.homedir(), '.local', 'share', 'labctl');
+  return path.join(root, className);
+}
+
+function parseCounts(output: string) {
+  return output
+    .trim()
+    .split('\n')
+    .filter((l) => /^\S+ spool=\d+ maildir=\d+ mbox=\d+$/.test(l))
+    .map((l) => {
+      const [user, ...counts] = l.split(' ');
+      const n = Object.fromEntries(counts.map((c) => c.split('=') as [string, string]));
+      return { user: user!, spool: Number(n.spool), maildir: Number(n.maildir), mbox: Number(n.mbox) };
+    });
+}
+
+function resetProgress(sidecar: ContainerInfo, port: number, token: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        host: probeHost(sidecar.ports[0]?.ip ?? ''),
+        port,
+        path: '/api/reset-progress',
+        method: 'POST',
+        timeout: 5000,
+        headers: { authorization: `Bearer ${token}` },
+      },
+      (res) => {
+        res.resume();
+        if (res.statusCode === 200) resolve();
+        else reject(new Error(`the sidecar answered HTTP ${res.statusCode}`));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('the sidecar did not answer')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Empties mailboxes (spool, Maildir, ~/mbox) of one account, one student or the class; progress stays unless asked. */
+export async function reset(options: ResetOptions, ctx: Context = defaultContext(options)): Promise<ResetResult> {
+  const { engine, reporter } = ctx;
+  const className = options.className ?? DEFAULT_CLASS;
+  if (options.all === (options.student !== undefined)) {
+    throw usageError('Name what to reset: --student N (optionally with --user U), or --all.');
+  }
+  if (options.user && options.all) throw usageError('--user goes with --student N, not with --all.');
+  if (options.user && options.hard) throw usageError('--hard recreates a whole student; it does not go with --user.');
+  await engine.ping();
+  const { containers } = await engine.list(className);
+  const mails = containers
+    .filter((c) => c.labels[LABEL.role] === 'mail')
+    .filter((c) => options.all || c.labels[LABEL.student] === String(options.student))
+    .sort((a, b) => Number(a.labels[LABEL.student]) - Number(b.labels[LABEL.student]));
+  if (mails.length === 0) {
+    throw usageError(
+      options.all
+        ? `No class named ${className} on this Docker engine.`
+        : `Class ${className} has no student ${options.student}.`,
+      'See `labctl status`.',
+    );
+  }
+  if (options.user && !/^[a-z_][a-z0-9_-]{0,31}$/.test(options.user)) {
+    throw usageError(`--user "${options.user}" is not an account name`, 'Use an account such as util7.');
+  }
+  const what = `${options.user ? `the mail of ${options.user}` : 'all mail'} of ${options.all ? `every student of class ${className}` : `student ${options.student}`}${options.progress ? ', and their progress' : ''}${options.hard ? ' (recreating the containers)' : ''}`;
+  if (!options.yes) {
+    if (!process.stdin.isTTY)
+      throw usageError(`This would delete ${what}, and this is not a terminal to confirm on.`, 'Add --yes to confirm.');
+    if (!(await confirm(`Delete ${what}?`))) throw usageError('Cancelled; nothing was removed.');
+  }
+  const result: ResetResult = { class: className, students: [], backups: [], progressCleared: [], recreated: [] };
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  await reporter.task(`Resetting ${what}`, async () => {
+    for (const mail of mails) {
+      const n = Number(mail.labels[LABEL.student]);
+      const users = options.user ? [options.user] : await accounts(engine, mail.name);
+      const backupDir = `/tmp/labctl-backup-${stamp}`;
+      const cmd = ['labctl-reset', ...(options.backup ? ['--backup', backupDir] : []), ...users];
+      const run = await engine.exec(mail.name, cmd);
+      if (run.exitCode !== 0) {
+        throw new LabctlError(
+          run.exitCode === 2 ? ExitCode.usage : ExitCode.engine,
+          `Reset failed on student ${n}: ${(run.stderr || run.stdout).trim()}`,
+        );
+      }
+      result.students.push({ student: n, accounts: parseCounts(run.stdout) });
+      if (options.backup) {
+        const file = path.join(classDataDir(className), 'backups', `${stamp}-s${String(n).padStart(2, '0')}.tar`);
+        await mkdir(path.dirname(file), { recursive: true });
+        await writeFile(file, await engine.archive(mail.name, backupDir));
+        await engine.exec(mail.name, ['rm', '-rf', backupDir]);
+        result.backups.push(file);
+      }
+      if (options.progress) {
+        const sidecar = containers.find(
+          (c) => c.labels[LABEL.role] === 'sidecar' && c.labels[LABEL.student] === String(n),
+        );
+        const port = parsePorts(mail.labels[LABEL.ports]).web;
+        const token = classToken(containers);
+        if (!sidecar || !token || port === undefined)
+          throw new LabctlError(ExitCode.engine, `Student ${n} has no sidecar to clear.`);
+        await resetProgress(sidecar, port, token);
+        result.progressCleared.push(n);
+      }
+      if (options.hard) {
+        const mine = containers.filter((c) => c.labels[LABEL.student] === String(n));
+        await Promise.all(mine.map((c) => engine.stopContainer(c.name, 3).then(() => engine.removeContainer(c.name))));
+        result.recreated.push(n);
+      }
+    }
+  });
+  if (options.hard) await recreateClass(mails[0]!, containers, ctx);
+  const lines = result.students.flatMap((s) =>
+    s.accounts.map(
+      (a) =>
+        `student ${s.student}  ${a.user.padEnd(7)} removed ${a.spool} from the spool, ${a.maildir} from Maildir, ${a.mbox} from ~/mbox`,
+    ),
+  );
+  if (result.backups.length > 0) lines.push(`Backups: ${result.backups.join(', ')}`);
+  lines.push(options.progress ? 'Progress cleared.' : 'Progress kept (add --progress to clear it).');
+  reporter.result(lines.join('\n'), result);
+  return result;
+}
+
+/** Every account of a student's server: the homes with a Maildir. */
+async function accounts(engine: Engine, container: string): Promise<string[]> {
+  const run = await engine.exec(container, [
+    'sh',
+    '-c',
+    'for d in /home/*/Maildir; do basename "$(dirname "$d")"; done',
+  ]);
+  return run.stdout.split('\n').filter(Boolean);
+}
+
+/** --hard: `up` creates the removed containers again from the images, as it planned them, and waits for them. */
+async function recreateClass(mail: ContainerInfo, containers: ContainerInfo[], ctx: Context): Promise<void> {
+  const { up } = await import('./up.js');
+  const students = Math.max(...containers.map((c) => Number(c.labels[LABEL.student] ?? 0)));
+  await up(
+    {
+      students,
+      className: mail.labels[LABEL.class]!,
+      lab: mail.labels[LABEL.labFile]!,
+      basePort: Number(mail.labels[LABEL.basePort]),
+      host: mail.labels[LABEL.host]!,
+      bind: mail.labels[LABEL.bind]!,
+    },
+    { engine: ctx.engine, reporter: new Reporter({ quiet: true }) },
+  );
+}
