@@ -110,7 +110,8 @@ export async function up(options: UpOptions, ctx: Context = defaultContext(optio
 
 /** A class keeps its password policy across runs of `up` unless told otherwise. */
 function classPasswordPolicy(existing: ClassObjects): PasswordPolicy | undefined {
-  const label = existing.containers.find((c) => c.labels[LABEL.passwords])?.labels[LABEL.passwords];
+  const labelled = [...existing.containers, ...existing.volumes].find((o) => o.labels[LABEL.passwords]);
+  const label = labelled?.labels[LABEL.passwords];
   return label === 'random' || label === 'lab' ? label : undefined;
 }
 

@@ -151,9 +151,9 @@ async function planStudent(lab: Lab, options: ClassOptions, n: number): Promise<
     name: resourceName(className, n, suffix),
     labels: studentLabels(className, n, 'volume'),
   });
-  // The progress volume outlives the containers (down keeps it), so it carries the class token too.
+  // The progress volume outlives the containers (down keeps it): it carries the class token and password policy too.
   const progress = volume('progress');
-  progress.labels = { ...progress.labels, [LABEL.token]: options.token };
+  progress.labels = { ...progress.labels, [LABEL.token]: options.token, [LABEL.passwords]: options.passwords };
   const volumes = [volume('spool'), volume('home'), volume('log'), progress];
   const pair = pairFor(lab, n);
   const mail: PlannedContainer = {
