@@ -1,4 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { readClassFile, type ClassFile } from './core/class-file.js';
 import { ExitCode, LabctlError } from './errors.js';
 
 const int =
@@ -9,8 +10,21 @@ const int =
     return n;
   };
 
+// The class file (`labctl init`) gives the defaults; flags override it. `init` itself does not read it.
+const cfg = process.argv[2] === 'init' ? undefined : readClassFileOrExit();
+
+function readClassFileOrExit(): ClassFile | undefined {
+  try {
+    return readClassFile();
+  } catch (error) {
+    const e = error as LabctlError;
+    process.stderr.write(`labctl: ${e.message}\n${e.hint ? `  ${e.hint}\n` : ''}`);
+    process.exit(e.exitCode ?? ExitCode.usage);
+  }
+}
+
 const classOption = () =>
-  new Option('--class <name>', 'class name (every Docker object is labelled with it)').default('td1');
+  new Option('--class <name>', 'class name (every Docker object is labelled with it)').default(cfg?.class ?? 'td1');
 const jsonOption = () => new Option('--json', 'print the result as JSON on stdout');
 
 const program = new Command('labctl')
@@ -23,30 +37,62 @@ const program = new Command('labctl')
 program
   .command('up')
   .description('create (or reconcile) one mail server per student and wait until every service answers')
-  .requiredOption('--students <n>', 'number of students', int('--students'))
+  .option(
+    '--students <n>',
+    'number of students (required unless the class file says)',
+    int('--students'),
+    cfg?.students,
+  )
   .addOption(classOption())
-  .option('--lab <file>', 'lab file (default: labs/smtp-pop-imap.yaml)')
+  .option('--lab <file>', 'lab file (default: labs/smtp-pop-imap.yaml)', cfg?.lab)
   .option(
     '--base-port <port>',
     'shifts the port plan: student n uses base + n*1000 + 25/110/143/22',
     int('--base-port', 1024),
-    10000,
+    cfg?.basePort ?? 10000,
   )
-  .option('--host <address>', "address students connect to, shown on their cards (default: this host's first IPv4)")
-  .option('--bind <address>', 'host address the ports are published on', '0.0.0.0')
+  .option(
+    '--host <address>',
+    "address students connect to, shown on their cards (default: this host's first IPv4)",
+    cfg?.host,
+  )
+  .option('--bind <address>', 'host address the ports are published on', cfg?.bind ?? '0.0.0.0')
   .option('--prune', 'remove students beyond --students (their mailboxes are kept)')
   .addOption(
-    new Option(
-      '--passwords <policy>',
-      "lab: the lab's password (master2021) everywhere; random: each student's own",
-    ).choices(['lab', 'random']),
+    new Option('--passwords <policy>', "lab: the lab's password (master2021) everywhere; random: each student's own")
+      .choices(['lab', 'random'])
+      .default(cfg?.passwords),
   )
   .option('--timeout <seconds>', 'how long to wait for the services', int('--timeout'), 90)
   .option('--dry-run', 'print the plan and change nothing')
   .addOption(jsonOption())
   .action(async (o) => {
+    if (o.students === undefined) {
+      throw new LabctlError(
+        ExitCode.usage,
+        'How many students? Give --students N.',
+        'Or write a class file with `labctl init`.',
+      );
+    }
     const { up } = await import('./commands/up.js');
     await up({ ...o, className: o.class });
+  });
+
+program
+  .command('init')
+  .description('write a class file (./labctl.yaml) that the other commands read by default; asks on a terminal')
+  .option('--class <name>', 'class name')
+  .option('--students <n>', 'number of students', int('--students'))
+  .option('--base-port <port>', 'base of the port plan', int('--base-port', 1024))
+  .option('--host <address>', 'address students connect to')
+  .option('--lab <file>', 'lab file')
+  .addOption(new Option('--passwords <policy>', 'lab or random').choices(['lab', 'random']))
+  .option('--output <file>', 'where to write it (default: $LABCTL_CONFIG or ./labctl.yaml)')
+  .option('--force', 'replace an existing class file')
+  .addOption(jsonOption())
+  .action(async (o) => {
+    const { init } = await import('./commands/init.js');
+    await init({ ...o, className: o.class });
   });
 
 program
@@ -132,6 +178,17 @@ program
   .action(async (o) => {
     const { logs } = await import('./commands/logs.js');
     await logs({ ...o, className: o.class });
+  });
+
+program
+  .command('board')
+  .description('serve the live class board (students × exercises) for the instructor, until Ctrl-C')
+  .addOption(classOption())
+  .option('--port <port>', 'port to listen on', int('--port'), 8090)
+  .option('--listen <address>', 'address to listen on; anything but loopback needs the class token', '127.0.0.1')
+  .action(async (o) => {
+    const { board } = await import('./commands/board.js');
+    await board({ ...o, className: o.class });
   });
 
 program

@@ -17,8 +17,8 @@ export const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 
-/** Waits for the Chromium binary to appear (it may still be installing), up to `timeoutMs`. */
-export async function waitForChromium(timeoutMs = 5 * 60_000): Promise<string> {
+/** Waits briefly for the Chromium binary (scripts/setup-host.sh installs it). */
+export async function waitForChromium(timeoutMs = 10_000): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   while (!existsSync(CHROMIUM)) {
     if (Date.now() > deadline) throw new Error(`Chromium not found at ${CHROMIUM} after ${timeoutMs / 1000}s.`);

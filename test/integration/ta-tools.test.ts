@@ -288,4 +288,40 @@ describe('teaching-assistant tools', { timeout: 600_000 }, () => {
       await cleanClass(other);
     }
   });
+
+  it('init writes a class file; then a plain `labctl up`, `info` and `down` use it', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'labctl-init-'));
+    const other = `${CLASS}i`;
+    const otherBase = base === 20000 ? 28000 : 20000;
+    process.env.LABCTL_CONFIG = path.join(dir, 'labctl.yaml');
+    try {
+      const init = await labctl([
+        'init',
+        '--class',
+        other,
+        '--students',
+        '1',
+        '--base-port',
+        String(otherBase),
+        '--host',
+        '127.0.0.1',
+      ]);
+      assert.equal(init.code, 0, init.stderr);
+      assert.match(init.stdout, new RegExp(`class ${other}, 1 students, base port ${otherBase}`));
+      const again = await labctl(['init', '--class', other]);
+      assert.equal(again.code, 2, 'an existing class file is not overwritten without --force');
+      const up = await labctl(['up']);
+      assert.equal(up.code, 0, up.stderr);
+      const shown = await labctlJson<ClassInfo>(['info']);
+      assert.equal(shown.class, other);
+      assert.equal(shown.students[0]!.ports.smtp, otherBase + 1025);
+      const down = await labctl(['down', '--purge', '--yes']);
+      assert.equal(down.code, 0, down.stderr);
+      assert.match(down.stdout, new RegExp(`of class ${other}`));
+    } finally {
+      delete process.env.LABCTL_CONFIG;
+      await cleanClass(other);
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -1,0 +1,120 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { Browser } from 'playwright-core';
+import type { ClassInfo } from '../../src/commands/info.js';
+import { launchBrowser } from '../helpers/browser.js';
+import { labctl, labctlJson, upArgs } from '../helpers/cli.js';
+import { cleanClass, docker, freeBasePort } from '../helpers/docker.js';
+import { Session, SMTP_FINAL } from '../helpers/session.js';
+
+const CLASS = `bd${process.pid}`;
+const BIN = fileURLToPath(new URL('../../../bin/labctl.js', import.meta.url));
+const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
+
+/** Starts `labctl board` and reads the address it prints. */
+async function startBoard(args: string[]): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [BIN, 'board', '--class', CLASS, ...args], {
+    env: { ...process.env, CI: '1' },
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      const m = /(http:\/\/\S+)/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+    child.on('close', (code) => reject(new Error(`board exited ${code}: ${err}`)));
+  });
+  return { child, url };
+}
+
+async function stopBoard(child: ChildProcess): Promise<number | null> {
+  const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+  child.kill('SIGINT');
+  return exited;
+}
+
+describe('labctl board', { timeout: 600_000 }, () => {
+  let info: ClassInfo;
+  let browser: Browser;
+  let boardPort = 0;
+
+  before(async () => {
+    await cleanClass(CLASS);
+    const base = await freeBasePort(2);
+    boardPort = base + 90;
+    const up = await labctl(upArgs(CLASS, 2, base));
+    assert.equal(up.code, 0, up.stderr);
+    info = await labctlJson<ClassInfo>(['info', '--class', CLASS]);
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+    await cleanClass(CLASS);
+  });
+
+  it('turns a cell green as a student completes an exercise, and marks a student whose environment is down', async () => {
+    const { child, url } = await startBoard(['--port', String(boardPort)]);
+    try {
+      assert.equal(url, `http://127.0.0.1:${boardPort}/`);
+      const page = await browser.newPage();
+      await page.goto(url);
+      assert.equal(await page.getAttribute('#cell-1-smtp-simple', 'class'), 'todo');
+      assert.equal(await page.textContent('#student-1 .total'), '0/12');
+
+      // Student 1 sends a message by hand, as in the TD.
+      const s = await Session.open(info.students[0]!.ports.smtp!);
+      await s.read(SMTP_FINAL);
+      await s.say('helo pv', SMTP_FINAL);
+      await s.say('mail from: util1', SMTP_FINAL);
+      await s.say('rcpt to: util11', SMTP_FINAL);
+      await s.say('data', SMTP_FINAL);
+      s.type('Subject: tableau');
+      s.type('');
+      s.type('bonjour');
+      await s.say('.', SMTP_FINAL);
+      await s.say('quit', SMTP_FINAL);
+      s.close();
+
+      await page.waitForSelector('#cell-1-smtp-simple.done', { timeout: 15_000 });
+      await page.waitForSelector('#cell-1-smtp-subject.done', { timeout: 15_000 });
+      assert.equal(await page.getAttribute('#cell-2-smtp-simple', 'class'), 'todo');
+      assert.equal(
+        await page.evaluate(() => getComputedStyle(document.querySelector('#cell-1-smtp-simple')!).backgroundColor),
+        'rgb(45, 164, 78)',
+      );
+
+      await docker.getContainer(`labctl-${CLASS}-s02-sidecar`).stop({ t: 5 });
+      await page.waitForSelector('#student-2.down', { timeout: 15_000 });
+      assert.match((await page.textContent('#student-2 .state')) ?? '', /sidecar exited/);
+      assert.equal(await page.getAttribute('#student-1', 'class'), 'up');
+      await mkdir(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: `${ARTIFACTS}board.png`, fullPage: true });
+      await page.close();
+    } finally {
+      assert.equal(await stopBoard(child), 0, 'Ctrl-C stops the board cleanly');
+    }
+  });
+
+  it('off loopback, every request needs the class token', async () => {
+    const { child, url } = await startBoard(['--port', String(boardPort), '--listen', '0.0.0.0']);
+    try {
+      const token = new URL(url.replace('THIS-HOST', '127.0.0.1')).searchParams.get('token');
+      assert.ok(token && token.length > 10, url);
+      const local = `http://127.0.0.1:${boardPort}`;
+      assert.equal((await fetch(`${local}/`)).status, 401);
+      assert.equal((await fetch(`${local}/api/board`)).status, 401);
+      assert.equal((await fetch(`${local}/?token=wrong`)).status, 401);
+      const ok = await fetch(`${local}/?token=${token}`);
+      assert.equal(ok.status, 200);
+      assert.match(await ok.text(), new RegExp(`Class ${CLASS}`));
+    } finally {
+      await stopBoard(child);
+    }
+  });
+});
