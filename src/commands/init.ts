@@ -66,7 +66,7 @@ async function ask(options: InitOptions): Promise<Omit<ClassFile, 'bind'>> {
     { name: 'lab', type: 'input', message: 'Lab file:', default: defaults.lab, skip: options.lab },
     {
       name: 'passwords',
-      type: 'list',
+      type: 'select',
       message: 'Passwords:',
       choices: [
         { name: "the lab's (master2021) for everyone, as in the TD", value: 'lab' },
