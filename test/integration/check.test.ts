@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import type { Board } from '../../src/commands/check.js';
 import type { ClassInfo } from '../../src/commands/info.js';
 import { labctl, labctlJson, upArgs } from '../helpers/cli.js';
@@ -204,6 +206,21 @@ describe('the sidecars and labctl check', { timeout: 600_000 }, () => {
     assert.equal(lines[0], `student,${ALL.join(',')},done,total,status`);
     assert.equal(lines[1], `1,${ALL.map(() => 1).join(',')},12,12,ok`);
     assert.equal(lines[2], `2,${ALL.map(() => 0).join(',')},0,12,ok`);
+  });
+
+  it('--watch redraws the board until Ctrl-C', async () => {
+    const bin = fileURLToPath(new URL('../../../bin/labctl.js', import.meta.url));
+    const child = spawn(process.execPath, [bin, 'check', '--class', CLASS, '--watch']);
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+    for (let i = 0; i < 60 && (out.match(/\(updated /g)?.length ?? 0) < 2; i++)
+      await new Promise((r) => setTimeout(r, 100));
+    child.kill('SIGINT');
+    assert.equal(await exited, 130);
+    assert.ok((out.match(/^1 +(✔ +){12}12\/12/gm)?.length ?? 0) >= 2, out);
+    const both = await labctl(['check', '--class', CLASS, '--watch', '--json']);
+    assert.equal(both.code, 2);
   });
 
   it('serves the student their page in French with their key, and nobody else', async () => {
