@@ -8,6 +8,7 @@ import type { Engine } from '../docker/engine.js';
 import { usageError } from '../errors.js';
 import { probeHost } from '../probe.js';
 import { boardCsv, boardTable } from '../ui/board.js';
+import { studentMails } from './class-objects.js';
 import { concurrency, DEFAULT_CLASS, defaultContext, type Context } from './context.js';
 
 export interface CheckOptions {
@@ -66,18 +67,7 @@ function getJson(host: string, port: number, token: string, timeoutMs = 2000): P
 /** Asks every student's sidecar for their results, in parallel (bounded). */
 export async function classBoard(className: string, engine: Engine, student?: number): Promise<Board> {
   const { containers } = await engine.list(className);
-  const mails = containers
-    .filter((c) => c.labels[LABEL.role] === 'mail')
-    .filter((c) => student === undefined || c.labels[LABEL.student] === String(student))
-    .sort((a, b) => Number(a.labels[LABEL.student]) - Number(b.labels[LABEL.student]));
-  if (mails.length === 0) {
-    throw usageError(
-      student === undefined
-        ? `No class named ${className} on this Docker engine.`
-        : `Class ${className} has no student ${student}.`,
-      'See `labctl status`.',
-    );
-  }
+  const mails = studentMails(containers, className, student);
   const lab = await loadLab(mails[0]!.labels[LABEL.labFile]);
   const token = classToken(containers);
   const limit = pLimit(concurrency());

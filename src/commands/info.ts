@@ -7,6 +7,7 @@ import { usageError } from '../errors.js';
 import { studentCard } from '../ui/cards.js';
 import { cardsHtml, cardsMarkdown } from '../ui/print-cards.js';
 import { writeFile } from 'node:fs/promises';
+import { studentMails } from './class-objects.js';
 import { DEFAULT_CLASS, defaultContext, type Context } from './context.js';
 
 export interface InfoOptions {
@@ -42,20 +43,7 @@ export interface ClassInfo {
 export async function classInfo(className: string, engine: Engine, student?: number): Promise<ClassInfo> {
   const { containers } = await engine.list(className);
   const token = classToken(containers);
-  const mails = containers
-    .filter((c) => c.labels[LABEL.role] === 'mail')
-    .filter((c) => student === undefined || Number(c.labels[LABEL.student]) === student)
-    .sort((a, b) => Number(a.labels[LABEL.student]) - Number(b.labels[LABEL.student]));
-  if (mails.length === 0) {
-    throw usageError(
-      student === undefined
-        ? `No class named ${className} on this Docker engine.`
-        : `Class ${className} has no student ${student}.`,
-      student === undefined
-        ? `Start it with \`labctl up --class ${className} --students N\`, or list classes with \`labctl status\`.`
-        : 'See `labctl status` for its students.',
-    );
-  }
+  const mails = studentMails(containers, className, student);
   const labs = new Map<string, Lab>();
   const labOf = async (file: string) => {
     let lab = labs.get(file);

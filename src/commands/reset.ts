@@ -10,6 +10,7 @@ import { ExitCode, LabctlError, usageError } from '../errors.js';
 import { probeHost } from '../probe.js';
 import { confirm } from '../ui/prompt.js';
 import { Reporter } from '../ui/reporter.js';
+import { studentMails } from './class-objects.js';
 import { DEFAULT_CLASS, defaultContext, type Context } from './context.js';
 
 export interface ResetOptions {
@@ -84,18 +85,7 @@ export async function reset(options: ResetOptions, ctx: Context = defaultContext
   if (options.user && options.hard) throw usageError('--hard recreates a whole student; it does not go with --user.');
   await engine.ping();
   const { containers } = await engine.list(className);
-  const mails = containers
-    .filter((c) => c.labels[LABEL.role] === 'mail')
-    .filter((c) => options.all || c.labels[LABEL.student] === String(options.student))
-    .sort((a, b) => Number(a.labels[LABEL.student]) - Number(b.labels[LABEL.student]));
-  if (mails.length === 0) {
-    throw usageError(
-      options.all
-        ? `No class named ${className} on this Docker engine.`
-        : `Class ${className} has no student ${options.student}.`,
-      'See `labctl status`.',
-    );
-  }
+  const mails = studentMails(containers, className, options.all ? undefined : options.student);
   if (options.user && !/^[a-z_][a-z0-9_-]{0,31}$/.test(options.user)) {
     throw usageError(`--user "${options.user}" is not an account name`, 'Use an account such as util7.');
   }

@@ -1,8 +1,6 @@
+import { escapeHtml } from '../ui/html.js';
 import type { SidecarConfig } from './config.js';
 import type { Progress } from './sidecar.js';
-
-const escape = (s: string | number) =>
-  String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 /** The student's page, in French: their connection card and the checklist, updated live (SSE). */
 export function renderPage(config: SidecarConfig, progress: Progress, key: string): string {
@@ -13,14 +11,14 @@ export function renderPage(config: SidecarConfig, progress: Progress, key: strin
     .map(
       (
         e,
-      ) => `<li id="ex-${escape(e.id)}" class="${e.done ? 'done' : 'todo'}"><span class="mark">${e.done ? '✔' : '○'}</span>
-        <span class="title">${escape(e.title)}</span> <code>${escape(e.id)}</code>
-        <div class="evidence">${e.done ? escape(e.evidence ?? '') : ''}</div></li>`,
+      ) => `<li id="ex-${escapeHtml(e.id)}" class="${e.done ? 'done' : 'todo'}"><span class="mark">${e.done ? '✔' : '○'}</span>
+        <span class="title">${escapeHtml(e.title)}</span> <code>${escapeHtml(e.id)}</code>
+        <div class="evidence">${e.done ? escapeHtml(e.evidence ?? '') : ''}</div></li>`,
     )
     .join('\n');
   return `<!doctype html>
 <html lang="fr"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
-<title>Étudiant ${c.student} · ${escape(progress.title)}</title>
+<title>Étudiant ${c.student} · ${escapeHtml(progress.title)}</title>
 <style>
  body{font-family:system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem;color:#222}
  .card{border:1px solid #bbb;border-radius:8px;padding:1rem 1.5rem;background:#fafafa}
@@ -29,19 +27,19 @@ export function renderPage(config: SidecarConfig, progress: Progress, key: strin
  li.done .mark{color:#1a7f37;font-weight:bold} li.todo .mark{color:#999}
  .evidence{font-size:.85em;color:#555;margin-left:1.6rem} #score{font-weight:bold}
 </style></head><body>
-<h1>Étudiant ${c.student} — ${escape(progress.title)}</h1>
+<h1>Étudiant ${c.student} — ${escapeHtml(progress.title)}</h1>
 <div class="card">
-<p>Serveur : <code>${escape(c.host)}</code> · domaine <code>${escape(c.domain)}</code></p>
-<p>Vos comptes : <code>${escape(first)}</code> (mot de passe <code>${escape(c.passwords?.[first] ?? c.password)}</code>)
- et <code>${escape(second)}</code> (mot de passe <code>${escape(c.passwords?.[second] ?? c.password)}</code>)
+<p>Serveur : <code>${escapeHtml(c.host)}</code> · domaine <code>${escapeHtml(c.domain)}</code></p>
+<p>Vos comptes : <code>${escapeHtml(first)}</code> (mot de passe <code>${escapeHtml(c.passwords?.[first] ?? c.password)}</code>)
+ et <code>${escapeHtml(second)}</code> (mot de passe <code>${escapeHtml(c.passwords?.[second] ?? c.password)}</code>)
  (les comptes util1 à util${c.accounts} existent tous sur votre serveur)</p>
 <table>
-<tr><td>SMTP</td><td><code>telnet ${escape(c.host)} ${p.smtp}</code></td></tr>
-<tr><td>POP3</td><td><code>telnet ${escape(c.host)} ${p.pop3}</code></td></tr>
-<tr><td>IMAP</td><td><code>telnet ${escape(c.host)} ${p.imap}</code></td></tr>
-<tr><td>SSH</td><td><code>ssh -p ${p.ssh} ${escape(first)}@${escape(c.host)}</code></td></tr>
+<tr><td>SMTP</td><td><code>telnet ${escapeHtml(c.host)} ${p.smtp}</code></td></tr>
+<tr><td>POP3</td><td><code>telnet ${escapeHtml(c.host)} ${p.pop3}</code></td></tr>
+<tr><td>IMAP</td><td><code>telnet ${escapeHtml(c.host)} ${p.imap}</code></td></tr>
+<tr><td>SSH</td><td><code>ssh -p ${p.ssh} ${escapeHtml(first)}@${escapeHtml(c.host)}</code></td></tr>
 </table>
-<p>Boîte mbox : <code>/var/spool/mail/${escape(first)}</code> · journal : <code>/var/log/mail.log</code></p>
+<p>Boîte mbox : <code>/var/spool/mail/${escapeHtml(first)}</code> · journal : <code>/var/log/mail.log</code></p>
 </div>
 <h2>Exercices réalisés : <span id="score">${progress.done} / ${progress.total}</span></h2>
 <ul id="exercises">

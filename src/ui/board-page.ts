@@ -1,7 +1,5 @@
+import { escapeHtml } from './html.js';
 import type { Board } from '../commands/check.js';
-
-const escape = (s: string | number) =>
-  String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 function rows(board: Board): string {
   return board.students
@@ -11,10 +9,10 @@ function rows(board: Board): string {
         .map((e) => {
           const r = s.exercises.find((x) => x.id === e.id);
           const title = r?.done ? `${e.title}\n${r.evidence ?? ''}` : e.title;
-          return `<td id="cell-${s.student}-${escape(e.id)}" class="${r?.done ? 'done' : 'todo'}" title="${escape(title)}">${r?.done ? '✔' : ''}</td>`;
+          return `<td id="cell-${s.student}-${escapeHtml(e.id)}" class="${r?.done ? 'done' : 'todo'}" title="${escapeHtml(title)}">${r?.done ? '✔' : ''}</td>`;
         })
         .join('');
-      const state = s.error ? `<span class="why">${escape(s.error)}</span>` : '';
+      const state = s.error ? `<span class="why">${escapeHtml(s.error)}</span>` : '';
       return `<tr id="student-${s.student}" class="${s.error ? 'down' : 'up'}"><th>${s.student}</th>${cells}<td class="total">${done}/${s.exercises.length}</td><td class="state">${state}</td></tr>`;
     })
     .join('\n');
@@ -24,11 +22,12 @@ function rows(board: Board): string {
 export function boardPage(board: Board, stream: string): string {
   const head = board.exercises
     .map(
-      (e, i) => `<th class="ex" title="${escape(`${e.id}: ${e.title}`)}"><span>${i + 1}. ${escape(e.id)}</span></th>`,
+      (e, i) =>
+        `<th class="ex" title="${escapeHtml(`${e.id}: ${e.title}`)}"><span>${i + 1}. ${escapeHtml(e.id)}</span></th>`,
     )
     .join('');
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>labctl board · ${escape(board.class)}</title>
+<html lang="en"><head><meta charset="utf-8"><title>labctl board · ${escapeHtml(board.class)}</title>
 <style>
  body{font-family:system-ui,sans-serif;margin:1.5rem;color:#222}
  table{border-collapse:collapse} td,th{border:1px solid #ddd;padding:.3rem .5rem;text-align:center}
@@ -37,7 +36,7 @@ export function boardPage(board: Board, stream: string): string {
  tr.down th,tr.down td.todo{background:#ffd7d5} td.state{text-align:left;color:#b42318;border:none}
  #updated{color:#666;font-size:.85em}
 </style></head><body>
-<h1>Class ${escape(board.class)} · lab ${escape(board.lab)}</h1>
+<h1>Class ${escapeHtml(board.class)} · lab ${escapeHtml(board.lab)}</h1>
 <p id="updated">Live: updates as students work. Green = done; a red row = that student's environment is down.</p>
 <table><thead><tr><th>student</th>${head}<th>total</th><th></th></tr></thead>
 <tbody id="rows">

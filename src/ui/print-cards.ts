@@ -1,3 +1,4 @@
+import { escapeHtml } from './html.js';
 import type { ClassInfo, StudentInfo } from '../commands/info.js';
 
 /** The page-break marker between Markdown cards: survives Markdown → HTML → print. */
@@ -87,14 +88,7 @@ function isWebUrl(url: string): boolean {
 
 // ---------------------------------------------------------------- HTML
 
-export function escapeHtml(value: string): string {
-  return value
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&#39;');
-}
+export { escapeHtml };
 
 const CSS = `
 @page { size: A4; margin: 12mm; }
