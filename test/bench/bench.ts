@@ -6,12 +6,14 @@ import { execFile } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { promisify } from 'node:util';
 import { ensureImages } from '../../src/commands/build.js';
+import { classInfo } from '../../src/commands/info.js';
 import { loadLab } from '../../src/core/lab.js';
 import { LocalEngine } from '../../src/docker/local-engine.js';
 import { waitForGreeting } from '../../src/probe.js';
 import { Reporter } from '../../src/ui/reporter.js';
 import { labctl, upArgs } from '../helpers/cli.js';
 import { cleanClass, freeBasePort } from '../helpers/docker.js';
+import { Session, SMTP_FINAL } from '../helpers/session.js';
 
 const run = promisify(execFile);
 const { values } = parseArgs({
@@ -47,6 +49,36 @@ async function labctlCheck() {
   const board = JSON.parse(r.stdout) as { students: { error?: string }[] };
   const sick = board.students.filter((s) => s.error);
   if (sick.length > 0) throw new Error(`check found ${sick.length} sidecar(s) down`);
+}
+
+/** From the server's "250 queued" to the credit in the sidecar's API. */
+async function creditLatency(engine: LocalEngine): Promise<number> {
+  const info = await classInfo(CLASS, engine, 1);
+  const s1 = info.students[0]!;
+  const s = await Session.open(s1.ports.smtp!);
+  await s.read(SMTP_FINAL);
+  await s.say('helo bench', SMTP_FINAL);
+  await s.say('mail from: util1', SMTP_FINAL);
+  await s.say('rcpt to: util11', SMTP_FINAL);
+  await s.say('data', SMTP_FINAL);
+  s.type('Subject: bench');
+  s.type('');
+  await s.say('.', SMTP_FINAL);
+  const queued = performance.now();
+  await s.say('quit', SMTP_FINAL);
+  s.close();
+  const api = s1.page!.replace('/?k=', '/api/progress?k=');
+  for (;;) {
+    const progress = (await (await fetch(api)).json()) as { exercises: { id: string; done: boolean }[] };
+    if (progress.exercises.find((e) => e.id === 'smtp-simple')?.done) return performance.now() - queued;
+    if (performance.now() - queued > 10_000) throw new Error('no credit within 10 s');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function labctlReset() {
+  const r = await labctl(['reset', '--class', CLASS, '--student', '1', '--user', 'util11', '--yes']);
+  if (r.code !== 0) throw new Error(`labctl reset failed:\n${r.stderr}`);
 }
 
 async function labctlDown() {
@@ -157,6 +189,8 @@ async function main() {
     memory: [] as number[],
     sidecarMemory: [] as number[],
     check: [] as number[],
+    credit: [] as number[],
+    reset: [] as number[],
   };
   for (let i = 0; i < runs; i++) {
     t.up.push(await timed(() => labctlUp(base)));
@@ -172,6 +206,8 @@ async function main() {
     t.memory.push(await average('mail'));
     t.sidecarMemory.push(await average('sidecar'));
     for (let k = 0; k < 5; k++) t.check.push(await timed(labctlCheck));
+    t.credit.push(await creditLatency(engine));
+    t.reset.push(await timed(labctlReset));
     t.down.push(await timed(labctlDown));
     t.floorUp.push(await timed(() => floorUp(base, images.mail, images.sidecar)));
     t.floorDown.push(await timed(floorDown));
@@ -186,6 +222,8 @@ async function main() {
   const mib = (bytes: number[]) => `${(median(bytes) / 2 ** 20).toFixed(1)} MiB`;
   console.log(`memory per student (engine stats): mail ${mib(t.memory)}, sidecar ${mib(t.sidecarMemory)} (idle)`);
   console.log(`labctl check for the class: ${seconds(median(t.check))} (median of ${t.check.length})`);
+  console.log(`a new result in the sidecar's API after "250 queued": ${seconds(median(t.credit))}`);
+  console.log(`labctl reset of one mailbox (whole command): ${seconds(median(t.reset))}`);
 }
 
 await main();
