@@ -36,7 +36,7 @@ const program = new Command('labctl')
 
 program
   .command('up')
-  .description('create (or reconcile) one mail server per student and wait until every service answers')
+  .description('create (or reconcile) a mail server and a sidecar per student, and wait until every service answers')
   .option(
     '--students <n>',
     'number of students (required unless the class file says)',
@@ -193,7 +193,7 @@ program
 
 program
   .command('build')
-  .description('build the base and mail images (up builds them when missing)')
+  .description('build the base, mail and sidecar images (up builds them when missing)')
   .option('--lab <file>', 'lab file whose accounts go into the image')
   .addOption(jsonOption())
   .action(async (o) => {
