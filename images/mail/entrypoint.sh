@@ -1,7 +1,31 @@
 #!/bin/bash
-# PID 1 of the mail container: start the daemons, then wait; on SIGTERM stop them all and exit,
-# so that `docker stop` returns at once instead of waiting 10 s for SIGKILL.
+# PID 1 of the mail container. Stage 1 (as started, with NET_ADMIN): close the way out of the lab, then
+# give NET_ADMIN up for good (capsh drops it from the bounding set) and start over as stage 2. Stage 2:
+# start the daemons, then wait; on SIGTERM stop them all and exit, so that `docker stop` returns at once.
 set -u
+evidence=/var/lib/labctl/evidence
+keys=/var/lib/labctl/keys
+
+# Nothing in a student's network opens a connection outside the lab: only loopback and the replies to
+# connections that came in (published ports) may leave the container.
+firewall() {
+  local ipt
+  for ipt in iptables ip6tables; do
+    "$ipt" -w -F OUTPUT 2>/dev/null || { [ "$ipt" = ip6tables ] && continue; return 1; }
+    "$ipt" -w -A OUTPUT -o lo -j ACCEPT &&
+      "$ipt" -w -A OUTPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT &&
+      "$ipt" -w -A OUTPUT -p tcp -j REJECT --reject-with tcp-reset &&
+      "$ipt" -w -A OUTPUT -j REJECT || return 1
+  done
+}
+
+if [ "${1:-}" != daemons ]; then
+  if firewall; then
+    exec capsh --drop=cap_net_admin -- "$0" daemons
+  fi
+  echo "labctl: WARNING: no egress firewall (the container lacks NET_ADMIN); mail can leave this server" >&2
+  exec "$0" daemons
+fi
 
 stop() {
   kill -TERM -1 2>/dev/null
@@ -17,6 +41,27 @@ trap stop TERM INT
 mkdir -p /run/courier/authdaemon /run/sshd /var/spool/rsyslog
 chown daemon:daemon /run/courier/authdaemon 2>/dev/null || true
 touch /var/log/mail.log && chmod 0644 /var/log/mail.log
+# The evidence the sidecar believes: rsyslog's verification log and Postfix's copy of every message.
+# Only root, Postfix and the sidecar's uid (990) may enter; the lab's accounts may not.
+install -d -o root -g 990 -m 0750 "$evidence" "$evidence/log"
+install -d -o 990 -g 990 -m 0700 "$evidence/archive"
+# ssh host keys of this server, made at its first start and kept on its own volume.
+install -d -o root -g root -m 0700 "$keys"
+for type in ed25519 ecdsa; do
+  [ -s "$keys/ssh_host_${type}_key" ] || ssh-keygen -q -t "$type" -N '' -f "$keys/ssh_host_${type}_key"
+done
+# This student's accounts take their own uids (rendered by labctl), with what they own in their home and
+# the spool, so that one student's processes never count against another's limits.
+if [ -s /etc/labctl/uids ]; then
+  while read -r user uid; do
+    old=$(id -u "$user") || continue
+    [ "$old" = "$uid" ] && continue
+    sed -i "s/^$user:x:$old:/$user:x:$uid:/" /etc/passwd
+    chown -R -h --from="$old" "$uid" "/home/$user" "/var/mail/$user"
+  done </etc/labctl/uids
+fi
+# rsyslog trusts Postfix's own uid, whatever number Debian gave it.
+sed -i "s/@POSTFIX_UID@/$(id -u postfix)/g" /etc/rsyslog.conf
 # `up --passwords random` puts each student's own passwords here.
 [ ! -s /etc/labctl/passwords ] || chpasswd </etc/labctl/passwords
 

@@ -33,6 +33,8 @@ export interface ResetResult {
   recreated: number[];
 }
 
+const RESET_TIMEOUT_S = 30;
+
 /** Where labctl keeps a class's files on this host (backups). */
 export function classDataDir(className: string): string {
   const root = process.env.LABCTL_DATA_DIR ?? path.join(os.homedir(), '.local', 'share', 'labctl');
@@ -102,8 +104,24 @@ export async function reset(options: ResetOptions, ctx: Context = defaultContext
       const n = Number(mail.labels[LABEL.student]);
       const users = options.user ? [options.user] : await accounts(engine, mail.name);
       const backupDir = `/tmp/labctl-backup-${stamp}`;
-      const cmd = ['labctl-reset', ...(options.backup ? ['--backup', backupDir] : []), ...users];
+      // A reset that hangs is stopped (TERM, so it lets go of the mailbox locks; KILL 5 s later).
+      const cmd = [
+        'timeout',
+        '-k',
+        '5',
+        String(RESET_TIMEOUT_S),
+        'labctl-reset',
+        ...(options.backup ? ['--backup', backupDir] : []),
+        ...users,
+      ];
       const run = await engine.exec(mail.name, cmd);
+      if (run.exitCode === 124 || run.exitCode === 137) {
+        throw new LabctlError(
+          ExitCode.engine,
+          `Reset of student ${n} did not finish within ${RESET_TIMEOUT_S} s and was stopped: ${run.stderr.trim()}`,
+          'Run it again; if it hangs again, `labctl reset --hard` recreates the student.',
+        );
+      }
       if (run.exitCode !== 0) {
         throw new LabctlError(
           run.exitCode === 2 ? ExitCode.usage : ExitCode.engine,

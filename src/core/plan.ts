@@ -7,6 +7,8 @@ import { formatPorts, maxStudents, studentPorts, WEB_CONTAINER_PORT } from './po
 import { studentKey } from './token.js';
 import { render } from './render.js';
 import { usageError } from '../errors.js';
+import type { ContainerLimits, ContainerSecurity } from '../docker/engine.js';
+import { ARCHIVE, EVIDENCE_UID, MAIL_LIMITS, MAIL_SERVICE_LIMITS, SIDECAR_LIMITS } from './limits.js';
 
 export interface ClassOptions {
   className: string;
@@ -42,6 +44,9 @@ export interface PlannedContainer {
   env: string[];
   /** Rendered configuration, copied into the container before it starts. */
   files: PlannedFile[];
+  /** What the container may use (see core/limits.ts). */
+  limits: ContainerLimits;
+  security: ContainerSecurity;
 }
 
 export interface StudentPlan {
@@ -119,6 +124,9 @@ export async function renderMailConfig(
     domain,
     ports: lab.services,
     outsideTransport: 'error:5.7.1 labctl: mail to other domains stays in the lab (envoi hors du lab bloque)',
+    limits: MAIL_SERVICE_LIMITS,
+    archive: ARCHIVE,
+    accounts: lab.accounts,
   };
   return [
     { path: 'etc/postfix/main.cf', content: await render('postfix/main.cf.ejs', values), mode: 0o644 },
@@ -128,7 +136,22 @@ export async function renderMailConfig(
     { path: 'etc/courier/imapd', content: await render('courier/imapd.ejs', values), mode: 0o644 },
     { path: 'etc/courier/pop3d', content: await render('courier/pop3d.ejs', values), mode: 0o644 },
     { path: 'etc/rsyslog.conf', content: await render('rsyslog/rsyslog.conf.ejs', values), mode: 0o644 },
+    { path: 'etc/ssh/sshd_config.d/labctl.conf', content: await render('ssh/sshd_config.ejs', values), mode: 0o644 },
+    { path: 'etc/security/limits.d/labctl.conf', content: await render('ssh/limits.conf.ejs', values), mode: 0o644 },
+    {
+      path: 'etc/labctl/uids',
+      content: lab.accounts.map((a, i) => `${a.user} ${studentUid(student, i)}\n`).join(''),
+      mode: 0o644,
+    },
   ];
+}
+
+/**
+ * The uid of account i (from 0) on student n's server: unique on the host, so that per-uid kernel limits
+ * (the process count of pam_limits' nproc) of one student never count against another's.
+ */
+export function studentUid(student: number, index: number): number {
+  return 100_000 + student * 1000 + index + 1;
 }
 
 export function studentDomain(className: string, n: number): string {
@@ -154,7 +177,14 @@ async function planStudent(lab: Lab, options: ClassOptions, n: number): Promise<
   // The progress volume outlives the containers (down keeps it): it carries the class token and password policy too.
   const progress = volume('progress');
   progress.labels = { ...progress.labels, [LABEL.token]: options.token, [LABEL.passwords]: options.passwords };
-  const volumes = [volume('spool'), volume('home'), volume('log'), progress];
+  const spool = volume('spool');
+  const home = volume('home');
+  const log = volume('log');
+  // The trusted log and Postfix's message archive (only root, Postfix and the sidecar read them), and the
+  // ssh host keys made at the server's first start.
+  const evidence = volume('evidence');
+  const keys = volume('keys');
+  const volumes = [spool, home, log, evidence, keys, progress];
   const pair = pairFor(lab, n);
   const mail: PlannedContainer = {
     name: resourceName(className, n, 'mail'),
@@ -169,11 +199,21 @@ async function planStudent(lab: Lab, options: ClassOptions, n: number): Promise<
     })),
     env: [],
     mounts: [
-      { volume: volumes[0]!.name, target: '/var/mail' },
-      { volume: volumes[1]!.name, target: '/home' },
-      { volume: volumes[2]!.name, target: '/var/log' },
+      { volume: spool.name, target: '/var/mail' },
+      { volume: home.name, target: '/home' },
+      { volume: log.name, target: '/var/log' },
+      { volume: evidence.name, target: '/var/lib/labctl/evidence' },
+      { volume: keys.name, target: '/var/lib/labctl/keys' },
     ],
     files,
+    limits: MAIL_LIMITS,
+    // NET_ADMIN only to set the egress firewall: the entrypoint drops it before any daemon starts.
+    // Students write only their homes and the spool (volumes) and these two (bounded) places.
+    security: {
+      capAdd: ['NET_ADMIN'],
+      capDrop: ['NET_RAW', 'MKNOD', 'SYS_CHROOT'],
+      tmpfs: { '/tmp': 'size=64m,mode=1777', '/var/tmp': 'size=64m,mode=1777' },
+    },
   };
   mail.labels = {
     ...studentLabels(className, n, 'mail'),
@@ -187,7 +227,14 @@ async function planStudent(lab: Lab, options: ClassOptions, n: number): Promise<
     [LABEL.passwords]: options.passwords,
     [LABEL.spec]: specHash(mail, options.bind, options.host),
   };
-  const sidecar = planSidecar(lab, options, n, { domain, ports, pair, accounts, volumes: volumes.map((v) => v.name) });
+  const sidecar = planSidecar(lab, options, n, {
+    domain,
+    ports,
+    pair,
+    accounts,
+    evidence: evidence.name,
+    progress: progress.name,
+  });
   return {
     student: n,
     id: studentId(n),
@@ -206,9 +253,15 @@ function planSidecar(
   lab: Lab,
   options: ClassOptions,
   n: number,
-  s: { domain: string; ports: PortMap; pair: [string, string]; accounts: Account[]; volumes: string[] },
+  s: {
+    domain: string;
+    ports: PortMap;
+    pair: [string, string];
+    accounts: Account[];
+    evidence: string;
+    progress: string;
+  },
 ): PlannedContainer {
-  const [, home, log, progress] = s.volumes;
   const card = {
     className: options.className,
     student: n,
@@ -227,10 +280,10 @@ function planSidecar(
     hostname: `progress.${s.domain}`,
     labels: {},
     ports: [{ service: 'web', container: WEB_CONTAINER_PORT, host: s.ports.web }],
+    // Only the evidence Postfix and Courier wrote (read-only), never the students' homes or mail.log.
     mounts: [
-      { volume: home!, target: '/mail/home', readOnly: true },
-      { volume: log!, target: '/mail/log', readOnly: true },
-      { volume: progress!, target: '/state' },
+      { volume: s.evidence, target: '/evidence', readOnly: true },
+      { volume: s.progress, target: '/state' },
     ],
     env: [
       `LABCTL_LAB=${JSON.stringify({ labName: lab.name, labTitle: lab.title, exercises: lab.exercises })}`,
@@ -239,6 +292,14 @@ function planSidecar(
       `LABCTL_STUDENT_KEY=${studentKey(options.token, n)}`,
     ],
     files: [],
+    limits: SIDECAR_LIMITS,
+    security: {
+      user: `${EVIDENCE_UID}:${EVIDENCE_UID}`,
+      capDrop: ['ALL'],
+      noNewPrivileges: true,
+      readOnlyRootfs: true,
+      tmpfs: { '/tmp': 'size=16m' },
+    },
   };
   sidecar.labels = {
     ...studentLabels(options.className, n, 'sidecar'),

@@ -11,6 +11,27 @@ export interface ContainerSpec {
   mounts: { volume: string; target: string; readOnly?: boolean }[];
   env?: string[];
   files: { path: string; content: string; mode: number }[];
+  limits?: ContainerLimits;
+  security?: ContainerSecurity;
+}
+
+export interface ContainerLimits {
+  pids: number;
+  memoryBytes: number;
+  cpus: number;
+  /** Docker's json-file log: size of a file (e.g. 1m) and how many are kept. */
+  log: { maxSize: string; maxFiles: number };
+}
+
+export interface ContainerSecurity {
+  /** uid:gid to run as; the image's default (root) when absent. */
+  user?: string;
+  capAdd?: string[];
+  capDrop?: string[];
+  noNewPrivileges?: boolean;
+  readOnlyRootfs?: boolean;
+  /** Mount point -> tmpfs options. */
+  tmpfs?: Record<string, string>;
 }
 
 export interface ContainerInfo {

@@ -197,6 +197,7 @@ export class LocalEngine implements Engine {
         name: spec.name,
         Image: spec.image,
         Hostname: spec.hostname,
+        ...(spec.security?.user && { User: spec.security.user }),
         Labels: spec.labels,
         Env: spec.env ?? [],
         ExposedPorts: exposed,
@@ -210,6 +211,21 @@ export class LocalEngine implements Engine {
           })),
           NetworkMode: spec.network,
           RestartPolicy: { Name: 'unless-stopped' },
+          ...(spec.limits && {
+            LogConfig: {
+              Type: 'json-file',
+              Config: { 'max-size': spec.limits.log.maxSize, 'max-file': String(spec.limits.log.maxFiles) },
+            },
+            PidsLimit: spec.limits.pids,
+            Memory: spec.limits.memoryBytes,
+            MemorySwap: spec.limits.memoryBytes,
+            NanoCpus: Math.round(spec.limits.cpus * 1e9),
+          }),
+          CapAdd: spec.security?.capAdd ?? [],
+          CapDrop: spec.security?.capDrop ?? [],
+          SecurityOpt: spec.security?.noNewPrivileges ? ['no-new-privileges:true'] : [],
+          ReadonlyRootfs: spec.security?.readOnlyRootfs ?? false,
+          Tmpfs: spec.security?.tmpfs ?? {},
         },
       });
       if (spec.files.length > 0) await container.putArchive(await tarOf(spec.files), { path: '/' });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { loadLab } from '../../src/core/lab.js';
 import { LABEL } from '../../src/core/labels.js';
-import { planClass, type ClassOptions } from '../../src/core/plan.js';
+import { planClass, type ClassOptions, type PlannedContainer } from '../../src/core/plan.js';
 import { studentKey } from '../../src/core/token.js';
 import { LabctlError } from '../../src/errors.js';
 import { maxStudents, parsePorts, studentPorts } from '../../src/core/ports.js';
@@ -33,7 +33,7 @@ describe('port plan', () => {
 });
 
 describe('class plan', () => {
-  it('plans one network, four volumes, a mail server and a sidecar per student, all labelled', async () => {
+  it('plans one network, six volumes, a mail server and a sidecar per student, all labelled', async () => {
     const plan = await planClass(await loadLab(), options);
     assert.equal(plan.students.length, 3);
     const s2 = plan.students[1]!;
@@ -41,7 +41,14 @@ describe('class plan', () => {
     assert.deepEqual(s2.network.labels, { [LABEL.class]: 'td1', [LABEL.student]: '2', [LABEL.role]: 'network' });
     assert.deepEqual(
       s2.volumes.map((v) => v.name),
-      ['labctl-td1-s02-spool', 'labctl-td1-s02-home', 'labctl-td1-s02-log', 'labctl-td1-s02-progress'],
+      [
+        'labctl-td1-s02-spool',
+        'labctl-td1-s02-home',
+        'labctl-td1-s02-log',
+        'labctl-td1-s02-evidence',
+        'labctl-td1-s02-keys',
+        'labctl-td1-s02-progress',
+      ],
     );
     const mail = s2.containers[0]!;
     assert.equal(mail.name, 'labctl-td1-s02-mail');
@@ -61,7 +68,7 @@ describe('class plan', () => {
     assert.deepEqual(s2.pair, ['util2', 'util12']);
   });
 
-  it('plans a sidecar that reads the mailboxes read-only, keeps progress on its own volume, and holds the token', async () => {
+  it('plans a sidecar that reads only the evidence, read-only, keeps progress on its own volume, and holds the token', async () => {
     const plan = await planClass(await loadLab(), options);
     const sidecar = plan.students[1]!.containers[1]!;
     assert.equal(sidecar.name, 'labctl-td1-s02-sidecar');
@@ -69,8 +76,7 @@ describe('class plan', () => {
     assert.equal(sidecar.labels[LABEL.token], 'secret-token');
     assert.deepEqual(sidecar.ports, [{ service: 'web', container: 8080, host: 12080 }]);
     assert.deepEqual(sidecar.mounts, [
-      { volume: 'labctl-td1-s02-home', target: '/mail/home', readOnly: true },
-      { volume: 'labctl-td1-s02-log', target: '/mail/log', readOnly: true },
+      { volume: 'labctl-td1-s02-evidence', target: '/evidence', readOnly: true },
       { volume: 'labctl-td1-s02-progress', target: '/state' },
     ]);
     const env = Object.fromEntries(sidecar.env.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
@@ -98,6 +104,60 @@ describe('class plan', () => {
     assert.match(get('etc/courier/authdaemonrc'), /^authmodulelist="authpam"$/m);
     assert.match(get('etc/rsyslog.conf'), /^\$FileCreateMode 0644$/m);
     assert.match(get('etc/rsyslog.conf'), /^mail\.\*\s+\/var\/log\/mail\.log$/m);
+  });
+
+  it('limits every container and runs the sidecar unprivileged', async () => {
+    const [mail, sidecar] = (await planClass(await loadLab(), options)).students[0]!.containers as [
+      PlannedContainer,
+      PlannedContainer,
+    ];
+    assert.deepEqual(mail.limits, {
+      pids: 512,
+      memoryBytes: 512 * 1024 * 1024,
+      cpus: 1,
+      log: { maxSize: '1m', maxFiles: 3 },
+    });
+    assert.equal(sidecar.limits.pids, 64);
+    assert.deepEqual(sidecar.security, {
+      user: '990:990',
+      capDrop: ['ALL'],
+      noNewPrivileges: true,
+      readOnlyRootfs: true,
+      tmpfs: { '/tmp': 'size=16m' },
+    });
+    assert.deepEqual(mail.security.capAdd, ['NET_ADMIN']);
+    assert.deepEqual(
+      mail.mounts.map((m) => m.target),
+      ['/var/mail', '/home', '/var/log', '/var/lib/labctl/evidence', '/var/lib/labctl/keys'],
+    );
+  });
+
+  it('renders the limits, the evidence channels and a locked-down sshd for each server', async () => {
+    const files = (await planClass(await loadLab(), options)).students[1]!.containers[0]!.files;
+    const get = (p: string) => files.find((f) => f.path === p)!.content;
+    const mainCf = get('etc/postfix/main.cf');
+    assert.match(mainCf, /^message_size_limit = 20971520$/m);
+    assert.match(mainCf, /^mailbox_size_limit = 52428800$/m);
+    assert.match(mainCf, /^smtpd_client_message_rate_limit = 30$/m);
+    assert.match(mainCf, /^smtpd_client_event_limit_exceptions =$/m, 'students are in mynetworks: no exemption');
+    assert.match(mainCf, /^always_bcc = archive@archive\.labctl\.invalid$/m);
+    assert.match(mainCf, /^virtual_uid_maps = static:990$/m);
+    const rsyslog = get('etc/rsyslog.conf');
+    assert.match(rsyslog, /SysSock\.ParseTrusted="on"/);
+    assert.match(rsyslog, /\$!uid == "0" or \$!uid == "@POSTFIX_UID@"/);
+    assert.match(rsyslog, /fileCreateMode="0640"/);
+    const sshd = get('etc/ssh/sshd_config.d/labctl.conf');
+    for (const line of [
+      'AllowTcpForwarding no',
+      'X11Forwarding no',
+      'PermitTunnel no',
+      'AllowStreamLocalForwarding no',
+    ])
+      assert.match(sshd, new RegExp(`^${line}$`, 'm'));
+    assert.match(sshd, /^AllowUsers util1 util2 .* util19$/m);
+    assert.match(sshd, /^HostKey \/var\/lib\/labctl\/keys\/ssh_host_ed25519_key$/m);
+    assert.match(get('etc/security/limits.d/labctl.conf'), /^util7 {2}hard {2}nproc {2}64$/m);
+    assert.match(get('etc/labctl/uids'), /^util1 102001\nutil2 102002\n/);
   });
 
   it('gives a container a new spec digest when something that shapes it changes, and only then', async () => {

@@ -1,0 +1,42 @@
+/**
+ * What one student may use, so that one student cannot take the class down. A TD never comes near
+ * these; a fork bomb, a `dd` or a mail loop does. Chosen from measurements (see the README's
+ * "Security model"): an idle mail server uses about 12 MiB and 20 processes, an idle sidecar 18 MiB.
+ */
+export const MAIL_LIMITS = {
+  pids: 512,
+  memoryBytes: 512 * 1024 * 1024,
+  /** In CPUs: one student can never take more than one core. */
+  cpus: 1,
+  log: { maxSize: '1m', maxFiles: 3 },
+};
+
+export const SIDECAR_LIMITS = {
+  pids: 64,
+  memoryBytes: 128 * 1024 * 1024,
+  cpus: 0.5,
+  log: { maxSize: '1m', maxFiles: 3 },
+};
+
+/** Rendered into Postfix's main.cf and pam_limits. */
+export const MAIL_SERVICE_LIMITS = {
+  /** Postfix's message_size_limit: a 12 MB phone photo in base64 fits. */
+  messageSize: 20 * 1024 * 1024,
+  /** One mbox file (the spool or ~/mbox). */
+  mailboxSize: 50 * 1024 * 1024,
+  messagesPerMinute: 30,
+  recipientsPerMinute: 60,
+  connectionsPerMinute: 60,
+  /** Postfix refuses mail when the disk under its queue has less free than this. */
+  queueMinFree: 1024 * 1024 * 1024,
+  /** The largest file a student's ssh session may write. */
+  fileSizeMiB: 64,
+  /** Processes of one account (pam_limits nproc): a fork bomb stops there, and the server keeps answering. */
+  processes: 64,
+};
+
+/** The address Postfix copies every message to (always_bcc), delivered into the evidence archive. */
+export const ARCHIVE = { domain: 'archive.labctl.invalid', address: 'archive@archive.labctl.invalid' };
+
+/** The uid and gid the sidecar runs as; they own the evidence in the mail container. */
+export const EVIDENCE_UID = 990;
