@@ -70,7 +70,7 @@ for user in "$@"; do
   spool=/var/mail/$user
   dest=""
   if [ -n "$backup" ]; then
-    install -d -m 0700 -o root -g root "$backup"
+    install -d -m 0711 -o root -g root "$backup"
     install -d -m 0700 -o "$user" -g "$user" "$backup/$user"
     dest=$backup/$user
   fi

@@ -31,6 +31,8 @@ export interface ResetResult {
   backups: string[];
   progressCleared: number[];
   recreated: number[];
+  /** What was left alone, e.g. a ~/mbox that is a link or a FIFO: "student 1: skipped …". */
+  skipped: string[];
 }
 
 const RESET_TIMEOUT_S = 30;
@@ -97,13 +99,14 @@ export async function reset(options: ResetOptions, ctx: Context = defaultContext
       throw usageError(`This would delete ${what}, and this is not a terminal to confirm on.`, 'Add --yes to confirm.');
     if (!(await confirm(`Delete ${what}?`))) throw usageError('Cancelled; nothing was removed.');
   }
-  const result: ResetResult = { class: className, students: [], backups: [], progressCleared: [], recreated: [] };
+  const result: ResetResult = { class: className, students: [], backups: [], progressCleared: [], recreated: [], skipped: [] };
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   await reporter.task(`Resetting ${what}`, async () => {
     for (const mail of mails) {
       const n = Number(mail.labels[LABEL.student]);
       const users = options.user ? [options.user] : await accounts(engine, mail.name);
-      const backupDir = `/tmp/labctl-backup-${stamp}`;
+      // Not /tmp: it is a tmpfs, which the engine cannot copy files out of.
+      const backupDir = `/var/lib/labctl/backup-${stamp}`;
       // A reset that hangs is stopped (TERM, so it lets go of the mailbox locks; KILL 5 s later).
       const cmd = [
         'timeout',
@@ -129,6 +132,8 @@ export async function reset(options: ResetOptions, ctx: Context = defaultContext
         );
       }
       result.students.push({ student: n, accounts: parseCounts(run.stdout) });
+      for (const line of run.stderr.split('\n').filter((l) => l.startsWith('skipped ')))
+        result.skipped.push(`student ${n}: ${line}`);
       if (options.backup) {
         const file = path.join(classDataDir(className), 'backups', `${stamp}-s${String(n).padStart(2, '0')}.tar`);
         await mkdir(path.dirname(file), { recursive: true });
@@ -161,6 +166,7 @@ export async function reset(options: ResetOptions, ctx: Context = defaultContext
         `student ${s.student}  ${a.user.padEnd(7)} removed ${a.spool} from the spool, ${a.maildir} from Maildir, ${a.mbox} from ~/mbox`,
     ),
   );
+  lines.push(...result.skipped.map((line) => `${line} (left as it is)`));
   if (result.backups.length > 0) lines.push(`Backups: ${result.backups.join(', ')}`);
   lines.push(options.progress ? 'Progress cleared.' : 'Progress kept (add --progress to clear it).');
   reporter.result(lines.join('\n'), result);

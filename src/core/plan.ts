@@ -211,7 +211,7 @@ async function planStudent(lab: Lab, options: ClassOptions, n: number): Promise<
     // Students write only their homes and the spool (volumes) and these two (bounded) places.
     security: {
       capAdd: ['NET_ADMIN'],
-      capDrop: ['NET_RAW', 'MKNOD', 'SYS_CHROOT'],
+      capDrop: ['NET_RAW', 'MKNOD'],
       tmpfs: { '/tmp': 'size=64m,mode=1777', '/var/tmp': 'size=64m,mode=1777' },
     },
   };

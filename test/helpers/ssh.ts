@@ -24,6 +24,41 @@ export function sshRun(
         });
       })
       .on('error', reject)
+      // A server that drops the connection before it is ready (sshd failing its privilege separation) says so.
+      .on('close', () => reject(new Error(`ssh to port ${port} closed before the command ran`)))
       .connect({ host: '127.0.0.1', port, username: user, password, readyTimeout: 10_000, tryKeyboard: false });
+  });
+}
+
+/** Connects as a student would and hands the open connection to `use`; also gives the server's host key. */
+export function sshSession<T>(
+  port: number,
+  user: string,
+  password: string,
+  use: (conn: Client, hostKey: string) => Promise<T>,
+): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const conn = new Client();
+    let hostKey = '';
+    conn
+      .on('ready', () => {
+        use(conn, hostKey)
+          .then(resolve, reject)
+          .finally(() => conn.end());
+      })
+      .on('error', reject)
+      .on('close', () => reject(new Error(`ssh to port ${port} closed before it was ready`)))
+      .connect({
+        host: '127.0.0.1',
+        port,
+        username: user,
+        password,
+        readyTimeout: 10_000,
+        tryKeyboard: false,
+        hostVerifier: (key: Buffer) => {
+          hostKey = key.toString('base64');
+          return true;
+        },
+      });
   });
 }
