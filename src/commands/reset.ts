@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { LABEL } from '../core/labels.js';
 import { parsePorts } from '../core/ports.js';
-import { classToken } from '../core/token.js';
+import { adminKey, classToken } from '../core/token.js';
 import type { ContainerInfo, Engine } from '../docker/engine.js';
 import { ExitCode, LabctlError, usageError } from '../errors.js';
 import { probeHost } from '../probe.js';
@@ -51,7 +51,7 @@ function parseCounts(output: string) {
     });
 }
 
-function resetProgress(sidecar: ContainerInfo, port: number, token: string): Promise<void> {
+function resetProgress(sidecar: ContainerInfo, port: number, key: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const req = http.request(
       {
@@ -60,7 +60,7 @@ function resetProgress(sidecar: ContainerInfo, port: number, token: string): Pro
         path: '/api/reset-progress',
         method: 'POST',
         timeout: 5000,
-        headers: { authorization: `Bearer ${token}` },
+        headers: { authorization: `Bearer ${key}` },
       },
       (res) => {
         res.resume();
@@ -126,7 +126,7 @@ export async function reset(options: ResetOptions, ctx: Context = defaultContext
         const token = classToken(containers);
         if (!sidecar || !token || port === undefined)
           throw new LabctlError(ExitCode.engine, `Student ${n} has no sidecar to clear.`);
-        await resetProgress(sidecar, port, token);
+        await resetProgress(sidecar, port, adminKey(token, n));
         result.progressCleared.push(n);
       }
       if (options.hard) {
