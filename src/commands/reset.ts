@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -37,6 +37,18 @@ export interface ResetResult {
 export function classDataDir(className: string): string {
   const root = process.env.LABCTL_DATA_DIR ?? path.join(os.homedir(), '.local', 'share', 'labctl');
   return path.join(root, className);
+}
+
+/**
+ * Backups hold students' mail, which may hold passwords: the file is 0600 in a private (0700) directory. Modes are
+ * set again after writing, since they only apply when a file or directory is created.
+ */
+async function writePrivate(file: string, data: Buffer): Promise<void> {
+  const dir = path.dirname(file);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await chmod(dir, 0o700);
+  await writeFile(file, data, { mode: 0o600 });
+  await chmod(file, 0o600);
 }
 
 function parseCounts(output: string) {
@@ -113,8 +125,7 @@ export async function reset(options: ResetOptions, ctx: Context = defaultContext
       result.students.push({ student: n, accounts: parseCounts(run.stdout) });
       if (options.backup) {
         const file = path.join(classDataDir(className), 'backups', `${stamp}-s${String(n).padStart(2, '0')}.tar`);
-        await mkdir(path.dirname(file), { recursive: true });
-        await writeFile(file, await engine.archive(mail.name, backupDir));
+        await writePrivate(file, await engine.archive(mail.name, backupDir));
         await engine.exec(mail.name, ['rm', '-rf', backupDir]);
         result.backups.push(file);
       }
