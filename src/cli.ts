@@ -185,7 +185,7 @@ program
   .description('serve the live class board (students × exercises) for the instructor, until Ctrl-C')
   .addOption(classOption())
   .option('--port <port>', 'port to listen on', int('--port'), 8090)
-  .option('--listen <address>', 'address to listen on; anything but loopback needs the class token', '127.0.0.1')
+  .option('--listen <address>', 'address to listen on; anything but loopback needs the board key', '127.0.0.1')
   .action(async (o) => {
     const { board } = await import('./commands/board.js');
     await board({ ...o, className: o.class });

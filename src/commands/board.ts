@@ -1,5 +1,5 @@
 import http from 'node:http';
-import { classToken, sameSecret } from '../core/token.js';
+import { boardKey, classToken, sameSecret } from '../core/token.js';
 import { usageError } from '../errors.js';
 import { boardPage } from '../ui/board-page.js';
 import { classBoard, type Board } from './check.js';
@@ -14,10 +14,31 @@ export interface BoardOptions {
 }
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
+const COOKIE = 'labctl_board';
+
+/**
+ * The Host headers a board on loopback answers. A web page the instructor opens could point its own name at
+ * 127.0.0.1 (DNS rebinding) and read the board; its requests carry that name, so they are refused.
+ */
+export function loopbackHosts(listen: string, port: number): Set<string> {
+  const own = listen.includes(':') ? `[${listen}]` : listen;
+  const names = ['127.0.0.1', 'localhost', '[::1]', own];
+  return new Set([...names.map((n) => `${n}:${port}`), ...(port === 80 ? names : [])]);
+}
+
+function cookie(req: http.IncomingMessage, name: string): string | undefined {
+  for (const part of (req.headers.cookie ?? '').split(';')) {
+    const [k, ...v] = part.trim().split('=');
+    if (k === name) return decodeURIComponent(v.join('='));
+  }
+  return undefined;
+}
 
 /**
  * The instructor's live board: students × exercises, from the sidecars, pushed to the page as results
- * come in. It listens on loopback; elsewhere it needs the class token (?token=) on every request.
+ * come in. On loopback it answers only requests addressed to loopback (Host header); elsewhere every request
+ * needs the board key (?key=, then a cookie). The board key is read-only: it opens this page and nothing else,
+ * reveals no password, and no sidecar accepts it.
  */
 export async function board(options: BoardOptions, ctx: Context = defaultContext()): Promise<http.Server> {
   const className = options.className ?? DEFAULT_CLASS;
@@ -25,9 +46,11 @@ export async function board(options: BoardOptions, ctx: Context = defaultContext
   await ctx.engine.ping();
   let current: Board = await classBoard(className, ctx.engine);
   const token = classToken((await ctx.engine.list(className)).containers);
-  const needsToken = !LOOPBACK.test(listen);
-  if (needsToken && !token)
+  const needsKey = !LOOPBACK.test(listen);
+  if (needsKey && !token)
     throw usageError(`Class ${className} has no token to protect a board on ${listen}.`, 'Run `labctl up` first.');
+  const key = needsKey ? boardKey(token!) : '';
+  let allowedHosts = new Set<string>();
 
   const streams = new Set<http.ServerResponse>();
   let last = JSON.stringify(current);
@@ -51,13 +74,24 @@ export async function board(options: BoardOptions, ctx: Context = defaultContext
 
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://board');
-    if (needsToken && !sameSecret(url.searchParams.get('token') ?? undefined, token!)) {
-      res.writeHead(401, { 'content-type': 'text/plain; charset=utf-8' });
-      return res.end('The class token is needed: open the address `labctl board` printed.\n');
+    if (!needsKey && !allowedHosts.has((req.headers.host ?? '').toLowerCase())) {
+      res.writeHead(421, { 'content-type': 'text/plain; charset=utf-8' });
+      return res.end('This board answers only addresses on loopback, such as http://127.0.0.1:PORT/.\n');
     }
-    const suffix = needsToken ? `?token=${encodeURIComponent(token!)}` : '';
+    const given = url.searchParams.get('key') ?? cookie(req, COOKIE);
+    if (needsKey && !sameSecret(given, key)) {
+      res.writeHead(401, { 'content-type': 'text/plain; charset=utf-8' });
+      return res.end('The board key is needed: open the address `labctl board` printed.\n');
+    }
+    const suffix = needsKey ? `?key=${encodeURIComponent(key)}` : '';
     if (url.pathname === '/') {
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+      res.writeHead(200, {
+        'content-type': 'text/html; charset=utf-8',
+        'cache-control': 'no-store',
+        ...(needsKey
+          ? { 'set-cookie': `${COOKIE}=${encodeURIComponent(key)}; HttpOnly; SameSite=Strict; Path=/` }
+          : {}),
+      });
       return res.end(boardPage(current, `/api/stream${suffix}`));
     }
     if (url.pathname === '/api/board') {
@@ -89,9 +123,10 @@ export async function board(options: BoardOptions, ctx: Context = defaultContext
     server.listen(options.port ?? 8090, listen, resolve);
   });
   const address = server.address() as { port: number };
+  allowedHosts = loopbackHosts(listen, address.port);
   const shown = listen === '0.0.0.0' || listen === '::' ? 'THIS-HOST' : listen.includes(':') ? `[${listen}]` : listen;
   process.stdout.write(
-    `Class board for ${className}: http://${shown}:${address.port}/${needsToken ? `?token=${token}` : ''}\n`,
+    `Class board for ${className}: http://${shown}:${address.port}/${needsKey ? `?key=${key}` : ''}\n`,
   );
   ctx.reporter.info('Ctrl-C to stop.');
   const stop = () => {
@@ -101,5 +136,9 @@ export async function board(options: BoardOptions, ctx: Context = defaultContext
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  server.on('close', () => {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  });
   return server;
 }

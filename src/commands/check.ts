@@ -3,7 +3,7 @@ import pLimit from 'p-limit';
 import { loadLab } from '../core/lab.js';
 import { LABEL } from '../core/labels.js';
 import { parsePorts } from '../core/ports.js';
-import { classToken } from '../core/token.js';
+import { adminKey, classToken } from '../core/token.js';
 import type { Engine } from '../docker/engine.js';
 import { usageError } from '../errors.js';
 import { probeHost } from '../probe.js';
@@ -41,10 +41,10 @@ export interface Board {
   students: StudentResults[];
 }
 
-function getJson(host: string, port: number, token: string, timeoutMs = 2000): Promise<unknown> {
+function getJson(host: string, port: number, key: string, timeoutMs = 2000): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const req = http.get(
-      { host, port, path: '/api/progress', timeout: timeoutMs, headers: { authorization: `Bearer ${token}` } },
+      { host, port, path: '/api/progress', timeout: timeoutMs, headers: { authorization: `Bearer ${key}` } },
       (res) => {
         let body = '';
         res.setEncoding('utf8');
@@ -64,7 +64,7 @@ function getJson(host: string, port: number, token: string, timeoutMs = 2000): P
   });
 }
 
-/** Asks every student's sidecar for their results, in parallel (bounded). */
+/** Asks every student's sidecar for their results, in parallel (bounded), each with its own admin key. */
 export async function classBoard(className: string, engine: Engine, student?: number): Promise<Board> {
   const { containers } = await engine.list(className);
   const mails = studentMails(containers, className, student);
@@ -83,7 +83,7 @@ export async function classBoard(className: string, engine: Engine, student?: nu
         if (!sidecar || !token || port === undefined) return { student: n, error: 'no sidecar', exercises: notDone };
         if (sidecar.state !== 'running') return { student: n, error: `sidecar ${sidecar.state}`, exercises: notDone };
         try {
-          const progress = (await getJson(probeHost(sidecar.ports[0]?.ip ?? ''), port, token)) as {
+          const progress = (await getJson(probeHost(sidecar.ports[0]?.ip ?? ''), port, adminKey(token, n))) as {
             exercises: ExerciseResult[];
           };
           const byId = new Map(progress.exercises.map((e) => [e.id, e]));

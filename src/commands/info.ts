@@ -6,7 +6,7 @@ import type { Engine } from '../docker/engine.js';
 import { usageError } from '../errors.js';
 import { studentCard } from '../ui/cards.js';
 import { cardsHtml, cardsMarkdown } from '../ui/print-cards.js';
-import { writeFile } from 'node:fs/promises';
+import { chmod, writeFile } from 'node:fs/promises';
 import { studentMails } from './class-objects.js';
 import { DEFAULT_CLASS, defaultContext, type Context } from './context.js';
 
@@ -87,7 +87,9 @@ export async function info(options: InfoOptions, ctx: Context = defaultContext(o
         ? cardsMarkdown(result)
         : result.students.map((s) => studentCard(result, s)).join('\n');
   if (options.output) {
-    await writeFile(options.output, text);
+    // The cards hold passwords: only the instructor reads the file (mode only applies on creation, hence chmod).
+    await writeFile(options.output, text, { mode: 0o600 });
+    await chmod(options.output, 0o600);
     ctx.reporter.result(`Wrote ${result.students.length} card(s) to ${options.output}.`, result);
   } else {
     ctx.reporter.result(text, result);

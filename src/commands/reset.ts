@@ -1,10 +1,10 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { LABEL } from '../core/labels.js';
 import { parsePorts } from '../core/ports.js';
-import { classToken } from '../core/token.js';
+import { adminKey, classToken } from '../core/token.js';
 import type { ContainerInfo, Engine } from '../docker/engine.js';
 import { ExitCode, LabctlError, usageError } from '../errors.js';
 import { probeHost } from '../probe.js';
@@ -43,6 +43,18 @@ export function classDataDir(className: string): string {
   return path.join(root, className);
 }
 
+/**
+ * Backups hold students' mail, which may hold passwords: the file is 0600 in a private (0700) directory. Modes are
+ * set again after writing, since they only apply when a file or directory is created.
+ */
+async function writePrivate(file: string, data: Buffer): Promise<void> {
+  const dir = path.dirname(file);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await chmod(dir, 0o700);
+  await writeFile(file, data, { mode: 0o600 });
+  await chmod(file, 0o600);
+}
+
 function parseCounts(output: string) {
   return output
     .trim()
@@ -55,7 +67,7 @@ function parseCounts(output: string) {
     });
 }
 
-function resetProgress(sidecar: ContainerInfo, port: number, token: string): Promise<void> {
+function resetProgress(sidecar: ContainerInfo, port: number, key: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const req = http.request(
       {
@@ -64,7 +76,7 @@ function resetProgress(sidecar: ContainerInfo, port: number, token: string): Pro
         path: '/api/reset-progress',
         method: 'POST',
         timeout: 5000,
-        headers: { authorization: `Bearer ${token}` },
+        headers: { authorization: `Bearer ${key}` },
       },
       (res) => {
         res.resume();
@@ -136,8 +148,7 @@ export async function reset(options: ResetOptions, ctx: Context = defaultContext
         result.skipped.push(`student ${n}: ${line}`);
       if (options.backup) {
         const file = path.join(classDataDir(className), 'backups', `${stamp}-s${String(n).padStart(2, '0')}.tar`);
-        await mkdir(path.dirname(file), { recursive: true });
-        await writeFile(file, await engine.archive(mail.name, backupDir));
+        await writePrivate(file, await engine.archive(mail.name, backupDir));
         await engine.exec(mail.name, ['rm', '-rf', backupDir]);
         result.backups.push(file);
       }
@@ -149,7 +160,7 @@ export async function reset(options: ResetOptions, ctx: Context = defaultContext
         const token = classToken(containers);
         if (!sidecar || !token || port === undefined)
           throw new LabctlError(ExitCode.engine, `Student ${n} has no sidecar to clear.`);
-        await resetProgress(sidecar, port, token);
+        await resetProgress(sidecar, port, adminKey(token, n));
         result.progressCleared.push(n);
       }
       if (options.hard) {

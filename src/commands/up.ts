@@ -105,6 +105,10 @@ export async function up(options: UpOptions, ctx: Context = defaultContext(optio
     `Class ${className} is up: ${plan.students.length} student${plan.students.length > 1 ? 's' : ''}, lab ${lab.name}, students connect to ${plan.host}.\n${studentTable(info.students)}\nCards: labctl info --class ${className}`,
     info,
   );
+  if (plan.students[0]?.containers[0]?.labels[LABEL.passwords] === 'lab')
+    reporter.warn(
+      `Passwords: the TD's ${lab.accounts[0]?.password ?? ''} on every server — any student can log in to a classmate's server; use --passwords random for a graded session.`,
+    );
   return plan;
 }
 

@@ -4,7 +4,7 @@ import { pairFor, studentAccounts } from './lab.js';
 import { LABEL, studentLabels } from './labels.js';
 import type { Endpoint, PortMap } from './ports.js';
 import { formatPorts, maxStudents, studentPorts, WEB_CONTAINER_PORT } from './ports.js';
-import { studentKey } from './token.js';
+import { adminKey, studentKey } from './token.js';
 import { render } from './render.js';
 import { usageError } from '../errors.js';
 import type { ContainerLimits, ContainerSecurity } from '../docker/engine.js';
@@ -288,7 +288,8 @@ function planSidecar(
     env: [
       `LABCTL_LAB=${JSON.stringify({ labName: lab.name, labTitle: lab.title, exercises: lab.exercises })}`,
       `LABCTL_CARD=${JSON.stringify(card)}`,
-      `LABCTL_TOKEN=${options.token}`,
+      // Its own keys only: the class token stays on the host side (the label below, readable with Docker access).
+      `LABCTL_ADMIN_KEY=${adminKey(options.token, n)}`,
       `LABCTL_STUDENT_KEY=${studentKey(options.token, n)}`,
     ],
     files: [],

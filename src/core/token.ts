@@ -1,7 +1,14 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { LABEL } from './labels.js';
 
-/** A class's secret: only labctl holds it (in a label on the sidecars, readable with Docker access). */
+/**
+ * A class's secret. It stays on the host side: a label on the sidecars and the progress volumes, readable only
+ * with Docker access (labctl's trust boundary), never in a container's environment. Every other secret is derived
+ * from it, each opening as little as it can:
+ * - studentKey: one student's page (read-only);
+ * - adminKey: one sidecar's labctl API (progress, reset); it opens no other sidecar;
+ * - boardKey: the projector's read-only board (`labctl board --listen`); no sidecar accepts it.
+ */
 export function newClassToken(): string {
   return randomBytes(18).toString('base64url');
 }
@@ -9,6 +16,16 @@ export function newClassToken(): string {
 /** The key in a student's page address: it opens that student's page and nobody else's. */
 export function studentKey(classToken: string, student: number): string {
   return createHmac('sha256', classToken).update(`student:${student}`).digest('base64url').slice(0, 16);
+}
+
+/** What labctl sends (Bearer) to student n's sidecar, the only sidecar that holds it. */
+export function adminKey(classToken: string, student: number): string {
+  return createHmac('sha256', classToken).update(`admin:${student}`).digest('base64url');
+}
+
+/** The read-only key of the projector's board address; only `labctl board` accepts it. */
+export function boardKey(classToken: string): string {
+  return createHmac('sha256', classToken).update('board').digest('base64url').slice(0, 22);
 }
 
 export function sameSecret(given: string | undefined, expected: string): boolean {

@@ -17,7 +17,8 @@ export interface SidecarConfig {
   labName: string;
   labTitle: string;
   exercises: { id: string; title: string }[];
-  classToken: string;
+  /** labctl's key for this sidecar (Bearer): progress and reset. Not the class token, which stays on the host. */
+  adminKey: string;
   studentKey: string;
   logFile: string;
   homeDir: string;
@@ -39,7 +40,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): SidecarConf
     labName: lab.labName,
     labTitle: lab.labTitle,
     exercises: lab.exercises,
-    classToken: required(env, 'LABCTL_TOKEN'),
+    adminKey: required(env, 'LABCTL_ADMIN_KEY'),
     studentKey: required(env, 'LABCTL_STUDENT_KEY'),
     logFile: env.LABCTL_LOG_FILE ?? '/mail/log/mail.log',
     homeDir: env.LABCTL_HOME_DIR ?? '/mail/home',

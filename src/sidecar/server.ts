@@ -5,10 +5,10 @@ import type { Sidecar } from './sidecar.js';
 
 type Access = 'none' | 'student' | 'labctl';
 
-/** Who is asking: labctl (Bearer class token) or the student (the key of their page address). */
+/** Who is asking: labctl (Bearer: this sidecar's admin key) or the student (the key of their page address). */
 function access(req: http.IncomingMessage, url: URL, sidecar: Sidecar): Access {
   const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
-  if (sameSecret(bearer, sidecar.config.classToken)) return 'labctl';
+  if (sameSecret(bearer, sidecar.config.adminKey)) return 'labctl';
   const key = url.searchParams.get('k') ?? (req.headers['x-labctl-key'] as string | undefined);
   return sameSecret(key ?? undefined, sidecar.config.studentKey) ? 'student' : 'none';
 }
@@ -22,8 +22,8 @@ const json = (res: http.ServerResponse, status: number, data: unknown) =>
   send(res, status, 'application/json; charset=utf-8', JSON.stringify(data));
 
 /**
- * /health is open. The page, the JSON API and the live stream need the student's key or the class
- * token; resetting progress needs the class token. Each sidecar only ever holds its own student's data.
+ * /health is open. The page, the JSON API and the live stream need the student's key or labctl's admin
+ * key for this sidecar; resetting progress needs the admin key. Each sidecar only ever holds its own student's data.
  */
 export function createServer(sidecar: Sidecar): http.Server {
   const streams = new Set<http.ServerResponse>();
@@ -40,7 +40,7 @@ export function createServer(sidecar: Sidecar): http.Server {
     const route = `${req.method} ${url.pathname}`;
     if (route === 'GET /health') return json(res, 200, { status: 'ok', student: sidecar.config.card.student });
     if (route === 'POST /api/reset-progress') {
-      if (who !== 'labctl') return json(res, 401, { error: 'the class token is needed to reset progress' });
+      if (who !== 'labctl') return json(res, 401, { error: "this sidecar's admin key is needed to reset progress" });
       return void sidecar.resetProgress().then(
         () => json(res, 200, sidecar.progress()),
         (error: Error) => json(res, 500, { error: error.message }),
@@ -56,7 +56,7 @@ export function createServer(sidecar: Sidecar): http.Server {
             'text/html; charset=utf-8',
             '<!doctype html><meta charset="utf-8"><p>Lien incomplet : ouvrez l’adresse indiquée sur votre fiche (elle contient votre clé).</p>',
           )
-        : json(res, 403, { error: 'a student key (?k=) or the class token is needed' });
+        : json(res, 403, { error: "a student key (?k=) or labctl's admin key is needed" });
     }
     if (url.pathname === '/')
       return send(

@@ -160,7 +160,7 @@ function floorSidecarEnv(n: number): string[] {
   return [
     `LABCTL_LAB=${JSON.stringify({ labName: 'smtp-pop-imap', labTitle: 'TD', exercises: [] })}`,
     `LABCTL_CARD=${JSON.stringify(card)}`,
-    'LABCTL_TOKEN=floor',
+    'LABCTL_ADMIN_KEY=floor',
     'LABCTL_STUDENT_KEY=floor',
   ];
 }

@@ -101,16 +101,16 @@ describe('labctl board', { timeout: 600_000 }, () => {
     }
   });
 
-  it('off loopback, every request needs the class token', async () => {
+  it('off loopback, every request needs the board key', async () => {
     const { child, url } = await startBoard(['--port', String(boardPort), '--listen', '0.0.0.0']);
     try {
-      const token = new URL(url.replace('THIS-HOST', '127.0.0.1')).searchParams.get('token');
-      assert.ok(token && token.length > 10, url);
+      const key = new URL(url.replace('THIS-HOST', '127.0.0.1')).searchParams.get('key');
+      assert.ok(key && key.length > 10, url);
       const local = `http://127.0.0.1:${boardPort}`;
       assert.equal((await fetch(`${local}/`)).status, 401);
       assert.equal((await fetch(`${local}/api/board`)).status, 401);
-      assert.equal((await fetch(`${local}/?token=wrong`)).status, 401);
-      const ok = await fetch(`${local}/?token=${token}`);
+      assert.equal((await fetch(`${local}/?key=wrong`)).status, 401);
+      const ok = await fetch(`${local}/?key=${key}`);
       assert.equal(ok.status, 200);
       assert.match(await ok.text(), new RegExp(`Class ${CLASS}`));
     } finally {

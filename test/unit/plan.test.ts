@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { loadLab } from '../../src/core/lab.js';
 import { LABEL } from '../../src/core/labels.js';
 import { planClass, type ClassOptions, type PlannedContainer } from '../../src/core/plan.js';
-import { studentKey } from '../../src/core/token.js';
+import { adminKey, studentKey } from '../../src/core/token.js';
 import { LabctlError } from '../../src/errors.js';
 import { maxStudents, parsePorts, studentPorts } from '../../src/core/ports.js';
 
@@ -68,7 +68,7 @@ describe('class plan', () => {
     assert.deepEqual(s2.pair, ['util2', 'util12']);
   });
 
-  it('plans a sidecar that reads only the evidence, read-only, keeps progress on its own volume, and holds the token', async () => {
+  it('plans a sidecar that reads only the evidence, read-only, keeps progress on its own volume, and holds its own keys, not the token', async () => {
     const plan = await planClass(await loadLab(), options);
     const sidecar = plan.students[1]!.containers[1]!;
     assert.equal(sidecar.name, 'labctl-td1-s02-sidecar');
@@ -81,6 +81,8 @@ describe('class plan', () => {
     ]);
     const env = Object.fromEntries(sidecar.env.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
     assert.equal(env.LABCTL_STUDENT_KEY, studentKey('secret-token', 2));
+    assert.equal(env.LABCTL_ADMIN_KEY, adminKey('secret-token', 2));
+    assert.doesNotMatch(JSON.stringify(plan.students.flatMap((s) => s.containers.map((c) => c.env))), /secret-token/);
     assert.equal(JSON.parse(env.LABCTL_LAB!).exercises.length, 12);
     assert.deepEqual(JSON.parse(env.LABCTL_CARD!).pair, ['util2', 'util12']);
   });

@@ -60,7 +60,7 @@ describe('sidecar service', () => {
         { id: 'smtp-two-recipients', title: 'c' },
         { id: 'pop-login', title: 'd' },
       ],
-      classToken: 't',
+      adminKey: 't',
       studentKey: 'k',
       logFile: path.join(dir, 'mail.log'),
       homeDir: path.join(dir, 'home'),

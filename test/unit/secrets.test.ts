@@ -1,0 +1,263 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { board } from '../../src/commands/board.js';
+import { LABEL } from '../../src/core/labels.js';
+import { adminKey, boardKey, studentKey, studentPassword } from '../../src/core/token.js';
+import type { ContainerInfo, Engine } from '../../src/docker/engine.js';
+import type { SidecarConfig } from '../../src/sidecar/config.js';
+import { configFromEnv } from '../../src/sidecar/config.js';
+import { createServer } from '../../src/sidecar/server.js';
+import { Sidecar } from '../../src/sidecar/sidecar.js';
+import { Reporter } from '../../src/ui/reporter.js';
+
+const TOKEN = 'the-class-token-0123456789';
+
+interface Answer {
+  status: number;
+  body: string;
+  headers: http.IncomingHttpHeaders;
+}
+
+function request(
+  port: number,
+  pathname: string,
+  options: { method?: string; headers?: Record<string, string> } = {},
+): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: '127.0.0.1', port, path: pathname, method: options.method ?? 'GET', headers: options.headers },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        // The live stream never ends: its first event is enough.
+        res.on('data', (c: string) => {
+          body += c;
+          if (res.headers['content-type'] === 'text/event-stream') {
+            req.destroy();
+            resolve({ status: res.statusCode ?? 0, body, headers: res.headers });
+          }
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
+
+describe('secrets: one per purpose', () => {
+  it('derives keys that differ per student and per purpose, and none is the token', () => {
+    const keys = [
+      adminKey(TOKEN, 1),
+      adminKey(TOKEN, 2),
+      studentKey(TOKEN, 1),
+      studentKey(TOKEN, 2),
+      boardKey(TOKEN),
+      studentPassword(TOKEN, 1, 'util1'),
+    ];
+    assert.equal(new Set(keys).size, keys.length);
+    for (const k of keys) assert.ok(!k.includes(TOKEN) && !TOKEN.includes(k));
+    assert.equal(adminKey(TOKEN, 1), adminKey(TOKEN, 1), 'stable across runs');
+    assert.notEqual(adminKey(TOKEN, 1), adminKey('another-class', 1));
+    assert.notEqual(boardKey(TOKEN), boardKey('another-class'));
+    assert.ok(adminKey(TOKEN, 1).length >= 32);
+    assert.ok(boardKey(TOKEN).length >= 20);
+  });
+
+  it('gives a sidecar its admin and student keys, and wants no class token', () => {
+    const env = {
+      LABCTL_LAB: JSON.stringify({ labName: 'l', labTitle: 't', exercises: [] }),
+      LABCTL_CARD: JSON.stringify({ student: 1 }),
+      LABCTL_ADMIN_KEY: 'a',
+      LABCTL_STUDENT_KEY: 's',
+    };
+    const config = configFromEnv(env);
+    assert.equal(config.adminKey, 'a');
+    assert.equal(config.studentKey, 's');
+    assert.doesNotMatch(JSON.stringify(config), /token/i);
+    assert.throws(() => configFromEnv({ ...env, LABCTL_ADMIN_KEY: undefined }), /LABCTL_ADMIN_KEY/);
+  });
+});
+
+describe('sidecar server: who may read and reset', () => {
+  let dir: string;
+  let server: http.Server;
+  let port: number;
+
+  before(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'labctl-secrets-'));
+    const config: SidecarConfig = {
+      card: {
+        className: 'td1',
+        student: 1,
+        host: '192.0.2.1',
+        domain: 's01.td1.test',
+        ports: {},
+        pair: ['util1', 'util11'],
+        password: 'x',
+        accounts: 19,
+      },
+      labName: 'smtp-pop-imap',
+      labTitle: 'TD',
+      exercises: [{ id: 'smtp-simple', title: 'a' }],
+      adminKey: adminKey(TOKEN, 1),
+      studentKey: studentKey(TOKEN, 1),
+      logFile: path.join(dir, 'mail.log'),
+      homeDir: path.join(dir, 'home'),
+      stateFile: path.join(dir, 'state/progress.json'),
+      port: 0,
+      pollMs: 500,
+    };
+    const sidecar = new Sidecar(config);
+    await sidecar.store.load();
+    server = createServer(sidecar);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    port = (server.address() as AddressInfo).port;
+  });
+  after(async () => {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const reset = (headers: Record<string, string>, query = '') =>
+    request(port, `/api/reset-progress${query}`, { method: 'POST', headers });
+
+  it('refuses the class token, for reading and for resetting', async () => {
+    assert.equal((await request(port, '/api/progress', { headers: bearer(TOKEN) })).status, 403);
+    assert.equal((await reset(bearer(TOKEN))).status, 401);
+  });
+
+  it("refuses student 2's admin key and the board key", async () => {
+    assert.equal((await request(port, '/api/progress', { headers: bearer(adminKey(TOKEN, 2)) })).status, 403);
+    assert.equal((await reset(bearer(adminKey(TOKEN, 2)))).status, 401);
+    assert.equal((await reset(bearer(boardKey(TOKEN)))).status, 401);
+    assert.equal((await request(port, `/api/progress?k=${boardKey(TOKEN)}`)).status, 403);
+  });
+
+  it('lets the student read their page but not reset it', async () => {
+    const key = studentKey(TOKEN, 1);
+    assert.equal((await request(port, `/api/progress?k=${key}`)).status, 200);
+    assert.equal((await reset({}, `?k=${key}`)).status, 401);
+    assert.equal((await reset({ 'x-labctl-key': key })).status, 401);
+    assert.equal((await reset(bearer(key))).status, 401);
+  });
+
+  it('accepts its own admin key for progress, the stream and a reset', async () => {
+    const mine = bearer(adminKey(TOKEN, 1));
+    const progress = await request(port, '/api/progress', { headers: mine });
+    assert.equal(progress.status, 200);
+    assert.equal((JSON.parse(progress.body) as { student: number }).student, 1);
+    assert.match((await request(port, '/api/stream', { headers: mine })).body, /^data: /);
+    assert.equal((await reset(mine)).status, 200);
+  });
+});
+
+/** An engine holding one student whose sidecar is stopped: the board serves without asking any sidecar. */
+function fakeEngine(): Engine {
+  const mail: ContainerInfo = {
+    id: 'm',
+    name: 'labctl-sec-s01-mail',
+    labels: {
+      [LABEL.class]: 'sec',
+      [LABEL.student]: '1',
+      [LABEL.role]: 'mail',
+      [LABEL.ports]: 'smtp=11025,web=11080',
+    },
+    state: 'running',
+    status: 'Up',
+    ports: [],
+  };
+  const sidecar: ContainerInfo = {
+    ...mail,
+    id: 's',
+    name: 'labctl-sec-s01-sidecar',
+    labels: { ...mail.labels, [LABEL.role]: 'sidecar', [LABEL.token]: TOKEN },
+    state: 'exited',
+  };
+  return {
+    ping: () => Promise.resolve(),
+    list: () => Promise.resolve({ containers: [mail, sidecar], networks: [], volumes: [] }),
+  } as unknown as Engine;
+}
+
+/** Starts the board and returns it with the address it printed. */
+async function startBoard(listen: string): Promise<{ server: http.Server; port: number; printed: string }> {
+  let printed = '';
+  const write = process.stdout.write.bind(process.stdout);
+  // Only the board's own line is taken; the test reporter's output passes on.
+  process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
+    if (typeof chunk === 'string' && chunk.startsWith('Class board for')) return Boolean((printed += chunk));
+    return write(chunk, ...rest);
+  }) as typeof process.stdout.write;
+  try {
+    const server = await board(
+      { className: 'sec', port: 0, listen, interval: 60_000 },
+      { engine: fakeEngine(), reporter: new Reporter({ quiet: true }) },
+    );
+    return { server, port: (server.address() as AddressInfo).port, printed };
+  } finally {
+    process.stdout.write = write;
+  }
+}
+
+async function stop(server: http.Server) {
+  server.closeAllConnections();
+  await new Promise((r) => server.close(r));
+}
+
+describe('board: the projector sees, and nothing else', () => {
+  it('on loopback, answers only requests addressed to loopback (DNS rebinding)', async () => {
+    const { server, port, printed } = await startBoard('127.0.0.1');
+    try {
+      assert.match(printed, new RegExp(`http://127\\.0\\.0\\.1:${port}/\\n`));
+      for (const host of ['evil.example', `evil.example:${port}`, `127.0.0.1.nip.io:${port}`, `127.0.0.1:1`]) {
+        const answer = await request(port, '/api/board', { headers: { host } });
+        assert.equal(answer.status, 421, host);
+        assert.doesNotMatch(answer.body, /sec/);
+      }
+      for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, `LOCALHOST:${port}`]) {
+        assert.equal((await request(port, '/api/board', { headers: { host } })).status, 200, host);
+      }
+      const page = await request(port, '/', { headers: { host: `127.0.0.1:${port}` } });
+      assert.equal(page.status, 200);
+      assert.match(page.body, /Class sec/);
+    } finally {
+      await stop(server);
+    }
+  });
+
+  it('off loopback, needs the board key, prints it, and never the class token', async () => {
+    const { server, port, printed } = await startBoard('0.0.0.0');
+    try {
+      const key = boardKey(TOKEN);
+      assert.ok(printed.includes(`http://THIS-HOST:${port}/?key=${key}`), printed);
+      assert.ok(!printed.includes(TOKEN), printed);
+      assert.equal((await request(port, '/')).status, 401);
+      assert.equal((await request(port, '/api/board')).status, 401);
+      assert.equal((await request(port, '/?key=wrong')).status, 401);
+      assert.equal((await request(port, `/?key=${TOKEN}`)).status, 401, 'the class token is not the board key');
+      assert.equal((await request(port, `/?token=${TOKEN}`)).status, 401);
+      assert.equal((await request(port, `/?key=${adminKey(TOKEN, 1)}`)).status, 401);
+
+      const page = await request(port, `/?key=${key}`);
+      assert.equal(page.status, 200);
+      assert.ok(!page.body.includes(TOKEN));
+      assert.ok(page.body.includes(`/api/stream?key=${key}`), 'the live stream carries the key');
+      const cookie = String(page.headers['set-cookie']?.[0] ?? '').split(';')[0]!;
+      assert.match(cookie, /^labctl_board=/);
+      assert.equal((await request(port, '/api/board', { headers: { cookie } })).status, 200);
+      assert.equal((await request(port, `/api/stream?key=${key}`)).status, 200);
+      assert.equal((await request(port, '/api/board', { headers: { cookie: 'labctl_board=nope' } })).status, 401);
+    } finally {
+      await stop(server);
+    }
+  });
+});
