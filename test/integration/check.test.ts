@@ -2,11 +2,19 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { Board } from '../../src/commands/check.js';
 import type { ClassInfo } from '../../src/commands/info.js';
 import { labctl, labctlJson, upArgs } from '../helpers/cli.js';
 import { cleanClass, docker, freeBasePort } from '../helpers/docker.js';
-import { Session, SMTP_FINAL } from '../helpers/session.js';
+import {
+  ALL_EXERCISES,
+  classBoard,
+  doneIds,
+  imapSession,
+  MULTIPART_BODY,
+  popSession,
+  smtpSession,
+  waitForCredits as waitCredits,
+} from '../helpers/td.js';
 
 const CLASS = `ck${process.pid}`;
 let base = 0;
@@ -14,82 +22,15 @@ let info: ClassInfo;
 const port = (student: number, service: string) => info.students[student - 1]!.ports[service]!;
 const domain = (student: number) => info.students[student - 1]!.domain;
 
-/** An SMTP session typed line by line; the refused recipients are allowed to be refused. */
-async function smtp(student: number, from: string, rcpts: string[], body: string[]): Promise<void> {
-  const s = await Session.open(port(student, 'smtp'));
-  try {
-    await s.read(SMTP_FINAL);
-    await s.say('helo pv', SMTP_FINAL);
-    assert.match(await s.say(`mail from: ${from}`, SMTP_FINAL), /^250 /);
-    let accepted = 0;
-    for (const r of rcpts) if ((await s.say(`rcpt to: ${r}`, SMTP_FINAL)).startsWith('250')) accepted++;
-    if (accepted > 0) {
-      assert.match(await s.say('data', SMTP_FINAL), /^354 /);
-      for (const line of body) s.type(line);
-      assert.match(await s.say('.', SMTP_FINAL), /^250 2\.0\.0 Ok: queued as /);
-    }
-    await s.say('quit', SMTP_FINAL);
-  } finally {
-    s.close();
-  }
-}
-
-async function pop(student: number, user: string, password: string, retr: boolean): Promise<void> {
-  const s = await Session.open(port(student, 'pop3'));
-  await s.read(/^\+OK/);
-  await s.send(`USER ${user}`, /^[+-]/);
-  const pass = await s.say(`PASS ${password}`, /^[+-]/);
-  if (pass.startsWith('+OK') && retr) await s.send('RETR 1', /^\.$|^-ERR/);
-  await s.say('QUIT', /^[+-]/);
-  s.close();
-}
-
-async function imap(student: number, user: string, password: string, fetch: boolean): Promise<void> {
-  const s = await Session.open(port(student, 'imap'));
-  await s.read(/^\* OK/);
-  const login = await s.say(`a1 LOGIN ${user} ${password}`, /^a1 /);
-  if (login.startsWith('a1 OK') && fetch) {
-    await s.send('a2 SELECT INBOX', /^a2 /);
-    await s.send('a3 FETCH 1 BODY[TEXT]', /^a3 /);
-  }
-  await s.send('a4 LOGOUT', /^a4 /);
-  s.close();
-}
-
-const board = () => labctlJson<Board>(['check', '--class', CLASS]);
-const doneIds = (b: Board, student: number) =>
-  b.students
-    .find((s) => s.student === student)!
-    .exercises.filter((e) => e.done)
-    .map((e) => e.id);
-
-/** Waits until the board shows at least `ids` done for student 1 (results come within a poll or two). */
-async function waitForCredits(ids: string[]): Promise<Board> {
-  let last: Board | undefined;
-  for (let i = 0; i < 40; i++) {
-    last = await board();
-    if (ids.every((id) => doneIds(last!, 1).includes(id))) return last;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  assert.fail(`never credited ${ids.join(', ')}; done: ${doneIds(last!, 1).join(', ')}`);
-}
-
-const ALL = [
-  'smtp-simple',
-  'smtp-subject',
-  'smtp-two-recipients',
-  'smtp-attachment',
-  'smtp-attachment-base64',
-  'smtp-headers-from-to',
-  'smtp-spoofed-sender',
-  'smtp-external',
-  'pop-login',
-  'pop-retr',
-  'imap-login',
-  'imap-fetch',
-];
-// The first bytes of a real JPEG (SOI, JFIF APP0), base64-encoded as `base64 image.jpg` prints them.
-const JPEG_BASE64 = Buffer.from('ffd8ffe000104a46494600010101012c012c0000ffdb004300', 'hex').toString('base64');
+const smtp = (student: number, from: string, rcpts: string[], body: string[]) =>
+  smtpSession(port(student, 'smtp'), from, rcpts, body);
+const pop = (student: number, user: string, password: string, retr: boolean) =>
+  popSession(port(student, 'pop3'), user, password, retr);
+const imap = (student: number, user: string, password: string, fetch: boolean) =>
+  imapSession(port(student, 'imap'), user, password, fetch);
+const board = () => classBoard(CLASS);
+const waitForCredits = (ids: string[]) => waitCredits(CLASS, 1, ids);
+const ALL = ALL_EXERCISES;
 
 describe('the sidecars and labctl check', { timeout: 600_000 }, () => {
   before(async () => {
@@ -143,38 +84,7 @@ describe('the sidecars and labctl check', { timeout: 600_000 }, () => {
 
   it('credits each exercise of the TD, typed as the TD types it, with evidence', async () => {
     await smtp(1, 'president@u-picardie.fr', ['util1', 'util11'], ['Subject: test', '', 'test envoie president', '']);
-    await smtp(
-      1,
-      'util1',
-      ['util11'],
-      [
-        'Subject: test',
-        'Content-type: multipart/mixed; boundary=------------0000000000',
-        '',
-        'This is a multi-part message in MIME format.',
-        '--------------0000000000',
-        '',
-        'Le contenu du message',
-        '',
-        '--------------0000000000',
-        'Content-Type: text/plain; charset=UTF-8;',
-        '   name="fichier.txt"',
-        'Content-Transfer-Encoding: 7bit',
-        'Content-Disposition: attachment;',
-        '   filename="fichier.txt"',
-        '',
-        'Le contenu du fichier',
-        '--------------0000000000',
-        'Content-Type: image/jpeg;',
-        ' name="postfix-synoptique.jpg"',
-        'Content-Transfer-Encoding: base64',
-        'Content-Disposition: attachment;',
-        ' filename="postfix-synoptique.jpg"',
-        '',
-        JPEG_BASE64,
-        '--------------0000000000--',
-      ],
-    );
+    await smtp(1, 'util1', ['util11'], MULTIPART_BODY);
     await smtp(
       1,
       'util1',
