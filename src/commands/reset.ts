@@ -111,7 +111,14 @@ export async function reset(options: ResetOptions, ctx: Context = defaultContext
       throw usageError(`This would delete ${what}, and this is not a terminal to confirm on.`, 'Add --yes to confirm.');
     if (!(await confirm(`Delete ${what}?`))) throw usageError('Cancelled; nothing was removed.');
   }
-  const result: ResetResult = { class: className, students: [], backups: [], progressCleared: [], recreated: [], skipped: [] };
+  const result: ResetResult = {
+    class: className,
+    students: [],
+    backups: [],
+    progressCleared: [],
+    recreated: [],
+    skipped: [],
+  };
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   await reporter.task(`Resetting ${what}`, async () => {
     for (const mail of mails) {
