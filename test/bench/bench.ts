@@ -76,6 +76,111 @@ async function creditLatency(engine: LocalEngine): Promise<number> {
   }
 }
 
+/** Sends one message over SMTP from the host to student 1; resolves when Postfix said "250 queued". */
+async function smtpTo(port: number, from: string, body: string[]): Promise<number> {
+  const s = await Session.open(port);
+  await s.read(SMTP_FINAL);
+  await s.say('helo bench', SMTP_FINAL);
+  await s.say(`mail from: ${from}`, SMTP_FINAL);
+  await s.say('rcpt to: util11', SMTP_FINAL);
+  await s.say('data', SMTP_FINAL);
+  for (const line of body) s.type(line);
+  const reply = await s.say('.', SMTP_FINAL);
+  const queued = performance.now();
+  if (!reply.startsWith('250')) throw new Error(`not queued: ${reply}`);
+  await s.say('quit', SMTP_FINAL);
+  s.close();
+  return queued;
+}
+
+/** Waits until the exercise is credited in student 1's API; returns the time since `since`. */
+async function creditedAfter(page: string, id: string, since: number, timeoutMs = 30_000): Promise<number> {
+  const api = page.replace('/?k=', '/api/progress?k=');
+  for (;;) {
+    const progress = (await (await fetch(api)).json()) as { exercises: { id: string; done: boolean }[] };
+    if (progress.exercises.find((e) => e.id === id)?.done) return performance.now() - since;
+    if (performance.now() - since > timeoutMs) throw new Error(`no credit for ${id} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** The highest memory the container shows while `work` runs (engine stats, sampled). */
+async function peakMemory(engine: LocalEngine, name: string, work: () => Promise<unknown>): Promise<number> {
+  let peak = 0;
+  let running = true;
+  const sampler = (async () => {
+    while (running) peak = Math.max(peak, await engine.memoryUsage(name));
+  })();
+  try {
+    await work();
+    await new Promise((r) => setTimeout(r, 1500));
+  } finally {
+    running = false;
+    await sampler;
+  }
+  return peak;
+}
+
+/**
+ * Student 1 under load: 2,000 small messages submitted inside their server (one `sendmail -bs` session, so the
+ * per-client rate limit of smtpd does not apply), a real SMTP credit timed during that burst, then a 15 MB
+ * message. Returns the figures the trust issue asks for.
+ */
+async function load(engine: LocalEngine) {
+  const info = await classInfo(CLASS, engine, 1);
+  const s1 = info.students[0]!;
+  const mail = `labctl-${CLASS}-s01-mail`;
+  const sidecar = `labctl-${CLASS}-s01-sidecar`;
+  const script =
+    'for i in $(seq 1 2000); do printf "MAIL FROM:<root>\\r\\nRCPT TO:<util1>\\r\\nDATA\\r\\nSubject: burst $i\\r\\n\\r\\nx\\r\\n.\\r\\n"; done; printf "QUIT\\r\\n"';
+  let burstDone = false;
+  const burst = engine
+    .exec(mail, ['bash', '-c', `(${script}) | sendmail -bs >/dev/null`])
+    .then(() => (burstDone = true));
+  await new Promise((r) => setTimeout(r, 1000));
+  const during = await creditedAfter(
+    s1.page!,
+    'smtp-spoofed-sender',
+    await smtpTo(s1.ports.smtp!, 'president@u-picardie.fr', ['Subject: pendant la rafale', '', 'x', '']),
+  );
+  const duringBurst = !burstDone;
+  const afterBurst = await peakMemory(engine, sidecar, async () => {
+    await burst;
+    for (let i = 0; i < 300; i++) {
+      const q = await engine.exec(mail, ['postqueue', '-p']);
+      if (/Mail queue is empty/.test(q.stdout)) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  });
+  const checks: number[] = [];
+  for (let k = 0; k < 5; k++) checks.push(await timed(labctlCheck));
+  const photo = Buffer.alloc(11 * 1024 * 1024, 7)
+    .toString('base64')
+    .match(/.{1,76}/g)!;
+  const big = [
+    'Subject: photo',
+    'Content-Type: multipart/mixed; boundary=BIG',
+    '',
+    '--BIG',
+    'Content-Type: image/jpeg; name="photo.jpg"',
+    'Content-Transfer-Encoding: base64',
+    'Content-Disposition: attachment; filename="photo.jpg"',
+    '',
+    ...photo,
+    '--BIG--',
+  ];
+  let bigCredit = 0;
+  const afterBig = await peakMemory(engine, sidecar, async () => {
+    bigCredit = await creditedAfter(
+      s1.page!,
+      'smtp-attachment-base64',
+      await smtpTo(s1.ports.smtp!, 'util1', big),
+      60_000,
+    );
+  });
+  return { during, duringBurst, afterBurst, checks, afterBig, bigCredit, bigBytes: big.join('\r\n').length };
+}
+
 async function labctlReset() {
   const r = await labctl(['reset', '--class', CLASS, '--student', '1', '--user', 'util11', '--yes']);
   if (r.code !== 0) throw new Error(`labctl reset failed:\n${r.stderr}`);
@@ -97,7 +202,13 @@ async function floorUp(base: number, image: string, sidecarImage: string) {
       const name = floorName(n);
       await docker('network', 'create', '--label', `dev.labctl.class=${FLOOR}`, name);
       const ports = SERVICES.flatMap(([, p]) => ['-p', `127.0.0.1:${base + n * 1000 + (p % 1000)}:${p}`]);
-      const vols = ['spool:/var/mail', 'home:/home', 'log:/var/log'].flatMap((v) => ['-v', `${name}-${v}`]);
+      const vols = [
+        'spool:/var/mail',
+        'home:/home',
+        'log:/var/log',
+        'evidence:/var/lib/labctl/evidence',
+        'keys:/var/lib/labctl/keys',
+      ].flatMap((v) => ['-v', `${name}-${v}`]);
       await docker(
         'run',
         '-d',
@@ -125,9 +236,7 @@ async function floorUp(base: number, image: string, sidecarImage: string) {
         '-p',
         `127.0.0.1:${base + n * 1000 + 80}:8080`,
         '-v',
-        `${name}-home:/mail/home:ro`,
-        '-v',
-        `${name}-log:/mail/log:ro`,
+        `${name}-evidence:/evidence:ro`,
         '-v',
         `${name}-progress:/state`,
         ...floorSidecarEnv(n).flatMap((e) => ['-e', e]),
@@ -170,7 +279,11 @@ async function floorDown() {
   await Promise.all(range.map((n) => docker('network', 'rm', floorName(n))));
   await Promise.all(
     range.map((n) =>
-      docker('volume', 'rm', ...['spool', 'home', 'log', 'progress'].map((v) => `${floorName(n)}-${v}`)),
+      docker(
+        'volume',
+        'rm',
+        ...['spool', 'home', 'log', 'evidence', 'keys', 'progress'].map((v) => `${floorName(n)}-${v}`),
+      ),
     ),
   );
 }
@@ -192,6 +305,7 @@ async function main() {
     credit: [] as number[],
     reset: [] as number[],
   };
+  let loaded: Awaited<ReturnType<typeof load>> | undefined;
   for (let i = 0; i < runs; i++) {
     t.up.push(await timed(() => labctlUp(base)));
     const { containers } = await engine.list(CLASS);
@@ -208,6 +322,7 @@ async function main() {
     for (let k = 0; k < 5; k++) t.check.push(await timed(labctlCheck));
     t.credit.push(await creditLatency(engine));
     t.reset.push(await timed(labctlReset));
+    if (i === 0) loaded = await load(engine);
     t.down.push(await timed(labctlDown));
     t.floorUp.push(await timed(() => floorUp(base, images.mail, images.sidecar)));
     t.floorDown.push(await timed(floorDown));
@@ -224,6 +339,18 @@ async function main() {
   console.log(`labctl check for the class: ${seconds(median(t.check))} (median of ${t.check.length})`);
   console.log(`a new result in the sidecar's API after "250 queued": ${seconds(median(t.credit))}`);
   console.log(`labctl reset of one mailbox (whole command): ${seconds(median(t.reset))}`);
+  if (loaded) {
+    const l = loaded;
+    console.log(
+      `during a burst of 2,000 messages to student 1: a credit ${seconds(l.during)} after "250 queued"${l.duringBurst ? '' : ' (the burst had already ended)'}`,
+    );
+    console.log(
+      `student 1's sidecar: peak ${(l.afterBurst / 2 ** 20).toFixed(1)} MiB through the burst; labctl check for ${students} students then ${seconds(median(l.checks))}`,
+    );
+    console.log(
+      `a ${(l.bigBytes / 2 ** 20).toFixed(1)} MB message (11 MiB base64 attachment): credited ${seconds(l.bigCredit)} after "250 queued", sidecar peak ${(l.afterBig / 2 ** 20).toFixed(1)} MiB`,
+    );
+  }
 }
 
 await main();

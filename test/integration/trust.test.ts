@@ -93,6 +93,10 @@ describe('credit that a student cannot forge', { timeout: 300_000 }, () => {
       (await sshRun(port('ssh'), 'util1', PASSWORD, 'cat /var/lib/labctl/evidence/log/verify.log 2>&1')).stdout,
       /Permission denied/,
     );
+    // An SMTP session of their own making: `sendmail -bs` runs smtpd as util1, so its lines are not the daemon's.
+    await asUtil1(
+      `printf 'MAIL FROM:<president@u-picardie.fr>\\r\\nRCPT TO:<util1>\\r\\nRCPT TO:<util11>\\r\\nDATA\\r\\nSubject: x\\r\\n\\r\\nx\\r\\n.\\r\\nQUIT\\r\\n' | /usr/sbin/sendmail -bs`,
+    );
     await asUtil1(`cat > ~/Maildir/new/1795000000.V1.forged <<'EOF'\n${forgedMessage()}\nEOF`);
     await asUtil1(`cp ~/Maildir/new/1795000000.V1.forged ~util1/Maildir/cur/1795000001.V2.forged:2,S`);
     await settle();
