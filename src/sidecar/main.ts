@@ -32,7 +32,7 @@ const stop = () => {
   clearInterval(timer);
   server.close();
   server.closeAllConnections();
-  process.exit(0);
+  void sidecar.close().finally(() => process.exit(0));
 };
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
