@@ -2,12 +2,15 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { appendFile, mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { once } from 'node:events';
 import { sameSecret, studentKey } from '../../src/core/token.js';
 import type { SidecarConfig } from '../../src/sidecar/config.js';
+import { createServer } from '../../src/sidecar/server.js';
 import { Sidecar } from '../../src/sidecar/sidecar.js';
 
 const ARCHIVE = 'archive@archive.labctl.invalid';
@@ -421,6 +424,69 @@ describe('sidecar memory', () => {
     await writeFile(path.join(config.archiveDir, 'new', maildirName(T0)), archived('C1999', 'Subject: dernier\n\nx\n'));
     await sidecar.poll();
     assert.deepEqual(done(sidecar), ['smtp-subject']);
+    await sidecar.close();
+  });
+});
+
+describe('sidecar health', () => {
+  let dir: string;
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  it('answers 503 with a reason when no poll completed for 10 poll periods (5 s at least)', async () => {
+    dir = await freshDir();
+    let nowMs = T0;
+    const sidecar = new Sidecar(makeConfig(dir), { now: () => new Date(nowMs) });
+    await sidecar.store.load();
+    const server = createServer(sidecar).listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as AddressInfo;
+    const health = () =>
+      new Promise<{ status: number; body: { status: string; reason?: string } }>((resolve, reject) => {
+        http
+          .get({ host: '127.0.0.1', port, path: '/health' }, (res) => {
+            let text = '';
+            res.on('data', (c: Buffer) => (text += c.toString()));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+          })
+          .on('error', reject);
+      });
+    try {
+      assert.equal((await health()).status, 200, 'just started');
+      nowMs += 6000;
+      const stalled = await health();
+      assert.equal(stalled.status, 503);
+      assert.equal(stalled.body.status, 'stalled');
+      assert.match(stalled.body.reason ?? '', /no poll completed/);
+      await sidecar.poll();
+      assert.equal((await health()).status, 200);
+      nowMs += 4900;
+      assert.equal((await health()).status, 200);
+      nowMs += 200;
+      assert.equal((await health()).status, 503);
+    } finally {
+      server.close();
+      server.closeAllConnections();
+      await sidecar.close();
+    }
+  });
+});
+
+describe('sidecar health, when polls fail', () => {
+  let dir: string;
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  it('gives the last error as part of the reason', async () => {
+    dir = await freshDir();
+    await writeFile(path.join(dir, 'not-a-dir'), '');
+    const config = { ...makeConfig(dir), stateFile: path.join(dir, 'not-a-dir/progress.json') };
+    await writeFile(config.verifyLog, POP(T0));
+    let nowMs = T0;
+    const sidecar = new Sidecar(config, { now: () => new Date(nowMs) });
+    await assert.rejects(sidecar.poll());
+    nowMs += 6000;
+    const health = sidecar.health();
+    assert.equal(health.ok, false);
+    assert.match(health.ok ? '' : health.reason, /since the start; last error: .*not-a-dir/);
     await sidecar.close();
   });
 });
