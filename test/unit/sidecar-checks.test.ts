@@ -142,6 +142,51 @@ describe('message scanning', () => {
     assert.equal(count('/9==', 'AAAA'), undefined, 'data after padding');
   });
 
+  it('decodes an encoded Subject and RFC 2231 file names, and finds parts in nested multiparts', async () => {
+    const facts = await parseMessage(
+      [
+        'Subject: =?UTF-8?B?w6l0w6k=?= =?ISO-8859-1?Q?_=E0_Amiens?=',
+        'Content-Type: multipart/mixed; boundary=outer',
+        '',
+        '--outer',
+        'Content-Type: multipart/alternative; boundary="inner"',
+        '',
+        '--inner',
+        'Content-Type: text/plain',
+        '',
+        'texte',
+        '--inner',
+        'Content-Type: text/html',
+        '',
+        '<p>texte</p>',
+        '--inner--',
+        '--outer',
+        'Content-Type: application/pdf',
+        'Content-Transfer-Encoding: base64',
+        "Content-Disposition: attachment; filename*=utf-8''r%C3%A9sum%C3%A9.pdf",
+        '',
+        'JVBERi0xLjQK',
+        '--outer--',
+        '',
+      ].join('\r\n'),
+    );
+    assert.equal(facts.subject, 'été à Amiens');
+    assert.equal(facts.boundary, 'outer');
+    assert.deepEqual(facts.attachments, [
+      {
+        filename: 'résumé.pdf',
+        mimeType: 'application/pdf',
+        disposition: 'attachment',
+        transferEncoding: 'base64',
+        size: 9,
+      },
+    ]);
+  });
+
+  it('refuses a header block over 256 KiB', async () => {
+    await assert.rejects(parseMessage(`Subject: x\n${'X-Pad: y\n'.repeat(5000)}\nbody\n`), /header block over/);
+  });
+
   it('reads a message of garbage without throwing, and finds nothing in it', async () => {
     const facts = await parseMessage(Buffer.from([0, 255, 13, 10, 0x3a, 0x3a, 10, 10, 1, 2, 3]));
     assert.equal(facts.queueId, undefined);
