@@ -171,10 +171,11 @@ describe('sidecar service', () => {
     await sidecar.poll();
     // rsyslog writes a last line to the renamed file, then opens a new one.
     await rename(config.verifyLog, `${config.verifyLog}.1`);
-    await appendFile(`${config.verifyLog}.1`, vline(T0 + 1000, 101, 'postfix/anvil[9]: statistics'));
-    await writeFile(config.verifyLog, POP_LOGIN(T0 + 2000));
+    await appendFile(`${config.verifyLog}.1`, POP_LOGIN(T0 + 1000));
+    await writeFile(config.verifyLog, vline(T0 + 2000, 0, 'imapd: LOGIN, user=util1, ip=[::1]\n'));
     await sidecar.poll();
-    assert.ok(done(sidecar).includes('pop-login'));
+    assert.ok(done(sidecar).includes('pop-login'), 'the last line of the rotated file');
+    assert.equal(sidecar.stats().log.offset, (await readFile(config.verifyLog)).length, 'the new file, read whole');
     await sidecar.close();
   });
 
