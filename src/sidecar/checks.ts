@@ -1,12 +1,6 @@
 import type { Delivery, LogEvent, MailService } from './events.js';
-import type { MessageHeader, StoredMessage } from './message.js';
-
-export interface CheckInput {
-  events: LogEvent[];
-  messages: StoredMessage[];
-  /** The lab's own mail domains, e.g. s01.td1.test. Their subdomains and localhost are inside too. */
-  labDomains: string[];
-}
+import { type MessageFacts } from './message.js';
+import type { Clock } from './parse-log.js';
 
 /** What earned the credit, and when (ISO time), if the log tells. */
 export interface Evidence {
@@ -21,79 +15,83 @@ export interface Result {
   evidence: string | null;
 }
 
-export type Check = (input: CheckInput) => Evidence | undefined;
+/** The address Postfix's always_bcc sends the archive copy to; its delivery (by virtual) proves nothing. */
+export const ARCHIVE_ADDRESS = 'archive@archive.labctl.invalid';
 
-type EventOf<T extends LogEvent['type']> = Extract<LogEvent, { type: T }>;
+/** Every exercise this file knows, in the lab's order. */
+export const EXERCISE_IDS = [
+  'smtp-simple',
+  'smtp-subject',
+  'smtp-two-recipients',
+  'smtp-attachment',
+  'smtp-attachment-base64',
+  'smtp-headers-from-to',
+  'smtp-spoofed-sender',
+  'smtp-external',
+  'pop-login',
+  'pop-retr',
+  'imap-login',
+  'imap-fetch',
+] as const;
 
-function eventsOf<T extends LogEvent['type']>(events: LogEvent[], type: T): EventOf<T>[] {
-  return events.filter((e): e is EventOf<T> => e.type === type);
-}
+/** Exercises proved by the archived copy of a message, once tied to its queue id in the trusted log. */
+const MESSAGE_EXERCISES = [
+  'smtp-subject',
+  'smtp-attachment',
+  'smtp-attachment-base64',
+  'smtp-headers-from-to',
+] as const;
 
 function domainOf(address: string): string | undefined {
   const at = address.lastIndexOf('@');
   return at < 0 ? undefined : address.slice(at + 1).toLowerCase();
 }
 
-/** A bare user ("util1") is inside: Postfix appends the lab's own domain to it. */
-export function isInsideLab(address: string, labDomains: string[]): boolean {
-  const domain = domainOf(address);
-  if (domain === undefined || domain === 'localhost') return true;
-  return labDomains.some((lab) => domain === lab.toLowerCase() || domain.endsWith(`.${lab.toLowerCase()}`));
+/** The class's domain, which holds every student's: the card's domain minus its first label (s01.td1.test → td1.test). */
+export function classDomain(cardDomain: string): string {
+  const labels = cardDomain.toLowerCase().split('.');
+  return labels.length >= 3 ? labels.slice(1).join('.') : labels.join('.');
 }
 
-/** The account an address delivers to: its local part, without a +extension. */
-function accountOf(address: string): string {
+function inDomain(domain: string, parent: string): boolean {
+  return domain === parent || domain.endsWith(`.${parent}`);
+}
+
+/** A bare user ("util1") is inside: Postfix appends the lab's own domain to it. So are localhost and the class's domain. */
+export function isInsideLab(address: string, cardDomain: string): boolean {
+  const domain = domainOf(address);
+  if (domain === undefined || domain === 'localhost') return true;
+  return inDomain(domain, classDomain(cardDomain));
+}
+
+const RESERVED_SUFFIXES = ['.test', '.invalid', '.localhost', '.example', '.local'];
+const LABEL = /^[a-z0-9-]+$/;
+const TOP_LABEL = /^[a-z]{2,}$/;
+
+/**
+ * The spoofing rule (smtp-spoofed-sender). The envelope sender, as the trusted qmgr line of a message
+ * received over SMTP gives it, counts as spoofed when its domain is a real outside domain: it has at least one
+ * dot; it is syntactically a host name, made of labels of letters, digits and hyphens, the last label being
+ * two letters or more; it is neither the class's domain (the card's domain minus its first label, e.g.
+ * td1.test for s01.td1.test) nor one of its subdomains, nor localhost; and it does not end in .test, .invalid,
+ * .localhost, .example or .local. So `MAIL FROM:<president@u-picardie.fr>` is a spoof, while
+ * `MAIL FROM:<util1@mail>` (no dot), a bare `president` or `util2@s02.td1.test` are typos or lab addresses, not
+ * spoofs. The From: header plays no part.
+ */
+export function isSpoofedSender(address: string, cardDomain: string): boolean {
+  const domain = domainOf(address);
+  if (domain === undefined || !domain.includes('.')) return false;
+  const labels = domain.split('.');
+  if (!labels.every((l) => LABEL.test(l)) || !TOP_LABEL.test(labels[labels.length - 1] ?? '')) return false;
+  if (domain === 'localhost' || inDomain(domain, classDomain(cardDomain))) return false;
+  return !RESERVED_SUFFIXES.some((suffix) => domain.endsWith(suffix));
+}
+
+/** The account an address delivers to: its local part, lowercased, without a +extension. */
+export function accountOf(address: string): string {
   const at = address.lastIndexOf('@');
   return (at < 0 ? address : address.slice(0, at)).split('+')[0]?.toLowerCase() ?? '';
 }
-
-function smtpQueueIds(events: LogEvent[]): Set<string> {
-  return new Set(eventsOf(events, 'smtp-client').map((e) => e.queueId));
-}
-
-function isLocalDelivery(d: Delivery, labDomains: string[]): boolean {
-  return d.status === 'sent' && isInsideLab(d.to, labDomains);
-}
-
-/** When a message arrived: its first successful delivery, else any log line about its queue id. */
-function receivedAt(events: LogEvent[], queueId: string): string | null {
-  const own = events.filter((e) => 'queueId' in e && e.queueId === queueId);
-  return (own.find((e) => e.type === 'delivery' && e.status === 'sent') ?? own[0])?.time ?? null;
-}
-
-function earliest(candidates: Evidence[]): Evidence | undefined {
-  let best: Evidence | undefined;
-  for (const c of candidates) {
-    if (!best || (c.at !== null && (best.at === null || c.at < best.at))) best = c;
-  }
-  return best;
-}
-
-/**
- * The earliest message received over SMTP for which `describe` returns a text. A message counts as
- * received over SMTP when its top Received: header names a queue id (see receivedQueueId): this holds
- * even once the log lines are gone.
- */
-function firstMessage(input: CheckInput, describe: (m: StoredMessage) => string | undefined): Evidence | undefined {
-  const candidates: Evidence[] = [];
-  for (const m of input.messages) {
-    if (m.queueId === undefined) continue;
-    const text = describe(m);
-    if (text !== undefined) {
-      candidates.push({
-        at: receivedAt(input.events, m.queueId),
-        evidence: `message ${m.queueId} (${m.account}): ${text}`,
-      });
-    }
-  }
-  return earliest(candidates);
-}
-
-function header(headers: MessageHeader[], key: string): string | undefined {
-  return headers.find((h) => h.key === key)?.value;
-}
-
-const SERVER_TO = /^\s*undisclosed-recipients:\s*;\s*$/i;
 
 /**
  * Postfix's cleanup adds missing Message-Id, Date, From and To headers, in that order after the last
@@ -104,143 +102,299 @@ const SERVER_TO = /^\s*undisclosed-recipients:\s*;\s*$/i;
  * would have added a Message-Id. Assumed: nobody types "To: undisclosed-recipients:;" or puts a From:
  * equal to MAIL FROM last while also writing a Message-Id from inside the container.
  */
-function studentFromTo(m: StoredMessage, events: LogEvent[]): { from: string; to: string } | undefined {
-  const headers = m.parsed.headers;
-  const to = headers.find((h) => h.key === 'to' && !SERVER_TO.test(h.value));
-  const fromIndex = headers.findIndex((h) => h.key === 'from');
-  const from = headers[fromIndex];
-  if (!to || !from) return undefined;
-  const queueId = m.queueId ?? '';
-  const untouched = eventsOf(events, 'message-id').some((e) => e.queueId === queueId && e.messageId === '');
-  const envelope =
-    eventsOf(events, 'queued').find((e) => e.queueId === queueId)?.from ??
-    header(headers, 'return-path')?.replace(/^\s*<|>\s*$/g, '');
-  const endsHeaders = headers.slice(fromIndex + 1).every((h) => h.key === 'to' && SERVER_TO.test(h.value));
-  const serverFrom = !untouched && endsHeaders && from.value.trim().toLowerCase() === envelope?.toLowerCase();
-  return serverFrom ? undefined : { from: from.value.trim(), to: to.value.trim() };
+export function studentFromTo(
+  m: MessageFacts,
+  envelope: string | undefined,
+  untouched: boolean,
+): { from: string; to: string } | undefined {
+  if (m.to === undefined || m.from === undefined) return undefined;
+  const sender = envelope ?? m.returnPath;
+  const serverFrom = !untouched && m.fromEndsHeaders && m.from.trim().toLowerCase() === sender?.toLowerCase();
+  return serverFrom ? undefined : { from: m.from.trim(), to: m.to.trim() };
 }
 
-function boundaryOf(headers: MessageHeader[]): string | undefined {
-  const type = header(headers, 'content-type') ?? '';
-  if (!/^\s*multipart\//i.test(type)) return undefined;
-  return /boundary\s*=\s*(?:"([^"]+)"|([^\s;]+))/i
-    .exec(type)
-    ?.slice(1)
-    .find((b) => b !== undefined);
-}
-
-function login(service: MailService): Check {
-  return ({ events }) => {
-    const e = eventsOf(events, 'login').find((l) => l.service === service);
-    return (
-      e && {
-        at: e.time,
-        evidence: `${e.user} logged in over ${service.toUpperCase()} from ${e.ip ?? 'an unknown address'}`,
-      }
-    );
-  };
-}
-
-function logoutCount(service: MailService, count: string, what: string): Check {
-  return ({ events }) => {
-    const e = eventsOf(events, 'logout').find((l) => l.service === service && (l.counts[count] ?? 0) > 0);
-    return (
-      e && {
-        at: e.time,
-        evidence: `${e.user ?? 'a session'} ${what}: ${count}=${e.counts[count]} at ${service.toUpperCase()} logout`,
-      }
-    );
-  };
-}
-
-export const EXERCISE_CHECKS: Record<string, Check> = {
-  'smtp-simple': ({ events, labDomains }) => {
-    const smtp = smtpQueueIds(events);
-    const d = eventsOf(events, 'delivery').find((e) => smtp.has(e.queueId) && isLocalDelivery(e, labDomains));
-    return d && { at: d.time, evidence: `message ${d.queueId} received over SMTP, delivered to ${d.to}` };
+const DESCRIBE: Record<(typeof MESSAGE_EXERCISES)[number], (m: MessageFacts, q: QueueState) => string | undefined> = {
+  'smtp-subject': (m) => (m.subject?.trim() ? `Subject: ${m.subject.trim()}` : undefined),
+  'smtp-attachment': (m) => {
+    const part = m.attachments.find((a) => a.disposition === 'attachment');
+    if (m.boundary === undefined || !part) return undefined;
+    return `attachment ${part.filename ?? '(no name)'} (${part.mimeType}) in a multipart message, boundary "${m.boundary}"`;
   },
-
-  'smtp-subject': (input) =>
-    firstMessage(input, (m) => (m.parsed.subject?.trim() ? `Subject: ${m.parsed.subject.trim()}` : undefined)),
-
-  'smtp-two-recipients': ({ events, labDomains }) => {
-    const smtp = smtpQueueIds(events);
-    // local delivers each message twice per account (mailbox, then Maildir through .forward): count accounts.
-    const accounts = new Map<string, Set<string>>();
-    for (const d of eventsOf(events, 'delivery')) {
-      if (!smtp.has(d.queueId) || !isLocalDelivery(d, labDomains)) continue;
-      const seen = accounts.get(d.queueId) ?? new Set<string>();
-      seen.add(accountOf(d.to));
-      accounts.set(d.queueId, seen);
-      if (seen.size >= 2) {
-        return {
-          at: d.time,
-          evidence: `message ${d.queueId} delivered to ${[...seen].join(', ')} in one SMTP transaction`,
-        };
-      }
-    }
-    return undefined;
+  'smtp-attachment-base64': (m) => {
+    const part = m.attachments.find((a) => a.transferEncoding === 'base64' && a.size > 0);
+    return part && `${part.filename ?? '(no name)'} (${part.mimeType}), ${part.size} bytes decoded from base64`;
   },
-
-  'smtp-attachment': (input) =>
-    firstMessage(input, (m) => {
-      const boundary = boundaryOf(m.parsed.headers);
-      const part = m.parsed.attachments.find((a) => a.disposition === 'attachment');
-      if (boundary === undefined || !part) return undefined;
-      return `attachment ${part.filename ?? '(no name)'} (${part.mimeType}) in a multipart message, boundary "${boundary}"`;
-    }),
-
-  'smtp-attachment-base64': (input) =>
-    firstMessage(input, (m) => {
-      const part = m.parsed.attachments.find((a) => a.transferEncoding === 'base64' && a.size > 0);
-      return part && `${part.filename ?? '(no name)'} (${part.mimeType}), ${part.size} bytes decoded from base64`;
-    }),
-
-  'smtp-headers-from-to': (input) =>
-    firstMessage(input, (m) => {
-      const written = studentFromTo(m, input.events);
-      return written && `From: ${written.from} and To: ${written.to} written by the student`;
-    }),
-
-  'smtp-spoofed-sender': (input) => {
-    const { events, labDomains } = input;
-    const smtp = smtpQueueIds(events);
-    const envelope = eventsOf(events, 'queued')
-      .filter((q) => smtp.has(q.queueId) && !isInsideLab(q.from, labDomains))
-      .map((q) => ({ at: q.time, evidence: `message ${q.queueId}: envelope sender ${q.from} is outside the lab` }));
-    const header = firstMessage(input, (m) => {
-      const from = m.parsed.from;
-      return from !== undefined && !isInsideLab(from, labDomains) ? `From: ${from} is outside the lab` : undefined;
-    });
-    return earliest(header ? [...envelope, header] : envelope);
+  'smtp-headers-from-to': (m, q) => {
+    const written = studentFromTo(m, q.from, q.noMessageId === true);
+    return written && `From: ${written.from} and To: ${written.to} written by the student`;
   },
-
-  'smtp-external': ({ events, labDomains }) => {
-    // A bounce notice (from=<>) to a forged outside sender is the server's doing, not an attempt.
-    const bounces = new Set(
-      eventsOf(events, 'queued')
-        .filter((q) => q.from === '')
-        .map((q) => q.queueId),
-    );
-    const candidates: Evidence[] = [];
-    const d = eventsOf(events, 'delivery').find((e) => !bounces.has(e.queueId) && !isInsideLab(e.to, labDomains));
-    if (d)
-      candidates.push({ at: d.time, evidence: `message ${d.queueId} to ${d.to}: status=${d.status} (${d.detail})` });
-    const r = eventsOf(events, 'reject').find((e) => e.to !== undefined && !isInsideLab(e.to, labDomains));
-    if (r) candidates.push({ at: r.time, evidence: `${r.stage} to ${r.to} refused: ${r.code} ${r.reason}` });
-    return earliest(candidates);
-  },
-
-  'pop-login': login('pop3'),
-  'pop-retr': logoutCount('pop3', 'retr', 'read messages with RETR'),
-  'imap-login': login('imap'),
-  'imap-fetch': logoutCount('imap', 'body', 'fetched message bodies'),
 };
 
-/** One result per requested exercise, in order. An id without a check is reported as not done. */
+/** What the trusted log and the archive said so far about one queue id; dropped after maxAgeMs or beyond maxQueueIds. */
+interface QueueState {
+  /** Clock time (ms) the sidecar first heard of the queue id. */
+  seenAt: number;
+  /** Time of smtpd's "client=" line: the message came in over SMTP. */
+  client?: string;
+  /** cleanup logged "message-id=<>": it added no header. */
+  noMessageId?: boolean;
+  /** The envelope sender from qmgr ('' for a bounce notice). */
+  from?: string;
+  /** The first successful local delivery to a lab account. */
+  delivered?: { at: string; to: string };
+  /** The distinct accounts of the original recipients (orig_to, else to) of its local deliveries. */
+  accounts: string[];
+  /** The archived copy, waiting for the log lines that tie it to an SMTP transaction. */
+  message?: MessageFacts;
+  /** The archived copy was tied and checked: a later copy with the same id is ignored. */
+  messageChecked?: boolean;
+}
+
+export interface VerifierOptions {
+  /** The student's mail domain (the card's), e.g. s01.td1.test. */
+  cardDomain: string;
+  /** The exercises to look for; others are not evaluated. Default: all. */
+  exercises?: readonly string[];
+  now?: Clock;
+  /** When progress was last reset (ISO), or null: only what happened after counts. */
+  since?: () => string | null;
+  /** Exercises already credited need nothing more. */
+  isCredited?: (id: string) => boolean;
+  /** Queue ids kept at most (oldest dropped first). */
+  maxQueueIds?: number;
+  /** Queue ids older than this (by the clock) are dropped. */
+  maxAgeMs?: number;
+}
+
+export interface VerifierStats {
+  /** Queue ids held, archived copies waiting included. */
+  queueIds: number;
+  /** Archived copies waiting for their log lines. */
+  pendingMessages: number;
+  /** Queue ids dropped for age or number. */
+  dropped: number;
+  /** Archived copies not received over SMTP (no queue id in the top Received:), ignored. */
+  ignoredMessages: number;
+}
+
+/**
+ * Turns trusted events and archived messages, fed in any order and once each, into credits. It keeps
+ * per-queue-id state only while a credit may still come of it, within bounds, and nothing about the exercises
+ * already credited. Call take() to collect what was earned since the last call.
+ */
+export class Verifier {
+  private readonly queue = new Map<string, QueueState>();
+  private readonly found = new Map<string, Evidence>();
+  private readonly wanted: ReadonlySet<string>;
+  private readonly now: Clock;
+  private readonly maxQueueIds: number;
+  private readonly maxAgeMs: number;
+  private dropped = 0;
+  private ignoredMessages = 0;
+
+  constructor(private readonly options: VerifierOptions) {
+    this.wanted = new Set(options.exercises ?? EXERCISE_IDS);
+    this.now = options.now ?? (() => new Date());
+    this.maxQueueIds = options.maxQueueIds ?? 5000;
+    this.maxAgeMs = options.maxAgeMs ?? 3600_000;
+  }
+
+  /** Credits found since the last take(), in the order they were found. */
+  take(): Result[] {
+    const out = [...this.found].map(([id, e]) => ({ id, done: true, at: e.at, evidence: e.evidence }));
+    this.found.clear();
+    return out;
+  }
+
+  /** The credit found (and not yet taken) for an exercise. */
+  peek(id: string): Evidence | undefined {
+    return this.found.get(id);
+  }
+
+  stats(): VerifierStats {
+    let pendingMessages = 0;
+    for (const q of this.queue.values()) if (q.message) pendingMessages++;
+    return { queueIds: this.queue.size, pendingMessages, dropped: this.dropped, ignoredMessages: this.ignoredMessages };
+  }
+
+  /** Drops the queue ids older than maxAgeMs, then the oldest beyond maxQueueIds. */
+  prune(): void {
+    const oldest = this.now().getTime() - this.maxAgeMs;
+    for (const [id, q] of this.queue) {
+      if (q.seenAt >= oldest && this.queue.size <= this.maxQueueIds) break;
+      this.queue.delete(id);
+      this.dropped++;
+    }
+  }
+
+  addEvent(e: LogEvent): void {
+    switch (e.type) {
+      case 'smtp-client': {
+        const q = this.entry(e.queueId);
+        q.client ??= e.time;
+        return this.settle(e.queueId, q);
+      }
+      case 'message-id':
+        this.entry(e.queueId).noMessageId = e.messageId === '';
+        return;
+      case 'queued': {
+        const q = this.entry(e.queueId);
+        q.from ??= e.from;
+        if (q.client !== undefined && this.counts(q.client) && isSpoofedSender(e.from, this.options.cardDomain)) {
+          this.credit('smtp-spoofed-sender', {
+            at: e.time,
+            evidence: `message ${e.queueId}: envelope sender ${e.from} is outside the lab`,
+          });
+        }
+        return;
+      }
+      case 'delivery':
+        return this.delivery(e);
+      case 'reject':
+        if (e.recipient !== undefined && this.counts(e.time) && this.outside(e.recipient)) {
+          this.credit('smtp-external', {
+            at: e.time,
+            evidence: `${e.stage} to ${e.recipient} refused: ${e.code} ${e.reason}`,
+          });
+        }
+        return;
+      case 'login':
+        if (this.counts(e.time)) {
+          this.credit(e.service === 'pop3' ? 'pop-login' : 'imap-login', {
+            at: e.time,
+            evidence: `${e.user} logged in over ${e.service.toUpperCase()} from ${e.ip ?? 'an unknown address'}`,
+          });
+        }
+        return;
+      case 'logout':
+        return this.logout(e.service, e.counts, e.user, e.time);
+      default:
+        return;
+    }
+  }
+
+  /** An archived copy of a message. Only one that our smtpd received (see receivedQueueId) can count. */
+  addMessage(m: MessageFacts): void {
+    if (m.queueId === undefined) {
+      this.ignoredMessages++;
+      return;
+    }
+    if (MESSAGE_EXERCISES.every((id) => this.done(id))) return;
+    const q = this.entry(m.queueId);
+    if (q.messageChecked || q.message) return;
+    q.message = m;
+    this.settle(m.queueId, q);
+  }
+
+  private logout(service: MailService, counts: Record<string, number>, user: string | undefined, time: string): void {
+    const [id, count, what] =
+      service === 'pop3'
+        ? (['pop-retr', 'retr', 'read messages with RETR'] as const)
+        : (['imap-fetch', 'body', 'fetched message bodies'] as const);
+    if ((counts[count] ?? 0) > 0 && this.counts(time)) {
+      this.credit(id, {
+        at: time,
+        evidence: `${user ?? 'a session'} ${what}: ${count}=${counts[count]} at ${service.toUpperCase()} logout`,
+      });
+    }
+  }
+
+  private delivery(d: Delivery): void {
+    // The archive copy (always_bcc, delivered by virtual) proves nothing about what the student sent.
+    if (d.transport === 'virtual' || [d.to, d.origTo].some((a) => a?.toLowerCase() === ARCHIVE_ADDRESS)) return;
+    const q = this.queue.get(d.queueId);
+    if (d.transport === 'local' && d.status === 'sent' && isInsideLab(d.to, this.options.cardDomain)) {
+      const known = q ?? this.entry(d.queueId);
+      known.delivered ??= { at: d.time, to: d.to };
+      const account = accountOf(d.origTo ?? d.to);
+      if (account !== '' && !known.accounts.includes(account) && known.accounts.length < 10) {
+        known.accounts.push(account);
+      }
+      return this.settle(d.queueId, known, d);
+    }
+    // An attempt outside: anything but the bounce notice (from=<>) sent back to a forged sender.
+    if (q?.from !== undefined && q.from !== '' && this.outside(d.to) && this.counts(d.time)) {
+      this.credit('smtp-external', {
+        at: d.time,
+        evidence: `message ${d.queueId} to ${d.to}: status=${d.status} (${d.detail})`,
+      });
+    }
+  }
+
+  /** Credits what a queue id proves once it came in over SMTP (after the last reset) and was delivered. */
+  private settle(queueId: string, q: QueueState, d?: Delivery): void {
+    if (q.client === undefined || !this.counts(q.client) || !q.delivered) return;
+    this.credit('smtp-simple', {
+      at: q.delivered.at,
+      evidence: `message ${queueId} received over SMTP, delivered to ${q.delivered.to}`,
+    });
+    if (d && q.accounts.length >= 2) {
+      this.credit('smtp-two-recipients', {
+        at: d.time,
+        evidence: `message ${queueId} delivered to ${q.accounts.join(', ')} in one SMTP transaction`,
+      });
+    }
+    const m = q.message;
+    if (!m) return;
+    for (const id of MESSAGE_EXERCISES) {
+      if (this.done(id)) continue;
+      const text = DESCRIBE[id](m, q);
+      if (text !== undefined) {
+        this.credit(id, { at: q.delivered.at, evidence: `message ${queueId} (${accountOf(q.delivered.to)}): ${text}` });
+      }
+    }
+    delete q.message;
+    q.messageChecked = true;
+  }
+
+  private outside(address: string): boolean {
+    return (
+      address !== '' && address.toLowerCase() !== ARCHIVE_ADDRESS && !isInsideLab(address, this.options.cardDomain)
+    );
+  }
+
+  private counts(time: string): boolean {
+    const since = this.options.since?.() ?? null;
+    return since === null || time > since;
+  }
+
+  private done(id: string): boolean {
+    return !this.wanted.has(id) || this.found.has(id) || this.options.isCredited?.(id) === true;
+  }
+
+  private credit(id: string, evidence: Evidence): void {
+    if (!this.done(id)) this.found.set(id, evidence);
+  }
+
+  private entry(queueId: string): QueueState {
+    let q = this.queue.get(queueId);
+    if (!q) {
+      q = { seenAt: this.now().getTime(), accounts: [] };
+      this.queue.set(queueId, q);
+      if (this.queue.size > this.maxQueueIds) this.prune();
+    }
+    return q;
+  }
+}
+
+/** What the batch evaluate() reads: trusted events and archived messages. */
+export interface CheckInput {
+  events: LogEvent[];
+  messages: MessageFacts[];
+  /** The student's mail domain first, e.g. s01.td1.test: the class's domain (td1.test) is inside the lab. */
+  labDomains: string[];
+}
+
+/**
+ * One result per requested exercise, in order, from a whole log and archive at once (tests, tooling). An id
+ * without a check is reported as not done.
+ */
 export function evaluate(input: CheckInput, exerciseIds: string[]): Result[] {
+  const verifier = new Verifier({ cardDomain: input.labDomains[0] ?? '', exercises: exerciseIds });
+  for (const m of input.messages) verifier.addMessage(m);
+  for (const e of input.events) verifier.addEvent(e);
   return exerciseIds.map((id) => {
-    const found = EXERCISE_CHECKS[id]?.(input);
+    const found = verifier.peek(id);
     return { id, done: found !== undefined, at: found?.at ?? null, evidence: found?.evidence ?? null };
   });
 }

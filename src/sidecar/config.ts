@@ -20,8 +20,12 @@ export interface SidecarConfig {
   /** labctl's key for this sidecar (Bearer): progress and reset. Not the class token, which stays on the host. */
   adminKey: string;
   studentKey: string;
-  logFile: string;
-  homeDir: string;
+  /** The trusted verification log, written by rsyslog for the mail daemons only. */
+  verifyLog: string;
+  /** The message archive: a Maildir Postfix's virtual(8) fills with an always_bcc copy of every message. */
+  archiveDir: string;
+  /** The uids whose lines of the verification log are believed (root and postfix by default). */
+  trustedUids: number[];
   stateFile: string;
   port: number;
   pollMs: number;
@@ -42,8 +46,12 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): SidecarConf
     exercises: lab.exercises,
     adminKey: required(env, 'LABCTL_ADMIN_KEY'),
     studentKey: required(env, 'LABCTL_STUDENT_KEY'),
-    logFile: env.LABCTL_LOG_FILE ?? '/mail/log/mail.log',
-    homeDir: env.LABCTL_HOME_DIR ?? '/mail/home',
+    verifyLog: env.LABCTL_VERIFY_LOG ?? '/evidence/log/verify.log',
+    archiveDir: env.LABCTL_ARCHIVE_DIR ?? '/evidence/archive',
+    trustedUids: (env.LABCTL_TRUSTED_UIDS ?? '0,101')
+      .split(',')
+      .filter((uid) => /^\s*\d+\s*$/.test(uid))
+      .map(Number),
     stateFile: env.LABCTL_STATE_FILE ?? '/state/progress.json',
     port: Number(env.LABCTL_PORT ?? 8080),
     pollMs: Number(env.LABCTL_POLL_MS ?? 500),

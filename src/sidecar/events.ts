@@ -1,7 +1,13 @@
-/** What one line of /var/log/mail.log says, once parsed. Every event keeps its ISO time and the raw line. */
+/**
+ * What one log line says, once parsed. Every event keeps its ISO time and the raw line. Lines of the trusted
+ * verification log also keep the sender's uid and pid as the kernel reported them to rsyslog (the evidence
+ * that a daemon, not a student, wrote the line).
+ */
 interface EventBase {
   time: string;
   raw: string;
+  uid?: number;
+  pid?: number;
 }
 
 export type MailService = 'imap' | 'pop3';
@@ -72,6 +78,8 @@ export interface Reject extends EventBase {
   from?: string;
   to?: string;
   helo?: string;
+  /** For a refused RCPT: the address named both in Postfix's reason text and in its to= field. */
+  recipient?: string;
 }
 
 export interface Login extends EventBase {

@@ -1,8 +1,13 @@
+import v8 from 'node:v8';
 import { configFromEnv } from './config.js';
 import { createServer } from './server.js';
 import { Sidecar } from './sidecar.js';
 
 /** The verification sidecar: one per student, next to their mail server. */
+
+// The sidecar mostly idles: V8's optimizing compiler (TurboFan) costs it some 5 MiB of RSS after a burst of
+// work (measured on 2,000 messages: 60-65 MiB with it, 55 without), for speed it does not need.
+v8.setFlagsFromString('--no-opt');
 const config = configFromEnv();
 const sidecar = new Sidecar(config);
 await sidecar.store.load();
@@ -32,7 +37,7 @@ const stop = () => {
   clearInterval(timer);
   server.close();
   server.closeAllConnections();
-  process.exit(0);
+  void sidecar.close().finally(() => process.exit(0));
 };
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);

@@ -1,4 +1,4 @@
-import PostalMime, { type Email } from 'postal-mime';
+import { Readable } from 'node:stream';
 
 /** A message header, key lowercased, value unfolded but otherwise as written. */
 export interface MessageHeader {
@@ -11,79 +11,410 @@ export interface MessageAttachment {
   mimeType: string;
   /** The Content-Disposition value (attachment, inline), if the part has one. */
   disposition?: string;
-  /** 'base64' when the raw message carries exactly these decoded bytes as base64. */
+  /** 'base64' when the part is declared base64 and its body is clean base64 (see Base64Counter). */
   transferEncoding?: 'base64';
-  /** Decoded size in bytes. */
+  /** Decoded size in bytes (for a part that is not clean base64: the size of its raw body). */
   size: number;
 }
 
-/** The little the checks need from a parsed message, filled by postal-mime. */
-export interface ParsedMessage {
-  /** Top-level headers in document order, duplicates included. */
-  headers: MessageHeader[];
-  subject?: string;
-  from?: string;
-  to?: string[];
-  attachments: MessageAttachment[];
-}
-
-export interface StoredMessage {
-  /** The lab account whose mailbox holds the message. */
-  account: string;
+/**
+ * The little the checks need from a message, gathered while streaming it: nothing here grows with the size
+ * of the message. Strings are cut at TEXT_LIMIT characters, the parts at PART_LIMIT.
+ */
+export interface MessageFacts {
   /** Postfix queue id, set only when our smtpd received the message (see receivedQueueId). */
   queueId?: string;
-  parsed: ParsedMessage;
-  raw: string;
+  subject?: string;
+  /** The first From: header, as written. */
+  from?: string;
+  /** The first To: header that is not the "undisclosed-recipients:;" Postfix adds. */
+  to?: string;
+  /** Whether every header after the first From: is a To: of the form Postfix adds (see checks.ts). */
+  fromEndsHeaders: boolean;
+  /** The Return-Path: the delivery agent added, without its angle brackets. */
+  returnPath?: string;
+  /** The boundary of a top-level multipart message. */
+  boundary?: string;
+  /** Leaf parts that are attachments: a disposition, a file name, or a type other than text/plain or html. */
+  attachments: MessageAttachment[];
+  /** Bytes read. */
+  size: number;
 }
 
-export async function parseStoredMessage(account: string, raw: string): Promise<StoredMessage> {
-  let parsed: ParsedMessage = { headers: [], attachments: [] };
-  try {
-    parsed = toParsedMessage(await PostalMime.parse(raw), raw);
-  } catch {
-    // postal-mime only rejects on its size limits; such a message simply proves nothing.
-  }
-  const queueId = receivedQueueId(parsed.headers);
-  return { account, ...(queueId !== undefined && { queueId }), parsed, raw };
-}
+const TEXT_LIMIT = 200;
+const PART_LIMIT = 20;
+/** Header bytes of one MIME node, every header line counting for at least 64 bytes. */
+const MAX_HEAD_SIZE = 256 * 1024;
+const MAX_CHILD_NODES = 200;
+
+export const SERVER_TO = /^\s*undisclosed-recipients:\s*;\s*$/i;
 
 /**
- * The queue id from the topmost Received: header, the one our Postfix wrote last; lower ones may be
- * typed by the student. Only smtpd writes "with SMTP id" / "with ESMTP id": mail from pickup (sendmail)
- * or from the bounce daemon has "by host (Postfix) id X" and gives undefined.
+ * The queue id from the topmost Received: header, the one our Postfix wrote last; lower ones may be typed by
+ * the student. Only smtpd writes "with SMTP id" / "with ESMTP id": mail from pickup (sendmail) or from the
+ * bounce daemon has "by host (Postfix) id X" and gives undefined. The HELO name and the recipient are
+ * written into that header too: when they make it name two different queue ids, none is believed.
  */
 export function receivedQueueId(headers: MessageHeader[]): string | undefined {
   const received = headers.find((h) => h.key === 'received');
-  return received && /\bwith\s+(?:UTF8)?E?SMTP[SA]{0,2}\s+id\s+([0-9A-Za-z]+)/i.exec(received.value)?.[1];
+  if (!received) return undefined;
+  const ids = new Set(
+    [...received.value.matchAll(/\bwith\s+(?:UTF8)?E?SMTP[SA]{0,2}\s+id\s+([0-9A-Za-z]+)/gi)].map((m) => m[1]),
+  );
+  return ids.size === 1 ? [...ids][0] : undefined;
 }
 
-function toParsedMessage(email: Email, raw: string): ParsedMessage {
-  const compactRaw = raw.replace(/\s+/g, '');
-  const hasBase64Part = /^content-transfer-encoding:\s*"?base64/im.test(raw);
-  const to = (email.to ?? []).flatMap((a) => (a.group ? a.group.map((m) => m.address) : [a.address]));
+/**
+ * Counts the bytes a base64 body decodes to, chunk by chunk, and says whether it is clean: only the base64
+ * alphabet and whitespace, at most two '=' and only at the end, a length that decodes whole, not empty.
+ */
+export class Base64Counter {
+  private data = 0;
+  private padding = 0;
+  private bad = false;
+
+  write(chunk: Uint8Array): void {
+    if (this.bad) return;
+    for (let i = 0; i < chunk.length; i++) {
+      const c = chunk[i] ?? 0;
+      if (c === 0x20 || c === 0x09 || c === 0x0d || c === 0x0a) continue;
+      if (c === 0x3d) {
+        this.padding++;
+        if (this.padding > 2) this.bad = true;
+      } else if (
+        this.padding === 0 &&
+        ((c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2f)
+      ) {
+        this.data++;
+      } else {
+        this.bad = true;
+      }
+      if (this.bad) return;
+    }
+  }
+
+  /** The decoded size when the body was clean base64, else undefined. */
+  result(): number | undefined {
+    if (this.bad || this.data === 0) return undefined;
+    const total = this.data + this.padding;
+    const whole = this.padding > 0 ? total % 4 === 0 : this.data % 4 !== 1;
+    return whole ? Math.floor((this.data * 3) / 4) : undefined;
+  }
+}
+
+function cut(text: string): string {
+  return text.length > TEXT_LIMIT ? `${text.slice(0, TEXT_LIMIT)}…` : text;
+}
+
+/** RFC 2047 encoded words (=?charset?B|Q?text?=), the whitespace between two of them dropped. */
+export function decodeWords(text: string): string {
+  return text
+    .replace(/(=\?[^?\s]+\?[BbQq]\?[^?\s]*\?=)\s+(?==\?[^?\s]+\?[BbQq]\?[^?\s]*\?=)/g, '$1')
+    .replace(/=\?([^?\s]+)\?([BbQq])\?([^?\s]*)\?=/g, (word, charset: string, kind: string, data: string) => {
+      const bytes =
+        kind.toUpperCase() === 'B'
+          ? Buffer.from(data, 'base64')
+          : Buffer.from(
+              data
+                .replace(/_/g, ' ')
+                .replace(/=([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))),
+              'latin1',
+            );
+      return decodeBytes(bytes, charset.replace(/\*.*$/, '')) ?? word;
+    });
+}
+
+function decodeBytes(bytes: Uint8Array, charset: string): string | undefined {
+  try {
+    return new TextDecoder(charset.toLowerCase()).decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A structured header value: its first token lowercased ("multipart/mixed", "attachment") and its parameters. */
+interface Structured {
+  value: string;
+  params: Record<string, string>;
+}
+
+/** Parses `value; key=token; key="quoted"`, RFC 2231 `key*=charset'lang'%XX` and `key*0=`..`key*N=` included. */
+export function parseStructured(header: string | undefined): Structured {
+  const parts: string[] = [];
+  let current = '';
+  let quoted = false;
+  for (let i = 0; i < (header ?? '').length; i++) {
+    const c = header?.[i] ?? '';
+    if (c === '"') quoted = !quoted;
+    if (c === '\\' && quoted) {
+      current += header?.[++i] ?? '';
+      continue;
+    }
+    if (c === ';' && !quoted) {
+      parts.push(current);
+      current = '';
+    } else current += c;
+  }
+  parts.push(current);
+  const value = (parts.shift() ?? '').trim().toLowerCase();
+  const pieces = new Map<string, { index: number; text: string; extended: boolean }[]>();
+  for (const part of parts) {
+    const eq = part.indexOf('=');
+    if (eq < 0) continue;
+    const key = part.slice(0, eq).trim().toLowerCase();
+    let text = part.slice(eq + 1).trim();
+    if (text.startsWith('"') && text.endsWith('"') && text.length >= 2) text = text.slice(1, -1);
+    const m = /^([^*]+)(?:\*(\d+))?(\*)?$/.exec(key);
+    if (!m) continue;
+    const name = m[1] ?? '';
+    const list = pieces.get(name) ?? [];
+    list.push({ index: Number(m[2] ?? 0), text, extended: m[3] !== undefined });
+    pieces.set(name, list);
+  }
+  const params: Record<string, string> = {};
+  for (const [name, list] of pieces) {
+    list.sort((a, b) => a.index - b.index);
+    if (!list.some((p) => p.extended)) {
+      params[name] = decodeWords(list.map((p) => p.text).join(''));
+      continue;
+    }
+    // RFC 2231: the first extended piece says the charset; percent-escapes are bytes in it.
+    let charset = 'utf-8';
+    const bytes: number[] = [];
+    list.forEach((p, i) => {
+      let text = p.text;
+      if (i === 0 && p.extended) {
+        const m = /^([^']*)'[^']*'(.*)$/.exec(text);
+        if (m) {
+          charset = m[1] || 'utf-8';
+          text = m[2] ?? '';
+        }
+      }
+      const raw = p.extended
+        ? text.replace(/%([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)))
+        : text;
+      for (const b of Buffer.from(raw, 'latin1')) bytes.push(b);
+    });
+    params[name] = decodeBytes(Uint8Array.from(bytes), charset) ?? Buffer.from(bytes).toString('latin1');
+  }
+  return { value, params };
+}
+
+/** A MIME node while it is read: its headers, then its body counted and dropped. */
+interface Part {
+  headers: MessageHeader[];
+  headerBytes: number;
+  /** Set once the headers are read. */
+  contentType?: Structured;
+  disposition?: Structured;
+  /** The boundary of a multipart node. */
+  boundary?: string;
+  base64?: Base64Counter;
+  bytes: number;
+}
+
+/** Bytes of a line kept whole when it may be a boundary or a header; longer runs go straight to the body. */
+const MAX_LINE = 2048;
+const MAX_DEPTH = 20;
+
+/**
+ * A streaming MIME reader with fixed memory: header blocks (each at most MAX_HEAD_SIZE) and at most MAX_LINE
+ * bytes of a pending line are held; body bytes are counted, and checked as base64 where declared so, then
+ * dropped. Parts nest by boundary, at most MAX_DEPTH deep and MAX_CHILD_NODES in all; message/rfc822 parts
+ * are leaves.
+ */
+export class MimeScanner {
+  private facts: MessageFacts | undefined;
+  private part: Part = MimeScanner.newPart();
+  private inHeaders = true;
+  /** Boundaries of the open multipart nodes, innermost last. */
+  private readonly open: string[] = [];
+  private nodes = 1;
+  private carry: Buffer | undefined;
+  /** Inside a line longer than MAX_LINE, already sent to the body. */
+  private midLine = false;
+  size = 0;
+
+  private static newPart(): Part {
+    return { headers: [], headerBytes: 0, bytes: 0 };
+  }
+
+  /** Reads the next bytes; the chunk is not kept, so the caller may reuse its buffer. */
+  write(chunk: Buffer): void {
+    this.size += chunk.length;
+    let start = 0;
+    while (start < chunk.length) {
+      const nl = chunk.indexOf(10, start);
+      const end = nl < 0 ? chunk.length : nl;
+      const piece = chunk.subarray(start, end);
+      if (this.midLine) {
+        this.partial(piece, false);
+        if (nl >= 0) this.midLine = false;
+      } else if (nl >= 0) {
+        const line = this.carry ? Buffer.concat([this.carry, piece]) : piece;
+        this.carry = undefined;
+        this.line(line[line.length - 1] === 13 ? line.subarray(0, -1) : line);
+      } else {
+        this.carry = this.carry ? Buffer.concat([this.carry, piece]) : Buffer.from(piece);
+        if (this.carry.length > MAX_LINE) {
+          this.partial(this.carry, true);
+          this.carry = undefined;
+          this.midLine = true;
+        }
+      }
+      start = nl < 0 ? chunk.length : nl + 1;
+    }
+  }
+
+  end(): MessageFacts {
+    if (this.carry) this.line(this.carry);
+    this.carry = undefined;
+    if (this.inHeaders) this.endHeaders();
+    this.closePart();
+    if (!this.facts) throw new Error('no message header');
+    this.facts.size = this.size;
+    return this.facts;
+  }
+
+  /** Part of a line too long to be a boundary. */
+  private partial(bytes: Buffer, startsLine: boolean): void {
+    if (this.inHeaders) this.headerLine(bytes.toString('latin1'), !startsLine);
+    else this.body(bytes);
+  }
+
+  private line(line: Buffer): void {
+    if (this.inHeaders) {
+      if (line.length === 0) this.endHeaders();
+      else this.headerLine(line.toString('utf8'), false);
+      return;
+    }
+    if (line.length >= 3 && line[0] === 0x2d && line[1] === 0x2d && this.open.length > 0 && this.boundary(line)) return;
+    this.body(line);
+  }
+
+  private headerLine(text: string, continued: boolean): void {
+    const part = this.part;
+    part.headerBytes += Math.max(64, text.length);
+    if (part.headerBytes > MAX_HEAD_SIZE) throw new Error(`header block over ${MAX_HEAD_SIZE} bytes`);
+    const last = part.headers[part.headers.length - 1];
+    if (continued && last) last.value += text;
+    else if (/^[ \t]/.test(text) && last) last.value += ` ${text.trim()}`;
+    else {
+      const colon = text.indexOf(':');
+      if (colon > 0)
+        part.headers.push({ key: text.slice(0, colon).trim().toLowerCase(), value: text.slice(colon + 1).trim() });
+    }
+  }
+
+  private endHeaders(): void {
+    this.inHeaders = false;
+    const part = this.part;
+    const first = (key: string) => part.headers.find((h) => h.key === key)?.value;
+    part.contentType = parseStructured(first('content-type') ?? 'text/plain');
+    const disposition = first('content-disposition');
+    if (disposition !== undefined) part.disposition = parseStructured(disposition);
+    const boundary = part.contentType.params.boundary;
+    if (part.contentType.value.startsWith('multipart/') && boundary && this.open.length < MAX_DEPTH) {
+      part.boundary = boundary;
+      this.open.push(boundary);
+    } else if ((first('content-transfer-encoding') ?? '').trim().toLowerCase() === 'base64') {
+      part.base64 = new Base64Counter();
+    }
+    if (!this.facts) this.facts = rootFacts(part);
+    else part.headers = [];
+  }
+
+  /** A boundary line of an open multipart node: closes the current part, opens the next (or closes the node). */
+  private boundary(line: Buffer): boolean {
+    if (line.length > MAX_LINE) return false;
+    const text = line.toString('latin1');
+    for (let i = this.open.length - 1; i >= 0; i--) {
+      const b = this.open[i] ?? '';
+      if (!text.startsWith(`--${b}`)) continue;
+      const rest = text.slice(b.length + 2);
+      const closing = /^--[ \t]*$/.test(rest);
+      if (!closing && !/^[ \t]*$/.test(rest)) continue;
+      this.closePart();
+      this.open.length = closing ? i : i + 1;
+      this.part = MimeScanner.newPart();
+      if (closing || this.nodes >= MAX_CHILD_NODES) {
+        // The epilogue of the closed node, or parts beyond the limit: read as an ignored body.
+        this.part.boundary = 'epilogue';
+        this.inHeaders = false;
+      } else {
+        this.nodes++;
+        this.inHeaders = true;
+      }
+      return true;
+    }
+    return false;
+  }
+
+  private body(bytes: Buffer): void {
+    const part = this.part;
+    if (part.boundary !== undefined) return;
+    part.bytes += bytes.length;
+    part.base64?.write(bytes);
+  }
+
+  private closePart(): void {
+    const part = this.part;
+    const facts = this.facts;
+    if (!facts || part.boundary !== undefined || !part.contentType || facts.attachments.length >= PART_LIMIT) return;
+    const mimeType = part.contentType.value || 'text/plain';
+    const disposition = part.disposition?.value || undefined;
+    const filename = part.disposition?.params.filename ?? part.contentType.params.name;
+    if (disposition === undefined && filename === undefined && /^text\/(plain|html)$/.test(mimeType)) return;
+    const decoded = part.base64?.result();
+    facts.attachments.push({
+      ...(filename !== undefined && { filename: cut(filename) }),
+      mimeType: cut(mimeType),
+      ...(disposition !== undefined && { disposition: cut(disposition) }),
+      ...(decoded !== undefined && { transferEncoding: 'base64' as const }),
+      size: decoded ?? part.bytes,
+    });
+  }
+}
+
+function rootFacts(part: Part): MessageFacts {
+  const headers = part.headers;
+  const first = (key: string) => headers.find((h) => h.key === key)?.value;
+  const queueId = receivedQueueId(headers);
+  const fromIndex = headers.findIndex((h) => h.key === 'from');
+  const to = headers.find((h) => h.key === 'to' && !SERVER_TO.test(h.value))?.value;
+  const subject = decodeWords(first('subject') ?? '').trim();
+  const returnPath = first('return-path')?.replace(/^\s*<|>\s*$/g, '');
+  const boundary = part.boundary;
   return {
-    headers: email.headers.map(({ key, value }) => ({ key, value })),
-    ...(email.subject !== undefined && { subject: email.subject }),
-    ...(email.from?.address !== undefined && { from: email.from.address }),
-    ...(email.to !== undefined && { to }),
-    attachments: email.attachments.map((a) => {
-      const bytes = toBytes(a.content, a.encoding);
-      // postal-mime does not say how a part was encoded: re-encoding the decoded bytes and finding them
-      // in the raw text proves the part was base64 and decoded without loss.
-      const base64 = bytes.toString('base64').replace(/=+$/, '');
-      const isBase64 = hasBase64Part && bytes.length > 0 && compactRaw.includes(base64);
-      return {
-        ...(a.filename !== null && { filename: a.filename }),
-        mimeType: a.mimeType,
-        ...(a.disposition !== null && { disposition: a.disposition }),
-        ...(isBase64 && { transferEncoding: 'base64' as const }),
-        size: bytes.length,
-      };
-    }),
+    ...(queueId !== undefined && { queueId }),
+    ...(subject !== '' && { subject: cut(subject) }),
+    ...(fromIndex >= 0 && { from: cut(headers[fromIndex]?.value ?? '') }),
+    ...(to !== undefined && { to: cut(to) }),
+    fromEndsHeaders:
+      fromIndex >= 0 && headers.slice(fromIndex + 1).every((h) => h.key === 'to' && SERVER_TO.test(h.value)),
+    ...(returnPath !== undefined && { returnPath: cut(returnPath) }),
+    ...(boundary !== undefined && { boundary: cut(boundary) }),
+    attachments: [],
+    size: 0,
   };
 }
 
-function toBytes(content: ArrayBuffer | Uint8Array | string, encoding?: 'base64' | 'utf8'): Buffer {
-  if (typeof content === 'string') return Buffer.from(content, encoding === 'base64' ? 'base64' : 'utf8');
-  return content instanceof Uint8Array ? Buffer.from(content) : Buffer.from(new Uint8Array(content));
+/**
+ * Reads a message from a byte stream, keeping only MessageFacts (see MimeScanner): nothing of the body is
+ * kept or decoded into memory. Throws on a message it refuses (a header block over MAX_HEAD_SIZE).
+ */
+export async function scanMessage(input: AsyncIterable<Uint8Array | string>): Promise<MessageFacts> {
+  const scanner = new MimeScanner();
+  for await (const chunk of input) {
+    scanner.write(
+      typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length),
+    );
+  }
+  return scanner.end();
+}
+
+/** scanMessage on a message held in memory (tests, small inputs). */
+export function parseMessage(raw: string | Uint8Array): Promise<MessageFacts> {
+  const bytes = typeof raw === 'string' ? Buffer.from(raw, 'utf8') : raw;
+  return scanMessage(Readable.from([bytes]));
 }

@@ -5,56 +5,112 @@ const TRADITIONAL = /^([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d{2}):(\d{2}):(\d{2}) (.*
 const RFC3339 = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})) (.*)$/;
 // "<host> <program>[<pid>]: <message>", the pid being optional (Courier logs without one).
 const SOURCE = /^\S+ ([^\s:[\]]+)(?:\[\d+\])?: (.*)$/;
+/**
+ * A line of the trusted verification log, as rsyslog's template writes it and nothing else:
+ * "<RFC 3339 reception time> uid=<uid> pid=<pid> <hostname> <syslogtag><message>".
+ */
+const VERIFY =
+  /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})) uid=(\d{1,10}) pid=(\d{1,10}) (\S+ [^\s:[\]]+(?:\[\d+\])?: .*)$/;
 const QUEUE_ID = '([0-9A-Za-z]+)';
 const CLIENT = '([^\\s[]*)\\[([^\\]]*)\\]';
+// An address as Postfix logs it, when it holds nothing that could pass for another field: a local part
+// quoted to carry "<", ">", a comma or a space is refused rather than guessed at.
+const ADDRESS = '([^<>"\\s,;]*)';
 const CONNECT = new RegExp(`^connect from ${CLIENT}$`);
 const DISCONNECT = new RegExp(`^disconnect from ${CLIENT}(.*)$`);
 const SMTP_CLIENT = new RegExp(`^${QUEUE_ID}: client=${CLIENT}`);
 const REJECT = new RegExp(`^${QUEUE_ID}: reject: (\\S+) from ${CLIENT}: (\\d{3}) (.*)$`);
 const MESSAGE_ID = new RegExp(`^${QUEUE_ID}: message-id=<([^>]*)>`);
 const QUEUED = new RegExp(`^${QUEUE_ID}: from=<([^>]*)>, size=(\\d+), nrcpt=(\\d+)`);
-const DELIVERY = new RegExp(`^${QUEUE_ID}: to=<([^>]*)>, (.*?)status=(\\w+)(?: \\((.*)\\))?$`);
+const DELIVERY = new RegExp(
+  `^${QUEUE_ID}: to=<${ADDRESS}>, (?:orig_to=<${ADDRESS}>, )?(relay=.*?)status=(\\w+)(?: \\((.*)\\))?$`,
+);
 
-type Base = { time: string; raw: string };
+type Base = { time: string; raw: string; uid?: number; pid?: number };
+
+/** The sidecar's clock, injected so that tests (and the year of traditional timestamps) do not depend on today. */
+export type Clock = () => Date;
+const systemClock: Clock = () => new Date();
+
+/** The uids whose lines are believed by default: root (local(8), courierlogger) and postfix. */
+export const TRUSTED_UIDS: ReadonlySet<number> = new Set([0, 101]);
 
 /**
  * Parses one line of rsyslog's mail.log, traditional or RFC 3339 timestamps. Traditional lines carry no
- * year or zone: they are read as UTC in `year` (this year by default). Unknown or garbled lines give undefined.
+ * year or zone: they are read as UTC, in the year of `now()` unless that would put them more than a day in
+ * the future, in which case they are last year's (a "Dec 31" line read on 2 January). Unknown or garbled
+ * lines give undefined. This is for tooling (labctl logs): the sidecar believes only parseVerifyLine.
  */
-export function parseLogLine(line: string, year: number = new Date().getUTCFullYear()): LogEvent | undefined {
+export function parseLogLine(line: string, now: Clock = systemClock): LogEvent | undefined {
   try {
     const raw = line.replace(/[\r\n]+$/, '');
-    const stamped = parseStamp(raw, year);
+    const stamped = parseStamp(raw, now);
     if (!stamped) return undefined;
-    const source = SOURCE.exec(stamped.rest);
-    if (!source) return undefined;
-    const program = source[1] ?? '';
-    const message = source[2] ?? '';
-    const base = { time: stamped.time, raw };
-    if (program.startsWith('postfix')) return parsePostfix(program.slice(program.lastIndexOf('/') + 1), message, base);
-    const service = courierService(program);
-    return service ? parseCourier(service, message, base) : undefined;
+    return parseSource(stamped.rest, { time: stamped.time, raw });
   } catch {
     return undefined;
   }
 }
 
+/**
+ * Parses one line of the trusted verification log (see VERIFY). A line of any other shape, a mail.log line
+ * included, gives undefined, and so does a line whose kernel-reported uid is not in `trustedUids`. The uid
+ * and pid are kept on the event; the pid in the tag is what the sender claimed and is not believed.
+ */
+export function parseVerifyLine(line: string, trustedUids: ReadonlySet<number> = TRUSTED_UIDS): LogEvent | undefined {
+  try {
+    const raw = line.replace(/\r?\n$/, '');
+    const m = VERIFY.exec(raw);
+    if (!m) return undefined;
+    const uid = Number(m[2]);
+    const pid = Number(m[3]);
+    if (!trustedUids.has(uid)) return undefined;
+    const date = new Date(m[1] ?? '');
+    if (Number.isNaN(date.getTime())) return undefined;
+    return parseSource(m[4] ?? '', { time: date.toISOString(), raw, uid, pid });
+  } catch {
+    return undefined;
+  }
+}
+
+function parseSource(rest: string, base: Base): LogEvent | undefined {
+  const source = SOURCE.exec(rest);
+  if (!source) return undefined;
+  const program = source[1] ?? '';
+  const message = source[2] ?? '';
+  if (program.startsWith('postfix')) return parsePostfix(program.slice(program.lastIndexOf('/') + 1), message, base);
+  const service = courierService(program);
+  return service ? parseCourier(service, message, base) : undefined;
+}
+
 /** Parses a whole log, skipping the lines it does not know. */
-export function parseLog(text: string, year?: number): LogEvent[] {
+export function parseLog(text: string, now?: Clock): LogEvent[] {
   const events: LogEvent[] = [];
   for (const line of text.split(/\r?\n/)) {
-    const event = parseLogLine(line, year);
+    const event = parseLogLine(line, now);
+    if (event) events.push(event);
+  }
+  return events;
+}
+
+/** Parses a whole verification log, skipping the lines it does not know or does not believe. */
+export function parseVerifyLog(text: string, trustedUids?: ReadonlySet<number>): LogEvent[] {
+  const events: LogEvent[] = [];
+  for (const line of text.split(/\r?\n/)) {
+    const event = parseVerifyLine(line, trustedUids);
     if (event) events.push(event);
   }
   return events;
 }
 
 /** The time a log line was written, as an ISO string, or undefined for a line without a timestamp. */
-export function lineTime(line: string, year: number = new Date().getUTCFullYear()): string | undefined {
-  return parseStamp(line, year)?.time;
+export function lineTime(line: string, now: Clock = systemClock): string | undefined {
+  return parseStamp(line, now)?.time;
 }
 
-function parseStamp(line: string, year: number): { time: string; rest: string } | undefined {
+const DAY_MS = 24 * 3600 * 1000;
+
+function parseStamp(line: string, now: Clock): { time: string; rest: string } | undefined {
   const iso = RFC3339.exec(line);
   if (iso) {
     const date = new Date(iso[1] ?? '');
@@ -64,9 +120,17 @@ function parseStamp(line: string, year: number): { time: string; rest: string } 
   if (!old) return undefined;
   const month = MONTHS.indexOf(old[1] ?? '');
   const [day, hour, minute, second] = [old[2], old[3], old[4], old[5]].map(Number) as [number, number, number, number];
-  const date = new Date(Date.UTC(year, month, day, hour, minute, second));
+  if (month < 0 || hour > 23 || minute > 59 || second > 59) return undefined;
+  const today = now();
+  let year = today.getUTCFullYear();
+  let date = new Date(Date.UTC(year, month, day, hour, minute, second));
+  // No year in the line: one that would be more than a day ahead of now was written last year.
+  if (date.getTime() > today.getTime() + DAY_MS) {
+    year -= 1;
+    date = new Date(Date.UTC(year, month, day, hour, minute, second));
+  }
   // Date.UTC rolls "Feb 31" over into March: refuse it rather than invent a time.
-  if (month < 0 || date.getUTCDate() !== day || hour > 23 || minute > 59 || second > 59) return undefined;
+  if (date.getUTCDate() !== day) return undefined;
   return { time: date.toISOString(), rest: old[6] ?? '' };
 }
 
@@ -91,40 +155,51 @@ function parsePostfix(daemon: string, message: string, base: Base): LogEvent | u
     return { ...base, type: 'queued', queueId: m[1] ?? '', from: m[2] ?? '', size: Number(m[3]), nrcpt: Number(m[4]) };
   }
   if ((m = DELIVERY.exec(message))) {
-    const fields = keyValues(m[3] ?? '');
+    const fields = keyValues(m[4] ?? '');
     return {
       ...base,
       type: 'delivery',
       queueId: m[1] ?? '',
       transport: daemon,
       to: m[2] ?? '',
-      ...(fields.orig_to !== undefined && { origTo: fields.orig_to }),
+      ...(m[3] !== undefined && { origTo: m[3] }),
       relay: fields.relay ?? '',
       ...(fields.dsn !== undefined && { dsn: fields.dsn }),
-      status: m[4] ?? '',
-      detail: m[5] ?? '',
+      status: m[5] ?? '',
+      detail: m[6] ?? '',
     };
   }
   return undefined;
 }
 
+// What Postfix appends to a reject reason. The reason comes first, so the leftmost match is Postfix's own
+// (a HELO name that repeats "to=<..>" can only come after it, at the end of the line).
+const REJECT_TAIL = /; from=<([^>]*)>(?: to=<([^>]*)>)? proto=(\S+)(?: helo=<(.*)>)?$/;
+// Postfix's reason for a refused recipient starts with the address as it was given: "5.7.1 <x@gmail.com>: ...".
+const REASON_ADDRESS = new RegExp(`^\\d\\.\\d{1,3}\\.\\d{1,3} <${ADDRESS}>: `);
+
 function parseReject(m: RegExpExecArray, base: Base): LogEvent {
   const text = m[6] ?? '';
-  // The reason is free text; Postfix appends "; from=<..> to=<..> proto=.. helo=<..>" after it.
-  const cut = text.lastIndexOf('; from=<');
-  const fields = cut < 0 ? {} : keyValues(text.slice(cut + 2));
+  const tail = REJECT_TAIL.exec(text);
+  const reason = tail ? text.slice(0, tail.index) : text;
+  const [from, to, helo] = tail ? [tail[1], tail[2], tail[4]] : [];
+  const stage = m[2] ?? '';
+  // The recipient is believed only when the reason Postfix generated and the to= field agree.
+  const named = REASON_ADDRESS.exec(reason)?.[1];
+  const recipient = stage === 'RCPT' && named !== undefined && named !== '' && named === to ? named : undefined;
   return {
     ...base,
     type: 'reject',
     ...(m[1] !== 'NOQUEUE' && { queueId: m[1] ?? '' }),
-    stage: m[2] ?? '',
+    stage,
     client: m[3] ?? '',
     ip: m[4] ?? '',
     code: Number(m[5]),
-    reason: cut < 0 ? text : text.slice(0, cut),
-    ...(fields.from !== undefined && { from: fields.from }),
-    ...(fields.to !== undefined && { to: fields.to }),
-    ...(fields.helo !== undefined && { helo: fields.helo }),
+    reason,
+    ...(from !== undefined && { from }),
+    ...(to !== undefined && { to }),
+    ...(helo !== undefined && { helo }),
+    ...(recipient !== undefined && { recipient }),
   };
 }
 

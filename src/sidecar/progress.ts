@@ -15,17 +15,24 @@ export class ProgressStore {
   private credits: Record<string, Credit> = {};
   /** When progress was last cleared: what happened before does not count again. */
   resetAt: string | null = null;
+  /** Where the sidecar's readers stand (log offset, archive names seen), so that a restart resumes there. */
+  cursor: unknown = undefined;
 
-  constructor(private readonly file: string) {}
+  constructor(
+    private readonly file: string,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
 
   async load(): Promise<void> {
     try {
       const data = JSON.parse(await readFile(this.file, 'utf8')) as {
         credits?: Record<string, Credit>;
         resetAt?: string;
+        cursor?: unknown;
       };
       this.credits = data.credits ?? {};
       this.resetAt = data.resetAt ?? null;
+      this.cursor = data.cursor;
     } catch {
       this.credits = {};
     }
@@ -45,7 +52,13 @@ export class ProgressStore {
 
   async clear(): Promise<void> {
     this.credits = {};
-    this.resetAt = new Date().toISOString();
+    this.resetAt = this.now().toISOString();
+    await this.save();
+  }
+
+  /** Records where the readers stand; written with the credits. */
+  async saveCursor(cursor: unknown): Promise<void> {
+    this.cursor = cursor;
     await this.save();
   }
 
@@ -56,7 +69,7 @@ export class ProgressStore {
   private async save(): Promise<void> {
     await mkdir(path.dirname(this.file), { recursive: true });
     const tmp = `${this.file}.tmp`;
-    await writeFile(tmp, JSON.stringify({ credits: this.credits, resetAt: this.resetAt }, null, 2));
+    await writeFile(tmp, JSON.stringify({ credits: this.credits, resetAt: this.resetAt, cursor: this.cursor }));
     await rename(tmp, this.file);
   }
 }

@@ -38,7 +38,12 @@ export function createServer(sidecar: Sidecar): http.Server {
     const url = new URL(req.url ?? '/', 'http://sidecar');
     const who = access(req, url, sidecar);
     const route = `${req.method} ${url.pathname}`;
-    if (route === 'GET /health') return json(res, 200, { status: 'ok', student: sidecar.config.card.student });
+    if (route === 'GET /health') {
+      const health = sidecar.health();
+      const student = sidecar.config.card.student;
+      if (!health.ok) return json(res, 503, { status: 'stalled', student, reason: health.reason });
+      return json(res, 200, { status: 'ok', student });
+    }
     if (route === 'POST /api/reset-progress') {
       if (who !== 'labctl') return json(res, 401, { error: "this sidecar's admin key is needed to reset progress" });
       return void sidecar.resetProgress().then(

@@ -1,9 +1,9 @@
 import { EventEmitter } from 'node:events';
-import { evaluate } from './checks.js';
+import { Verifier, type VerifierStats } from './checks.js';
 import type { SidecarConfig } from './config.js';
-import type { LogEvent } from './events.js';
+import { parseVerifyLine, type Clock } from './parse-log.js';
 import { ProgressStore } from './progress.js';
-import { LogTail, MaildirScanner, type DeliveredMessage } from './sources.js';
+import { ArchiveScanner, LogTail, type ArchiveCursor, type ArchiveStats, type LogCursor } from './sources.js';
 
 export interface ExerciseStatus {
   id: string;
@@ -23,38 +23,132 @@ export interface Progress {
   exercises: ExerciseStatus[];
 }
 
+export interface SidecarOptions {
+  now?: Clock;
+  /** Bounds of the pending state, for tests. */
+  maxQueueIds?: number;
+  maxAgeMs?: number;
+  /** Archive files read per poll. */
+  maxFilesPerPoll?: number;
+}
+
+export interface SidecarStats extends VerifierStats {
+  archive: ArchiveStats;
+  log: LogCursor;
+  /** Completed polls, and when the last one ended (ISO) . */
+  polls: number;
+  lastPollAt: string | null;
+}
+
+const CURSOR_SAVE_MS = 5000;
+
+interface Cursor {
+  log?: LogCursor;
+  archive?: ArchiveCursor;
+}
+
 /** Watches one student's mail server and keeps their credits; emits 'change' when one is earned. */
 export class Sidecar extends EventEmitter {
-  private readonly events: LogEvent[] = [];
-  private readonly messages: DeliveredMessage[] = [];
   private readonly log: LogTail;
-  private readonly maildirs: MaildirScanner;
+  private readonly archive: ArchiveScanner;
+  private readonly verifier: Verifier;
+  private readonly now: Clock;
+  private readonly startedAt: number;
+  private lastPoll: number | undefined;
+  private polls = 0;
+  private lastError: string | undefined;
+  private restored = false;
+  private cursorDirty = false;
+  private cursorSavedAt = 0;
   readonly store: ProgressStore;
 
-  constructor(readonly config: SidecarConfig) {
+  constructor(
+    readonly config: SidecarConfig,
+    options: SidecarOptions = {},
+  ) {
     super();
-    this.log = new LogTail(config.logFile);
-    this.maildirs = new MaildirScanner(config.homeDir);
-    this.store = new ProgressStore(config.stateFile);
+    this.now = options.now ?? (() => new Date());
+    this.startedAt = this.now().getTime();
+    const trusted = new Set(config.trustedUids);
+    this.log = new LogTail(config.verifyLog, (line) => parseVerifyLine(line, trusted));
+    this.archive = new ArchiveScanner(config.archiveDir, options.maxFilesPerPoll);
+    this.store = new ProgressStore(config.stateFile, this.now);
+    this.verifier = new Verifier({
+      cardDomain: config.card.domain,
+      exercises: config.exercises.map((e) => e.id),
+      now: this.now,
+      since: () => this.store.resetAt,
+      isCredited: (id) => this.store.get(id) !== undefined,
+      ...(options.maxQueueIds !== undefined && { maxQueueIds: options.maxQueueIds }),
+      ...(options.maxAgeMs !== undefined && { maxAgeMs: options.maxAgeMs }),
+    });
   }
 
-  /** Reads what is new in the log and the Maildirs, and credits what it proves. */
+  /** Reads what is new in the trusted log and the archive, and credits what it proves. */
   async poll(): Promise<void> {
-    const [events, messages] = await Promise.all([this.log.read(), this.maildirs.read()]);
-    if (events.length === 0 && messages.length === 0) return;
-    this.events.push(...events);
-    this.messages.push(...messages);
-    const since = this.store.resetAt;
-    const input = {
-      events: since ? this.events.filter((e) => e.time > since) : this.events,
-      messages: this.messages.filter((m) => !since || m.deliveredAt > since).map((m) => m.message),
-      labDomains: [this.config.card.domain],
+    try {
+      await this.pollOnce();
+      this.lastError = undefined;
+    } catch (error) {
+      this.lastError = (error as Error).message;
+      throw error;
+    }
+  }
+
+  private async pollOnce(): Promise<void> {
+    if (!this.restored) {
+      const cursor = (this.store.cursor ?? {}) as Cursor;
+      this.log.restore(cursor.log);
+      this.archive.restore(cursor.archive);
+      this.restored = true;
+    }
+    const before = JSON.stringify(this.log.cursor());
+    await this.log.read((e) => this.verifier.addEvent(e));
+    await this.archive.read((m) => this.verifier.addMessage(m));
+    this.verifier.prune();
+    const results = this.verifier.take();
+    const changed = results.length > 0 && (await this.store.merge(results));
+    // The cursor is saved with each new credit, else at most every CURSOR_SAVE_MS: a restart reads again at
+    // most that much, which credits nothing twice.
+    this.cursorDirty ||= this.archive.takeChanged() || JSON.stringify(this.log.cursor()) !== before;
+    const nowMs = this.now().getTime();
+    if (this.cursorDirty && (changed || nowMs - this.cursorSavedAt >= CURSOR_SAVE_MS)) {
+      await this.store.saveCursor(this.cursor());
+      this.cursorDirty = false;
+      this.cursorSavedAt = nowMs;
+    }
+    this.lastPoll = this.now().getTime();
+    this.polls++;
+    if (changed) this.emit('change');
+  }
+
+  /** Healthy while polls keep completing: none for 10 poll periods (at least 5 s) means the loop is stuck. */
+  health(): { ok: true } | { ok: false; reason: string } {
+    const limit = Math.max(10 * this.config.pollMs, 5000);
+    const since = this.now().getTime() - (this.lastPoll ?? this.startedAt);
+    if (since <= limit) return { ok: true };
+    const stalled =
+      this.lastPoll === undefined
+        ? `no poll completed in the ${Math.round(since / 1000)} s since the start`
+        : `no poll completed for ${Math.round(since / 1000)} s (limit ${Math.round(limit / 1000)} s)`;
+    return { ok: false, reason: this.lastError ? `${stalled}; last error: ${this.lastError}` : stalled };
+  }
+
+  stats(): SidecarStats {
+    return {
+      ...this.verifier.stats(),
+      archive: this.archive.stats(),
+      log: this.log.cursor(),
+      polls: this.polls,
+      lastPollAt: this.lastPoll === undefined ? null : new Date(this.lastPoll).toISOString(),
     };
-    const results = evaluate(
-      input,
-      this.config.exercises.map((e) => e.id),
-    );
-    if (await this.store.merge(results)) this.emit('change');
+  }
+
+  /** Saves where the readers stand and closes the log. */
+  async close(): Promise<void> {
+    if (this.cursorDirty) await this.store.saveCursor(this.cursor()).catch(() => undefined);
+    this.cursorDirty = false;
+    await this.log.close();
   }
 
   async resetProgress(): Promise<void> {
@@ -82,5 +176,9 @@ export class Sidecar extends EventEmitter {
       total: exercises.length,
       exercises,
     };
+  }
+
+  private cursor(): Cursor {
+    return { log: this.log.cursor(), archive: this.archive.cursor() };
   }
 }

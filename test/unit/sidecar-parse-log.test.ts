@@ -1,6 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseLog, parseLogLine } from '../../src/sidecar/parse-log.js';
+import { lineTime, parseLog, parseLogLine, parseVerifyLine } from '../../src/sidecar/parse-log.js';
+
+/** A fixed clock, a day after the lines below were written. */
+const CLOCK = () => new Date('2026-11-27T12:00:00Z');
 
 const TRADITIONAL = 'Nov 26 09:52:41 mail ';
 const RFC3339 = '2026-11-26T09:52:41.123456+00:00 mail ';
@@ -10,12 +13,12 @@ const FORMATS = [
 ];
 
 for (const { name, prefix, time } of FORMATS) {
-  const parse = (line: string) => parseLogLine(prefix + line, 2026);
+  const parse = (line: string) => parseLogLine(prefix + line, CLOCK);
 
   describe(`parseLogLine, ${name} timestamps`, () => {
     it('reads the time and keeps the raw line', () => {
       const line = `${prefix}postfix/smtpd[163]: connect from unknown[10.213.1.1]`;
-      assert.deepEqual(parseLogLine(line, 2026), {
+      assert.deepEqual(parseLogLine(line, CLOCK), {
         type: 'smtp-connect',
         time,
         raw: line,
@@ -191,13 +194,19 @@ describe('parseLogLine on garbage', () => {
       '\u0000\uffff[]==<<',
       `${RFC3339}postfix/smtpd[1]:`,
     ]) {
-      assert.equal(parseLogLine(line, 2026), undefined, line);
+      assert.equal(parseLogLine(line, CLOCK), undefined, line);
     }
   });
 
-  it('puts traditional lines in the current year when no year is given', () => {
-    const e = parseLogLine(`${TRADITIONAL}postfix/smtpd[163]: connect from unknown[10.213.1.1]`);
-    assert.equal(e?.time.slice(0, 4), String(new Date().getUTCFullYear()));
+  it('puts traditional lines in the year of the clock, or last year when they would be in the future', () => {
+    const january = () => new Date('2027-01-02T08:00:00Z');
+    const line = (stamp: string) => `${stamp} mail postfix/smtpd[163]: connect from unknown[10.213.1.1]`;
+    assert.equal(parseLogLine(line('Dec 31 23:59:59'), january)?.time, '2026-12-31T23:59:59.000Z');
+    assert.equal(parseLogLine(line('Jan  2 07:59:00'), january)?.time, '2027-01-02T07:59:00.000Z');
+    assert.equal(lineTime(line('Nov 26 09:52:41'), january), '2026-11-26T09:52:41.000Z');
+    // A little ahead of the clock (a skew of minutes) is still this year.
+    assert.equal(parseLogLine(line('Jan  2 08:05:00'), january)?.time, '2027-01-02T08:05:00.000Z');
+    assert.equal(parseLogLine(line('Feb 29 10:00:00'), january), undefined, '2026 has no 29 February');
   });
 
   it('converts an RFC 3339 offset to UTC', () => {
@@ -217,11 +226,93 @@ describe('parseLog', () => {
       '',
     ].join('\r\n');
     assert.deepEqual(
-      parseLog(text, 2026).map((e) => [e.type, e.time]),
+      parseLog(text, CLOCK).map((e) => [e.type, e.time]),
       [
         ['smtp-connect', '2026-11-26T09:52:41.000Z'],
         ['login', '2026-11-26T09:52:42.000Z'],
       ],
     );
+  });
+});
+
+describe('parseVerifyLine, the trusted verification log', () => {
+  const STAMP = '2026-11-26T09:52:41.123456+00:00';
+
+  it('reads a Postfix line and keeps the uid and pid the kernel reported', () => {
+    const line = `${STAMP} uid=101 pid=163 mail postfix/smtpd[163]: 6027918029D: client=unknown[10.213.1.1]`;
+    assert.deepEqual(parseVerifyLine(line), {
+      type: 'smtp-client',
+      time: '2026-11-26T09:52:41.123Z',
+      raw: line,
+      uid: 101,
+      pid: 163,
+      queueId: '6027918029D',
+      client: 'unknown',
+      ip: '10.213.1.1',
+    });
+  });
+
+  it('reads Courier lines (uid 0, through courierlogger) and local(8) lines', () => {
+    const pop = parseVerifyLine(
+      '2026-11-26T09:53:00.000001+00:00 uid=0 pid=88 mail pop3d: LOGIN, user=util1, ip=[::ffff:10.213.1.1], port=[39270]',
+    );
+    assert.ok(pop?.type === 'login');
+    assert.deepEqual(
+      [pop.service, pop.user, pop.uid, pop.pid, pop.time],
+      ['pop3', 'util1', 0, 88, '2026-11-26T09:53:00.000Z'],
+    );
+    const local = parseVerifyLine(
+      `${STAMP} uid=0 pid=168 mail postfix/local[168]: AB12: to=<util1@s01.td1.test>, orig_to=<util1>, relay=local, delay=0.02, delays=0/0/0/0, dsn=2.0.0, status=sent (delivered to mailbox)`,
+    );
+    assert.ok(local?.type === 'delivery');
+    assert.deepEqual(
+      [local.transport, local.to, local.origTo, local.status],
+      ['local', 'util1@s01.td1.test', 'util1', 'sent'],
+    );
+  });
+
+  it('skips lines of any other shape, mail.log lines included', () => {
+    for (const line of [
+      'Nov 26 09:52:41 mail postfix/smtpd[163]: 6027918029D: client=unknown[10.213.1.1]',
+      `${STAMP} mail postfix/smtpd[163]: 6027918029D: client=unknown[10.213.1.1]`,
+      `${STAMP} pid=163 uid=101 mail postfix/smtpd[163]: 6027918029D: client=unknown[10.213.1.1]`,
+      `${STAMP} uid=101 pid= mail postfix/smtpd[163]: 6027918029D: client=unknown[10.213.1.1]`,
+      `${STAMP}  uid=101 pid=163 mail postfix/smtpd[163]: 6027918029D: client=unknown[10.213.1.1]`,
+      `x ${STAMP} uid=101 pid=163 mail postfix/smtpd[163]: 6027918029D: client=unknown[10.213.1.1]`,
+      `2026-11-26 09:52:41 uid=101 pid=163 mail postfix/smtpd[163]: 6027918029D: client=unknown[10.213.1.1]`,
+      '',
+    ]) {
+      assert.equal(parseVerifyLine(line), undefined, line);
+    }
+  });
+
+  it('does not believe a uid outside the trusted ones (a student running logger)', () => {
+    const forged = `${STAMP} uid=2001 pid=900 mail postfix/qmgr[171]: 8D7C6B5A4F: from=<president@u-picardie.fr>, size=300, nrcpt=2 (queue active)`;
+    assert.equal(parseVerifyLine(forged), undefined);
+    assert.equal(parseVerifyLine(forged, new Set([2001]))?.type, 'queued');
+  });
+
+  it('refuses a delivery whose addresses are quoted to look like other fields', () => {
+    const line = `${STAMP} uid=0 pid=168 mail postfix/local[168]: AB12: to=<util1@s01.td1.test>, orig_to=<"util1+x>, orig_to=<util11"@s01.td1.test>, relay=local, delay=0.02, delays=0/0/0/0, dsn=2.0.0, status=sent (delivered to mailbox)`;
+    assert.equal(parseVerifyLine(line), undefined);
+  });
+
+  it('takes a refused recipient only where the reason and to= agree, whatever the HELO name says', () => {
+    const reject = (tail: string) =>
+      parseVerifyLine(
+        `${STAMP} uid=101 pid=163 mail postfix/smtpd[163]: NOQUEUE: reject: RCPT from unknown[10.213.1.1]: ${tail}`,
+      );
+    const real = reject(
+      '554 5.7.1 <x@gmail.com>: Relay access denied; from=<a@b> to=<x@gmail.com> proto=SMTP helo=<pv>',
+    );
+    assert.ok(real?.type === 'reject');
+    assert.equal(real.recipient, 'x@gmail.com');
+    const injected = reject(
+      '550 5.1.1 <nobody@s01.td1.test>: Recipient address rejected: User unknown in local recipient table; from=<a@b> to=<nobody@s01.td1.test> proto=SMTP helo=<pv> to=<x@gmail.com>',
+    );
+    assert.ok(injected?.type === 'reject');
+    assert.equal(injected.to, 'nobody@s01.td1.test');
+    assert.equal(injected.helo, 'pv> to=<x@gmail.com');
+    assert.equal(injected.recipient, 'nobody@s01.td1.test');
   });
 });
