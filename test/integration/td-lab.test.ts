@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import type { ClassInfo } from '../../src/commands/info.js';
 import { evaluate } from '../../src/sidecar/checks.js';
-import { parseLog } from '../../src/sidecar/parse-log.js';
+import { parseVerifyLog } from '../../src/sidecar/parse-log.js';
 import { labctl, labctlJson, upArgs } from '../helpers/cli.js';
 import { cleanClass, containerId, docker, exec, freeBasePort, labelled } from '../helpers/docker.js';
 import { Session, SMTP_FINAL } from '../helpers/session.js';
@@ -249,10 +249,10 @@ describe('the TD on a class of two students', { timeout: 600_000 }, () => {
     assert.equal(spool.match(/^From /gm)?.length, 1, 'util2 holds only the president message');
   });
 
-  it('the verification core reads the real log: student 2 earned the POP/IMAP/two-recipient credits, student 1 the outside attempt', async () => {
+  it('the verification core reads the real verification log: student 2 earned the POP/IMAP/two-recipient credits, student 1 the outside attempt', async () => {
     const creditsOf = async (student: number) => {
-      const log = (await exec(mailName(student), ['cat', '/var/log/mail.log'])).output;
-      const results = evaluate({ events: parseLog(log), messages: [], labDomains: [domain(student)] }, [
+      const log = (await exec(mailName(student), ['cat', '/var/lib/labctl/evidence/log/verify.log'])).output;
+      const results = evaluate({ events: parseVerifyLog(log), messages: [], labDomains: [domain(student)] }, [
         'smtp-two-recipients',
         'smtp-spoofed-sender',
         'smtp-external',
