@@ -74,5 +74,9 @@ postfix start >/dev/null 2>&1 &
 wait
 echo "labctl: mail server up: smtp 25, pop3 110, imap 143, ssh 22"
 
+# The archive is evidence for the sidecar, which reads each copy within a poll; a day later it is only
+# disk, so it is pruned.
+(while sleep 600; do find "$evidence/archive" -type f -mmin +1440 -delete 2>/dev/null; done) &
+
 sleep infinity &
 wait $!
