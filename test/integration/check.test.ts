@@ -5,7 +5,8 @@ import { fileURLToPath } from 'node:url';
 import type { Board } from '../../src/commands/check.js';
 import type { ClassInfo } from '../../src/commands/info.js';
 import { labctl, labctlJson, upArgs } from '../helpers/cli.js';
-import { cleanClass, docker, freeBasePort } from '../helpers/docker.js';
+import { cleanClass, docker } from '../helpers/docker.js';
+import { freeBasePort } from '../helpers/ports.js';
 import { Session, SMTP_FINAL } from '../helpers/session.js';
 
 const CLASS = `ck${process.pid}`;
