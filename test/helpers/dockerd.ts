@@ -1,7 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, openSync, closeSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Docker from 'dockerode';
 
@@ -43,10 +44,12 @@ export interface TestDockerdOptions {
 
 /**
  * Starts a second Docker engine next to the machine's, on its own socket, data root, exec root and pidfile, with a
- * small address pool of `networks` networks. It has no default bridge (--bridge none) and leaves iptables alone
- * (--iptables=false): a second daemon that manages iptables rewrites the first one's DOCKER chains when it starts,
- * which cuts the machine's running containers off. Published ports still work (docker-proxy), on loopback too.
- * Needs root. Stop it with `stop()`, which also deletes its data.
+ * small address pool of `networks` networks. Two things keep it off the machine's engine:
+ * - its default bridge is one of its own (--bridge=lbtNNNN, made here with `ip link`, addressed outside the pool):
+ *   with --bridge=none, dockerd deletes the host's docker0 when it starts, and with the default it takes docker0 over;
+ * - it leaves iptables alone (--iptables=false): a daemon that manages iptables rewrites the DOCKER chains when it
+ *   starts, which cuts the machine's containers off. Published ports still work (docker-proxy), on loopback too.
+ * Needs root and iproute2. Stop it with `stop()`, which removes its containers and networks, then its bridge and data.
  */
 export async function startTestDockerd(options: TestDockerdOptions = {}): Promise<TestDockerd> {
   const dockerd = findDockerd();
@@ -60,8 +63,16 @@ export async function startTestDockerd(options: TestDockerdOptions = {}): Promis
   const execRoot = `/run/labctl-test-docker-${id}`;
   const pidfile = `/run/labctl-test-dockerd-${id}.pid`;
   const log = `/tmp/labctl-test-dockerd-${id}.log`;
-  // Its own /24 of 10.99/16, per process, so that two runs side by side do not route the same subnets.
+  // Its own /24 of 10.99/16, per process, so that two runs side by side do not route the same subnets; its default
+  // bridge gets a /30 of 10.98/16, outside the pool, so that every network of the pool is left for the test.
   const pool = `10.99.${process.pid % 256}.0/${prefix}`;
+  const bridge = `lbt${process.pid}`.slice(0, 15);
+  const bridgeAddress = `10.98.${process.pid % 256}.1/30`;
+  const ip = promisify(execFile);
+  await ip('ip', ['link', 'del', bridge]).catch(() => {});
+  await ip('ip', ['link', 'add', bridge, 'type', 'bridge']);
+  await ip('ip', ['addr', 'add', bridgeAddress, 'dev', bridge]);
+  await ip('ip', ['link', 'set', bridge, 'up']);
   const fd = openSync(log, 'w');
   const child: ChildProcess = spawn(
     dockerd,
@@ -71,7 +82,7 @@ export async function startTestDockerd(options: TestDockerdOptions = {}): Promis
       `--exec-root=${execRoot}`,
       `--pidfile=${pidfile}`,
       `--default-address-pool=base=${pool},size=28`,
-      '--bridge=none',
+      `--bridge=${bridge}`,
       '--iptables=false',
     ],
     { stdio: ['ignore', fd, fd] },
@@ -93,6 +104,13 @@ export async function startTestDockerd(options: TestDockerdOptions = {}): Promis
           .getContainer(c.Id)
           .remove({ force: true })
           .catch(() => {});
+      // Its networks' bridges are host interfaces: removed with the networks, not with the data root.
+      for (const n of await docker.listNetworks().catch(() => []))
+        if (!['bridge', 'host', 'none'].includes(n.Name))
+          await docker
+            .getNetwork(n.Id)
+            .remove()
+            .catch(() => {});
       child.kill('SIGTERM');
       await Promise.race([exit, sleep(30_000, undefined, { ref: false })]);
       if (exited === undefined) {
@@ -100,6 +118,7 @@ export async function startTestDockerd(options: TestDockerdOptions = {}): Promis
         await exit;
       }
     }
+    await ip('ip', ['link', 'del', bridge]).catch(() => {});
     await rm(dataRoot, { recursive: true, force: true }).catch(() => {});
     await rm(execRoot, { recursive: true, force: true }).catch(() => {});
   };
