@@ -276,9 +276,16 @@ async function applyStudent(
       continue;
     }
     if (current) {
-      await step(() => engine.stopContainer(c.name, 5));
-      await step(() => engine.removeContainer(c.name));
-      created.recreated.push(c.name);
+      // A student who had a server keeps one: once the old container is stopped, the new one is made and started
+      // even if the run is stopped meanwhile, and the rollback leaves it (in its new configuration).
+      await step(async () => {
+        created.recreated.push(c.name);
+        await engine.stopContainer(c.name, 5);
+        await engine.removeContainer(c.name);
+        await engine.createContainer({ ...c, network: s.network.name, bind: plan.bind });
+        await engine.startContainer(c.name);
+      });
+      continue;
     }
     created.containers.push(c.name);
     await step(() => engine.createContainer({ ...c, network: s.network.name, bind: plan.bind }));
