@@ -14,6 +14,8 @@ command -v dockerd >/dev/null || need+=(docker.io)
 command -v mmdebstrap >/dev/null || need+=(mmdebstrap)
 command -v curl >/dev/null || need+=(curl)
 command -v swaks >/dev/null || need+=(swaks)
+# The tests start a second dockerd on a bridge of their own, made with ip(8).
+command -v ip >/dev/null || need+=(iproute2)
 # Headless Chromium renders the printable cards and the class board in the tests.
 command -v chromium >/dev/null || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then

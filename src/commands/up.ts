@@ -4,10 +4,10 @@ import { loadLab, type PasswordPolicy } from '../core/lab.js';
 import { LABEL } from '../core/labels.js';
 import { planClass, type Plan, type StudentPlan } from '../core/plan.js';
 import { classToken, newClassToken } from '../core/token.js';
-import { DEFAULT_BASE_PORT } from '../core/ports.js';
+import { DEFAULT_BASE_PORT, type Endpoint } from '../core/ports.js';
 import type { ClassObjects, Engine } from '../docker/engine.js';
 import { ExitCode, LabctlError, conflictError } from '../errors.js';
-import { probeHost, waitForGreeting } from '../probe.js';
+import { probe, probeHost } from '../probe.js';
 import { formatPlan, studentTable } from '../ui/tables.js';
 import { imageContexts, ensureImages } from './build.js';
 import { classInfo } from './info.js';
@@ -28,16 +28,41 @@ export interface UpOptions {
   passwords?: PasswordPolicy;
 }
 
-/** What this run created, so a failure can take it back: nothing is left half-made. */
+/**
+ * What this run created or changed, so a failure or Ctrl-C can take it back. Names are recorded before the
+ * engine is asked, so an object whose creation was cut short is removed too (removing a missing one is fine).
+ */
 class Created {
   containers: string[] = [];
   networks: string[] = [];
   volumes: string[] = [];
+  /** Containers of students that existed before, recreated by this run (new spec): they are kept on rollback. */
+  recreated: string[] = [];
+  /** Stopped containers of students that existed before, started by this run: stopped again on rollback. */
+  started: string[] = [];
 
-  async rollback(engine: Engine): Promise<void> {
-    await Promise.all(this.containers.map((c) => engine.removeContainer(c).catch(() => {})));
-    await Promise.all(this.networks.map((n) => engine.removeNetwork(n).catch(() => {})));
-    await Promise.all(this.volumes.map((v) => engine.removeVolume(v).catch(() => {})));
+  /** Call only once nothing is in flight any more. */
+  async rollback(engine: Engine, className: string, existing: ClassObjects): Promise<void> {
+    // Anything labelled with the class that was not there before the run is this run's too.
+    const before = {
+      containers: new Set(existing.containers.map((c) => c.name)),
+      networks: new Set(existing.networks.map((n) => n.name)),
+      volumes: new Set(existing.volumes.map((v) => v.name)),
+    };
+    const now = await engine.list(className).catch((): ClassObjects => ({ containers: [], networks: [], volumes: [] }));
+    const kept = new Set(this.recreated);
+    const containers = new Set([
+      ...this.containers.filter((c) => !kept.has(c)),
+      ...now.containers.map((c) => c.name).filter((c) => !before.containers.has(c)),
+    ]);
+    const networks = new Set(
+      [...this.networks, ...now.networks.map((n) => n.name)].filter((n) => !before.networks.has(n)),
+    );
+    const volumes = new Set([...this.volumes, ...now.volumes.map((v) => v.name)].filter((v) => !before.volumes.has(v)));
+    await Promise.all([...containers].map((c) => engine.removeContainer(c).catch(() => {})));
+    await Promise.all(this.started.map((c) => engine.stopContainer(c, 5).catch(() => {})));
+    await Promise.all([...networks].map((n) => engine.removeNetwork(n).catch(() => {})));
+    await Promise.all([...volumes].map((v) => engine.removeVolume(v).catch(() => {})));
   }
 }
 
@@ -80,25 +105,49 @@ export async function up(options: UpOptions, ctx: Context = defaultContext(optio
 
   const created = new Created();
   const limit = pLimit(concurrency());
+  // The first failure, or Ctrl-C, stops new work: no further step of any student starts. Then everything in
+  // flight is waited for, and only then is what this run created removed, so nothing is left half-made.
+  const stop = new AbortController();
+  const interrupted = new LabctlError(
+    ExitCode.interrupted,
+    `Interrupted: what this run created was removed again; class ${className} is as it was before.`,
+    'Run the same `labctl up` again to bring the class up.',
+  );
+  let rollingBack = false;
+  const onSigint = () => {
+    if (rollingBack) reporter.info('Still removing what this run created; please wait.');
+    else if (!stop.signal.aborted) {
+      reporter.info('Interrupted: stopping, then removing what this run created...');
+      stop.abort(interrupted);
+    }
+  };
+  process.on('SIGINT', onSigint);
   try {
     const deadline = Date.now() + (options.timeout ?? 90) * 1000;
     // Each student is probed as soon as its container starts, while the others are still being created;
     // the wait does not hold a slot of the concurrency limit.
     await reporter.task(
       `Starting ${plan.students.length} mail servers and waiting for SMTP 220, POP3 +OK, IMAP * OK, ssh`,
-      () =>
-        Promise.all(
-          plan.students.map((s) =>
-            limit(() => applyStudent(s, plan, existing, engine, created)).then(() =>
-              waitStudent(s, plan, engine, deadline),
-            ),
+      async () => {
+        const tasks = plan.students.map((s) =>
+          limit(() => applyStudent(s, plan, existing, engine, created, stop.signal)).then(() =>
+            waitStudent(s, plan, engine, deadline, stop.signal),
           ),
-        ),
+        );
+        for (const task of tasks) task.catch((error: unknown) => stop.abort(error));
+        await Promise.allSettled(tasks);
+        stop.signal.throwIfAborted();
+      },
     );
+    // Every student answers: from here on, Ctrl-C no longer undoes the run.
+    rollingBack = true;
     if (extra.length > 0) await removeStudents(engine, existing, extra);
   } catch (error) {
-    await created.rollback(engine);
+    rollingBack = true;
+    await created.rollback(engine, className, existing);
     throw error;
+  } finally {
+    process.off('SIGINT', onSigint);
   }
   const info = await classInfo(className, engine);
   reporter.result(
@@ -196,38 +245,65 @@ function portFree(host: string, port: number): Promise<boolean> {
   });
 }
 
-async function applyStudent(s: StudentPlan, plan: Plan, existing: ClassObjects, engine: Engine, created: Created) {
+async function applyStudent(
+  s: StudentPlan,
+  plan: Plan,
+  existing: ClassObjects,
+  engine: Engine,
+  created: Created,
+  signal: AbortSignal,
+) {
+  // Every step starts only if the run is still on, and checks again once the engine has answered.
+  const step = async (work: () => Promise<unknown>) => {
+    signal.throwIfAborted();
+    await work();
+    signal.throwIfAborted();
+  };
   // The network and the volumes do not depend on each other: create them together.
-  await Promise.all([
-    existing.networks.some((n) => n.name === s.network.name)
-      ? undefined
-      : engine.createNetwork(s.network.name, s.network.labels).then(() => created.networks.push(s.network.name)),
-    ...s.volumes
-      .filter((v) => !existing.volumes.some((e) => e.name === v.name))
-      .map((v) => engine.createVolume(v.name, v.labels).then(() => created.volumes.push(v.name))),
-  ]);
+  await step(() =>
+    Promise.all([
+      existing.networks.some((n) => n.name === s.network.name)
+        ? undefined
+        : (created.networks.push(s.network.name), engine.createNetwork(s.network.name, s.network.labels)),
+      ...s.volumes
+        .filter((v) => !existing.volumes.some((e) => e.name === v.name))
+        .map((v) => (created.volumes.push(v.name), engine.createVolume(v.name, v.labels))),
+    ]),
+  );
   for (const c of s.containers) {
     const current = existing.containers.find((e) => e.name === c.name);
     if (current && current.labels[LABEL.spec] === c.labels[LABEL.spec]) {
-      if (current.state !== 'running') await engine.startContainer(c.name);
+      if (current.state !== 'running') {
+        created.started.push(c.name);
+        await step(() => engine.startContainer(c.name));
+      }
       continue;
     }
     if (current) {
-      await engine.stopContainer(c.name, 5);
-      await engine.removeContainer(c.name);
+      // A student who had a server keeps one: once the old container is stopped, the new one is made and started
+      // even if the run is stopped meanwhile, and the rollback leaves it (in its new configuration).
+      await step(async () => {
+        created.recreated.push(c.name);
+        await engine.stopContainer(c.name, 5);
+        await engine.removeContainer(c.name);
+        await engine.createContainer({ ...c, network: s.network.name, bind: plan.bind });
+        await engine.startContainer(c.name);
+      });
+      continue;
     }
-    await engine.createContainer({ ...c, network: s.network.name, bind: plan.bind });
     created.containers.push(c.name);
-    await engine.startContainer(c.name);
+    await step(() => engine.createContainer({ ...c, network: s.network.name, bind: plan.bind }));
+    await step(() => engine.startContainer(c.name));
   }
 }
 
-async function waitStudent(s: StudentPlan, plan: Plan, engine: Engine, deadline: number) {
+async function waitStudent(s: StudentPlan, plan: Plan, engine: Engine, deadline: number, signal: AbortSignal) {
   const host = probeHost(plan.bind);
   for (const c of s.containers) {
     try {
-      await Promise.all(c.ports.map((p) => waitForGreeting(host, p.host, p.service, deadline)));
+      await Promise.all(c.ports.map((p) => waitReady(host, p.host, p.service, deadline, signal)));
     } catch (error) {
+      if (signal.aborted) throw signal.reason;
       const logs = await engine.logs(c.name, 20).catch(() => '(no logs)');
       throw new LabctlError(
         ExitCode.notReady,
@@ -236,4 +312,19 @@ async function waitStudent(s: StudentPlan, plan: Plan, engine: Engine, deadline:
       );
     }
   }
+}
+
+/** Probes until the greeting comes, the deadline passes, or the run is stopped. */
+async function waitReady(host: string, port: number, service: Endpoint, deadline: number, signal: AbortSignal) {
+  let last: unknown;
+  while (Date.now() < deadline) {
+    signal.throwIfAborted();
+    try {
+      return await probe(host, port, service, Math.min(2000, Math.max(100, deadline - Date.now())));
+    } catch (error) {
+      last = error;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw last instanceof Error ? last : new Error(`no ${service} greeting from ${host}:${port}`);
 }

@@ -12,7 +12,8 @@ import { LocalEngine } from '../../src/docker/local-engine.js';
 import { waitForGreeting } from '../../src/probe.js';
 import { Reporter } from '../../src/ui/reporter.js';
 import { labctl, upArgs } from '../helpers/cli.js';
-import { cleanClass, freeBasePort } from '../helpers/docker.js';
+import { cleanClass } from '../helpers/docker.js';
+import { freeBasePort } from '../helpers/ports.js';
 import { Session, SMTP_FINAL } from '../helpers/session.js';
 
 const run = promisify(execFile);

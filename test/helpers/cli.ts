@@ -9,12 +9,14 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the real CLI the way a user does, off a terminal. */
-export function labctl(args: string[], input?: string): Promise<CliResult> {
+export { BIN };
+
+/** Runs the real CLI the way a user does, off a terminal; `env` adds to the environment (DOCKER_HOST, say). */
+export function labctl(args: string[], input?: string, env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       stdio: ['pipe', 'pipe', 'pipe'],
-      env: { ...process.env, CI: '1' },
+      env: { ...process.env, CI: '1', ...env },
     });
     let stdout = '';
     let stderr = '';
@@ -25,8 +27,8 @@ export function labctl(args: string[], input?: string): Promise<CliResult> {
   });
 }
 
-export async function labctlJson<T>(args: string[]): Promise<T> {
-  const result = await labctl([...args, '--json']);
+export async function labctlJson<T>(args: string[], env: NodeJS.ProcessEnv = {}): Promise<T> {
+  const result = await labctl([...args, '--json'], undefined, env);
   if (result.code !== 0) throw new Error(`labctl ${args.join(' ')} exited ${result.code}:\n${result.stderr}`);
   return JSON.parse(result.stdout) as T;
 }

@@ -1,4 +1,3 @@
-import net from 'node:net';
 import Docker from 'dockerode';
 
 const docker = new Docker();
@@ -54,23 +53,3 @@ export async function exec(name: string, cmd: string[]): Promise<{ code: number;
 }
 
 export { docker };
-
-/** A base port whose whole plan for n students is free on loopback. */
-export async function freeBasePort(students: number): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20000 + 1000 * Math.floor(Math.random() * 10);
-    const ports = Array.from({ length: students }, (_, i) =>
-      [25, 110, 143, 22, 80].map((o) => base + (i + 1) * 1000 + o),
-    ).flat();
-    if ((await Promise.all(ports.map(isFree))).every(Boolean)) return base;
-  }
-  throw new Error('no free base port found');
-}
-
-function isFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.once('error', () => resolve(false));
-    s.listen({ port, host: '127.0.0.1' }, () => s.close(() => resolve(true)));
-  });
-}

@@ -7,7 +7,8 @@ import type { Browser } from 'playwright-core';
 import type { ClassInfo } from '../../src/commands/info.js';
 import { launchBrowser } from '../helpers/browser.js';
 import { labctl, labctlJson, upArgs } from '../helpers/cli.js';
-import { cleanClass, docker, freeBasePort } from '../helpers/docker.js';
+import { cleanClass, docker } from '../helpers/docker.js';
+import { freeBasePort } from '../helpers/ports.js';
 import { Session, SMTP_FINAL } from '../helpers/session.js';
 
 const CLASS = `bd${process.pid}`;

@@ -4,7 +4,8 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { ClassInfo } from '../../src/commands/info.js';
 import { labctl, labctlJson, upArgs } from '../helpers/cli.js';
-import { cleanClass, docker, freeBasePort } from '../helpers/docker.js';
+import { cleanClass, docker } from '../helpers/docker.js';
+import { freeBasePort } from '../helpers/ports.js';
 import {
   ALL_EXERCISES,
   classBoard,

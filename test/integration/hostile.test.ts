@@ -6,7 +6,8 @@ import type { Client } from 'ssh2';
 import type { Board } from '../../src/commands/check.js';
 import type { ClassInfo } from '../../src/commands/info.js';
 import { labctl, labctlJson, upArgs } from '../helpers/cli.js';
-import { cleanClass, docker, exec, freeBasePort } from '../helpers/docker.js';
+import { cleanClass, docker, exec } from '../helpers/docker.js';
+import { freeBasePort } from '../helpers/ports.js';
 import { Session, SMTP_FINAL } from '../helpers/session.js';
 import { sshRun, sshSession } from '../helpers/ssh.js';
 

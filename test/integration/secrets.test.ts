@@ -9,7 +9,8 @@ import type { Board } from '../../src/commands/check.js';
 import type { ClassInfo } from '../../src/commands/info.js';
 import type { ResetResult } from '../../src/commands/reset.js';
 import { labctl, labctlJson, upArgs } from '../helpers/cli.js';
-import { cleanClass, docker, freeBasePort, labelled } from '../helpers/docker.js';
+import { cleanClass, docker, labelled } from '../helpers/docker.js';
+import { freeBasePort } from '../helpers/ports.js';
 import { Session, SMTP_FINAL } from '../helpers/session.js';
 
 const CLASS = `sec-${process.pid}`;

@@ -9,7 +9,8 @@ import { promisify } from 'node:util';
 import type { Board } from '../../src/commands/check.js';
 import type { ClassInfo } from '../../src/commands/info.js';
 import { labctl, labctlJson, upArgs } from '../helpers/cli.js';
-import { cleanClass, containerId, exec, freeBasePort } from '../helpers/docker.js';
+import { cleanClass, containerId, exec } from '../helpers/docker.js';
+import { freeBasePort } from '../helpers/ports.js';
 import { Session, SMTP_FINAL } from '../helpers/session.js';
 import { sshRun } from '../helpers/ssh.js';
 
@@ -254,7 +255,8 @@ describe('teaching-assistant tools', { timeout: 600_000 }, () => {
   it('up --passwords random gives each student their own passwords, kept across down and up', async () => {
     const other = `${CLASS}p`;
     await cleanClass(other);
-    const otherBase = base === 20000 ? 29000 : 20000;
+    // A block of its own, disjoint from the first class's and from any class on the engine.
+    const otherBase = await freeBasePort(1);
     try {
       const up = await labctl([...upArgs(other, 1, otherBase), '--passwords', 'random']);
       assert.equal(up.code, 0, up.stderr);
@@ -292,7 +294,7 @@ describe('teaching-assistant tools', { timeout: 600_000 }, () => {
   it('init writes a class file; then a plain `labctl up`, `info` and `down` use it', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'labctl-init-'));
     const other = `${CLASS}i`;
-    const otherBase = base === 20000 ? 28000 : 20000;
+    const otherBase = await freeBasePort(1);
     process.env.LABCTL_CONFIG = path.join(dir, 'labctl.yaml');
     try {
       const init = await labctl([

@@ -9,7 +9,8 @@ import type { ClassInfo } from '../../src/commands/info.js';
 import { evaluate } from '../../src/sidecar/checks.js';
 import { parseVerifyLog } from '../../src/sidecar/parse-log.js';
 import { labctl, labctlJson, upArgs } from '../helpers/cli.js';
-import { cleanClass, containerId, docker, exec, freeBasePort, labelled } from '../helpers/docker.js';
+import { cleanClass, containerId, docker, exec, labelled } from '../helpers/docker.js';
+import { freeBasePort } from '../helpers/ports.js';
 import { Session, SMTP_FINAL } from '../helpers/session.js';
 import { sshRun } from '../helpers/ssh.js';
 

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { ClassInfo } from '../../src/commands/info.js';
 import { labctl, labctlJson, upArgs } from '../helpers/cli.js';
-import { cleanClass, freeBasePort } from '../helpers/docker.js';
+import { cleanClass } from '../helpers/docker.js';
+import { freeBasePort } from '../helpers/ports.js';
 import { sshRun } from '../helpers/ssh.js';
 import {
   classBoard,

@@ -1,0 +1,98 @@
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import Docker from 'dockerode';
+import { loadLab } from '../../src/core/lab.js';
+import { maxStudents, PORT_BLOCK, studentPorts } from '../../src/core/ports.js';
+import { LocalEngine } from '../../src/docker/local-engine.js';
+
+/** The range --base-port accepts (src/core/plan.ts). */
+const MIN_BASE = 1024;
+const MAX_BASE = 64000;
+
+/** Ports handed out by this process, so two blocks asked for in one test file never overlap before `up` runs. */
+const handedOut: [number, number][] = [];
+
+/** The kernel's ephemeral range: outgoing connections take ports from it at any time, so no plan goes there. */
+export function ephemeralRange(): [number, number] {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (low && high) return [low, high];
+  } catch {
+    // not Linux: Linux's default
+  }
+  return [32768, 60999];
+}
+
+/** Host ports published by any container, running or stopped, on each engine (default: DOCKER_HOST's). */
+async function enginePorts(engines: Docker[]): Promise<Set<number>> {
+  const used = new Set<number>();
+  for (const docker of engines)
+    for (const port of (await new LocalEngine(docker).publishedPorts()).keys()) used.add(port);
+  return used;
+}
+
+function bindable(port: number, host: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(false));
+    s.listen({ port, host, exclusive: true }, () => s.close(() => resolve(true)));
+  });
+}
+
+const hostFree = async (port: number) => (await bindable(port, '0.0.0.0')) && (await bindable(port, '127.0.0.1'));
+
+/**
+ * Base ports for `count` disjoint classes of `students` students each, whose every published port (smtp, pop3,
+ * imap, ssh, web of each student, as the plan gives them) is unused by the engines (published by any container,
+ * running or stopped) and by the host (bindable on 0.0.0.0 and 127.0.0.1), and outside the kernel's ephemeral
+ * range. The whole base-port range is searched, in random order so that concurrent runs spread out. Another class
+ * (td1 on 11000–29999, say) is never collided with, whatever its name and base.
+ */
+export async function freeBasePorts(
+  students: number,
+  count = 1,
+  options: { engines?: Docker[] } = {},
+): Promise<number[]> {
+  const lab = await loadLab();
+  const [ephemeralLow, ephemeralHigh] = ephemeralRange();
+  const published = await enginePorts(options.engines ?? [new Docker()]);
+  const portsOf = (base: number) =>
+    Array.from({ length: students }, (_, i) => Object.values(studentPorts(lab, base, i + 1))).flat();
+  // A class owns base + 1000 .. base + (students + 1) * 1000 - 1.
+  const span = (base: number): [number, number] => [base + PORT_BLOCK, base + (students + 1) * PORT_BLOCK - 1];
+  const overlaps = ([a, b]: [number, number]) => handedOut.some(([c, d]) => a <= d && c <= b);
+
+  const candidates: number[] = [];
+  for (let base = MIN_BASE; base <= MAX_BASE; base += 250) {
+    if (maxStudents(base) < students) continue;
+    const ports = portsOf(base);
+    if (ports.some((p) => p >= ephemeralLow && p <= ephemeralHigh)) continue;
+    if (ports.some((p) => published.has(p))) continue;
+    candidates.push(base);
+  }
+  for (let i = candidates.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [candidates[i], candidates[j]] = [candidates[j]!, candidates[i]!];
+  }
+
+  const bases: number[] = [];
+  for (const base of candidates) {
+    if (bases.length === count) break;
+    if (overlaps(span(base))) continue;
+    const free = await Promise.all(portsOf(base).map(hostFree));
+    if (!free.every(Boolean)) continue;
+    handedOut.push(span(base));
+    bases.push(base);
+  }
+  if (bases.length < count) {
+    throw new Error(
+      `No ${count} free block(s) of ports for ${students} students: the engine's published ports, the host's bound ports and the ephemeral range ${ephemeralLow}–${ephemeralHigh} leave too little of ${MIN_BASE}–${MAX_BASE + PORT_BLOCK * (students + 1)}.`,
+    );
+  }
+  return bases;
+}
+
+/** One free base port for a class of `students` (see freeBasePorts). */
+export async function freeBasePort(students: number, options: { engines?: Docker[] } = {}): Promise<number> {
+  return (await freeBasePorts(students, 1, options))[0]!;
+}
