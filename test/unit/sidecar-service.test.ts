@@ -438,6 +438,13 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+/** The node flags of the sidecar image's ENTRYPOINT, so that this test measures what runs in a class. */
+async function imageNodeFlags(): Promise<string[]> {
+  const dockerfile = await readFile(new URL('../../../images/sidecar/Dockerfile', import.meta.url), 'utf8');
+  const entrypoint = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)![1]!) as string[];
+  return entrypoint.filter((a) => a.startsWith('--'));
+}
+
 describe('the bundled sidecar, with the heap flags of its image', () => {
   let dir: string;
   after(() => rm(dir, { recursive: true, force: true }));
@@ -450,7 +457,7 @@ describe('the bundled sidecar, with the heap flags of its image', () => {
     await writeFile(config.verifyLog, `${session('BIG1', T0, ['util1']).join('\n')}\n`);
     await writeBigMessage(path.join(config.archiveDir, 'new', maildirName(T0)), 'BIG1');
     const port = await freePort();
-    const child = spawn(process.execPath, ['--max-old-space-size=24', '--max-semi-space-size=1', bundle.pathname], {
+    const child = spawn(process.execPath, [...(await imageNodeFlags()), bundle.pathname], {
       env: {
         PATH: process.env.PATH,
         LABCTL_LAB: JSON.stringify({ labName: config.labName, labTitle: config.labTitle, exercises: config.exercises }),
