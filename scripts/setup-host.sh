@@ -30,10 +30,11 @@ if ! engine_up; then
     log "starting docker with systemd"
     systemctl start docker
   else
-    # No init system (containers, CI sandboxes): run dockerd in the background. A larger
-    # address pool than Docker's default (about 30 networks) lets a class of 50+ students fit.
+    # No init system (containers, CI sandboxes): run dockerd in the background. Each student takes
+    # one network and Docker's default pools hold about 30; this pool holds 1,024 networks of /26
+    # (64 addresses: plenty for a student's two containers), room for 150 students and more.
     log "starting dockerd in the background (log: /var/log/labctl-dockerd.log)"
-    setsid nohup dockerd --default-address-pool base=10.213.0.0/16,size=24 \
+    setsid nohup dockerd --default-address-pool base=10.213.0.0/16,size=26 \
       >/var/log/labctl-dockerd.log 2>&1 < /dev/null &
   fi
   for _ in $(seq 1 60); do engine_up && break; sleep 1; done

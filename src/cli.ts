@@ -47,7 +47,7 @@ program
   .option('--lab <file>', 'lab file (default: labs/smtp-pop-imap.yaml)', cfg?.lab)
   .option(
     '--base-port <port>',
-    'shifts the port plan: student n uses base + n*1000 + 25/110/143/22',
+    'shifts the port plan: student n uses base + n*100 + 25/10/43/22 (web 80)',
     int('--base-port', 1024),
     cfg?.basePort ?? 10000,
   )

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { statfs } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { MIN_POOL_NETWORKS, POOL_FLAG, poolNetworks } from '../core/address-pool.js';
 import { BASE_IMAGE, bootstrapTool } from '../docker/images.js';
 import { ExitCode, LabctlError } from '../errors.js';
 import { table } from '../ui/tables.js';
@@ -16,6 +17,8 @@ export interface Check {
   ok: boolean;
   detail: string;
   fix?: string;
+  /** A shortcoming that does not fail `doctor` (labctl still works, within a limit): shown as "warn". */
+  warning?: boolean;
 }
 
 const SETUP = fileURLToPath(new URL('../../../scripts/setup-host.sh', import.meta.url));
@@ -51,6 +54,7 @@ async function checks(ctx: Context): Promise<Check[]> {
     detail: base ? BASE_IMAGE : `${BASE_IMAGE} missing`,
     fix: 'labctl build (it pulls or bootstraps it)',
   });
+  result.push(await addressPoolCheck(ctx, engineOk));
   const tool = bootstrapTool();
   result.push({
     check: 'bootstrap tool',
@@ -59,6 +63,33 @@ async function checks(ctx: Context): Promise<Check[]> {
     fix: 'apt-get install mmdebstrap (needed when no registry answers)',
   });
   return result;
+}
+
+/** How many networks the engine's default address pools hold: each student takes one. */
+async function addressPoolCheck(ctx: Context, engineOk: boolean): Promise<Check> {
+  const fix =
+    `restart dockerd with ${POOL_FLAG} (1,024 networks), or "default-address-pools" in /etc/docker/daemon.json; ` +
+    `each student takes one network`;
+  if (!engineOk) return { check: 'address pool', ok: false, warning: true, detail: 'no engine to ask', fix };
+  const pools = await ctx.engine.addressPools().catch(() => undefined);
+  if (!pools) {
+    return {
+      check: 'address pool',
+      ok: false,
+      warning: true,
+      detail: "the engine does not report its default address pools (Docker's built-in ones hold about 30 networks)",
+      fix,
+    };
+  }
+  const networks = poolNetworks(pools);
+  const list = pools.map((p) => `${p.base} size /${p.size}`).join(', ');
+  return {
+    check: 'address pool',
+    ok: networks >= MIN_POOL_NETWORKS,
+    warning: true,
+    detail: `the default pools (${list}) hold ${networks} networks${networks >= MIN_POOL_NETWORKS ? '' : `, fewer than ${MIN_POOL_NETWORKS}`}`,
+    fix,
+  };
 }
 
 function runSetup(): Promise<void> {
@@ -87,10 +118,10 @@ export async function doctor(options: DoctorOptions, ctx: Context = defaultConte
   ctx.reporter.result(
     table(
       ['check', 'ok', 'detail', 'how to fix'],
-      result.map((c) => [c.check, c.ok ? 'ok' : 'NO', c.detail, c.ok ? '' : (c.fix ?? '')]),
+      result.map((c) => [c.check, c.ok ? 'ok' : c.warning ? 'warn' : 'NO', c.detail, c.ok ? '' : (c.fix ?? '')]),
     ),
     result,
   );
-  if (result.some((c) => !c.ok && c.check !== 'base image')) process.exitCode = ExitCode.engine;
+  if (result.some((c) => !c.ok && !c.warning && c.check !== 'base image')) process.exitCode = ExitCode.engine;
   return result;
 }

@@ -51,7 +51,7 @@ async function ask(options: InitOptions): Promise<Omit<ClassFile, 'bind'>> {
     {
       name: 'basePort',
       type: 'number',
-      message: 'Base port (student n uses base + n*1000 + 25/110/143/22/80):',
+      message: 'Base port (student n uses base + n*100 + 25/10/43/22/80):',
       default: defaults.basePort,
       validate: positive,
       skip: options.basePort,

@@ -4,7 +4,7 @@ import { loadLab, type PasswordPolicy } from '../core/lab.js';
 import { LABEL } from '../core/labels.js';
 import { planClass, type Plan, type StudentPlan } from '../core/plan.js';
 import { classToken, newClassToken } from '../core/token.js';
-import { DEFAULT_BASE_PORT, type Endpoint } from '../core/ports.js';
+import { DEFAULT_BASE_PORT, ephemeralWarning, readEphemeralRange, type Endpoint } from '../core/ports.js';
 import type { ClassObjects, Engine } from '../docker/engine.js';
 import { ExitCode, LabctlError, conflictError } from '../errors.js';
 import { probe, probeHost } from '../probe.js';
@@ -88,6 +88,15 @@ export async function up(options: UpOptions, ctx: Context = defaultContext(optio
     token: classToken([...existing.containers, ...existing.volumes]) ?? (options.dryRun ? 'dry-run' : newClassToken()),
     passwords: options.passwords ?? classPasswordPolicy(existing) ?? 'lab',
   });
+  const range = readEphemeralRange();
+  const ephemeral =
+    range &&
+    ephemeralWarning(
+      plan.students.flatMap((s) => Object.values(s.ports)),
+      { basePort: plan.basePort, students: plan.students.length },
+      range,
+    );
+  if (ephemeral) reporter.warn(ephemeral);
   if (options.dryRun) {
     reporter.result(formatPlan(plan), plan);
     return plan;
@@ -230,7 +239,7 @@ export async function checkConflicts(plan: Plan, existing: ClassObjects, engine:
       if (!owner && !(await portFree(plan.bind, port.host))) {
         throw conflictError(
           `Host ${what} is already in use on ${plan.bind}; nothing was created.`,
-          'Choose another --base-port (each student takes 1000 ports from base + n * 1000), or free the port.',
+          'Choose another --base-port (each student takes 100 ports from base + n * 100), or free the port.',
         );
       }
     }

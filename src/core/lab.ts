@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { usageError } from '../errors.js';
+import { collisionText, portCollision } from './ports.js';
 import { studentPassword } from './token.js';
 
 const userName = z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'a Unix user name such as util1');
@@ -115,16 +116,9 @@ function toLab(data: LabFile, file: string): Lab {
     ids.add(exercise.id);
   });
   const services = data.services as Record<Service, number>;
-  const offsets = new Map<number, string>([[80, 'the progress page (web)']]);
-  for (const service of SERVICES) {
-    const offset = services[service] % 1000;
-    const other = offsets.get(offset);
-    if (other) {
-      throw usageError(
-        `${file}: invalid lab file:\n  services.${service}: port ${services[service]} maps to the same host port as ${other} (ports are planned by their value mod 1000)`,
-      );
-    }
-    offsets.set(offset, service);
+  const collision = portCollision(services);
+  if (collision) {
+    throw usageError(`${file}: invalid lab file:\n  services.${collision.service}: ${collisionText(collision)}`);
   }
   return {
     name: data.name,

@@ -3,7 +3,15 @@ import type { Account, Lab, PasswordPolicy, Service } from './lab.js';
 import { pairFor, studentAccounts } from './lab.js';
 import { LABEL, studentLabels } from './labels.js';
 import type { Endpoint, PortMap } from './ports.js';
-import { formatPorts, maxStudents, studentPorts, WEB_CONTAINER_PORT } from './ports.js';
+import {
+  collisionText,
+  formatPorts,
+  maxStudents,
+  portCollision,
+  studentPorts,
+  WEB_CONTAINER_PORT,
+  WEB_OFFSET,
+} from './ports.js';
 import { adminKey, studentKey } from './token.js';
 import { render } from './render.js';
 import { usageError } from '../errors.js';
@@ -72,7 +80,8 @@ export interface Plan {
 
 const CLASS_NAME = /^[a-z0-9][a-z0-9-]{0,23}$/;
 
-export function validateClassOptions(options: ClassOptions): void {
+/** Refuses class options (and a lab whose services would share a host port) with the value and the fix. */
+export function validateClassOptions(options: ClassOptions, lab?: Pick<Lab, 'file' | 'services'>): void {
   if (!CLASS_NAME.test(options.className)) {
     throw usageError(
       `--class "${options.className}" is not a valid class name`,
@@ -86,7 +95,14 @@ export function validateClassOptions(options: ClassOptions): void {
   if (!Number.isInteger(options.students) || options.students < 1 || options.students > max) {
     throw usageError(
       `--students ${options.students} is out of range`,
-      `With --base-port ${options.basePort} the port plan holds 1 to ${max} students (1000 ports each); lower --base-port for more.`,
+      `With --base-port ${options.basePort} the port plan holds 1 to ${max} students (100 ports each); lower --base-port for more.`,
+    );
+  }
+  const collision = lab && portCollision(lab.services);
+  if (collision) {
+    throw usageError(
+      `Lab ${lab.file}: services ${collision.service} and ${collision.other} would share a host port (${collisionText(collision)})`,
+      `Give ${collision.service} a container port whose last two digits differ from every other service's and from ${WEB_OFFSET}.`,
     );
   }
 }
@@ -97,7 +113,7 @@ export const resourceName = (className: string, n: number, suffix?: string) =>
 
 /** Turns a lab and the class options into everything `up` will create. Pure but for reading templates. */
 export async function planClass(lab: Lab, options: ClassOptions): Promise<Plan> {
-  validateClassOptions(options);
+  validateClassOptions(options, lab);
   const students: StudentPlan[] = [];
   for (let n = 1; n <= options.students; n++) students.push(await planStudent(lab, options, n));
   return {

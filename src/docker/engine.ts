@@ -60,9 +60,17 @@ export interface ExecResult {
   stderr: string;
 }
 
+/** One of the engine's default address pools: networks of prefix /size are carved out of base (a CIDR). */
+export interface AddressPool {
+  base: string;
+  size: number;
+}
+
 export interface Engine {
   /** Throws a LabctlError (exit 4) saying how to start an engine when none answers. */
   ping(): Promise<void>;
+  /** The default address pools the engine reports (/info DefaultAddressPools), or undefined when it reports none. */
+  addressPools(): Promise<AddressPool[] | undefined>;
   /** Objects carrying dev.labctl.class (= className when given). */
   list(className?: string): Promise<ClassObjects>;
   /** Names of all containers and networks on the engine, labelled or not, to find clashes. */

@@ -4,7 +4,7 @@ import tar from 'tar-stream';
 import { ExitCode, LabctlError } from '../errors.js';
 import { LABEL } from '../core/labels.js';
 import { dockerClient } from './client.js';
-import type { ClassObjects, ContainerInfo, ContainerSpec, Engine, ExecResult } from './engine.js';
+import type { AddressPool, ClassObjects, ContainerInfo, ContainerSpec, Engine, ExecResult } from './engine.js';
 
 interface DockerError extends Error {
   statusCode?: number;
@@ -81,6 +81,19 @@ export class LocalEngine implements Engine {
       await this.docker.ping();
     } catch (error) {
       throw engineUnreachable(error as DockerError);
+    }
+  }
+
+  async addressPools(): Promise<AddressPool[] | undefined> {
+    try {
+      const info = (await this.docker.info()) as { DefaultAddressPools?: { Base?: string; Size?: number }[] | null };
+      const pools = info.DefaultAddressPools;
+      if (!Array.isArray(pools) || pools.length === 0) return undefined;
+      return pools
+        .filter((p) => typeof p.Base === 'string' && typeof p.Size === 'number')
+        .map((p) => ({ base: p.Base!, size: p.Size! }));
+    } catch (error) {
+      throw failed('read the engine info', error);
     }
   }
 
@@ -170,7 +183,7 @@ export class LocalEngine implements Engine {
         throw new LabctlError(
           ExitCode.engine,
           `Docker has no free subnet left for network ${name}.`,
-          'Start dockerd with a larger pool, e.g. --default-address-pool base=10.213.0.0/16,size=24 (what `labctl doctor --fix` does).',
+          'Start dockerd with a larger pool, e.g. --default-address-pool base=10.213.0.0/16,size=26 (1,024 networks; what `labctl doctor --fix` does). `labctl doctor` shows how many networks the pools hold.',
         );
       }
       throw failed(`create network ${name}`, error);

@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { ensureImages } from '../../src/commands/build.js';
 import { classInfo } from '../../src/commands/info.js';
 import { loadLab } from '../../src/core/lab.js';
+import { PORT_BLOCK, WEB_OFFSET } from '../../src/core/ports.js';
 import { LocalEngine } from '../../src/docker/local-engine.js';
 import { waitForGreeting } from '../../src/probe.js';
 import { Reporter } from '../../src/ui/reporter.js';
@@ -202,7 +203,7 @@ async function floorUp(base: number, image: string, sidecarImage: string) {
     range.map(async (n) => {
       const name = floorName(n);
       await docker('network', 'create', '--label', `dev.labctl.class=${FLOOR}`, name);
-      const ports = SERVICES.flatMap(([, p]) => ['-p', `127.0.0.1:${base + n * 1000 + (p % 1000)}:${p}`]);
+      const ports = SERVICES.flatMap(([, p]) => ['-p', `127.0.0.1:${base + n * PORT_BLOCK + (p % PORT_BLOCK)}:${p}`]);
       const vols = [
         'spool:/var/mail',
         'home:/home',
@@ -235,7 +236,7 @@ async function floorUp(base: number, image: string, sidecarImage: string) {
         '--network',
         name,
         '-p',
-        `127.0.0.1:${base + n * 1000 + 80}:8080`,
+        `127.0.0.1:${base + n * PORT_BLOCK + WEB_OFFSET}:8080`,
         '-v',
         `${name}-evidence:/evidence:ro`,
         '-v',
@@ -249,7 +250,7 @@ async function floorUp(base: number, image: string, sidecarImage: string) {
   await Promise.all(
     range.flatMap((n) =>
       [...SERVICES, ['web', 80] as const].map(([s, p]) =>
-        waitForGreeting('127.0.0.1', base + n * 1000 + (p % 1000), s, deadline),
+        waitForGreeting('127.0.0.1', base + n * PORT_BLOCK + (p % PORT_BLOCK), s, deadline),
       ),
     ),
   );

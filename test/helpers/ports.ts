@@ -46,7 +46,7 @@ const hostFree = async (port: number) => (await bindable(port, '0.0.0.0')) && (a
  * imap, ssh, web of each student, as the plan gives them) is unused by the engines (published by any container,
  * running or stopped) and by the host (bindable on 0.0.0.0 and 127.0.0.1), and outside the kernel's ephemeral
  * range. The whole base-port range is searched, in random order so that concurrent runs spread out. Another class
- * (td1 on 11000–29999, say) is never collided with, whatever its name and base.
+ * (td1 on 10100–11999, say) is never collided with, whatever its name and base.
  */
 export async function freeBasePorts(
   students: number,
@@ -58,7 +58,7 @@ export async function freeBasePorts(
   const published = await enginePorts(options.engines ?? [new Docker()]);
   const portsOf = (base: number) =>
     Array.from({ length: students }, (_, i) => Object.values(studentPorts(lab, base, i + 1))).flat();
-  // A class owns base + 1000 .. base + (students + 1) * 1000 - 1.
+  // A class owns base + 100 .. base + (students + 1) * 100 - 1 (PORT_BLOCK ports per student).
   const span = (base: number): [number, number] => [base + PORT_BLOCK, base + (students + 1) * PORT_BLOCK - 1];
   const overlaps = ([a, b]: [number, number]) => handedOut.some(([c, d]) => a <= d && c <= b);
 

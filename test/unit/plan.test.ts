@@ -2,10 +2,19 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { loadLab } from '../../src/core/lab.js';
 import { LABEL } from '../../src/core/labels.js';
-import { planClass, type ClassOptions, type PlannedContainer } from '../../src/core/plan.js';
+import { planClass, validateClassOptions, type ClassOptions, type PlannedContainer } from '../../src/core/plan.js';
 import { adminKey, studentKey } from '../../src/core/token.js';
 import { LabctlError } from '../../src/errors.js';
-import { maxStudents, parsePorts, studentPorts } from '../../src/core/ports.js';
+import {
+  ephemeralOverlap,
+  ephemeralWarning,
+  maxStudents,
+  parsePorts,
+  portCollision,
+  PORT_BLOCK,
+  readEphemeralRange,
+  studentPorts,
+} from '../../src/core/ports.js';
 
 const options: ClassOptions = {
   className: 'td1',
@@ -20,15 +29,96 @@ const options: ClassOptions = {
 };
 
 describe('port plan', () => {
-  it('gives student n the block base + n*1000, with the service port mod 1000 inside it', async () => {
+  it('gives student n the block base + n*100, each service keeping its last two digits, the page at + 80', async () => {
     const lab = await loadLab();
-    assert.deepEqual(studentPorts(lab, 10000, 3), { smtp: 13025, pop3: 13110, imap: 13143, ssh: 13022, web: 13080 });
-    assert.deepEqual(studentPorts(lab, 20000, 1), { smtp: 21025, pop3: 21110, imap: 21143, ssh: 21022, web: 21080 });
+    assert.deepEqual(studentPorts(lab, 10000, 3), { smtp: 10325, pop3: 10310, imap: 10343, ssh: 10322, web: 10380 });
+    assert.deepEqual(studentPorts(lab, 20000, 1), { smtp: 20125, pop3: 20110, imap: 20143, ssh: 20122, web: 20180 });
+    assert.deepEqual(studentPorts(lab, 10000, 150), { smtp: 25025, pop3: 25010, imap: 25043, ssh: 25022, web: 25080 });
   });
 
-  it('knows how many students fit below port 65535', () => {
-    assert.equal(maxStudents(10000), 54);
-    assert.ok(10000 + 54 * 1000 + 999 <= 65535);
+  it('knows how many students fit below port 65535: at least 150 from the default base', () => {
+    assert.equal(PORT_BLOCK, 100);
+    assert.equal(maxStudents(10000), 554);
+    assert.ok(maxStudents(10000) >= 150);
+    assert.ok(10000 + 554 * 100 + 99 <= 65535);
+    assert.ok(10000 + 555 * 100 + 99 > 65535);
+  });
+
+  it('plans 150 students from the default base on distinct ports, 10110 to 25080, below the ephemeral range', async () => {
+    const plan = await planClass(await loadLab(), { ...options, students: 150 });
+    const ports = plan.students.flatMap((s) => Object.values(s.ports));
+    assert.equal(ports.length, 150 * 5);
+    assert.equal(new Set(ports).size, ports.length);
+    assert.equal(Math.min(...ports), 10110);
+    assert.equal(Math.max(...ports), 25080);
+    // Every port lies in its student's own block.
+    for (const s of plan.students)
+      for (const p of Object.values(s.ports)) assert.equal(Math.floor((p - 10000) / 100), s.student);
+    assert.equal(ephemeralOverlap(ports, [32768, 60999]), undefined);
+  });
+
+  it('refuses a lab whose services share their last two digits, or the page offset 80, naming both', async () => {
+    const lab = await loadLab();
+    assert.equal(portCollision(lab.services), undefined);
+    const clash = { ...lab, services: { ...lab.services, ssh: 2025 } };
+    await assert.rejects(planClass(clash, options), (error: LabctlError) => {
+      assert.match(error.message, /services ssh and smtp would share a host port/);
+      assert.match(error.message, /port 2025 maps to the same host port as smtp \(port 25\)/);
+      assert.match(error.hint ?? '', /last two digits differ/);
+      assert.equal(error.exitCode, 2);
+      return true;
+    });
+    const web = { ...lab, services: { ...lab.services, imap: 180 } };
+    assert.throws(() => validateClassOptions(options, web), /services imap and web would share a host port/);
+    // 110 and 1110 collided mod 1000 too; 110 and 210 only mod 100.
+    assert.deepEqual(portCollision({ ...lab.services, imap: 210 }), {
+      service: 'imap',
+      port: 210,
+      other: 'pop3',
+      otherPort: 110,
+    });
+  });
+});
+
+describe('ephemeral range', () => {
+  const range: [number, number] = [32768, 60999];
+
+  it('finds no overlap for a plan below or above the range', () => {
+    assert.equal(ephemeralOverlap([10110, 25080], range), undefined);
+    assert.equal(ephemeralOverlap([32767, 61000, 65000], range), undefined);
+    assert.equal(ephemeralWarning([10110, 25080], { basePort: 10000, students: 150 }, range), undefined);
+  });
+
+  it('counts a plan wholly inside the range, with its first and last port', () => {
+    assert.deepEqual(ephemeralOverlap([41110, 41125, 42980], range), { count: 3, first: 41110, last: 42980 });
+    assert.deepEqual(ephemeralOverlap([32768, 60999], range), { count: 2, first: 32768, last: 60999 });
+  });
+
+  it('counts only the part of a plan that reaches into the range', async () => {
+    const lab = await loadLab();
+    const ports = Array.from({ length: 150 }, (_, i) => Object.values(studentPorts(lab, 20000, i + 1))).flat();
+    // Student 128 onwards (32810...) is inside: 23 students, 5 ports each, but 32780 (student 127's page) too.
+    const overlap = ephemeralOverlap(ports, range);
+    assert.deepEqual(overlap, { count: 23 * 5 + 1, first: 32780, last: 35080 });
+  });
+
+  it('warns with the overlap and both ways out: a lower --base-port, or the range moved with sysctl', () => {
+    const warning = ephemeralWarning([41110, 41125, 42980], { basePort: 41000, students: 19 }, range) ?? '';
+    assert.match(
+      warning,
+      /3 of this class's host ports \(41110–42980\) are in the kernel's ephemeral range 32768–60999/,
+    );
+    assert.match(warning, /lower --base-port \(30768 or less/);
+    assert.match(warning, /sysctl -w net\.ipv4\.ip_local_port_range="43000 60999"/);
+    // No room above the plan: the range moves below it.
+    const high = ephemeralWarning([55110], { basePort: 55000, students: 60 }, range) ?? '';
+    assert.match(high, /ip_local_port_range="32768 55099"/);
+  });
+
+  it('reads the range from /proc, or nothing when it cannot', () => {
+    const read = readEphemeralRange();
+    if (read) assert.ok(read[0] > 1024 && read[0] <= read[1]);
+    assert.equal(readEphemeralRange('/nonexistent/ip_local_port_range'), undefined);
   });
 });
 
@@ -55,15 +145,15 @@ describe('class plan', () => {
     assert.equal(mail.labels[LABEL.role], 'mail');
     assert.equal(mail.labels[LABEL.host], '192.0.2.10');
     assert.deepEqual(parsePorts(mail.labels[LABEL.ports]), {
-      smtp: 12025,
-      pop3: 12110,
-      imap: 12143,
-      ssh: 12022,
-      web: 12080,
+      smtp: 10225,
+      pop3: 10210,
+      imap: 10243,
+      ssh: 10222,
+      web: 10280,
     });
     assert.deepEqual(
       mail.ports.find((p) => p.service === 'pop3'),
-      { service: 'pop3', container: 110, host: 12110 },
+      { service: 'pop3', container: 110, host: 10210 },
     );
     assert.deepEqual(s2.pair, ['util2', 'util12']);
   });
@@ -74,7 +164,7 @@ describe('class plan', () => {
     assert.equal(sidecar.name, 'labctl-td1-s02-sidecar');
     assert.equal(sidecar.labels[LABEL.role], 'sidecar');
     assert.equal(sidecar.labels[LABEL.token], 'secret-token');
-    assert.deepEqual(sidecar.ports, [{ service: 'web', container: 8080, host: 12080 }]);
+    assert.deepEqual(sidecar.ports, [{ service: 'web', container: 8080, host: 10280 }]);
     assert.deepEqual(sidecar.mounts, [
       { volume: 'labctl-td1-s02-evidence', target: '/evidence', readOnly: true },
       { volume: 'labctl-td1-s02-progress', target: '/state' },
@@ -173,9 +263,9 @@ describe('class plan', () => {
   it('refuses bad class options with the value and the fix', async () => {
     const lab = await loadLab();
     await assert.rejects(planClass(lab, { ...options, className: 'TD 1' }), /--class "TD 1" is not a valid class name/);
-    await assert.rejects(planClass(lab, { ...options, students: 60 }), (error: LabctlError) => {
-      assert.equal(error.message, '--students 60 is out of range');
-      assert.match(error.hint ?? '', /holds 1 to 54 students/);
+    await assert.rejects(planClass(lab, { ...options, students: 555 }), (error: LabctlError) => {
+      assert.equal(error.message, '--students 555 is out of range');
+      assert.match(error.hint ?? '', /holds 1 to 554 students \(100 ports each\)/);
       return true;
     });
     await assert.rejects(planClass(lab, { ...options, basePort: 80 }), /--base-port 80 is out of range/);

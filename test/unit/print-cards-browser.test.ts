@@ -21,16 +21,16 @@ const fixture: ClassInfo = {
     host: '192.0.2.10',
     domain: `etudiant${n}.lab`,
     ports: {
-      smtp: 10025 + n * 1000,
-      pop3: 10110 + n * 1000,
-      imap: 10143 + n * 1000,
-      ssh: 10022 + n * 1000,
-      web: 10080 + n * 1000,
+      smtp: 10025 + n * 100,
+      pop3: 10010 + n * 100,
+      imap: 10043 + n * 100,
+      ssh: 10022 + n * 100,
+      web: 10080 + n * 100,
     },
     accounts: n === 2 ? accounts.map((a) => (a.user === 'util12' ? { ...a, password: 'autre&mdp' } : a)) : accounts,
     pair: [`util${n}`, `util${n + 10}`],
     state: 'running',
-    page: n === 1 ? null : `http://192.0.2.10:${10080 + n * 1000}/?k=key${n}`,
+    page: n === 1 ? null : `http://192.0.2.10:${10080 + n * 100}/?k=key${n}`,
   })),
 };
 
@@ -60,8 +60,8 @@ describe('printable student cards in a real browser', { timeout: 6 * 60_000 }, (
     const cards = page.locator('section.card');
     assert.equal(await cards.count(), 2);
     const second = await cards.nth(1).innerText();
-    assert.ok(second.includes('telnet 192.0.2.10 12025'), second);
-    assert.ok(second.includes('ssh -p 12022 util2@192.0.2.10'), second);
+    assert.ok(second.includes('telnet 192.0.2.10 10225'), second);
+    assert.ok(second.includes('ssh -p 10222 util2@192.0.2.10'), second);
     assert.ok(second.includes('RCPT TO: <util12@etudiant2.lab>'), second);
     assert.ok(second.includes('autre&mdp'), 'util12 password shown literally');
     const first = await cards.nth(0).innerText();

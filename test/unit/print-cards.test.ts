@@ -11,21 +11,21 @@ function student(n: number, overrides: Partial<StudentInfo> = {}): StudentInfo {
     host: '192.0.2.10',
     domain: `etudiant${n}.lab`,
     ports: {
-      smtp: 10025 + n * 1000,
-      pop3: 10110 + n * 1000,
-      imap: 10143 + n * 1000,
-      ssh: 10022 + n * 1000,
-      web: 10080 + n * 1000,
+      smtp: 10025 + n * 100,
+      pop3: 10010 + n * 100,
+      imap: 10043 + n * 100,
+      ssh: 10022 + n * 100,
+      web: 10080 + n * 100,
     },
     accounts,
     pair: [`util${n}`, `util${n + 10}`],
     state: 'running',
-    page: `http://192.0.2.10:${10080 + n * 1000}/?k=key${n}`,
+    page: `http://192.0.2.10:${10080 + n * 100}/?k=key${n}`,
     ...overrides,
   };
 }
 
-/** Student 2 has ports 12025/12110/12143/12022/12080, pair util2/util12, and its own util12 password. */
+/** Student 2 has ports 10225/10210/10243/10222/10280, pair util2/util12, and its own util12 password. */
 const fixture: ClassInfo = {
   class: 'td1',
   lab: 'smtp-pop-imap',
@@ -78,10 +78,10 @@ describe('printable student cards (HTML)', () => {
     assert.match(card, /192\.0\.2\.10/);
     assert.match(card, /etudiant2\.lab/);
     for (const cmd of [
-      'telnet 192.0.2.10 12025',
-      'telnet 192.0.2.10 12110',
-      'telnet 192.0.2.10 12143',
-      'ssh -p 12022 util2@192.0.2.10',
+      'telnet 192.0.2.10 10225',
+      'telnet 192.0.2.10 10210',
+      'telnet 192.0.2.10 10243',
+      'ssh -p 10222 util2@192.0.2.10',
       'MAIL FROM: <util2@etudiant2.lab>',
       'RCPT TO: <util12@etudiant2.lab>',
       'a LOGIN util2 master2021',
@@ -98,19 +98,19 @@ describe('printable student cards (HTML)', () => {
 
   it('lists the ports and each account of the pair with its own password', () => {
     const html = htmlCards(fixture)[1]!;
-    assert.match(html, /SMTP<\/th><td class="mono">12025</);
-    assert.match(html, /POP3<\/th><td class="mono">12110</);
-    assert.match(html, /IMAP<\/th><td class="mono">12143</);
-    assert.match(html, /SSH<\/th><td class="mono">12022</);
+    assert.match(html, /SMTP<\/th><td class="mono">10225</);
+    assert.match(html, /POP3<\/th><td class="mono">10210</);
+    assert.match(html, /IMAP<\/th><td class="mono">10243</);
+    assert.match(html, /SSH<\/th><td class="mono">10222</);
     assert.match(html, /<td class="mono">util2<\/td><td class="mono">master2021<\/td>/);
     assert.match(html, /<td class="mono">util12<\/td><td class="mono">autre&amp;mdp<\/td>/);
   });
 
   it('gives the graphical mail client settings, without encryption', () => {
     const card = text(htmlCards(fixture)[1]!);
-    assert.match(card, /Serveur entrant POP3192\.0\.2\.10, port 12110/);
-    assert.match(card, /serveur entrant IMAP192\.0\.2\.10, port 12143/);
-    assert.match(card, /Serveur sortant SMTP192\.0\.2\.10, port 12025/);
+    assert.match(card, /Serveur entrant POP3192\.0\.2\.10, port 10210/);
+    assert.match(card, /serveur entrant IMAP192\.0\.2\.10, port 10243/);
+    assert.match(card, /Serveur sortant SMTP192\.0\.2\.10, port 10225/);
     assert.match(card, /Identifiantutil2 \(ou util12\)/);
     assert.match(card, /Mot de passemaster2021 \(pour util12 : autre&mdp\)/);
     assert.match(card, /pas de chiffrement/);
@@ -118,8 +118,8 @@ describe('printable student cards (HTML)', () => {
 
   it('links the progress page, and shows no link at all when there is none', () => {
     const [one, two] = htmlCards(fixture);
-    assert.ok(two!.includes('<a class="mono" href="http://192.0.2.10:12080/?k=key2">'));
-    assert.match(text(two!), /Votre page de progression : http:\/\/192\.0\.2\.10:12080\/\?k=key2/);
+    assert.ok(two!.includes('<a class="mono" href="http://192.0.2.10:10280/?k=key2">'));
+    assert.match(text(two!), /Votre page de progression : http:\/\/192\.0\.2\.10:10280\/\?k=key2/);
     assert.doesNotMatch(one!, /<a\b/);
     assert.doesNotMatch(one!, /progression/);
     assert.doesNotMatch(one!, /null|undefined/);
@@ -152,11 +152,11 @@ describe('printable student cards (HTML)', () => {
     };
     const html = cardsHtml(evil);
     assert.doesNotMatch(html, /<script|<b>|<i>|<1>/);
-    assert.ok(html.includes('telnet 10.0.0.1&lt;script&gt;alert(1)&lt;/script&gt; 13025'));
+    assert.ok(html.includes('telnet 10.0.0.1&lt;script&gt;alert(1)&lt;/script&gt; 10325'));
     assert.ok(html.includes('classe &lt;b&gt;td&lt;/b&gt;'));
     assert.ok(html.includes('p&#39;&lt;i&gt;'));
     assert.doesNotMatch(html, /href="javascript:/, 'only web addresses become links');
-    assert.ok(text(html).includes('ssh -p 13022 u<1>@10.0.0.1<script>alert(1)</script>'));
+    assert.ok(text(html).includes('ssh -p 10322 u<1>@10.0.0.1<script>alert(1)</script>'));
   });
 });
 
@@ -174,25 +174,25 @@ describe('printable student cards (Markdown)', () => {
   it("fills the TD's commands, ports and per-account passwords for student 2", () => {
     const card = mdCards(fixture)[1]!;
     for (const cmd of [
-      '`telnet 192.0.2.10 12025`',
-      '`telnet 192.0.2.10 12110`',
-      '`telnet 192.0.2.10 12143`',
-      '`ssh -p 12022 util2@192.0.2.10`',
+      '`telnet 192.0.2.10 10225`',
+      '`telnet 192.0.2.10 10210`',
+      '`telnet 192.0.2.10 10243`',
+      '`ssh -p 10222 util2@192.0.2.10`',
     ]) {
       assert.ok(card.includes(cmd), `card 2 shows ${cmd}`);
     }
     assert.match(
       card,
-      /^```text\ntelnet 192\.0\.2\.10 12025\nHELO [^\n]+\nMAIL FROM: <util2@etudiant2\.lab>\nRCPT TO: <util12@etudiant2\.lab>\nDATA\n/m,
+      /^```text\ntelnet 192\.0\.2\.10 10225\nHELO [^\n]+\nMAIL FROM: <util2@etudiant2\.lab>\nRCPT TO: <util12@etudiant2\.lab>\nDATA\n/m,
     );
     assert.match(card, /^\.\nQUIT\n```$/m);
     assert.match(card, /^a LOGIN util2 master2021\na SELECT INBOX\na FETCH 1 BODY\[TEXT\]$/m);
-    assert.match(card, /^\| SMTP \| `12025` \|$/m);
-    assert.match(card, /^\| SSH \| `12022` \|$/m);
+    assert.match(card, /^\| SMTP \| `10225` \|$/m);
+    assert.match(card, /^\| SSH \| `10222` \|$/m);
     assert.match(card, /^\| `util2` \| `master2021` \| `util2@etudiant2\.lab` \|$/m);
     assert.match(card, /^\| `util12` \| `autre&mdp` \| `util12@etudiant2\.lab` \|$/m);
     assert.match(card, /pas de chiffrement/);
-    assert.match(card, /^\*\*Votre page de progression :\*\* <http:\/\/192\.0\.2\.10:12080\/\?k=key2>$/m);
+    assert.match(card, /^\*\*Votre page de progression :\*\* <http:\/\/192\.0\.2\.10:10280\/\?k=key2>$/m);
   });
 
   it('shows no link when the page is null', () => {
@@ -209,7 +209,7 @@ describe('printable student cards (Markdown)', () => {
     });
     assert.match(md, /^# Étudiant 1 · classe \\\*td\\\*&lt;b\\>$/m);
     assert.ok(md.includes('*\\[clic\\](javascript:x)*'));
-    assert.ok(md.includes('``telnet h`<i> 11025``'), 'a backtick in a value does not break its code span');
+    assert.ok(md.includes('``telnet h`<i> 10125``'), 'a backtick in a value does not break its code span');
     assert.ok(md.includes('`javascript:alert(1)`'), 'only web addresses become links');
     assert.doesNotMatch(md, /<javascript:/);
   });

@@ -170,7 +170,7 @@ function fakeEngine(): Engine {
       [LABEL.class]: 'sec',
       [LABEL.student]: '1',
       [LABEL.role]: 'mail',
-      [LABEL.ports]: 'smtp=11025,web=11080',
+      [LABEL.ports]: 'smtp=10125,web=10180',
     },
     state: 'running',
     status: 'Up',
