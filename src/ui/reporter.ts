@@ -49,7 +49,8 @@ export class Reporter {
       if (!this.quiet && !this.json) process.stderr.write(`${done ? done(result) : text} (${elapsed()})\n`);
       return result;
     }
-    const spinner: Ora = ora({ text, stream: process.stderr }).start();
+    // discardStdin off: ora's raw mode would swallow Ctrl-C (stdin-discarder 0.3 never reads the 0x03 it waits for).
+    const spinner: Ora = ora({ text, stream: process.stderr, discardStdin: false }).start();
     try {
       const result = await fn((t) => (spinner.text = `${text}: ${t}`));
       spinner.succeed(`${done ? done(result) : text} (${elapsed()})`);
