@@ -152,7 +152,15 @@ export class LocalEngine implements Engine {
         for (const p of c.Ports) if (p.PublicPort) used.set(p.PublicPort, name);
         // A stopped container holds its bindings too, though they do not show in Ports.
         if (c.State !== 'running') {
-          const info = await this.docker.getContainer(c.Id).inspect();
+          // A container removed since the listing holds nothing any more.
+          const info = await this.docker
+            .getContainer(c.Id)
+            .inspect()
+            .catch((error: DockerError) => {
+              if (error.statusCode === 404) return undefined;
+              throw error;
+            });
+          if (!info) continue;
           for (const bindings of Object.values(info.HostConfig.PortBindings ?? {}) as { HostPort?: string }[][]) {
             for (const b of bindings ?? []) if (b.HostPort) used.set(Number(b.HostPort), name);
           }
