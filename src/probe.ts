@@ -68,15 +68,17 @@ function probeMail(host: string, port: number, service: Service, timeoutMs: numb
   });
 }
 
-/** Probes until the greeting comes or the deadline passes. */
+/** Probes until the greeting comes, the deadline passes, or `signal` stops the wait. */
 export async function waitForGreeting(
   host: string,
   port: number,
   service: Endpoint,
   deadline: number,
+  signal?: AbortSignal,
 ): Promise<string> {
   let last: unknown;
   while (Date.now() < deadline) {
+    signal?.throwIfAborted();
     try {
       return await probe(host, port, service, Math.min(2000, Math.max(100, deadline - Date.now())));
     } catch (error) {

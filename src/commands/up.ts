@@ -7,7 +7,7 @@ import { classToken, newClassToken } from '../core/token.js';
 import { DEFAULT_BASE_PORT, ephemeralWarning, readEphemeralRange, type Endpoint } from '../core/ports.js';
 import type { ClassObjects, Engine } from '../docker/engine.js';
 import { ExitCode, LabctlError, conflictError } from '../errors.js';
-import { probe, probeHost } from '../probe.js';
+import { probeHost, waitForGreeting } from '../probe.js';
 import { formatPlan, studentTable } from '../ui/tables.js';
 import { imageContexts, ensureImages } from './build.js';
 import { classInfo } from './info.js';
@@ -310,7 +310,7 @@ async function waitStudent(s: StudentPlan, plan: Plan, engine: Engine, deadline:
   const host = probeHost(plan.bind);
   for (const c of s.containers) {
     try {
-      await Promise.all(c.ports.map((p) => waitReady(host, p.host, p.service, deadline, signal)));
+      await Promise.all(c.ports.map((p) => waitForGreeting(host, p.host, p.service, deadline, signal)));
     } catch (error) {
       if (signal.aborted) throw signal.reason;
       const logs = await engine.logs(c.name, 20).catch(() => '(no logs)');
@@ -321,19 +321,4 @@ async function waitStudent(s: StudentPlan, plan: Plan, engine: Engine, deadline:
       );
     }
   }
-}
-
-/** Probes until the greeting comes, the deadline passes, or the run is stopped. */
-async function waitReady(host: string, port: number, service: Endpoint, deadline: number, signal: AbortSignal) {
-  let last: unknown;
-  while (Date.now() < deadline) {
-    signal.throwIfAborted();
-    try {
-      return await probe(host, port, service, Math.min(2000, Math.max(100, deadline - Date.now())));
-    } catch (error) {
-      last = error;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  throw last instanceof Error ? last : new Error(`no ${service} greeting from ${host}:${port}`);
 }

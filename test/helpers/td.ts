@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import type { Board } from '../../src/commands/check.js';
+import { EXERCISE_IDS } from '../../src/sidecar/checks.js';
 import { labctlJson } from './cli.js';
 import { Session, SMTP_FINAL } from './session.js';
 
@@ -65,20 +66,7 @@ export async function waitForCredits(className: string, student: number, ids: st
 }
 
 /** The TD's exercise ids, in the lab file's order. */
-export const ALL_EXERCISES = [
-  'smtp-simple',
-  'smtp-subject',
-  'smtp-two-recipients',
-  'smtp-attachment',
-  'smtp-attachment-base64',
-  'smtp-headers-from-to',
-  'smtp-spoofed-sender',
-  'smtp-external',
-  'pop-login',
-  'pop-retr',
-  'imap-login',
-  'imap-fetch',
-];
+export const ALL_EXERCISES: string[] = [...EXERCISE_IDS];
 
 // The first bytes of a real JPEG (SOI, JFIF APP0), base64-encoded as `base64 image.jpg` prints them.
 export const JPEG_BASE64 = Buffer.from('ffd8ffe000104a46494600010101012c012c0000ffdb004300', 'hex').toString('base64');

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { once } from 'node:events';
 import { sameSecret, studentKey } from '../../src/core/token.js';
+import { EXERCISE_IDS } from '../../src/sidecar/checks.js';
 import type { SidecarConfig } from '../../src/sidecar/config.js';
 import { createServer } from '../../src/sidecar/server.js';
 import { Sidecar } from '../../src/sidecar/sidecar.js';
@@ -72,20 +73,7 @@ const done = (s: Sidecar) =>
     .exercises.filter((e) => e.done)
     .map((e) => e.id);
 
-const ALL = [
-  'smtp-simple',
-  'smtp-subject',
-  'smtp-two-recipients',
-  'smtp-attachment',
-  'smtp-attachment-base64',
-  'smtp-headers-from-to',
-  'smtp-spoofed-sender',
-  'smtp-external',
-  'pop-login',
-  'pop-retr',
-  'imap-login',
-  'imap-fetch',
-];
+const ALL: string[] = [...EXERCISE_IDS];
 
 function makeConfig(dir: string, exercises = ['smtp-simple', 'smtp-subject', 'smtp-two-recipients', 'pop-login']) {
   return {
