@@ -4,7 +4,7 @@ import { loadLab, type PasswordPolicy } from '../core/lab.js';
 import { LABEL } from '../core/labels.js';
 import { planClass, type Plan, type StudentPlan } from '../core/plan.js';
 import { classToken, newClassToken } from '../core/token.js';
-import { DEFAULT_BASE_PORT, ephemeralWarning, readEphemeralRange, type Endpoint } from '../core/ports.js';
+import { DEFAULT_BASE_PORT, ephemeralWarning, readEphemeralRange } from '../core/ports.js';
 import type { ClassObjects, Engine } from '../docker/engine.js';
 import { ExitCode, LabctlError, conflictError } from '../errors.js';
 import { probeHost, waitForGreeting } from '../probe.js';
