@@ -316,7 +316,7 @@ describe('teaching-assistant tools', { timeout: 600_000 }, () => {
       assert.equal(up.code, 0, up.stderr);
       const shown = await labctlJson<ClassInfo>(['info']);
       assert.equal(shown.class, other);
-      assert.equal(shown.students[0]!.ports.smtp, otherBase + 1025);
+      assert.equal(shown.students[0]!.ports.smtp, otherBase + 125);
       const down = await labctl(['down', '--purge', '--yes']);
       assert.equal(down.code, 0, down.stderr);
       assert.match(down.stdout, new RegExp(`of class ${other}`));

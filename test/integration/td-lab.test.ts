@@ -84,11 +84,11 @@ describe('the TD on a class of two students', { timeout: 600_000 }, () => {
     assert.equal(s2.host, '127.0.0.1');
     assert.equal(s2.domain, `s02.${CLASS}.test`);
     assert.deepEqual(s2.ports, {
-      smtp: base + 2025,
-      pop3: base + 2110,
-      imap: base + 2143,
-      ssh: base + 2022,
-      web: base + 2080,
+      smtp: base + 225,
+      pop3: base + 210,
+      imap: base + 243,
+      ssh: base + 222,
+      web: base + 280,
     });
     assert.deepEqual(s2.pair, ['util2', 'util12']);
     assert.equal(s2.accounts.length, 19);
@@ -99,8 +99,8 @@ describe('the TD on a class of two students', { timeout: 600_000 }, () => {
     const card = await labctl(['info', '--class', CLASS, '--student', '2']);
     assert.equal(card.code, 0, card.stderr);
     assert.match(card.stdout, /Étudiant 2/);
-    assert.ok(card.stdout.includes(`telnet 127.0.0.1 ${base + 2025}`));
-    assert.ok(card.stdout.includes(`ssh -p ${base + 2022} util2@127.0.0.1`));
+    assert.ok(card.stdout.includes(`telnet 127.0.0.1 ${base + 225}`));
+    assert.ok(card.stdout.includes(`ssh -p ${base + 222} util2@127.0.0.1`));
     assert.match(card.stdout, /util2 et util12 +mot de passe : master2021/);
   });
 
@@ -324,7 +324,7 @@ describe('the TD on a class of two students', { timeout: 600_000 }, () => {
       '127.0.0.1',
     ]);
     assert.equal(clash.code, 3);
-    assert.ok(clash.stderr.includes(`port ${base + 1025} (student 1, smtp)`), clash.stderr);
+    assert.ok(clash.stderr.includes(`port ${base + 125} (student 1, smtp)`), clash.stderr);
     const left = await labelled(other);
     assert.equal(left.containers.length + left.networks.length + left.volumes.length, 0);
   });
