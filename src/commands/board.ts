@@ -1,8 +1,8 @@
 import http from 'node:http';
+import { classBoard, type Board } from '../core/board-model.js';
 import { boardKey, classToken, sameSecret } from '../core/token.js';
 import { usageError } from '../errors.js';
 import { boardPage } from '../ui/board-page.js';
-import { classBoard, type Board } from './check.js';
 import { DEFAULT_CLASS, defaultContext, type Context } from './context.js';
 
 export interface BoardOptions {

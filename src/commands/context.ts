@@ -24,8 +24,3 @@ export function defaultHost(): string {
   }
   return '127.0.0.1';
 }
-
-export function concurrency(): number {
-  const n = Number(process.env.LABCTL_CONCURRENCY ?? 8);
-  return Number.isInteger(n) && n > 0 ? n : 8;
-}

@@ -2,6 +2,7 @@ import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import { studentMails } from '../core/class-objects.js';
 import { LABEL } from '../core/labels.js';
 import { parsePorts } from '../core/ports.js';
 import { adminKey, classToken } from '../core/token.js';
@@ -10,7 +11,6 @@ import { ExitCode, LabctlError, usageError } from '../errors.js';
 import { probeHost } from '../probe.js';
 import { confirm } from '../ui/prompt.js';
 import { Reporter } from '../ui/reporter.js';
-import { studentMails } from './class-objects.js';
 import { DEFAULT_CLASS, defaultContext, type Context } from './context.js';
 
 export interface ResetOptions {

@@ -1,7 +1,9 @@
 import net from 'node:net';
 import pLimit from 'p-limit';
+import { classInfo } from '../core/class-model.js';
 import { loadLab, type PasswordPolicy } from '../core/lab.js';
 import { LABEL } from '../core/labels.js';
+import { concurrency } from '../core/limits.js';
 import { planClass, type Plan, type StudentPlan } from '../core/plan.js';
 import { classToken, newClassToken } from '../core/token.js';
 import { DEFAULT_BASE_PORT, ephemeralWarning, readEphemeralRange } from '../core/ports.js';
@@ -10,8 +12,7 @@ import { ExitCode, LabctlError, conflictError } from '../errors.js';
 import { probeHost, waitForGreeting } from '../probe.js';
 import { formatPlan, studentTable } from '../ui/tables.js';
 import { imageContexts, ensureImages } from './build.js';
-import { classInfo } from './info.js';
-import { concurrency, DEFAULT_CLASS, defaultContext, defaultHost, type Context } from './context.js';
+import { DEFAULT_CLASS, defaultContext, defaultHost, type Context } from './context.js';
 
 export interface UpOptions {
   students: number;

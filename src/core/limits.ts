@@ -40,3 +40,9 @@ export const ARCHIVE = { domain: 'archive.labctl.invalid', address: 'archive@arc
 
 /** The uid and gid the sidecar runs as; they own the evidence in the mail container. */
 export const EVIDENCE_UID = 990;
+
+/** How many students labctl works on at once (LABCTL_CONCURRENCY, default 8). */
+export function concurrency(): number {
+  const n = Number(process.env.LABCTL_CONCURRENCY ?? 8);
+  return Number.isInteger(n) && n > 0 ? n : 8;
+}

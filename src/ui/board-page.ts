@@ -1,5 +1,5 @@
 import { escapeHtml } from './html.js';
-import type { Board } from '../commands/check.js';
+import type { Board } from '../core/board-model.js';
 
 function rows(board: Board): string {
   return board.students

@@ -1,4 +1,4 @@
-import type { Board } from '../commands/check.js';
+import type { Board } from '../core/board-model.js';
 import { table } from './tables.js';
 
 /** Students × exercises with totals; exercises are numbered, with their ids below the grid. */

@@ -1,4 +1,4 @@
-import type { ClassInfo, StudentInfo } from '../commands/info.js';
+import type { ClassInfo, StudentInfo } from '../core/class-model.js';
 
 /** The student's connection card, in French like the TD. */
 export function studentCard(info: ClassInfo, s: StudentInfo): string {

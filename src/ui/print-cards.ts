@@ -1,5 +1,5 @@
 import { escapeHtml } from './html.js';
-import type { ClassInfo, StudentInfo } from '../commands/info.js';
+import type { ClassInfo, StudentInfo } from '../core/class-model.js';
 
 /** The page-break marker between Markdown cards: survives Markdown → HTML → print. */
 export const MD_PAGE_BREAK = '<div style="page-break-after: always"></div>';

@@ -1,4 +1,4 @@
-import type { StudentInfo } from '../commands/info.js';
+import type { StudentInfo } from '../core/class-model.js';
 import type { Plan } from '../core/plan.js';
 
 /** A plain text table; columns are padded to their widest cell. */

@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { promisify } from 'node:util';
 import { ensureImages } from '../../src/commands/build.js';
-import { classInfo } from '../../src/commands/info.js';
+import { classInfo } from '../../src/core/class-model.js';
 import { loadLab } from '../../src/core/lab.js';
 import { PORT_BLOCK, WEB_OFFSET } from '../../src/core/ports.js';
 import { LocalEngine } from '../../src/docker/local-engine.js';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import type { Board } from '../../src/commands/check.js';
+import type { Board } from '../../src/core/board-model.js';
 import { EXERCISE_IDS } from '../../src/sidecar/checks.js';
 import { labctlJson } from './cli.js';
 import { Session, SMTP_FINAL } from './session.js';

@@ -4,7 +4,7 @@ import { mkdir } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Browser } from 'playwright-core';
-import type { ClassInfo } from '../../src/commands/info.js';
+import type { ClassInfo } from '../../src/core/class-model.js';
 import { launchBrowser } from '../helpers/browser.js';
 import { labctl, labctlJson, upArgs } from '../helpers/cli.js';
 import { cleanClass, docker } from '../helpers/docker.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { ClassInfo } from '../../src/commands/info.js';
+import type { ClassInfo } from '../../src/core/class-model.js';
 import { labctl, labctlJson, upArgs } from '../helpers/cli.js';
 import { cleanClass, docker } from '../helpers/docker.js';
 import { freeBasePort } from '../helpers/ports.js';

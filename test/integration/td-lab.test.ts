@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import type { ClassInfo } from '../../src/commands/info.js';
+import type { ClassInfo } from '../../src/core/class-model.js';
 import { evaluate } from '../../src/sidecar/checks.js';
 import { parseVerifyLog } from '../../src/sidecar/parse-log.js';
 import { labctl, labctlJson, upArgs } from '../helpers/cli.js';

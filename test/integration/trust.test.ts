@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { ClassInfo } from '../../src/commands/info.js';
+import type { ClassInfo } from '../../src/core/class-model.js';
 import { labctl, labctlJson, upArgs } from '../helpers/cli.js';
 import { cleanClass } from '../helpers/docker.js';
 import { freeBasePort } from '../helpers/ports.js';

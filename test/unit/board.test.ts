@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Board } from '../../src/commands/check.js';
+import type { Board } from '../../src/core/board-model.js';
 import { boardCsv, boardTable } from '../../src/ui/board.js';
 
 const exercises = [

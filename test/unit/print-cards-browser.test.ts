@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
-import type { ClassInfo } from '../../src/commands/info.js';
+import type { ClassInfo } from '../../src/core/class-model.js';
 import { cardsHtml } from '../../src/ui/print-cards.js';
 import { launchBrowser } from '../helpers/browser.js';
 

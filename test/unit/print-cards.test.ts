@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { ClassInfo, StudentInfo } from '../../src/commands/info.js';
+import type { ClassInfo, StudentInfo } from '../../src/core/class-model.js';
 import { cardsHtml, cardsMarkdown, MD_PAGE_BREAK } from '../../src/ui/print-cards.js';
 
 const accounts = Array.from({ length: 19 }, (_, i) => ({ user: `util${i + 1}`, password: 'master2021' }));

@@ -1,6 +1,6 @@
-import { LABEL } from '../core/labels.js';
 import type { ContainerInfo } from '../docker/engine.js';
 import { usageError } from '../errors.js';
+import { LABEL } from './labels.js';
 
 /** The class's mail containers (one student's, when given), in student order; a clear error when there are none. */
 export function studentMails(containers: ContainerInfo[], className: string, student?: number): ContainerInfo[] {
