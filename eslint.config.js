@@ -1,6 +1,20 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+// The layers point one way: cli.ts → commands/ → core/ → docker/ (the engine). ui/ serves the commands and
+// imports core types; sidecar/ shares core. A file-scoped block replaces the rule's options, so each block
+// lists every restriction that applies to its files.
+const dockerode = { name: 'dockerode', message: 'Only src/docker/ talks to Docker: use the Engine.' };
+const noCommands = {
+  group: ['**/commands/*', '**/commands'],
+  message: 'Only cli.ts and commands/ import commands/: move what you need into core/.',
+};
+const noUi = {
+  group: ['**/ui/*', '**/ui'],
+  message: 'ui/ sits above this layer: it may import this, not the reverse.',
+};
+const restrict = (paths, patterns) => ['error', { paths, patterns }];
+
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/'] },
   js.configs.recommended,
@@ -9,13 +23,18 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       // Only src/docker/ may talk to Docker; everything above it works with plain data.
-      'no-restricted-imports': ['error', { paths: [{ name: 'dockerode', message: 'Use the Engine in src/docker/.' }] }],
+      'no-restricted-imports': restrict([dockerode], []),
       'no-console': 'error',
     },
   },
+  { files: ['src/cli.ts', 'src/commands/**'], rules: { 'no-restricted-imports': restrict([dockerode], []) } },
+  { files: ['src/ui/**', 'src/sidecar/**'], rules: { 'no-restricted-imports': restrict([dockerode], [noCommands]) } },
+  { files: ['src/core/**'], rules: { 'no-restricted-imports': restrict([dockerode], [noCommands, noUi]) } },
+  { files: ['src/docker/**'], rules: { 'no-restricted-imports': restrict([], [noCommands, noUi]) } },
   {
     files: ['src/docker/**', 'test/**'],
-    rules: { 'no-restricted-imports': 'off', 'no-console': 'off' },
+    rules: { 'no-console': 'off' },
   },
+  { files: ['test/**'], rules: { 'no-restricted-imports': 'off' } },
   { files: ['bin/**'], languageOptions: { globals: { process: 'readonly' } } },
 );
