@@ -192,6 +192,7 @@ export class LocalEngine implements Engine {
           ExitCode.engine,
           `Docker has no free subnet left for network ${name}.`,
           'Start dockerd with a larger pool, e.g. --default-address-pool base=10.213.0.0/16,size=26 (1,024 networks; what `labctl doctor --fix` does). `labctl doctor` shows how many networks the pools hold.',
+          'no-subnet',
         );
       }
       throw failed(`create network ${name}`, error);
@@ -267,6 +268,7 @@ export class LocalEngine implements Engine {
           ExitCode.conflict,
           `Cannot start ${name}: a host port is taken (${message.trim()}).`,
           'Free that port or choose another --base-port.',
+          'port-taken',
         );
       }
       throw failed(`start container ${name}`, error);
