@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { readClassFile, type ClassFile } from './core/class-file.js';
-import { ExitCode, LabctlError } from './errors.js';
+import { ExitCode, LabctlError, errorJson } from './errors.js';
 
 const int =
   (name: string, min = 1) =>
@@ -10,16 +10,36 @@ const int =
     return n;
   };
 
-// The class file (`labctl init`) gives the defaults; flags override it. `init` itself does not read it.
-const cfg = process.argv[2] === 'init' ? undefined : readClassFileOrExit();
+// The class file (`labctl init`) gives the defaults; flags override it. A broken one fails only the commands that
+// take their defaults from it (below), so `--help`, `init --force` (to write it again) and `doctor` still run.
+let classFileError: unknown;
+const cfg = process.argv[2] === 'init' ? undefined : readClassFileLater();
 
-function readClassFileOrExit(): ClassFile | undefined {
+function readClassFileLater(): ClassFile | undefined {
   try {
     return readClassFile();
   } catch (error) {
-    const e = error as LabctlError;
-    process.stderr.write(`labctl: ${e.message}\n${e.hint ? `  ${e.hint}\n` : ''}`);
-    process.exit(e.exitCode ?? ExitCode.usage);
+    classFileError = error;
+    return undefined;
+  }
+}
+
+/** Commands whose defaults come from the class file. */
+const CLASS_FILE_COMMANDS = new Set(['up', 'down', 'info', 'check', 'reset', 'logs', 'board']);
+
+/** `--json` anywhere before `--`: errors are printed as JSON on stdout too. */
+const wantsJson = (() => {
+  const args = process.argv.slice(2);
+  const end = args.indexOf('--');
+  return (end === -1 ? args : args.slice(0, end)).includes('--json');
+})();
+
+/** Reports an error the way the command was asked to (JSON on stdout with --json, else text on stderr). */
+function reportError(error: LabctlError): void {
+  if (wantsJson) process.stdout.write(`${JSON.stringify(errorJson(error), null, 2)}\n`);
+  else {
+    process.stderr.write(`labctl: ${error.message}\n`);
+    if (error.hint) process.stderr.write(`  ${error.hint}\n`);
   }
 }
 
@@ -32,7 +52,14 @@ const program = new Command('labctl')
   .showHelpAfterError('(add --help for usage)')
   .configureOutput({ outputError: (text, write) => write(text) })
   // Bad flags and arguments exit 2, like every other kind of bad input.
-  .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : ExitCode.usage));
+  .exitOverride((error) => {
+    if (error.exitCode === 0) process.exit(0);
+    if (wantsJson) reportError(new LabctlError(ExitCode.usage, error.message.replace(/^error: /, '')));
+    process.exit(ExitCode.usage);
+  })
+  .hook('preAction', (_program, command) => {
+    if (classFileError !== undefined && CLASS_FILE_COMMANDS.has(command.name())) throw classFileError;
+  });
 
 program
   .command('up')
@@ -222,18 +249,24 @@ Example: labctl up --students 19 && labctl info --student 7`,
 
 // Ctrl-C ends a command with 130, except where a command handles it (logs --follow ends cleanly).
 process.on('SIGINT', () => {
-  if (process.listenerCount('SIGINT') === 1) process.exit(ExitCode.interrupted);
+  if (process.listenerCount('SIGINT') === 1) {
+    if (wantsJson) reportError(new LabctlError(ExitCode.interrupted, 'Interrupted.'));
+    process.exit(ExitCode.interrupted);
+  }
 });
 
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
   if (error instanceof LabctlError) {
-    process.stderr.write(`labctl: ${error.message}\n`);
-    if (error.hint) process.stderr.write(`  ${error.hint}\n`);
+    reportError(error);
     process.exitCode = error.exitCode;
   } else {
-    process.stderr.write(`labctl: internal error: ${(error as Error)?.stack ?? String(error)}\nPlease report this.\n`);
+    const stack = (error as Error)?.stack ?? String(error);
+    if (wantsJson) {
+      reportError(new LabctlError(ExitCode.internal, `internal error: ${(error as Error)?.message ?? String(error)}`));
+    }
+    process.stderr.write(`labctl: internal error: ${stack}\nPlease report this.\n`);
     process.exitCode = ExitCode.internal;
   }
 }

@@ -24,7 +24,8 @@ export interface StudentStatus {
 export async function status(options: StatusOptions, ctx: Context = defaultContext(options)): Promise<StudentStatus[]> {
   const { engine, reporter } = ctx;
   await engine.ping();
-  const { containers } = await engine.list(options.className);
+  // The class lock (role lock, held while an `up` runs) is no student's container.
+  const containers = (await engine.list(options.className)).containers.filter((c) => c.labels[LABEL.role] !== 'lock');
   const rows = new Map<string, StudentStatus>();
   for (const c of containers) {
     const key = `${c.labels[LABEL.class]}/${c.labels[LABEL.student]}`;

@@ -1,6 +1,7 @@
 import net from 'node:net';
 import pLimit from 'p-limit';
 import { classInfo } from '../core/class-model.js';
+import { withClassLock } from '../core/class-lock.js';
 import { loadLab, type PasswordPolicy } from '../core/lab.js';
 import { LABEL } from '../core/labels.js';
 import { concurrency } from '../core/limits.js';
@@ -68,6 +69,15 @@ class Created {
 }
 
 export async function up(options: UpOptions, ctx: Context = defaultContext(options)) {
+  if (options.dryRun) return upLocked(options, ctx);
+  // One `up` of a class at a time, from any shell or host: a second one waits for the first (src/core/class-lock.ts).
+  await ctx.engine.ping();
+  const onWait = (message: string) => ctx.reporter.info(message);
+  const className = options.className ?? DEFAULT_CLASS;
+  return withClassLock(ctx.engine, className, () => upLocked(options, ctx), { onWait, handleSigint: true });
+}
+
+async function upLocked(options: UpOptions, ctx: Context) {
   const { engine, reporter } = ctx;
   const className = options.className ?? DEFAULT_CLASS;
   const lab = await loadLab(options.lab);

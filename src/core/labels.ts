@@ -14,9 +14,12 @@ export const LABEL = {
   bind: 'dev.labctl.bind',
   passwords: 'dev.labctl.passwords',
   image: 'dev.labctl.image',
+  lockPid: 'dev.labctl.lock-pid',
+  lockHost: 'dev.labctl.lock-host',
+  lockSince: 'dev.labctl.lock-since',
 } as const;
 
-export type Role = 'mail' | 'sidecar' | 'network' | 'volume';
+export type Role = 'mail' | 'sidecar' | 'network' | 'volume' | 'lock';
 
 export function studentLabels(className: string, student: number, role: Role): Record<string, string> {
   return { [LABEL.class]: className, [LABEL.student]: String(student), [LABEL.role]: role };

@@ -94,4 +94,18 @@ export interface Engine {
   archive(name: string, path: string): Promise<Buffer>;
   /** Memory in use by a container, in bytes (from the engine's stats). */
   memoryUsage(name: string): Promise<number>;
+  /**
+   * Takes a lock held on the engine, so it holds across shells and hosts: an object named `name`, carrying `labels`.
+   * Resolves to the lock's id when this call took it, or undefined when someone holds it already.
+   */
+  acquireLock(name: string, labels: Record<string, string>): Promise<string | undefined>;
+  /** Who holds the lock `name` (its id and labels), or undefined when nobody does. */
+  lockHolder(name: string): Promise<LockHolder | undefined>;
+  /** Gives a lock back, by the id acquireLock or lockHolder gave; a lock already gone is fine. */
+  releaseLock(id: string): Promise<void>;
+}
+
+export interface LockHolder {
+  id: string;
+  labels: Record<string, string>;
 }

@@ -1,10 +1,18 @@
-import { PassThrough } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import type Docker from 'dockerode';
 import tar from 'tar-stream';
 import { ExitCode, LabctlError } from '../errors.js';
 import { LABEL } from '../core/labels.js';
 import { dockerClient } from './client.js';
-import type { AddressPool, ClassObjects, ContainerInfo, ContainerSpec, Engine, ExecResult } from './engine.js';
+import type {
+  AddressPool,
+  ClassObjects,
+  ContainerInfo,
+  ContainerSpec,
+  Engine,
+  ExecResult,
+  LockHolder,
+} from './engine.js';
 
 interface DockerError extends Error {
   statusCode?: number;
@@ -72,6 +80,9 @@ async function tarOf(files: ContainerSpec['files']): Promise<Buffer> {
   for await (const chunk of pack) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks);
 }
+
+/** An empty image for lock containers (created, never started), so a lock needs no image built or pulled. */
+const LOCK_IMAGE = { repo: 'labctl/lock', tag: '1' };
 
 export class LocalEngine implements Engine {
   constructor(private readonly docker: Docker = dockerClient()) {}
@@ -192,6 +203,7 @@ export class LocalEngine implements Engine {
           ExitCode.engine,
           `Docker has no free subnet left for network ${name}.`,
           'Start dockerd with a larger pool, e.g. --default-address-pool base=10.213.0.0/16,size=26 (1,024 networks; what `labctl doctor --fix` does). `labctl doctor` shows how many networks the pools hold.',
+          'no-subnet',
         );
       }
       throw failed(`create network ${name}`, error);
@@ -267,6 +279,7 @@ export class LocalEngine implements Engine {
           ExitCode.conflict,
           `Cannot start ${name}: a host port is taken (${message.trim()}).`,
           'Free that port or choose another --base-port.',
+          'port-taken',
         );
       }
       throw failed(`start container ${name}`, error);
@@ -389,5 +402,49 @@ export class LocalEngine implements Engine {
     } catch (error) {
       throw failed(`read the stats of ${name}`, error);
     }
+  }
+
+  async acquireLock(name: string, labels: Record<string, string>): Promise<string | undefined> {
+    const create = () =>
+      this.docker.createContainer({
+        name,
+        Image: `${LOCK_IMAGE.repo}:${LOCK_IMAGE.tag}`,
+        Cmd: ['true'],
+        Labels: labels,
+      });
+    try {
+      try {
+        return (await create()).id;
+      } catch (error) {
+        if ((error as DockerError).statusCode !== 404) throw error;
+        // No lock image yet: import an empty one (an empty tar), then try again.
+        const stream = await this.docker.importImage(
+          Readable.from([Buffer.alloc(1024)]) as unknown as string,
+          LOCK_IMAGE,
+        );
+        await new Promise((resolve, reject) =>
+          this.docker.modem.followProgress(stream, (e: Error | null) => (e ? reject(e) : resolve(undefined))),
+        );
+        return (await create()).id;
+      }
+    } catch (error) {
+      // Container names are exclusive: 409 means someone holds the lock.
+      if ((error as DockerError).statusCode === 409) return undefined;
+      throw failed(`create lock ${name}`, error);
+    }
+  }
+
+  async lockHolder(name: string): Promise<LockHolder | undefined> {
+    try {
+      const c = await this.docker.getContainer(name).inspect();
+      return { id: c.Id, labels: c.Config.Labels ?? {} };
+    } catch (error) {
+      if ((error as DockerError).statusCode === 404) return undefined;
+      throw failed(`read lock ${name}`, error);
+    }
+  }
+
+  releaseLock(id: string): Promise<void> {
+    return removed(`lock ${id}`, this.docker.getContainer(id).remove({ force: true }));
   }
 }

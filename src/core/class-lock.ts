@@ -1,0 +1,122 @@
+import os from 'node:os';
+import type { Engine, LockHolder } from '../docker/engine.js';
+import { ExitCode, conflictError } from '../errors.js';
+import { LABEL } from './labels.js';
+
+/** How long a second `up` waits for the first, and how often it looks again. */
+export const LOCK_WAIT_MS = 60_000;
+export const LOCK_POLL_MS = 1_000;
+/** A lock this old whose holder is a dead process on this host was left by a crash: it is taken over. */
+export const LOCK_STALE_MS = 15 * 60_000;
+
+export const lockName = (className: string) => `labctl-${className}-lock`;
+
+export interface LockOptions {
+  waitMs?: number;
+  pollMs?: number;
+  staleMs?: number;
+  pid?: number;
+  host?: string;
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+  isAlive?: (pid: number) => boolean;
+  /** Said once, when the lock is held by someone else and this run starts waiting. */
+  onWait?: (message: string) => void;
+  /** On Ctrl-C while the lock is held and nobody else handles it: give it back, then exit 130. Off in tests. */
+  handleSigint?: boolean;
+}
+
+type LockEngine = Pick<Engine, 'acquireLock' | 'lockHolder' | 'releaseLock'>;
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+const hhmm = (ms: number) => {
+  const d = new Date(ms);
+  return `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
+};
+
+function describe(className: string, holder: LockHolder): string {
+  const since = Number(holder.labels[LABEL.lockSince]);
+  return `Another \`labctl up\` of class ${className} has been running since ${Number.isFinite(since) ? hhmm(since) : '(unknown)'} (pid ${holder.labels[LABEL.lockPid] ?? '?'} on host ${holder.labels[LABEL.lockHost] ?? '?'})`;
+}
+
+/**
+ * Runs fn holding the class's lock on the engine, so two `up` of one class never run at once (from two shells or two
+ * hosts). A second run waits for the first up to `waitMs`, then fails with exit 3 (code class-busy). The lock is given
+ * back however fn ends.
+ */
+export async function withClassLock<T>(
+  engine: LockEngine,
+  className: string,
+  fn: () => Promise<T>,
+  options: LockOptions = {},
+): Promise<T> {
+  const {
+    waitMs = LOCK_WAIT_MS,
+    pollMs = LOCK_POLL_MS,
+    staleMs = LOCK_STALE_MS,
+    pid = process.pid,
+    host = os.hostname(),
+    now = Date.now,
+    sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)),
+    isAlive = pidAlive,
+  } = options;
+  const name = lockName(className);
+  const started = now();
+  let waiting = false;
+  let id: string | undefined;
+  for (;;) {
+    id = await engine.acquireLock(name, {
+      [LABEL.class]: className,
+      [LABEL.role]: 'lock',
+      [LABEL.lockPid]: String(pid),
+      [LABEL.lockHost]: host,
+      [LABEL.lockSince]: String(now()),
+    });
+    if (id) break;
+    const holder = await engine.lockHolder(name);
+    if (!holder) continue; // given back meanwhile: try again at once
+    const since = Number(holder.labels[LABEL.lockSince]);
+    const stale =
+      holder.labels[LABEL.lockHost] === host &&
+      !isAlive(Number(holder.labels[LABEL.lockPid])) &&
+      (!Number.isFinite(since) || now() - since > staleMs);
+    if (stale) {
+      // By id: if another run took the stale lock over first, its new lock has another id and stays.
+      await engine.releaseLock(holder.id);
+      continue;
+    }
+    if (now() - started >= waitMs) {
+      throw conflictError(
+        `${describe(className, holder)}; wait for it, or remove the stale lock with \`labctl down --class ${className}\` if it crashed.`,
+        undefined,
+        'class-busy',
+      );
+    }
+    if (!waiting) {
+      waiting = true;
+      options.onWait?.(`${describe(className, holder)}; waiting for it (up to ${Math.round(waitMs / 1000)} s)...`);
+    }
+    await sleep(pollMs);
+  }
+  const lock = id;
+  const release = () => engine.releaseLock(lock).catch(() => {});
+  // Ctrl-C before the command handles it itself (e.g. during an image build): give the lock back, then exit 130.
+  const onSigint = () => {
+    if (process.listenerCount('SIGINT') === 2) void release().finally(() => process.exit(ExitCode.interrupted));
+  };
+  if (options.handleSigint) process.on('SIGINT', onSigint);
+  try {
+    return await fn();
+  } finally {
+    if (options.handleSigint) process.off('SIGINT', onSigint);
+    await release();
+  }
+}
