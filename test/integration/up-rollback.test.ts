@@ -81,7 +81,11 @@ describe('a failed or interrupted up leaves nothing behind', { timeout: 600_000,
     const filters = { label: [`dev.labctl.class=${className}`] };
     const r = await interruptedUp(
       upArgs(className, students, base),
-      async () => (await engine.docker.listContainers({ all: true, filters })).length > 0,
+      // The first student container, not the class's lock (which up takes before anything else).
+      async () =>
+        (await engine.docker.listContainers({ all: true, filters })).some(
+          (c) => c.Labels['dev.labctl.role'] !== 'lock',
+        ),
       // One step at a time, so the first container comes well before the last.
       { LABCTL_CONCURRENCY: '1' },
     );
