@@ -9,11 +9,11 @@ import { board } from '../../src/commands/board.js';
 import { LABEL } from '../../src/core/labels.js';
 import { adminKey, boardKey, studentKey, studentPassword } from '../../src/core/token.js';
 import type { ContainerInfo, Engine } from '../../src/docker/engine.js';
-import type { SidecarConfig } from '../../src/sidecar/config.js';
 import { configFromEnv } from '../../src/sidecar/config.js';
 import { createServer } from '../../src/sidecar/server.js';
 import { Sidecar } from '../../src/sidecar/sidecar.js';
 import { Reporter } from '../../src/ui/reporter.js';
+import { makeConfig } from '../helpers/sidecar-config.js';
 
 const TOKEN = 'the-class-token-0123456789';
 
@@ -93,29 +93,10 @@ describe('sidecar server: who may read and reset', () => {
 
   before(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'labctl-secrets-'));
-    const config: SidecarConfig = {
-      card: {
-        className: 'td1',
-        student: 1,
-        host: '192.0.2.1',
-        domain: 's01.td1.test',
-        ports: {},
-        pair: ['util1', 'util11'],
-        password: 'x',
-        accounts: 19,
-      },
-      labName: 'smtp-pop-imap',
-      labTitle: 'TD',
-      exercises: [{ id: 'smtp-simple', title: 'a' }],
+    const config = makeConfig(dir, ['smtp-simple'], {
       adminKey: adminKey(TOKEN, 1),
       studentKey: studentKey(TOKEN, 1),
-      verifyLog: path.join(dir, 'log/verify.log'),
-      archiveDir: path.join(dir, 'archive'),
-      trustedUids: [0, 101],
-      stateFile: path.join(dir, 'state/progress.json'),
-      port: 0,
-      pollMs: 500,
-    };
+    });
     const sidecar = new Sidecar(config);
     await sidecar.store.load();
     server = createServer(sidecar);

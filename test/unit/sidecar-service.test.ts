@@ -10,6 +10,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { once } from 'node:events';
 import { sameSecret, studentKey } from '../../src/core/token.js';
 import { EXERCISE_IDS } from '../../src/sidecar/checks.js';
+import { makeConfig } from '../helpers/sidecar-config.js';
 import type { SidecarConfig } from '../../src/sidecar/config.js';
 import { createServer } from '../../src/sidecar/server.js';
 import { Sidecar } from '../../src/sidecar/sidecar.js';
@@ -74,32 +75,6 @@ const done = (s: Sidecar) =>
     .map((e) => e.id);
 
 const ALL: string[] = [...EXERCISE_IDS];
-
-function makeConfig(dir: string, exercises = ['smtp-simple', 'smtp-subject', 'smtp-two-recipients', 'pop-login']) {
-  return {
-    card: {
-      className: 'td1',
-      student: 1,
-      host: '192.0.2.1',
-      domain: 's01.td1.test',
-      ports: {},
-      pair: ['util1', 'util11'] as [string, string],
-      password: 'x',
-      accounts: 19,
-    },
-    labName: 'smtp-pop-imap',
-    labTitle: 'TD',
-    exercises: exercises.map((id) => ({ id, title: id })),
-    adminKey: 't',
-    studentKey: 'k',
-    verifyLog: path.join(dir, 'log/verify.log'),
-    archiveDir: path.join(dir, 'archive'),
-    trustedUids: [0, 101],
-    stateFile: path.join(dir, 'state/progress.json'),
-    port: 0,
-    pollMs: 500,
-  } satisfies SidecarConfig;
-}
 
 async function freshDir(): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'labctl-sidecar-'));

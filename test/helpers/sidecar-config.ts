@@ -1,0 +1,32 @@
+import path from 'node:path';
+import type { SidecarConfig } from '../../src/sidecar/config.js';
+
+/** A sidecar of student 1 of class td1 whose evidence lives under `dir` (log/verify.log, archive/). */
+export function makeConfig(
+  dir: string,
+  exercises = ['smtp-simple', 'smtp-subject', 'smtp-two-recipients', 'pop-login'],
+  keys: { adminKey: string; studentKey: string } = { adminKey: 't', studentKey: 'k' },
+): SidecarConfig {
+  return {
+    card: {
+      className: 'td1',
+      student: 1,
+      host: '192.0.2.1',
+      domain: 's01.td1.test',
+      ports: {},
+      pair: ['util1', 'util11'],
+      password: 'x',
+      accounts: 19,
+    },
+    labName: 'smtp-pop-imap',
+    labTitle: 'TD',
+    exercises: exercises.map((id) => ({ id, title: id })),
+    ...keys,
+    verifyLog: path.join(dir, 'log/verify.log'),
+    archiveDir: path.join(dir, 'archive'),
+    trustedUids: [0, 101],
+    stateFile: path.join(dir, 'state/progress.json'),
+    port: 0,
+    pollMs: 500,
+  };
+}
