@@ -13,6 +13,11 @@ const noUi = {
   group: ['**/ui/*', '**/ui'],
   message: 'ui/ sits above this layer: it may import this, not the reverse.',
 };
+// Above src/docker/, only the seam (docker/engine.ts, types) is known; which engine runs is chosen in commands/context.ts.
+const onlySeam = {
+  group: ['**/docker/*', '!**/docker/engine.js'],
+  message: 'Use the Engine seam (docker/engine.ts); an engine is chosen only in commands/context.ts.',
+};
 const restrict = (paths, patterns) => ['error', { paths, patterns }];
 
 export default tseslint.config(
@@ -28,8 +33,11 @@ export default tseslint.config(
     },
   },
   { files: ['src/cli.ts', 'src/commands/**'], rules: { 'no-restricted-imports': restrict([dockerode], []) } },
-  { files: ['src/ui/**', 'src/sidecar/**'], rules: { 'no-restricted-imports': restrict([dockerode], [noCommands]) } },
-  { files: ['src/core/**'], rules: { 'no-restricted-imports': restrict([dockerode], [noCommands, noUi]) } },
+  {
+    files: ['src/ui/**', 'src/sidecar/**'],
+    rules: { 'no-restricted-imports': restrict([dockerode], [noCommands, onlySeam]) },
+  },
+  { files: ['src/core/**'], rules: { 'no-restricted-imports': restrict([dockerode], [noCommands, noUi, onlySeam]) } },
   { files: ['src/docker/**'], rules: { 'no-restricted-imports': restrict([], [noCommands, noUi]) } },
   {
     files: ['src/docker/**', 'test/**'],

@@ -125,9 +125,8 @@ export async function board(options: BoardOptions, ctx: Context = defaultContext
   const address = server.address() as { port: number };
   allowedHosts = loopbackHosts(listen, address.port);
   const shown = listen === '0.0.0.0' || listen === '::' ? 'THIS-HOST' : listen.includes(':') ? `[${listen}]` : listen;
-  process.stdout.write(
-    `Class board for ${className}: http://${shown}:${address.port}/${needsKey ? `?key=${key}` : ''}\n`,
-  );
+  const url = `http://${shown}:${address.port}/${needsKey ? `?key=${key}` : ''}`;
+  ctx.reporter.result(`Class board for ${className}: ${url}`, { class: className, url });
   ctx.reporter.info('Ctrl-C to stop.');
   const stop = () => {
     for (const res of streams) res.end();

@@ -18,7 +18,7 @@ export async function check(options: CheckOptions, ctx: Context = defaultContext
     throw usageError('--watch draws the board on a terminal; it does not go with --json or --csv.');
   await ctx.engine.ping();
   const show = (board: Board) => {
-    if (options.csv) process.stdout.write(boardCsv(board));
+    if (options.csv) ctx.reporter.write(boardCsv(board));
     else ctx.reporter.result(boardTable(board), { class: board.class, lab: board.lab, students: board.students });
   };
   let board = await classBoard(className, ctx.engine, options.student);
@@ -27,8 +27,8 @@ export async function check(options: CheckOptions, ctx: Context = defaultContext
     return board;
   }
   for (;;) {
-    if (process.stdout.isTTY) process.stdout.write('\x1b[2J\x1b[H');
-    process.stdout.write(`${boardTable(board)}\n(updated ${new Date().toLocaleTimeString()}; Ctrl-C to stop)\n`);
+    if (process.stdout.isTTY) ctx.reporter.write('\x1b[2J\x1b[H');
+    ctx.reporter.write(`${boardTable(board)}\n(updated ${new Date().toLocaleTimeString()}; Ctrl-C to stop)\n`);
     await new Promise((r) => setTimeout(r, 2000));
     board = await classBoard(className, ctx.engine, options.student);
   }

@@ -10,8 +10,6 @@ export interface LogsOptions {
   since?: string;
 }
 
-const LOG = '/var/log/mail.log';
-
 /** "10m", "2h", "1d" ago, or an ISO date/time. */
 export function parseSince(value: string, now = Date.now()): string {
   const relative = /^(\d+)([smhd])$/.exec(value);
@@ -60,29 +58,22 @@ export async function logs(options: LogsOptions, ctx: Context = defaultContext()
     const lines = (partial + chunk).split('\n');
     partial = lines.pop() ?? '';
     const kept = lines.filter(keep);
-    if (kept.length > 0) process.stdout.write(`${kept.join('\n')}\n`);
+    if (kept.length > 0) ctx.reporter.write(`${kept.join('\n')}\n`);
   };
   if (!options.follow) {
-    await engine.execStream(mail.name, ['cat', LOG], print);
+    await engine.streamLog(mail, { follow: false, onChunk: print });
     if (partial) print('\n');
     return;
   }
-  // tail runs inside the container; on Ctrl-C it is stopped there too, not left behind.
-  const pidFile = `/tmp/labctl-logs-${process.pid}-${Date.now()}.pid`;
+  // Until Ctrl-C; the engine stops its reader in the student's environment too.
   const stop = new AbortController();
   const onSignal = () => stop.abort();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    await engine.execStream(
-      mail.name,
-      ['sh', '-c', `echo $$ > ${pidFile}; exec tail -n +1 -F ${LOG}`],
-      print,
-      stop.signal,
-    );
+    await engine.streamLog(mail, { follow: true, onChunk: print, signal: stop.signal });
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    await engine.exec(mail.name, ['sh', '-c', `kill $(cat ${pidFile}) 2>/dev/null; rm -f ${pidFile}`]).catch(() => {});
   }
 }

@@ -2,13 +2,15 @@ import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import { withClassLock } from '../core/class-lock.js';
 import { studentMails } from '../core/class-objects.js';
+import { classUp, type ClassUpInput } from '../core/class-up.js';
+import { labFromLabels } from '../core/lab.js';
 import { LABEL } from '../core/labels.js';
 import { parsePorts } from '../core/ports.js';
 import { adminKey, classToken } from '../core/token.js';
 import type { ContainerInfo, Engine } from '../docker/engine.js';
 import { ExitCode, LabctlError, usageError } from '../errors.js';
-import { probeHost } from '../probe.js';
 import { confirm } from '../ui/prompt.js';
 import { Reporter } from '../ui/reporter.js';
 import { DEFAULT_CLASS, defaultContext, type Context } from './context.js';
@@ -67,11 +69,11 @@ function parseCounts(output: string) {
     });
 }
 
-function resetProgress(sidecar: ContainerInfo, port: number, key: string): Promise<void> {
+function resetProgress(host: string, port: number, key: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const req = http.request(
       {
-        host: probeHost(sidecar.ports[0]?.ip ?? ''),
+        host,
         port,
         path: '/api/reset-progress',
         method: 'POST',
@@ -123,20 +125,13 @@ export async function reset(options: ResetOptions, ctx: Context = defaultContext
   await reporter.task(`Resetting ${what}`, async () => {
     for (const mail of mails) {
       const n = Number(mail.labels[LABEL.student]);
-      const users = options.user ? [options.user] : await accounts(engine, mail.name);
-      // Not /tmp: it is a tmpfs, which the engine cannot copy files out of.
-      const backupDir = `/var/lib/labctl/backup-${stamp}`;
-      // A reset that hangs is stopped (TERM, so it lets go of the mailbox locks; KILL 5 s later).
-      const cmd = [
-        'timeout',
-        '-k',
-        '5',
-        String(RESET_TIMEOUT_S),
-        'labctl-reset',
-        ...(options.backup ? ['--backup', backupDir] : []),
-        ...users,
-      ];
-      const run = await engine.exec(mail.name, cmd);
+      const users = options.user ? [options.user] : await accounts(engine, mail);
+      const run = await engine.maintenance(mail, {
+        action: 'reset',
+        users,
+        backup: options.backup ?? false,
+        timeoutSeconds: RESET_TIMEOUT_S,
+      });
       if (run.exitCode === 124 || run.exitCode === 137) {
         throw new LabctlError(
           ExitCode.engine,
@@ -153,10 +148,9 @@ export async function reset(options: ResetOptions, ctx: Context = defaultContext
       result.students.push({ student: n, accounts: parseCounts(run.stdout) });
       for (const line of run.stderr.split('\n').filter((l) => l.startsWith('skipped ')))
         result.skipped.push(`student ${n}: ${line}`);
-      if (options.backup) {
+      if (run.backup) {
         const file = path.join(classDataDir(className), 'backups', `${stamp}-s${String(n).padStart(2, '0')}.tar`);
-        await writePrivate(file, await engine.archive(mail.name, backupDir));
-        await engine.exec(mail.name, ['rm', '-rf', backupDir]);
+        await writePrivate(file, run.backup);
         result.backups.push(file);
       }
       if (options.progress) {
@@ -167,7 +161,7 @@ export async function reset(options: ResetOptions, ctx: Context = defaultContext
         const token = classToken(containers);
         if (!sidecar || !token || port === undefined)
           throw new LabctlError(ExitCode.engine, `Student ${n} has no sidecar to clear.`);
-        await resetProgress(sidecar, port, adminKey(token, n));
+        await resetProgress(engine.address(sidecar.ports[0]?.ip ?? '', sidecar.node), port, adminKey(token, n));
         result.progressCleared.push(n);
       }
       if (options.hard) {
@@ -192,28 +186,26 @@ export async function reset(options: ResetOptions, ctx: Context = defaultContext
 }
 
 /** Every account of a student's server: the homes with a Maildir. */
-async function accounts(engine: Engine, container: string): Promise<string[]> {
-  const run = await engine.exec(container, [
-    'sh',
-    '-c',
-    'for d in /home/*/Maildir; do basename "$(dirname "$d")"; done',
-  ]);
+async function accounts(engine: Engine, mail: ContainerInfo): Promise<string[]> {
+  const run = await engine.maintenance(mail, { action: 'accounts' });
   return run.stdout.split('\n').filter(Boolean);
 }
 
-/** --hard: `up` creates the removed containers again from the images, as it planned them, and waits for them. */
+/** --hard: the class is brought back to its plan (as `up` does), from the lab stored with it, and waited for. */
 async function recreateClass(mail: ContainerInfo, containers: ContainerInfo[], ctx: Context): Promise<void> {
-  const { up } = await import('./up.js');
-  const students = Math.max(...containers.map((c) => Number(c.labels[LABEL.student] ?? 0)));
-  await up(
-    {
-      students,
-      className: mail.labels[LABEL.class]!,
-      lab: mail.labels[LABEL.labFile]!,
-      basePort: Number(mail.labels[LABEL.basePort]),
-      host: mail.labels[LABEL.host]!,
-      bind: mail.labels[LABEL.bind]!,
-    },
-    { engine: ctx.engine, reporter: new Reporter({ quiet: true }) },
+  const className = mail.labels[LABEL.class]!;
+  const input: ClassUpInput = {
+    lab: await labFromLabels(mail.labels),
+    className,
+    students: Math.max(...containers.map((c) => Number(c.labels[LABEL.student] ?? 0))),
+    basePort: Number(mail.labels[LABEL.basePort]),
+    host: mail.labels[LABEL.host]!,
+    bind: mail.labels[LABEL.bind]!,
+  };
+  await withClassLock(
+    ctx.engine,
+    className,
+    () => classUp(input, ctx.engine, new Reporter({ quiet: true }), new AbortController().signal),
+    { onWait: (message) => ctx.reporter.info(message) },
   );
 }

@@ -16,6 +16,8 @@ export interface StatusOptions {
 export interface StudentStatus {
   class: string;
   student: number;
+  /** Where the student's ports answer, as the engine says. */
+  address: string;
   containers: Record<string, string>;
   services: Record<string, boolean>;
 }
@@ -32,6 +34,7 @@ export async function status(options: StatusOptions, ctx: Context = defaultConte
     const row = rows.get(key) ?? {
       class: c.labels[LABEL.class] ?? '',
       student: Number(c.labels[LABEL.student]),
+      address: '',
       containers: {},
       services: {},
     };
@@ -43,8 +46,8 @@ export async function status(options: StatusOptions, ctx: Context = defaultConte
     .flatMap((c) => {
       const row = rows.get(`${c.labels[LABEL.class]}/${c.labels[LABEL.student]}`)!;
       const ports = parsePorts(c.labels[LABEL.ports]);
-      const ip = c.ports[0]?.ip;
-      const host = !ip || ip === '0.0.0.0' ? '127.0.0.1' : ip;
+      const host = engine.address(c.labels[LABEL.bind] ?? c.ports[0]?.ip ?? '', c.node);
+      row.address = host;
       return ENDPOINTS.map(async (service) => {
         row.services[service] =
           (service === 'web' ? row.containers.sidecar === 'running' : c.state === 'running') &&
@@ -61,10 +64,11 @@ export async function status(options: StatusOptions, ctx: Context = defaultConte
     result.length === 0
       ? `No labctl class${options.className ? ` named ${options.className}` : ''} on this Docker engine.`
       : table(
-          ['class', 'student', 'mail', 'sidecar', ...ENDPOINTS],
+          ['class', 'student', 'address', 'mail', 'sidecar', ...ENDPOINTS],
           result.map((r) => [
             r.class,
             r.student,
+            r.address,
             r.containers.mail ?? 'missing',
             r.containers.sidecar ?? 'missing',
             ...ENDPOINTS.map((s) => (r.services[s] ? 'ok' : 'DOWN')),

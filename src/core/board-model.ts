@@ -1,9 +1,8 @@
 import http from 'node:http';
 import pLimit from 'p-limit';
 import type { Engine } from '../docker/engine.js';
-import { probeHost } from '../probe.js';
 import { studentMails } from './class-objects.js';
-import { loadLab } from './lab.js';
+import { labFromLabels } from './lab.js';
 import { LABEL } from './labels.js';
 import { concurrency } from './limits.js';
 import { parsePorts } from './ports.js';
@@ -58,7 +57,7 @@ function getJson(host: string, port: number, key: string, timeoutMs = 2000): Pro
 export async function classBoard(className: string, engine: Engine, student?: number): Promise<Board> {
   const { containers } = await engine.list(className);
   const mails = studentMails(containers, className, student);
-  const lab = await loadLab(mails[0]!.labels[LABEL.labFile]);
+  const lab = await labFromLabels(mails[0]!.labels);
   const token = classToken(containers);
   const limit = pLimit(concurrency());
   const students = await Promise.all(
@@ -73,7 +72,11 @@ export async function classBoard(className: string, engine: Engine, student?: nu
         if (!sidecar || !token || port === undefined) return { student: n, error: 'no sidecar', exercises: notDone };
         if (sidecar.state !== 'running') return { student: n, error: `sidecar ${sidecar.state}`, exercises: notDone };
         try {
-          const progress = (await getJson(probeHost(sidecar.ports[0]?.ip ?? ''), port, adminKey(token, n))) as {
+          const progress = (await getJson(
+            engine.address(sidecar.ports[0]?.ip ?? '', sidecar.node),
+            port,
+            adminKey(token, n),
+          )) as {
             exercises: ExerciseResult[];
           };
           const byId = new Map(progress.exercises.map((e) => [e.id, e]));

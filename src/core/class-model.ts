@@ -1,6 +1,6 @@
 import type { Engine } from '../docker/engine.js';
 import { studentMails } from './class-objects.js';
-import { loadLab, pairFor, studentAccounts, type Lab } from './lab.js';
+import { labFromLabels, pairFor, studentAccounts, type Lab } from './lab.js';
 import { LABEL } from './labels.js';
 import { parsePorts } from './ports.js';
 import { classToken, studentKey } from './token.js';
@@ -30,15 +30,16 @@ export async function classInfo(className: string, engine: Engine, student?: num
   const token = classToken(containers);
   const mails = studentMails(containers, className, student);
   const labs = new Map<string, Lab>();
-  const labOf = async (file: string) => {
-    let lab = labs.get(file);
-    if (!lab) labs.set(file, (lab = await loadLab(file)));
+  const labOf = async (labels: Record<string, string>) => {
+    const key = labels[LABEL.labData] ?? labels[LABEL.labFile] ?? '';
+    let lab = labs.get(key);
+    if (!lab) labs.set(key, (lab = await labFromLabels(labels)));
     return lab;
   };
   const students: StudentInfo[] = [];
   for (const c of mails) {
     const n = Number(c.labels[LABEL.student]);
-    const lab = await labOf(c.labels[LABEL.labFile] ?? '');
+    const lab = await labOf(c.labels);
     const ports = parsePorts(c.labels[LABEL.ports]);
     const host = c.labels[LABEL.host] ?? '';
     students.push({
@@ -54,6 +55,6 @@ export async function classInfo(className: string, engine: Engine, student?: num
       page: token && ports.web ? `http://${host}:${ports.web}/?k=${studentKey(token, n)}` : null,
     });
   }
-  const first = await labOf(mails[0]!.labels[LABEL.labFile] ?? '');
+  const first = await labOf(mails[0]!.labels);
   return { class: className, lab: first.name, title: first.title, students };
 }

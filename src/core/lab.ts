@@ -131,6 +131,23 @@ function toLab(data: LabFile, file: string): Lab {
   };
 }
 
+/**
+ * The lab a class runs, from its mail workload's labels: what `up` stored there, so that `info`, `check` and `reset
+ * --hard` never read a lab file from a host path that may have moved or changed. Classes made before the label
+ * existed fall back to the file.
+ */
+export async function labFromLabels(labels: Record<string, string>): Promise<Lab> {
+  const data = labels['dev.labctl.lab-data'];
+  if (data) {
+    try {
+      return JSON.parse(data) as Lab;
+    } catch {
+      // an unreadable label: fall back to the file
+    }
+  }
+  return loadLab(labels['dev.labctl.lab-file']);
+}
+
 export type PasswordPolicy = 'lab' | 'random';
 
 /** Student n's accounts: the lab's password, or (random) one of their own per account, derived from the class token. */

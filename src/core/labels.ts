@@ -5,6 +5,8 @@ export const LABEL = {
   role: 'dev.labctl.role',
   lab: 'dev.labctl.lab',
   labFile: 'dev.labctl.lab-file',
+  /** The lab itself (JSON), so the class never depends on a file that can move. */
+  labData: 'dev.labctl.lab-data',
   host: 'dev.labctl.host',
   domain: 'dev.labctl.domain',
   spec: 'dev.labctl.spec',

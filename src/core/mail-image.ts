@@ -1,11 +1,11 @@
 import type { Lab } from './lab.js';
 import { renderMailConfig } from './plan.js';
 import { render } from './render.js';
-import type { ContextFile } from '../docker/images.js';
+import type { ImageFile } from '../docker/engine.js';
 
 /** The files labctl renders into the mail image's build context: the accounts and their delivery. */
-export async function mailImageFiles(lab: Lab): Promise<ContextFile[]> {
-  const files: ContextFile[] = [
+export async function mailImageFiles(lab: Lab): Promise<ImageFile[]> {
+  const files: ImageFile[] = [
     {
       path: 'labctl/accounts.sh',
       content: await render('mail/accounts.sh.ejs', { lab: lab.name, accounts: lab.accounts }),

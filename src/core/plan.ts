@@ -235,6 +235,7 @@ async function planStudent(lab: Lab, options: ClassOptions, n: number): Promise<
     ...studentLabels(className, n, 'mail'),
     [LABEL.lab]: lab.name,
     [LABEL.labFile]: lab.file,
+    [LABEL.labData]: JSON.stringify(lab),
     [LABEL.host]: options.host,
     [LABEL.domain]: domain,
     [LABEL.ports]: formatPorts(ports),

@@ -1,4 +1,9 @@
-/** The narrow interface the commands use. Only src/docker/ talks to Docker; a Swarm engine would implement this too. */
+/**
+ * The engine seam: what the core asks of an engine, cut at a class's objects and the roles in them (a student's network,
+ * volumes and mail/sidecar workloads; where their ports answer; a maintenance action in a student's environment; a
+ * student's log; images), not at `docker exec` command lines. Only src/docker/ talks to Docker; the local engine
+ * implements it with containers, a Swarm engine with services.
+ */
 
 export interface ContainerSpec {
   name: string;
@@ -38,8 +43,12 @@ export interface ContainerInfo {
   id: string;
   name: string;
   labels: Record<string, string>;
+  /** The image it was created from. */
+  image: string;
   state: string;
   status: string;
+  /** The node it runs on, when the engine has several. */
+  node?: string;
   ports: { container: number; host: number; ip: string }[];
 }
 
@@ -52,6 +61,32 @@ export interface ClassObjects {
   containers: ContainerInfo[];
   networks: LabelledObject[];
   volumes: LabelledObject[];
+}
+
+/** A maintenance action run in a student's environment (their mail server), as root. */
+export type Maintenance =
+  /** The accounts that have a mailbox there. */
+  | { action: 'accounts' }
+  /** Empties the accounts' spool, Maildir and ~/mbox (images/mail/reset.sh), with a backup when asked. */
+  | { action: 'reset'; users: string[]; backup: boolean; timeoutSeconds: number };
+
+export interface MaintenanceResult extends ExecResult {
+  /** For a reset with backup: the backup, as a tar archive. */
+  backup?: Buffer;
+}
+
+export interface LogStream {
+  /** Keep reading what is appended, until `signal` aborts. */
+  follow: boolean;
+  onChunk: (chunk: string) => void;
+  signal?: AbortSignal;
+}
+
+/** Build-context entries of an image. */
+export interface ImageFile {
+  path: string;
+  content: string | Buffer;
+  mode?: number;
 }
 
 export interface ExecResult {
@@ -67,33 +102,61 @@ export interface AddressPool {
 }
 
 export interface Engine {
+  /** Where the engine is (DOCKER_HOST, or the local socket), for messages. */
+  readonly where: string;
   /** Throws a LabctlError (exit 4) saying how to start an engine when none answers. */
   ping(): Promise<void>;
   /** The default address pools the engine reports (/info DefaultAddressPools), or undefined when it reports none. */
   addressPools(): Promise<AddressPool[] | undefined>;
+
+  // Objects of a class
   /** Objects carrying dev.labctl.class (= className when given). */
   list(className?: string): Promise<ClassObjects>;
-  /** Names of all containers and networks on the engine, labelled or not, to find clashes. */
+  /** Names of all containers, networks and volumes on the engine, labelled or not, to find clashes. */
   names(): Promise<{ containers: Set<string>; networks: Set<string>; volumes: Set<string> }>;
   /** Host ports already published by any container on the engine. */
   publishedPorts(): Promise<Map<number, string>>;
-  imageExists(ref: string): Promise<boolean>;
+  /** Whether a host port is free where the engine publishes it; true when that cannot be known from here. */
+  portAvailable(bind: string, port: number): Promise<boolean>;
   createNetwork(name: string, labels: Record<string, string>): Promise<void>;
   createVolume(name: string, labels: Record<string, string>): Promise<void>;
+  /** Creates a student's workload (one role: mail or sidecar), with its configuration files in place. */
   createContainer(spec: ContainerSpec): Promise<void>;
   startContainer(name: string): Promise<void>;
   stopContainer(name: string, timeoutSeconds: number): Promise<void>;
+  renameContainer(name: string, newName: string): Promise<void>;
   removeContainer(name: string): Promise<void>;
   removeNetwork(name: string): Promise<void>;
   removeVolume(name: string): Promise<void>;
+
+  // Roles
+  /**
+   * The address where ports published on `bind` are reachable from here: the engine's host when it is elsewhere
+   * (DOCKER_HOST), a specific bound address itself, else loopback. `node` is where the workload runs, when the engine
+   * spreads them over several.
+   */
+  address(bind: string, node?: string): string;
+  /** Runs a maintenance action in the student's environment of `mail` (their mail workload). */
+  maintenance(mail: ContainerInfo, task: Maintenance): Promise<MaintenanceResult>;
+  /** The student's mail log (what the TD has them follow), chunk by chunk; resolves when it ends or is aborted. */
+  streamLog(mail: ContainerInfo, stream: LogStream): Promise<void>;
+  /** The last lines a workload wrote to its own output (for start-up failures). */
   logs(name: string, tail: number): Promise<string>;
-  exec(name: string, cmd: string[], user?: string): Promise<ExecResult>;
-  /** Runs a command and hands its output on as it comes, until it ends or `signal` aborts it. */
-  execStream(name: string, cmd: string[], onOutput: (chunk: string) => void, signal?: AbortSignal): Promise<number>;
-  /** A path in a container, as a tar archive. */
-  archive(name: string, path: string): Promise<Buffer>;
-  /** Memory in use by a container, in bytes (from the engine's stats). */
+  /** Memory in use by a workload, in bytes (from the engine's stats). */
   memoryUsage(name: string): Promise<number>;
+
+  // Images
+  imageExists(ref: string): Promise<boolean>;
+  /** Makes the base image (labctl/base:bookworm) if missing: pulled, or bootstrapped from Debian's mirror. */
+  ensureBaseImage(onStep: (line: string) => void): Promise<'present' | 'pulled' | 'bootstrapped'>;
+  buildImage(
+    tag: string,
+    files: ImageFile[],
+    onStep: (line: string) => void,
+    buildArgs?: Record<string, string>,
+  ): Promise<void>;
+
+  // Locks
   /**
    * Takes a lock held on the engine, so it holds across shells and hosts: an object named `name`, carrying `labels`.
    * Resolves to the lock's id when this call took it, or undefined when someone holds it already.

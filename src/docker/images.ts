@@ -1,23 +1,15 @@
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import tar from 'tar-stream';
 import { ExitCode, LabctlError } from '../errors.js';
 import { LABEL } from '../core/labels.js';
-import { dockerClient } from './client.js';
+import type Docker from 'dockerode';
+import type { ImageFile } from './engine.js';
 
-export const BASE_IMAGE = 'labctl/base:bookworm';
-export const IMAGES_DIR = fileURLToPath(new URL('../../../images/', import.meta.url));
-
-export interface ContextFile {
-  path: string;
-  content: string | Buffer;
-  mode?: number;
-}
+const BASE_IMAGE = 'labctl/base:bookworm';
 
 interface ProgressEvent {
   stream?: string;
@@ -27,39 +19,7 @@ interface ProgressEvent {
   aux?: { ID?: string };
 }
 
-/** Reads every file of images/<name>/ as build-context entries. */
-export async function contextFromDir(name: string): Promise<ContextFile[]> {
-  const root = path.join(IMAGES_DIR, name);
-  const files: ContextFile[] = [];
-  async function walk(dir: string): Promise<void> {
-    for (const entry of await readdir(dir, { withFileTypes: true })) {
-      const full = path.join(dir, entry.name);
-      if (entry.isDirectory()) await walk(full);
-      else
-        files.push({
-          path: path.relative(root, full),
-          content: await readFile(full),
-          mode: (await stat(full)).mode & 0o777,
-        });
-    }
-  }
-  await walk(root);
-  return files.sort((a, b) => a.path.localeCompare(b.path));
-}
-
-/** A tag that changes whenever the context changes, so `up` knows when a build is needed. */
-export function contextTag(repo: string, files: ContextFile[], extra = ''): string {
-  const hash = createHash('sha256').update(extra);
-  for (const f of files)
-    hash
-      .update(f.path)
-      .update('\0')
-      .update(f.content)
-      .update(String(f.mode ?? 0o644));
-  return `${repo}:${hash.digest('hex').slice(0, 12)}`;
-}
-
-function packContext(files: ContextFile[]): tar.Pack {
+function packContext(files: ImageFile[]): tar.Pack {
   const pack = tar.pack();
   for (const f of files) pack.entry({ name: f.path, mode: f.mode ?? 0o644 }, f.content);
   pack.finalize();
@@ -71,13 +31,14 @@ function packContext(files: ContextFile[]): tar.Pack {
  * so the error events are looked for here, and the failing step and its output are kept.
  */
 function follow(
+  docker: Docker,
   stream: NodeJS.ReadableStream,
   onStep: (line: string) => void,
 ): Promise<{ output: string[]; step: string }> {
   const output: string[] = [];
   let step = '';
   return new Promise((resolve, reject) => {
-    dockerClient().modem.followProgress(
+    docker.modem.followProgress(
       stream,
       (error: Error | null) => (error ? reject(error) : resolve({ output, step })),
       (event: ProgressEvent) => {
@@ -107,12 +68,12 @@ function follow(
 }
 
 export async function buildImage(
+  docker: Docker,
   tag: string,
-  files: ContextFile[],
+  files: ImageFile[],
   onStep: (line: string) => void,
   buildargs: Record<string, string> = {},
 ): Promise<void> {
-  const docker = dockerClient();
   const stream = await docker.buildImage(packContext(files) as unknown as NodeJS.ReadableStream, {
     t: tag,
     buildargs,
@@ -120,7 +81,7 @@ export async function buildImage(
     rm: true,
     forcerm: true,
   });
-  await follow(stream, onStep);
+  await follow(docker, stream, onStep);
 }
 
 /** The Debian mirror the host's apt uses, so the bootstrap needs no other network access. */
@@ -150,13 +111,12 @@ export function bootstrapTool(): string | undefined {
   return which('mmdebstrap') ?? which('debootstrap');
 }
 
-async function tryPull(onStep: (line: string) => void): Promise<boolean> {
+async function tryPull(docker: Docker, onStep: (line: string) => void): Promise<boolean> {
   if (process.env.LABCTL_BASE_FROM === 'bootstrap') return false;
-  const docker = dockerClient();
   try {
     onStep('pulling debian:bookworm');
     const stream = await docker.pull('debian:bookworm', { abortSignal: AbortSignal.timeout(20_000) });
-    await follow(stream, () => {});
+    await follow(docker, stream, () => {});
     await docker.getImage('debian:bookworm').tag({ repo: 'labctl/base', tag: 'bookworm' });
     return true;
   } catch {
@@ -165,15 +125,17 @@ async function tryPull(onStep: (line: string) => void): Promise<boolean> {
 }
 
 /** Debian bookworm as labctl/base: from a registry when one answers, else bootstrapped from the host's mirror. */
-export async function ensureBaseImage(onStep: (line: string) => void): Promise<'present' | 'pulled' | 'bootstrapped'> {
-  const docker = dockerClient();
+export async function ensureBaseImage(
+  docker: Docker,
+  onStep: (line: string) => void,
+): Promise<'present' | 'pulled' | 'bootstrapped'> {
   try {
     await docker.getImage(BASE_IMAGE).inspect();
     return 'present';
   } catch {
     // not there yet
   }
-  if (await tryPull(onStep)) return 'pulled';
+  if (await tryPull(docker, onStep)) return 'pulled';
   const tool = bootstrapTool();
   if (!tool) {
     throw new LabctlError(
@@ -186,13 +148,13 @@ export async function ensureBaseImage(onStep: (line: string) => void): Promise<'
   onStep(`bootstrapping Debian bookworm from ${mirror} with ${path.basename(tool)}`);
   const args =
     path.basename(tool) === 'mmdebstrap' ? ['--variant=minbase', '--quiet', 'bookworm', '-', mirror] : undefined;
-  if (!args) return bootstrapWithDebootstrap(tool, mirror, onStep);
+  if (!args) return bootstrapWithDebootstrap(docker, tool, mirror, onStep);
   const child = spawn(tool, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const stderr: string[] = [];
   child.stderr.on('data', (c: Buffer) => stderr.push(c.toString()));
   const exited = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? 1)));
   const stream = await docker.importImage(child.stdout as unknown as string, { repo: 'labctl/base', tag: 'bookworm' });
-  await follow(stream, () => {});
+  await follow(docker, stream, () => {});
   const code = await exited;
   if (code !== 0) {
     await docker
@@ -209,6 +171,7 @@ export async function ensureBaseImage(onStep: (line: string) => void): Promise<'
 }
 
 async function bootstrapWithDebootstrap(
+  docker: Docker,
   tool: string,
   mirror: string,
   onStep: (line: string) => void,
@@ -229,11 +192,11 @@ async function bootstrapWithDebootstrap(
     await run(tool, ['--variant=minbase', 'bookworm', dir, mirror]);
     onStep('importing the bootstrapped tree');
     const child = spawn('tar', ['-C', dir, '-c', '.'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const stream = await dockerClient().importImage(child.stdout as unknown as string, {
+    const stream = await docker.importImage(child.stdout as unknown as string, {
       repo: 'labctl/base',
       tag: 'bookworm',
     });
-    await follow(stream, () => {});
+    await follow(docker, stream, () => {});
     return 'bootstrapped';
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -1,9 +1,11 @@
+import net from 'node:net';
 import { PassThrough, Readable } from 'node:stream';
 import type Docker from 'dockerode';
 import tar from 'tar-stream';
 import { ExitCode, LabctlError } from '../errors.js';
 import { LABEL } from '../core/labels.js';
 import { dockerClient } from './client.js';
+import { buildImage, ensureBaseImage } from './images.js';
 import type {
   AddressPool,
   ClassObjects,
@@ -11,7 +13,11 @@ import type {
   ContainerSpec,
   Engine,
   ExecResult,
+  ImageFile,
   LockHolder,
+  LogStream,
+  Maintenance,
+  MaintenanceResult,
 } from './engine.js';
 
 interface DockerError extends Error {
@@ -81,11 +87,40 @@ async function tarOf(files: ContainerSpec['files']): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/** The host of DOCKER_HOST (tcp://h:2376, ssh://user@h), or undefined when the engine is on this machine's socket. */
+export function remoteEngineHost(dockerHost = process.env.DOCKER_HOST): string | undefined {
+  if (!dockerHost || /^(unix|npipe):/.test(dockerHost)) return undefined;
+  try {
+    return new URL(dockerHost).hostname.replace(/^\[|\]$/g, '') || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const isWildcard = (ip: string) => ip === '' || ip === '0.0.0.0' || ip === '::';
+const isLoopback = (ip: string) => ip.startsWith('127.') || ip === '::1' || ip === 'localhost';
+
+/**
+ * Where a port published on `bind` answers, seen from here: a specific outside address is itself; otherwise the
+ * engine's host when the engine is elsewhere (DOCKER_HOST), else loopback.
+ */
+export function publishedAddress(bind: string, remote = remoteEngineHost()): string {
+  if (!isWildcard(bind) && !isLoopback(bind)) return bind;
+  if (remote) return remote;
+  return isWildcard(bind) ? '127.0.0.1' : bind;
+}
+
+const LOG = '/var/log/mail.log';
+
 /** An empty image for lock containers (created, never started), so a lock needs no image built or pulled. */
 const LOCK_IMAGE = { repo: 'labctl/lock', tag: '1' };
 
 export class LocalEngine implements Engine {
-  constructor(private readonly docker: Docker = dockerClient()) {}
+  readonly where: string;
+
+  constructor(private readonly docker: Docker = dockerClient()) {
+    this.where = process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock';
+  }
 
   async ping(): Promise<void> {
     try {
@@ -121,6 +156,7 @@ export class LocalEngine implements Engine {
           id: c.Id,
           name: (c.Names[0] ?? c.Id).replace(/^\//, ''),
           labels: c.Labels,
+          image: c.Image,
           state: c.State,
           status: c.Status,
           ports: c.Ports.filter((p) => p.PublicPort).map((p) => ({
@@ -181,6 +217,20 @@ export class LocalEngine implements Engine {
     } catch (error) {
       throw failed('list published ports', error);
     }
+  }
+
+  /** Binds the port here, which says something only when the engine publishes on this machine. */
+  portAvailable(bind: string, port: number): Promise<boolean> {
+    if (remoteEngineHost()) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const server = net.createServer();
+      server.once('error', () => resolve(false));
+      server.listen({ host: bind, port, exclusive: true }, () => server.close(() => resolve(true)));
+    });
+  }
+
+  address(bind: string): string {
+    return publishedAddress(bind);
   }
 
   async imageExists(ref: string): Promise<boolean> {
@@ -296,6 +346,14 @@ export class LocalEngine implements Engine {
       });
   }
 
+  async renameContainer(name: string, newName: string): Promise<void> {
+    try {
+      await this.docker.getContainer(name).rename({ name: newName });
+    } catch (error) {
+      throw failed(`rename container ${name} to ${newName}`, error);
+    }
+  }
+
   removeContainer(name: string): Promise<void> {
     return removed(`container ${name}`, this.docker.getContainer(name).remove({ force: true }));
   }
@@ -320,6 +378,57 @@ export class LocalEngine implements Engine {
     }
   }
 
+  async maintenance(mail: ContainerInfo, task: Maintenance): Promise<MaintenanceResult> {
+    if (task.action === 'accounts') {
+      return this.exec(mail.name, ['sh', '-c', 'for d in /home/*/Maildir; do basename "$(dirname "$d")"; done']);
+    }
+    // Not /tmp: it is a tmpfs, which the engine cannot copy files out of.
+    const backupDir = `/var/lib/labctl/backup-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    // A reset that hangs is stopped (TERM, so it lets go of the mailbox locks; KILL 5 s later).
+    const run: MaintenanceResult = await this.exec(mail.name, [
+      'timeout',
+      '-k',
+      '5',
+      String(task.timeoutSeconds),
+      'labctl-reset',
+      ...(task.backup ? ['--backup', backupDir] : []),
+      ...task.users,
+    ]);
+    if (task.backup && run.exitCode === 0) {
+      run.backup = await this.archive(mail.name, backupDir);
+      await this.exec(mail.name, ['rm', '-rf', backupDir]);
+    }
+    return run;
+  }
+
+  async streamLog(mail: ContainerInfo, { follow, onChunk, signal }: LogStream): Promise<void> {
+    if (!follow) {
+      await this.execStream(mail.name, ['cat', LOG], onChunk, signal);
+      return;
+    }
+    // tail runs inside the container; when the stream is aborted it is stopped there too, not left behind.
+    const pidFile = `/tmp/labctl-logs-${process.pid}-${Date.now()}.pid`;
+    try {
+      await this.execStream(
+        mail.name,
+        ['sh', '-c', `echo $$ > ${pidFile}; exec tail -n +1 -F ${LOG}`],
+        onChunk,
+        signal,
+      );
+    } finally {
+      await this.exec(mail.name, ['sh', '-c', `kill $(cat ${pidFile}) 2>/dev/null; rm -f ${pidFile}`]).catch(() => {});
+    }
+  }
+
+  ensureBaseImage(onStep: (line: string) => void) {
+    return ensureBaseImage(this.docker, onStep);
+  }
+
+  buildImage(tag: string, files: ImageFile[], onStep: (line: string) => void, buildArgs?: Record<string, string>) {
+    return buildImage(this.docker, tag, files, onStep, buildArgs);
+  }
+
+  /** Runs a command in a container, as root unless told. */
   async exec(name: string, cmd: string[], user?: string): Promise<ExecResult> {
     try {
       const exec = await this.docker
@@ -349,7 +458,7 @@ export class LocalEngine implements Engine {
     }
   }
 
-  async execStream(
+  private async execStream(
     name: string,
     cmd: string[],
     onOutput: (chunk: string) => void,
@@ -380,7 +489,7 @@ export class LocalEngine implements Engine {
     }
   }
 
-  async archive(name: string, path: string): Promise<Buffer> {
+  private async archive(name: string, path: string): Promise<Buffer> {
     try {
       const stream = await this.docker.getContainer(name).getArchive({ path });
       const chunks: Buffer[] = [];

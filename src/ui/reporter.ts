@@ -27,6 +27,11 @@ export class Reporter {
     else process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
   }
 
+  /** Raw output that is the result itself, as it comes (a log, a CSV, a refreshed table); nothing when quiet. */
+  write(text: string): void {
+    if (!this.quiet) process.stdout.write(text);
+  }
+
   info(message: string): void {
     if (!this.quiet && !this.json) process.stderr.write(`${message}\n`);
   }

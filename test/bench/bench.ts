@@ -5,7 +5,7 @@
 import { execFile } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { promisify } from 'node:util';
-import { ensureImages } from '../../src/commands/build.js';
+import { ensureImages } from '../../src/core/images.js';
 import { classInfo } from '../../src/core/class-model.js';
 import { loadLab } from '../../src/core/lab.js';
 import { PORT_BLOCK, WEB_OFFSET } from '../../src/core/ports.js';
@@ -292,7 +292,7 @@ async function floorDown() {
 
 async function main() {
   const engine = new LocalEngine();
-  const images = await ensureImages(await loadLab(), { engine, reporter: new Reporter() });
+  const images = await ensureImages(await loadLab(), engine, new Reporter());
   await cleanClass(CLASS);
   await cleanClass(FLOOR);
   const base = await freeBasePort(students);

@@ -40,6 +40,8 @@ export interface TestDockerd {
 export interface TestDockerdOptions {
   /** How many /28 networks the daemon's address pool holds (a power of two, 1–256). Default 16. */
   networks?: number;
+  /** Also listen on TCP (plain, no TLS), e.g. "10.0.0.5:23750": the engine is then reached as a remote one. */
+  tcp?: string;
 }
 
 /**
@@ -84,6 +86,7 @@ export async function startTestDockerd(options: TestDockerdOptions = {}): Promis
       `--default-address-pool=base=${pool},size=28`,
       `--bridge=${bridge}`,
       '--iptables=false',
+      ...(options.tcp ? [`--host=tcp://${options.tcp}`] : []),
     ],
     { stdio: ['ignore', fd, fd] },
   );
@@ -129,8 +132,10 @@ export async function startTestDockerd(options: TestDockerdOptions = {}): Promis
         () => true,
         () => false,
       )
-    )
-      return { host: `unix://${socket}`, env: { DOCKER_HOST: `unix://${socket}` }, docker, log, stop };
+    ) {
+      const host = options.tcp ? `tcp://${options.tcp}` : `unix://${socket}`;
+      return { host, env: { DOCKER_HOST: host }, docker, log, stop };
+    }
     await sleep(250);
   }
   await stop();

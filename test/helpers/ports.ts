@@ -96,3 +96,15 @@ export async function freeBasePorts(
 export async function freeBasePort(students: number, options: { engines?: Docker[] } = {}): Promise<number> {
   return (await freeBasePorts(students, 1, options))[0]!;
 }
+
+/** A TCP port the kernel gives out as free right now (bind to 0, then close). */
+export function freePort(host = '0.0.0.0'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen({ host, port: 0 }, () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { imageContexts } from '../../src/commands/build.js';
+import { contextTag, imageContexts } from '../../src/core/images.js';
 import { loadLab } from '../../src/core/lab.js';
-import { contextTag } from '../../src/docker/images.js';
 
 describe('mail image context', () => {
   it('creates every account with its password, a Maildir and a .forward to both mailboxes', async () => {

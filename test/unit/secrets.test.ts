@@ -153,6 +153,7 @@ function fakeEngine(): Engine {
       [LABEL.role]: 'mail',
       [LABEL.ports]: 'smtp=10125,web=10180',
     },
+    image: 'labctl/mail:test',
     state: 'running',
     status: 'Up',
     ports: [],
@@ -162,32 +163,32 @@ function fakeEngine(): Engine {
     id: 's',
     name: 'labctl-sec-s01-sidecar',
     labels: { ...mail.labels, [LABEL.role]: 'sidecar', [LABEL.token]: TOKEN },
+    image: 'labctl/sidecar:test',
     state: 'exited',
   };
   return {
     ping: () => Promise.resolve(),
     list: () => Promise.resolve({ containers: [mail, sidecar], networks: [], volumes: [] }),
+    address: () => '127.0.0.1',
   } as unknown as Engine;
+}
+
+/** A reporter that keeps the command's result instead of printing it. */
+class Captured extends Reporter {
+  printed = '';
+  override result(text: string): void {
+    this.printed += `${text}\n`;
+  }
 }
 
 /** Starts the board and returns it with the address it printed. */
 async function startBoard(listen: string): Promise<{ server: http.Server; port: number; printed: string }> {
-  let printed = '';
-  const write = process.stdout.write.bind(process.stdout);
-  // Only the board's own line is taken; the test reporter's output passes on.
-  process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
-    if (typeof chunk === 'string' && chunk.startsWith('Class board for')) return Boolean((printed += chunk));
-    return write(chunk, ...rest);
-  }) as typeof process.stdout.write;
-  try {
-    const server = await board(
-      { className: 'sec', port: 0, listen, interval: 60_000 },
-      { engine: fakeEngine(), reporter: new Reporter({ quiet: true }) },
-    );
-    return { server, port: (server.address() as AddressInfo).port, printed };
-  } finally {
-    process.stdout.write = write;
-  }
+  const reporter = new Captured({ quiet: true });
+  const server = await board(
+    { className: 'sec', port: 0, listen, interval: 60_000 },
+    { engine: fakeEngine(), reporter },
+  );
+  return { server, port: (server.address() as AddressInfo).port, printed: reporter.printed };
 }
 
 async function stop(server: http.Server) {

@@ -1,0 +1,228 @@
+import pLimit from 'p-limit';
+import type { Engine } from '../docker/engine.js';
+import { ExitCode, LabctlError, conflictError } from '../errors.js';
+import { waitForGreeting } from '../probe.js';
+import type { Plan, PlannedContainer, StudentPlan } from './plan.js';
+import type { Diff, Step } from './reconcile.js';
+
+/**
+ * What this run changed, as the way back: each entry undoes one step. Entries are written before the engine is
+ * asked, so a step cut short is undone too (undoing what is not there is fine).
+ */
+class Journal {
+  private readonly undo: { order: number; run: () => Promise<void> }[] = [];
+  /** Old workloads kept aside (stopped, renamed) while their replacement starts: removed once the run succeeds. */
+  readonly asides: string[] = [];
+
+  constructor(private readonly engine: Engine) {}
+
+  createdNetwork(name: string) {
+    this.undo.push({ order: 3, run: () => this.engine.removeNetwork(name) });
+  }
+  createdVolume(name: string) {
+    this.undo.push({ order: 4, run: () => this.engine.removeVolume(name) });
+  }
+  createdContainer(name: string) {
+    this.undo.push({ order: 1, run: () => this.engine.removeContainer(name) });
+  }
+  startedContainer(name: string) {
+    this.undo.push({ order: 2, run: () => this.engine.stopContainer(name, 5) });
+  }
+  /** The old workload `name`, renamed to `aside` and stopped: on rollback it gets its name back and runs again. */
+  keptAside(name: string, aside: string, wasRunning: boolean) {
+    this.asides.push(aside);
+    this.undo.push({
+      order: 2,
+      run: async () => {
+        await this.engine.removeContainer(name);
+        await this.engine.renameContainer(aside, name);
+        if (wasRunning) await this.engine.startContainer(name);
+      },
+    });
+  }
+
+  /** Undoes every step: workloads first, then networks, then volumes. Call once nothing is in flight. */
+  async rollback(): Promise<string[]> {
+    const failures: string[] = [];
+    for (const order of [1, 2, 3, 4]) {
+      await Promise.all(
+        this.undo
+          .filter((u) => u.order === order)
+          .map((u) => u.run().catch((error: unknown) => void failures.push((error as Error).message))),
+      );
+    }
+    return failures;
+  }
+}
+
+export interface ApplyOptions {
+  /** At most this many students being changed at once (the readiness wait holds no slot). */
+  concurrency: number;
+  /** Seconds for every student to answer. */
+  timeoutSeconds: number;
+  /** Aborting it stops the run: nothing new starts, then what this run changed is undone. */
+  signal: AbortSignal;
+  onProgress?: (done: number, total: number) => void;
+  /** How a changed student is waited for; by default, until every port answers with its greeting. */
+  ready?: (s: StudentPlan, deadline: number, signal: AbortSignal) => Promise<void>;
+}
+
+/** Throws the first conflict of the diff, before anything is changed. */
+export function refuseConflicts(diff: Diff): void {
+  const [first] = diff.conflicts;
+  if (first) {
+    throw conflictError(
+      first.message,
+      diff.conflicts.length > 1
+        ? `${first.hint} (${diff.conflicts.length - 1} more conflict(s): see \`labctl up --dry-run\`.)`
+        : first.hint,
+      first.code,
+    );
+  }
+}
+
+/** Ports the diff will publish that something on the engine's host holds outside Docker. */
+export async function checkHostPorts(diff: Diff, plan: Plan, engine: Engine): Promise<void> {
+  for (const s of diff.apply) {
+    for (const step of s.steps) {
+      if (step.kind !== 'create') continue;
+      for (const port of step.container.ports) {
+        if (!(await engine.portAvailable(plan.bind, port.host))) {
+          throw conflictError(
+            `Host port ${port.host} (student ${s.student}, ${port.service}) is already in use on ${plan.bind}; nothing was created.`,
+            'Choose another --base-port (each student takes 100 ports from base + n * 100), or free the port.',
+            'port-taken',
+          );
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Carries out the diff, student by student, and waits for each changed student to answer as a student would. On a
+ * failure or an abort, nothing new starts, what is in flight finishes, and then every change of this run is undone:
+ * created objects are removed, started workloads stopped, replaced workloads put back as they were.
+ */
+export async function applyDiff(diff: Diff, plan: Plan, engine: Engine, options: ApplyOptions): Promise<void> {
+  const journal = new Journal(engine);
+  const byStudent = new Map(plan.students.map((s) => [s.student, s]));
+  const limit = pLimit(options.concurrency);
+  const deadline = Date.now() + options.timeoutSeconds * 1000;
+  const stop = new AbortController();
+  const onAbort = () => stop.abort(options.signal.reason);
+  options.signal.addEventListener('abort', onAbort, { once: true });
+  let done = 0;
+  try {
+    const tasks = diff.apply.map((s) =>
+      limit(() => applyStudent(s.steps, byStudent.get(s.student)!, plan, engine, journal, stop.signal)).then(
+        async () => {
+          const student = byStudent.get(s.student)!;
+          await (options.ready
+            ? options.ready(student, deadline, stop.signal)
+            : waitReady(student, plan, engine, deadline, stop.signal));
+          options.onProgress?.(++done, diff.apply.length);
+        },
+      ),
+    );
+    for (const task of tasks) task.catch((error: unknown) => stop.abort(error));
+    await Promise.allSettled(tasks);
+    stop.signal.throwIfAborted();
+  } catch (error) {
+    await journal.rollback();
+    throw error;
+  } finally {
+    options.signal.removeEventListener('abort', onAbort);
+  }
+  // Every student answers: the old workloads kept aside are not needed any more.
+  await Promise.all(journal.asides.map((name) => engine.removeContainer(name).catch(() => {})));
+}
+
+/** Removes students beyond the plan (--prune): their workloads and network; their volumes stay. */
+export async function applyPrune(diff: Diff, engine: Engine): Promise<void> {
+  await Promise.all(
+    diff.prune.map(async (s) => {
+      const removals = s.steps.filter((st) => st.kind === 'remove');
+      await Promise.all(
+        removals.map((st) => engine.stopContainer(st.name, 5).then(() => engine.removeContainer(st.name))),
+      );
+      for (const st of s.steps) if (st.kind === 'remove-network') await engine.removeNetwork(st.name);
+    }),
+  );
+}
+
+async function applyStudent(
+  steps: Step[],
+  s: StudentPlan,
+  plan: Plan,
+  engine: Engine,
+  journal: Journal,
+  signal: AbortSignal,
+) {
+  // Each step starts only if the run is still on.
+  const go = async (work: () => Promise<unknown>) => {
+    signal.throwIfAborted();
+    await work();
+  };
+  const spec = (c: PlannedContainer) => ({ ...c, network: s.network.name, bind: plan.bind });
+  // Leftovers first, then the network and volumes together, then the workloads together.
+  for (const step of steps) {
+    if (step.kind === 'remove') await go(() => engine.removeContainer(step.name));
+  }
+  await go(() =>
+    Promise.all(
+      steps.map((step) => {
+        if (step.kind === 'create-network') {
+          journal.createdNetwork(step.name);
+          return engine.createNetwork(step.name, step.labels);
+        }
+        if (step.kind === 'create-volume') {
+          journal.createdVolume(step.name);
+          return engine.createVolume(step.name, step.labels);
+        }
+        return undefined;
+      }),
+    ),
+  );
+  await go(() =>
+    Promise.all(
+      steps.map(async (step) => {
+        if (step.kind === 'create') {
+          journal.createdContainer(step.container.name);
+          await engine.createContainer(spec(step.container));
+          await go(() => engine.startContainer(step.container.name));
+        } else if (step.kind === 'start') {
+          journal.startedContainer(step.name);
+          await engine.startContainer(step.name);
+        } else if (step.kind === 'replace') {
+          // The old workload is stopped (its ports are free then) and kept aside under another name until the new
+          // one answers, so a failed run can put it back.
+          const aside = `${step.current}-old-${process.pid}`;
+          await engine.renameContainer(step.current, aside);
+          journal.keptAside(step.current, aside, true);
+          await engine.stopContainer(aside, 5);
+          await go(() => engine.createContainer(spec(step.container)));
+          await go(() => engine.startContainer(step.container.name));
+        }
+      }),
+    ),
+  );
+}
+
+/** Waits until every port of the student answers with its greeting (SMTP 220, POP3 +OK, IMAP * OK, SSH-, web /health). */
+async function waitReady(s: StudentPlan, plan: Plan, engine: Engine, deadline: number, signal: AbortSignal) {
+  const host = engine.address(plan.bind);
+  for (const c of s.containers) {
+    try {
+      await Promise.all(c.ports.map((p) => waitForGreeting(host, p.host, p.service, deadline, signal)));
+    } catch (error) {
+      if (signal.aborted) throw signal.reason;
+      const logs = await engine.logs(c.name, 20).catch(() => '(no logs)');
+      throw new LabctlError(
+        ExitCode.notReady,
+        `Student ${s.student}'s ${c.role} server did not get ready at ${host}: ${(error as Error).message}\nLast lines of ${c.name}:\n${logs.trimEnd() || '(empty)'}`,
+        'What this run changed was undone. Run `labctl doctor`, then try again with a longer --timeout.',
+      );
+    }
+  }
+}

@@ -1,0 +1,130 @@
+import type { ClassObjects, Engine } from '../docker/engine.js';
+import { ExitCode, LabctlError } from '../errors.js';
+import { applyDiff, applyPrune, checkHostPorts, refuseConflicts } from './apply.js';
+import { imageContexts, ensureImages } from './images.js';
+import type { Lab, PasswordPolicy } from './lab.js';
+import { LABEL } from './labels.js';
+import { concurrency } from './limits.js';
+import { planClass, type Plan } from './plan.js';
+import { ephemeralWarning, readEphemeralRange } from './ports.js';
+import type { Progress } from './progress.js';
+import { reconcile, type Diff, type Observed } from './reconcile.js';
+import { classToken, newClassToken } from './token.js';
+
+export interface ClassUpInput {
+  lab: Lab;
+  className: string;
+  students: number;
+  basePort: number;
+  host: string;
+  bind: string;
+  prune?: boolean;
+  timeoutSeconds?: number;
+  /** Default: what the class has, else lab. */
+  passwords?: PasswordPolicy;
+}
+
+const NOTHING: ClassObjects = { containers: [], networks: [], volumes: [] };
+
+/** What runs for the class, as reconcile wants it. */
+export async function observe(engine: Engine, className: string): Promise<Observed> {
+  const [objects, names, published] = await Promise.all([
+    engine.list(className),
+    engine.names(),
+    engine.publishedPorts(),
+  ]);
+  return { objects, names, published };
+}
+
+/** The plan for the class: its token and password policy come from what runs, if anything does. */
+export async function planFor(input: ClassUpInput, existing: ClassObjects, dryRun = false): Promise<Plan> {
+  const images = await imageContexts(input.lab);
+  return planClass(input.lab, {
+    className: input.className,
+    students: input.students,
+    basePort: input.basePort,
+    host: input.host,
+    bind: input.bind,
+    mailImage: images.mail.tag,
+    sidecarImage: images.sidecar.tag,
+    // The class keeps its token across runs; a dry run of a new class shows the plan without making one.
+    token: classToken([...existing.containers, ...existing.volumes]) ?? (dryRun ? 'dry-run' : newClassToken()),
+    passwords: input.passwords ?? classPasswordPolicy(existing) ?? 'lab',
+  });
+}
+
+/** The plan and its diff against what runs, changing nothing (`up --dry-run`); a fresh class when no engine answers. */
+export async function dryRun(
+  input: ClassUpInput,
+  engine: Engine,
+): Promise<{ plan: Plan; diff: Diff; engine: boolean }> {
+  const observed = await engine
+    .ping()
+    .then(() => observe(engine, input.className))
+    .catch((): undefined => undefined);
+  const empty: Observed = {
+    objects: NOTHING,
+    names: { containers: new Set(), networks: new Set(), volumes: new Set() },
+    published: new Map(),
+  };
+  const plan = await planFor(input, observed?.objects ?? NOTHING, true);
+  return { plan, diff: reconcile(plan, observed ?? empty, { prune: input.prune }), engine: observed !== undefined };
+}
+
+/**
+ * Brings the class to its plan: reconcile with what runs, refuse conflicts before changing anything, build missing
+ * images, apply the diff student by student and wait until every changed student answers. A failure or an abort of
+ * `signal` undoes what this run changed.
+ */
+export async function classUp(
+  input: ClassUpInput,
+  engine: Engine,
+  progress: Progress,
+  signal: AbortSignal,
+): Promise<{ plan: Plan; diff: Diff }> {
+  await engine.ping();
+  const observed = await observe(engine, input.className);
+  const plan = await planFor(input, observed.objects);
+  const range = readEphemeralRange();
+  const ephemeral =
+    range &&
+    ephemeralWarning(
+      plan.students.flatMap((s) => Object.values(s.ports)),
+      { basePort: plan.basePort, students: plan.students.length },
+      range,
+    );
+  if (ephemeral) progress.warn(ephemeral);
+  const diff = reconcile(plan, observed, { prune: input.prune });
+  refuseConflicts(diff);
+  await checkHostPorts(diff, plan, engine);
+  await ensureImages(input.lab, engine, progress, false, await imageContexts(input.lab));
+  const changing = diff.apply.length;
+  if (changing > 0) {
+    await progress.task(
+      `Starting ${changing} student${changing > 1 ? 's' : ''}' servers and waiting for SMTP 220, POP3 +OK, IMAP * OK, ssh`,
+      (update) =>
+        applyDiff(diff, plan, engine, {
+          concurrency: concurrency(),
+          timeoutSeconds: input.timeoutSeconds ?? 90,
+          signal,
+          onProgress: (done, total) => update(`${done}/${total} ready`),
+        }),
+    );
+  }
+  if (input.prune && diff.prune.length > 0) await applyPrune(diff, engine);
+  return { plan, diff };
+}
+
+/** A class keeps its password policy across runs of `up` unless told otherwise. */
+function classPasswordPolicy(existing: ClassObjects): PasswordPolicy | undefined {
+  const labelled = [...existing.containers, ...existing.volumes].find((o) => o.labels[LABEL.passwords]);
+  const label = labelled?.labels[LABEL.passwords];
+  return label === 'random' || label === 'lab' ? label : undefined;
+}
+
+export const interruptedError = (className: string) =>
+  new LabctlError(
+    ExitCode.interrupted,
+    `Interrupted: what this run changed was undone; class ${className} is as it was before.`,
+    'Run the same `labctl up` again to bring the class up.',
+  );

@@ -1,0 +1,99 @@
+import { createHash } from 'node:crypto';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Engine, ImageFile } from '../docker/engine.js';
+import { ExitCode, LabctlError } from '../errors.js';
+import type { Lab } from './lab.js';
+import { mailImageFiles } from './mail-image.js';
+import type { Progress } from './progress.js';
+
+export const BASE_IMAGE = 'labctl/base:bookworm';
+export const IMAGES_DIR = fileURLToPath(new URL('../../../images/', import.meta.url));
+const SIDECAR_BUNDLE = fileURLToPath(new URL('../../sidecar/sidecar.mjs', import.meta.url));
+
+export interface ImageContext {
+  name: 'mail' | 'sidecar';
+  files: ImageFile[];
+  tag: string;
+}
+
+export interface Images {
+  base: string;
+  mail: string;
+  sidecar: string;
+}
+
+/** Reads every file of images/<name>/ as build-context entries. */
+export async function contextFromDir(name: string): Promise<ImageFile[]> {
+  const root = path.join(IMAGES_DIR, name);
+  const files: ImageFile[] = [];
+  async function walk(dir: string): Promise<void> {
+    for (const entry of await readdir(dir, { withFileTypes: true })) {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) await walk(full);
+      else
+        files.push({
+          path: path.relative(root, full),
+          content: await readFile(full),
+          mode: (await stat(full)).mode & 0o777,
+        });
+    }
+  }
+  await walk(root);
+  return files.sort((a, b) => a.path.localeCompare(b.path));
+}
+
+/** A tag that changes whenever the context changes, so `up` knows when a build is needed. */
+export function contextTag(repo: string, files: ImageFile[], extra = ''): string {
+  const hash = createHash('sha256').update(extra);
+  for (const f of files)
+    hash
+      .update(f.path)
+      .update('\0')
+      .update(f.content)
+      .update(String(f.mode ?? 0o644));
+  return `${repo}:${hash.digest('hex').slice(0, 12)}`;
+}
+
+/** The images' tags for a lab: each changes with its folder, its rendered files and the base. */
+export async function imageContexts(lab: Lab): Promise<{ mail: ImageContext; sidecar: ImageContext }> {
+  const mailFiles = [...(await contextFromDir('mail')), ...(await mailImageFiles(lab))];
+  const bundle = await readFile(SIDECAR_BUNDLE).catch(() => {
+    throw new LabctlError(ExitCode.build, `The sidecar bundle ${SIDECAR_BUNDLE} is missing.`, 'Run `npm run build`.');
+  });
+  const sidecarFiles = [...(await contextFromDir('sidecar')), { path: 'sidecar.mjs', content: bundle }];
+  return {
+    mail: { name: 'mail', files: mailFiles, tag: contextTag('labctl/mail', mailFiles, BASE_IMAGE) },
+    sidecar: { name: 'sidecar', files: sidecarFiles, tag: contextTag('labctl/sidecar', sidecarFiles, BASE_IMAGE) },
+  };
+}
+
+/** Builds what is missing on the engine: the base image, then the mail and sidecar images (the layer cache helps). */
+export async function ensureImages(
+  lab: Lab,
+  engine: Engine,
+  progress: Progress,
+  force = false,
+  contexts?: { mail: ImageContext; sidecar: ImageContext },
+): Promise<Images> {
+  contexts ??= await imageContexts(lab);
+  const all = [contexts.mail, contexts.sidecar];
+  const exists = await Promise.all(all.map((image) => (force ? false : engine.imageExists(image.tag))));
+  const missing = all.filter((_, i) => !exists[i]);
+  if (missing.length > 0) {
+    await progress.task(
+      'Preparing the base image',
+      (update) => engine.ensureBaseImage(update),
+      (how) => `Base image ${BASE_IMAGE} ${how}`,
+    );
+  }
+  for (const image of missing) {
+    await progress.task(
+      `Building ${image.tag}`,
+      (update) => engine.buildImage(image.tag, image.files, update, { BASE_IMAGE }),
+      () => `Built ${image.tag}`,
+    );
+  }
+  return { base: BASE_IMAGE, mail: contexts.mail.tag, sidecar: contexts.sidecar.tag };
+}

@@ -1,0 +1,182 @@
+import type {
+  AddressPool,
+  ClassObjects,
+  ContainerInfo,
+  ContainerSpec,
+  Engine,
+  ImageFile,
+  LabelledObject,
+  LockHolder,
+  LogStream,
+  Maintenance,
+  MaintenanceResult,
+} from '../../src/docker/engine.js';
+
+interface FakeContainer {
+  name: string;
+  labels: Record<string, string>;
+  image: string;
+  state: string;
+  ports: { container: number; host: number }[];
+}
+
+/**
+ * An engine in memory, for unit tests of pure core code (reconcile, apply, rollback): objects, names and states
+ * only; no workload ever runs. `failOn` makes a call throw, as a failing engine would.
+ */
+export class FakeEngine implements Engine {
+  readonly where = 'fake://';
+  containers = new Map<string, FakeContainer>();
+  networks = new Map<string, LabelledObject>();
+  volumes = new Map<string, LabelledObject>();
+  images = new Set<string>();
+  /** Every call that changed something, in order: "create-container labctl-…-mail". */
+  calls: string[] = [];
+  failOn: (call: string) => boolean = () => false;
+
+  private record(call: string) {
+    if (this.failOn(call)) throw new Error(`fake engine: ${call} failed`);
+    this.calls.push(call);
+  }
+
+  ping() {
+    return Promise.resolve();
+  }
+  addressPools(): Promise<AddressPool[] | undefined> {
+    return Promise.resolve([{ base: '10.213.0.0/16', size: 26 }]);
+  }
+  list(className?: string): Promise<ClassObjects> {
+    const mine = (labels: Record<string, string>) =>
+      labels['dev.labctl.class'] !== undefined && (!className || labels['dev.labctl.class'] === className);
+    return Promise.resolve({
+      containers: [...this.containers.values()]
+        .filter((c) => mine(c.labels))
+        .map((c): ContainerInfo => ({
+          id: c.name,
+          name: c.name,
+          labels: c.labels,
+          image: c.image,
+          state: c.state,
+          status: c.state,
+          ports: c.state === 'running' ? c.ports.map((p) => ({ ...p, ip: '0.0.0.0' })) : [],
+        })),
+      networks: [...this.networks.values()].filter((n) => mine(n.labels)),
+      volumes: [...this.volumes.values()].filter((v) => mine(v.labels)),
+    });
+  }
+  names() {
+    return Promise.resolve({
+      containers: new Set(this.containers.keys()),
+      networks: new Set(this.networks.keys()),
+      volumes: new Set(this.volumes.keys()),
+    });
+  }
+  publishedPorts() {
+    const used = new Map<number, string>();
+    for (const c of this.containers.values()) for (const p of c.ports) used.set(p.host, c.name);
+    return Promise.resolve(used);
+  }
+  portAvailable() {
+    return Promise.resolve(true);
+  }
+  createNetwork(name: string, labels: Record<string, string>) {
+    this.record(`create-network ${name}`);
+    if (this.networks.has(name)) throw new Error(`network ${name} exists`);
+    this.networks.set(name, { name, labels });
+    return Promise.resolve();
+  }
+  createVolume(name: string, labels: Record<string, string>) {
+    this.record(`create-volume ${name}`);
+    this.volumes.set(name, { name, labels });
+    return Promise.resolve();
+  }
+  createContainer(spec: ContainerSpec) {
+    this.record(`create-container ${spec.name}`);
+    if (this.containers.has(spec.name)) throw new Error(`container ${spec.name} exists`);
+    this.containers.set(spec.name, {
+      name: spec.name,
+      labels: spec.labels,
+      image: spec.image,
+      state: 'created',
+      ports: spec.ports.map((p) => ({ container: p.container, host: p.host })),
+    });
+    return Promise.resolve();
+  }
+  private get(name: string) {
+    const c = this.containers.get(name);
+    if (!c) throw new Error(`no container ${name}`);
+    return c;
+  }
+  startContainer(name: string) {
+    this.record(`start ${name}`);
+    this.get(name).state = 'running';
+    return Promise.resolve();
+  }
+  stopContainer(name: string) {
+    this.record(`stop ${name}`);
+    const c = this.containers.get(name);
+    if (c) c.state = 'exited';
+    return Promise.resolve();
+  }
+  renameContainer(name: string, newName: string) {
+    this.record(`rename ${name} ${newName}`);
+    const c = this.get(name);
+    if (this.containers.has(newName)) throw new Error(`container ${newName} exists`);
+    this.containers.delete(name);
+    this.containers.set(newName, { ...c, name: newName });
+    return Promise.resolve();
+  }
+  removeContainer(name: string) {
+    this.record(`remove-container ${name}`);
+    this.containers.delete(name);
+    return Promise.resolve();
+  }
+  removeNetwork(name: string) {
+    this.record(`remove-network ${name}`);
+    this.networks.delete(name);
+    return Promise.resolve();
+  }
+  removeVolume(name: string) {
+    this.record(`remove-volume ${name}`);
+    this.volumes.delete(name);
+    return Promise.resolve();
+  }
+  address(bind: string) {
+    return bind === '0.0.0.0' ? '127.0.0.1' : bind;
+  }
+  maintenance(_mail: ContainerInfo, _task: Maintenance): Promise<MaintenanceResult> {
+    return Promise.reject(new Error('the fake engine runs no workload'));
+  }
+  streamLog(_mail: ContainerInfo, _stream: LogStream): Promise<void> {
+    return Promise.reject(new Error('the fake engine runs no workload'));
+  }
+  logs() {
+    return Promise.resolve('');
+  }
+  memoryUsage() {
+    return Promise.resolve(0);
+  }
+  imageExists(ref: string) {
+    return Promise.resolve(this.images.has(ref));
+  }
+  ensureBaseImage() {
+    return Promise.resolve('present' as const);
+  }
+  buildImage(tag: string, _files: ImageFile[]) {
+    this.images.add(tag);
+    return Promise.resolve();
+  }
+  private locks = new Map<string, LockHolder>();
+  acquireLock(name: string, labels: Record<string, string>) {
+    if (this.locks.has(name)) return Promise.resolve(undefined);
+    this.locks.set(name, { id: name, labels });
+    return Promise.resolve(name);
+  }
+  lockHolder(name: string) {
+    return Promise.resolve(this.locks.get(name));
+  }
+  releaseLock(id: string) {
+    this.locks.delete(id);
+    return Promise.resolve();
+  }
+}
