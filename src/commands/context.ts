@@ -1,4 +1,5 @@
 import os from 'node:os';
+import { tracedEngine } from '../core/trace.js';
 import { LocalEngine } from '../docker/local-engine.js';
 import type { Engine } from '../docker/engine.js';
 import { Reporter } from '../ui/reporter.js';
@@ -12,7 +13,7 @@ export interface Context {
 }
 
 export function defaultContext(options: { json?: boolean; quiet?: boolean } = {}): Context {
-  return { engine: new LocalEngine(), reporter: new Reporter(options) };
+  return { engine: tracedEngine(new LocalEngine()), reporter: new Reporter(options) };
 }
 
 /** The address students connect to: the host's first external IPv4 address, else loopback. */

@@ -9,6 +9,7 @@ import { planClass, type Plan } from './plan.js';
 import { ephemeralWarning, readEphemeralRange } from './ports.js';
 import type { Progress } from './progress.js';
 import { reconcile, type Diff, type Observed } from './reconcile.js';
+import { tracePhase } from './trace.js';
 import { classToken, newClassToken } from './token.js';
 
 export interface ClassUpInput {
@@ -37,8 +38,13 @@ export async function observe(engine: Engine, className: string): Promise<Observ
 }
 
 /** The plan for the class: its token and password policy come from what runs, if anything does. */
-export async function planFor(input: ClassUpInput, existing: ClassObjects, dryRun = false): Promise<Plan> {
-  const images = await imageContexts(input.lab);
+export async function planFor(
+  input: ClassUpInput,
+  existing: ClassObjects,
+  dryRun = false,
+  images?: Awaited<ReturnType<typeof imageContexts>>,
+): Promise<Plan> {
+  images ??= await imageContexts(input.lab);
   return planClass(input.lab, {
     className: input.className,
     students: input.students,
@@ -82,9 +88,12 @@ export async function classUp(
   progress: Progress,
   signal: AbortSignal,
 ): Promise<{ plan: Plan; diff: Diff }> {
+  tracePhase('up: locked');
   await engine.ping();
-  const observed = await observe(engine, input.className);
-  const plan = await planFor(input, observed.objects);
+  const [observed, images] = await Promise.all([observe(engine, input.className), imageContexts(input.lab)]);
+  tracePhase('up: observed what runs');
+  const plan = await planFor(input, observed.objects, false, images);
+  tracePhase('up: planned');
   const range = readEphemeralRange();
   const ephemeral =
     range &&
@@ -97,7 +106,9 @@ export async function classUp(
   const diff = reconcile(plan, observed, { prune: input.prune });
   refuseConflicts(diff);
   await checkHostPorts(diff, plan, engine);
-  await ensureImages(input.lab, engine, progress, false, await imageContexts(input.lab));
+  tracePhase('up: reconciled, no conflict');
+  await ensureImages(input.lab, engine, progress, false, images);
+  tracePhase('up: images present');
   const changing = diff.apply.length;
   if (changing > 0) {
     await progress.task(
@@ -107,7 +118,10 @@ export async function classUp(
           concurrency: concurrency(),
           timeoutSeconds: input.timeoutSeconds ?? 90,
           signal,
-          onProgress: (done, total) => update(`${done}/${total} ready`),
+          onProgress: (done, total) => {
+            update(`${done}/${total} ready`);
+            if (done === 1 || done === total) tracePhase(`up: ${done}/${total} students answer`);
+          },
         }),
     );
   }

@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
+import tar from 'tar-stream';
 import type { Account, Lab, PasswordPolicy, Service } from './lab.js';
 import { pairFor, studentAccounts } from './lab.js';
 import { LABEL, studentLabels } from './labels.js';
@@ -50,7 +52,10 @@ export interface PlannedContainer {
   ports: { service: Endpoint; container: number; host: number }[];
   mounts: { volume: string; target: string; readOnly?: boolean }[];
   env: string[];
-  /** Rendered configuration, copied into the container before it starts. */
+  /**
+   * Rendered configuration. It travels in the workload's own spec (env LABCTL_CONFIG, a gzipped tar in base64, which
+   * the image's entrypoint unpacks at every start), so that any engine can carry it, with no copy into a container.
+   */
   files: PlannedFile[];
   /** What the container may use (see core/limits.ts). */
   limits: ContainerLimits;
@@ -213,7 +218,7 @@ async function planStudent(lab: Lab, options: ClassOptions, n: number): Promise<
       container: lab.services[service],
       host: ports[service],
     })),
-    env: [],
+    env: [await configEnv(files)],
     mounts: [
       { volume: spool.name, target: '/var/mail' },
       { volume: home.name, target: '/home' },
@@ -325,6 +330,16 @@ function planSidecar(
     [LABEL.spec]: specHash(sidecar, options.bind, options.host),
   };
   return sidecar;
+}
+
+/** The files as LABCTL_CONFIG: a tar (owned by root, with their modes, a fixed time), gzipped, in base64. */
+export async function configEnv(files: PlannedFile[]): Promise<string> {
+  const pack = tar.pack();
+  for (const f of files) pack.entry({ name: f.path, mode: f.mode, uid: 0, gid: 0, mtime: new Date(0) }, f.content);
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const chunk of pack) chunks.push(chunk as Buffer);
+  return `LABCTL_CONFIG=${gzipSync(Buffer.concat(chunks), { level: 9 }).toString('base64')}`;
 }
 
 /** A digest of everything that shapes a container; `up` recreates a container whose digest changed. */

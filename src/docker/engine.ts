@@ -15,7 +15,6 @@ export interface ContainerSpec {
   ports: { container: number; host: number }[];
   mounts: { volume: string; target: string; readOnly?: boolean }[];
   env?: string[];
-  files: { path: string; content: string; mode: number }[];
   limits?: ContainerLimits;
   security?: ContainerSecurity;
 }

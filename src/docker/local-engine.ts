@@ -1,7 +1,6 @@
 import net from 'node:net';
 import { PassThrough, Readable } from 'node:stream';
 import type Docker from 'dockerode';
-import tar from 'tar-stream';
 import { ExitCode, LabctlError } from '../errors.js';
 import { LABEL } from '../core/labels.js';
 import { dockerClient } from './client.js';
@@ -76,15 +75,6 @@ export function demux(buffer: Buffer): { stdout: string; stderr: string } {
   }
   if (offset === 0 && buffer.length > 0) return { stdout: buffer.toString(), stderr: '' };
   return { stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
-}
-
-async function tarOf(files: ContainerSpec['files']): Promise<Buffer> {
-  const pack = tar.pack();
-  for (const file of files) pack.entry({ name: file.path, mode: file.mode }, file.content);
-  pack.finalize();
-  const chunks: Buffer[] = [];
-  for await (const chunk of pack) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
 }
 
 /** The host of DOCKER_HOST (tcp://h:2376, ssh://user@h), or undefined when the engine is on this machine's socket. */
@@ -276,7 +266,7 @@ export class LocalEngine implements Engine {
       bindings[`${p.container}/tcp`] = [{ HostIp: spec.bind, HostPort: String(p.host) }];
     }
     try {
-      const container = await this.docker.createContainer({
+      await this.docker.createContainer({
         name: spec.name,
         Image: spec.image,
         Hostname: spec.hostname,
@@ -311,7 +301,6 @@ export class LocalEngine implements Engine {
           Tmpfs: spec.security?.tmpfs ?? {},
         },
       });
-      if (spec.files.length > 0) await container.putArchive(await tarOf(spec.files), { path: '/' });
     } catch (error) {
       throw failed(`create container ${spec.name}`, error);
     }
