@@ -92,6 +92,21 @@ describe('the handout printed by Chromium', { timeout: 5 * 60_000 }, () => {
     assert.equal(await findChromium({ PATH: '/usr/bin' }), '/usr/bin/chromium');
   });
 
+  it('says so when Chromium fails or prints nothing, and writes no file', async () => {
+    const fails = join(dir, 'fails.sh');
+    await writeFile(fails, '#!/bin/sh\necho "crashed: no display" >&2\nexit 3\n', { mode: 0o755 });
+    const silent = join(dir, 'silent.sh');
+    await writeFile(silent, '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+    const out = join(dir, 'never.pdf');
+    await assert.rejects(printPdf('<p>x</p>', out, fails), (error: LabctlError) => {
+      assert.equal(error.code, 'pdf-failed');
+      assert.match(error.message, /crashed: no display/);
+      return true;
+    });
+    await assert.rejects(printPdf('<p>x</p>', out, silent), /Chromium wrote no PDF/);
+    await assert.rejects(stat(out), 'no file written');
+  });
+
   it('renders a readable first page, and shows hostile values as text', async () => {
     browser = await launchBrowser();
     const page = await browser.newPage({ viewport: { width: 794, height: 1123 } });
