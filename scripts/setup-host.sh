@@ -18,6 +18,8 @@ command -v swaks >/dev/null || need+=(swaks)
 command -v ip >/dev/null || need+=(iproute2)
 # Headless Chromium renders the printable cards and the class board in the tests.
 command -v chromium >/dev/null || need+=(chromium)
+# `labctl handout --format pdf` prints with Chromium; the tests read the PDF's text with pdftotext.
+command -v pdftotext >/dev/null || need+=(poppler-utils)
 if [ ${#need[@]} -gt 0 ]; then
   log "installing ${need[*]}"
   apt-get update -q

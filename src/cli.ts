@@ -25,7 +25,7 @@ function readClassFileLater(): ClassFile | undefined {
 }
 
 /** Commands whose defaults come from the class file. */
-const CLASS_FILE_COMMANDS = new Set(['up', 'down', 'info', 'check', 'reset', 'logs', 'board']);
+const CLASS_FILE_COMMANDS = new Set(['up', 'down', 'info', 'handout', 'check', 'reset', 'logs', 'board']);
 
 /** `--json` anywhere before `--`: errors are printed as JSON on stdout too. */
 const wantsJson = (() => {
@@ -150,6 +150,23 @@ program
   .action(async (o) => {
     const { info } = await import('./commands/info.js');
     await info({ ...o, className: o.class });
+  });
+
+program
+  .command('handout')
+  .description("the TD's exercises for each student (in French), with their server, ports and accounts: HTML or PDF")
+  .addOption(classOption())
+  .option('--student <n>', 'only this student', int('--student'))
+  .addOption(
+    new Option(
+      '--format <format>',
+      'html, or pdf printed by headless Chromium (default: from the --output extension)',
+    ).choices(['html', 'pdf']),
+  )
+  .option('--output <file>', 'write to this file (a PDF needs one; HTML goes to stdout without it)')
+  .action(async (o) => {
+    const { handout } = await import('./commands/handout.js');
+    await handout({ ...o, className: o.class });
   });
 
 program

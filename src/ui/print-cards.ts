@@ -4,8 +4,8 @@ import type { ClassInfo, StudentInfo } from '../core/class-model.js';
 /** The page-break marker between Markdown cards: survives Markdown → HTML → print. */
 export const MD_PAGE_BREAK = '<div style="page-break-after: always"></div>';
 
-/** Everything a card shows, with this student's values filled in (raw, unescaped). */
-interface CardModel {
+/** Everything a card shows, with this student's values filled in (raw, unescaped); the handout reuses it. */
+export interface CardModel {
   title: string;
   host: string;
   domain: string;
@@ -23,7 +23,7 @@ function portOf(s: StudentInfo, name: string): string {
   return p === undefined ? '?' : String(p);
 }
 
-function cardModel(info: ClassInfo, s: StudentInfo): CardModel {
+export function cardModel(info: ClassInfo, s: StudentInfo): CardModel {
   const [first, second] = s.pair;
   const passwordOf = (user: string) => s.accounts.find((a) => a.user === user)?.password ?? '';
   const ports = { smtp: portOf(s, 'smtp'), pop3: portOf(s, 'pop3'), imap: portOf(s, 'imap'), ssh: portOf(s, 'ssh') };
@@ -82,7 +82,7 @@ function cardModel(info: ClassInfo, s: StudentInfo): CardModel {
 }
 
 /** Only web addresses become links; anything else is shown as text. */
-function isWebUrl(url: string): boolean {
+export function isWebUrl(url: string): boolean {
   return /^https?:\/\//i.test(url);
 }
 
