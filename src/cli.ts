@@ -171,10 +171,8 @@ program
   .addOption(
     new Option(
       '--format <format>',
-      'table; csv (a grading sheet); moodle (a CSV for the Moodle gradebook import); xlsx (a spreadsheet)',
-    )
-      .choices(['table', 'csv', 'moodle', 'xlsx'])
-      .default('table'),
+      'table (the default); csv (a grading sheet); moodle (a CSV for the Moodle gradebook import); xlsx (a spreadsheet)',
+    ).choices(['table', 'csv', 'moodle', 'xlsx']),
   )
   .option('--csv', 'the same as --format csv')
   .option('--output <file>', 'write the csv, moodle or xlsx output to this file (needed for xlsx on a terminal)')

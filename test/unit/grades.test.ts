@@ -5,7 +5,9 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import ExcelJS from 'exceljs';
+import { check, type CheckOptions } from '../../src/commands/check.js';
 import type { Board } from '../../src/core/board-model.js';
+import type { Engine } from '../../src/docker/engine.js';
 import { LabctlError } from '../../src/errors.js';
 import { boardCsv, boardTable } from '../../src/ui/board.js';
 import { boardXlsx, moodleCsv } from '../../src/ui/grades.js';
@@ -170,4 +172,28 @@ describe('reporter: file-shaped output', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+});
+
+describe('check: output flags', () => {
+  // Every one of these is refused before the engine is asked anything.
+  const ctx = {
+    engine: new Proxy({} as Engine, {
+      get: () => () => Promise.reject(new Error('the engine was asked')),
+    }),
+    reporter: new Reporter({ quiet: true }),
+  };
+  for (const [flags, message] of [
+    [{ csv: true, format: 'xlsx' }, /--csv is --format csv: it does not go with --format xlsx/],
+    [{ json: true, format: 'moodle' }, /--json and --format moodle are two different outputs/],
+    [{ output: 'x.csv' }, /--output writes a file: give --format csv, moodle or xlsx/],
+    [{ watch: true, format: 'csv' }, /--watch draws the board on a terminal/],
+    [{ watch: true, csv: true }, /--watch draws the board on a terminal/],
+  ] as [CheckOptions, RegExp][]) {
+    it(`refuses ${JSON.stringify(flags)} with exit 2`, async () => {
+      await assert.rejects(
+        check({ className: 'ro1', ...flags }, ctx),
+        (error: unknown) => error instanceof LabctlError && error.exitCode === 2 && message.test(error.message),
+      );
+    });
+  }
 });
