@@ -208,6 +208,9 @@ export async function loadRoster(engine: Pick<Engine, 'list'>, className: string
   return rosterOf(className, (await engine.list(className)).volumes);
 }
 
+/** The class names `up` accepts (src/core/plan.ts): a list is never stored under a name no class can have. */
+const CLASS_NAME = /^[a-z0-9][a-z0-9-]{0,23}$/;
+
 /** Stores `people` as the class's roster, replacing any previous one; returns what was stored. */
 export async function saveRoster(
   engine: Pick<Engine, 'list' | 'createVolume' | 'removeVolume'>,
@@ -216,6 +219,8 @@ export async function saveRoster(
   source: string,
   now: Date = new Date(),
 ): Promise<Roster> {
+  if (!CLASS_NAME.test(className))
+    throw usageError(`"${className}" is not a class name: 1 to 24 lower-case letters, digits or dashes.`);
   const previous = (await engine.list(className)).volumes.filter(isRoster);
   const stored = { importedAt: now.toISOString(), source, people };
   await engine.createVolume(`${rosterVolumePrefix(className)}${now.getTime().toString(36)}`, {

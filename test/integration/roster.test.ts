@@ -16,6 +16,7 @@ import { ALL_EXERCISES, smtpSession, waitForCredits } from '../helpers/td.js';
 const CLASS = `ro${process.pid}`;
 let dir = '';
 let info: ClassInfo;
+let base = 0;
 
 /** A French spreadsheet's export: BOM, semicolons, CRLF, accents, and a comma inside a quoted name. */
 const FRENCH =
@@ -35,7 +36,8 @@ describe('a class list, and grades out', { timeout: 600_000 }, () => {
   before(async () => {
     await cleanClass(CLASS);
     dir = await mkdtemp(path.join(os.tmpdir(), 'ro-roster-'));
-    const up = await labctl(upArgs(CLASS, 2, await freeBasePort(2)));
+    base = await freeBasePort(2);
+    const up = await labctl(upArgs(CLASS, 2, base));
     assert.equal(up.code, 0, up.stderr);
     info = await labctlJson<ClassInfo>(['info', '--class', CLASS]);
   });
@@ -189,6 +191,10 @@ describe('a class list, and grades out', { timeout: 600_000 }, () => {
     assert.equal((await rosterVolumes()).length, 1);
     const kept = await labctlJson<Roster>(['roster', 'show', '--class', CLASS]);
     assert.equal(kept.people.length, 2);
+    // The next `up` of the class finds it.
+    const up = await labctl(upArgs(CLASS, 2, base));
+    assert.equal(up.code, 0, up.stderr);
+    assert.match((await labctl(['info', '--class', CLASS, '--student', '2'])).stdout, /^Étudiant 2 · Ada · classe/m);
     const purge = await labctl(['down', '--class', CLASS, '--purge', '--yes']);
     assert.equal(purge.code, 0, purge.stderr);
     assert.deepEqual(await rosterVolumes(), []);

@@ -146,6 +146,10 @@ describe('roster: kept with the class', () => {
     assert.deepEqual(personAt(roster, 3), {});
   });
 
+  it('refuses a name no class can have', async () => {
+    await assert.rejects(saveRoster(volumesEngine(), 'TD 1', people, 'a.csv'), /"TD 1" is not a class name/);
+  });
+
   it('replaces the previous list, and keeps it when the new one cannot be stored', async () => {
     const engine = volumesEngine();
     await saveRoster(engine, 'ro1', people, 'a.csv', new Date('2026-11-26T10:00:00Z'));
