@@ -25,7 +25,7 @@ function readClassFileLater(): ClassFile | undefined {
 }
 
 /** Commands whose defaults come from the class file. */
-const CLASS_FILE_COMMANDS = new Set(['up', 'down', 'info', 'handout', 'check', 'reset', 'logs', 'board']);
+const CLASS_FILE_COMMANDS = new Set(['up', 'down', 'info', 'handout', 'check', 'reset', 'logs', 'board', 'roster']);
 
 /** `--json` anywhere before `--`: errors are printed as JSON on stdout too. */
 const wantsJson = (() => {
@@ -58,7 +58,8 @@ const program = new Command('labctl')
     process.exit(ExitCode.usage);
   })
   .hook('preAction', (_program, command) => {
-    if (classFileError !== undefined && CLASS_FILE_COMMANDS.has(command.name())) throw classFileError;
+    const topLevel = command.parent && command.parent !== program ? command.parent.name() : command.name();
+    if (classFileError !== undefined && CLASS_FILE_COMMANDS.has(topLevel)) throw classFileError;
   });
 
 program
@@ -184,12 +185,44 @@ program
   .description('the class board: which exercises each student has done, from their sidecars')
   .addOption(classOption())
   .option('--student <n>', 'only this student', int('--student'))
-  .option('--csv', 'write a grading sheet (CSV) on stdout')
+  .addOption(
+    new Option(
+      '--format <format>',
+      'table (the default); csv (a grading sheet); moodle (a CSV for the Moodle gradebook import); xlsx (a spreadsheet)',
+    ).choices(['table', 'csv', 'moodle', 'xlsx']),
+  )
+  .option('--csv', 'the same as --format csv')
+  .option('--output <file>', 'write the csv, moodle or xlsx output to this file (needed for xlsx on a terminal)')
   .option('--watch', 'redraw the board every 2 s until Ctrl-C')
   .addOption(jsonOption())
   .action(async (o) => {
     const { check } = await import('./commands/check.js');
     await check({ ...o, className: o.class });
+  });
+
+const roster = program
+  .command('roster')
+  .description('the class list (name, e-mail, student number, group): who sits at which seat');
+
+roster
+  .command('import')
+  .description('read a class list (CSV) and keep it with the class, replacing the previous one')
+  .argument('<file>', 'CSV with a header row: nom/name, email/courriel, numéro/student number/id, groupe/group')
+  .addOption(classOption())
+  .addOption(jsonOption())
+  .action(async (file: string, o) => {
+    const { rosterImport } = await import('./commands/roster.js');
+    await rosterImport({ ...o, file, className: o.class });
+  });
+
+roster
+  .command('show')
+  .description("print the class's list")
+  .addOption(classOption())
+  .addOption(jsonOption())
+  .action(async (o) => {
+    const { rosterShow } = await import('./commands/roster.js');
+    await rosterShow({ ...o, className: o.class });
   });
 
 program

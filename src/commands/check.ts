@@ -1,29 +1,64 @@
 import { classBoard, type Board } from '../core/board-model.js';
 import { usageError } from '../errors.js';
 import { boardCsv, boardTable } from '../ui/board.js';
+import { boardXlsx, moodleCsv } from '../ui/grades.js';
 import { DEFAULT_CLASS, defaultContext, type Context } from './context.js';
+
+export type CheckFormat = 'table' | 'csv' | 'moodle' | 'xlsx';
 
 export interface CheckOptions {
   className?: string;
   student?: number;
   json?: boolean;
+  /** The same as format 'csv' (kept from before --format). */
   csv?: boolean;
+  /** table (default), csv (a grading sheet), moodle (a CSV for Moodle's gradebook import), xlsx (a spreadsheet). */
+  format?: CheckFormat;
+  /** Write the csv, moodle or xlsx output to this file instead of stdout. */
+  output?: string;
   watch?: boolean;
 }
 
-/** The class board: students × exercises, as a table, JSON or CSV; --watch redraws it. */
+/** The class board: students × exercises, as a table, JSON, CSV, Moodle CSV or xlsx; --watch redraws it. */
 export async function check(options: CheckOptions, ctx: Context = defaultContext(options)): Promise<Board> {
   const className = options.className ?? DEFAULT_CLASS;
-  if (options.watch && (options.json || options.csv))
-    throw usageError('--watch draws the board on a terminal; it does not go with --json or --csv.');
+  if (options.csv && options.format && options.format !== 'csv')
+    throw usageError(`--csv is --format csv: it does not go with --format ${options.format}.`);
+  const format: CheckFormat = options.csv ? 'csv' : (options.format ?? 'table');
+  if (options.watch && (options.json || format !== 'table'))
+    throw usageError('--watch draws the board on a terminal; it does not go with --json, --csv or --format.');
+  if (options.json && format !== 'table')
+    throw usageError(`--json and --format ${format} are two different outputs: pick one.`);
+  if (options.output && format === 'table')
+    throw usageError('--output writes a file: give --format csv, moodle or xlsx with it (or --json > FILE).');
   await ctx.engine.ping();
-  const show = (board: Board) => {
-    if (options.csv) ctx.reporter.write(boardCsv(board));
-    else ctx.reporter.result(boardTable(board), { class: board.class, lab: board.lab, students: board.students });
+  const show = async (board: Board) => {
+    if (format === 'csv') {
+      await ctx.reporter.output({ content: boardCsv(board), what: 'the grading sheet', file: options.output });
+    } else if (format === 'moodle') {
+      const { csv, rows, skipped } = moodleCsv(board);
+      if (rows === 0) {
+        throw usageError(
+          `Class ${className} has no roster, so there is nobody to give Moodle grades to.`,
+          `Import the class list first: \`labctl roster import FILE.csv --class ${className}\`.`,
+        );
+      }
+      if (skipped.length > 0)
+        ctx.reporter.warn(`left out student(s) ${skipped.join(', ')}: nobody on the roster sits there.`);
+      await ctx.reporter.output({ content: csv, what: `the Moodle grades (${rows} rows)`, file: options.output });
+    } else if (format === 'xlsx') {
+      const content = await boardXlsx(board);
+      await ctx.reporter.output({ content, what: 'the spreadsheet', file: options.output, binary: true });
+    } else ctx.reporter.result(boardTable(board), { class: board.class, lab: board.lab, students: board.students });
   };
   let board = await classBoard(className, ctx.engine, options.student);
+  if (format !== 'table') {
+    const down = board.students.filter((s) => s.error).map((s) => s.student);
+    if (down.length > 0)
+      ctx.reporter.warn(`student(s) ${down.join(', ')} did not answer: their rows show 0 (status column says why).`);
+  }
   if (!options.watch) {
-    show(board);
+    await show(board);
     return board;
   }
   for (;;) {

@@ -6,6 +6,7 @@ import { labFromLabels } from './lab.js';
 import { LABEL } from './labels.js';
 import { concurrency } from './limits.js';
 import { parsePorts } from './ports.js';
+import { personAt, rosterOf, type PersonFields } from './roster.js';
 import { adminKey, classToken } from './token.js';
 
 export interface ExerciseResult {
@@ -16,7 +17,7 @@ export interface ExerciseResult {
   evidence: string | null;
 }
 
-export interface StudentResults {
+export interface StudentResults extends PersonFields {
   student: number;
   /** Set when the student's sidecar did not answer: their row says so, the others still show. */
   error?: string;
@@ -55,7 +56,8 @@ function getJson(host: string, port: number, key: string, timeoutMs = 2000): Pro
 
 /** Asks every student's sidecar for their results, in parallel (bounded), each with its own admin key. */
 export async function classBoard(className: string, engine: Engine, student?: number): Promise<Board> {
-  const { containers } = await engine.list(className);
+  const { containers, volumes } = await engine.list(className);
+  const roster = rosterOf(className, volumes);
   const mails = studentMails(containers, className, student);
   const lab = await labFromLabels(mails[0]!.labels);
   const token = classToken(containers);
@@ -87,5 +89,10 @@ export async function classBoard(className: string, engine: Engine, student?: nu
       }),
     ),
   );
-  return { class: className, lab: lab.name, exercises: lab.exercises, students };
+  return {
+    class: className,
+    lab: lab.name,
+    exercises: lab.exercises,
+    students: students.map((s) => ({ ...s, ...personAt(roster, s.student) })),
+  };
 }

@@ -3,9 +3,10 @@ import { studentMails } from './class-objects.js';
 import { labFromLabels, pairFor, studentAccounts, type Lab } from './lab.js';
 import { LABEL } from './labels.js';
 import { parsePorts } from './ports.js';
+import { personAt, rosterOf, type PersonFields } from './roster.js';
 import { classToken, studentKey } from './token.js';
 
-export interface StudentInfo {
+export interface StudentInfo extends PersonFields {
   student: number;
   host: string;
   domain: string;
@@ -26,7 +27,8 @@ export interface ClassInfo {
 
 /** Everything a student needs to connect, read from the containers' labels: no state file. */
 export async function classInfo(className: string, engine: Engine, student?: number): Promise<ClassInfo> {
-  const { containers } = await engine.list(className);
+  const { containers, volumes } = await engine.list(className);
+  const roster = rosterOf(className, volumes);
   const token = classToken(containers);
   const mails = studentMails(containers, className, student);
   const labs = new Map<string, Lab>();
@@ -44,6 +46,7 @@ export async function classInfo(className: string, engine: Engine, student?: num
     const host = c.labels[LABEL.host] ?? '';
     students.push({
       student: n,
+      ...personAt(roster, n),
       host,
       domain: c.labels[LABEL.domain] ?? '',
       ports,

@@ -19,9 +19,10 @@ export const LABEL = {
   lockPid: 'dev.labctl.lock-pid',
   lockHost: 'dev.labctl.lock-host',
   lockSince: 'dev.labctl.lock-since',
+  roster: 'dev.labctl.roster',
 } as const;
 
-export type Role = 'mail' | 'sidecar' | 'network' | 'volume' | 'lock';
+export type Role = 'mail' | 'sidecar' | 'network' | 'volume' | 'lock' | 'roster';
 
 export function studentLabels(className: string, student: number, role: Role): Record<string, string> {
   return { [LABEL.class]: className, [LABEL.student]: String(student), [LABEL.role]: role };

@@ -13,7 +13,7 @@ function rows(board: Board): string {
         })
         .join('');
       const state = s.error ? `<span class="why">${escapeHtml(s.error)}</span>` : '';
-      return `<tr id="student-${s.student}" class="${s.error ? 'down' : 'up'}"><th>${s.student}</th>${cells}<td class="total">${done}/${s.exercises.length}</td><td class="state">${state}</td></tr>`;
+      return `<tr id="student-${s.student}" class="${s.error ? 'down' : 'up'}"><th>${s.student}${s.name ? ` <span class="name">${escapeHtml(s.name)}</span>` : ''}</th>${cells}<td class="total">${done}/${s.exercises.length}</td><td class="state">${state}</td></tr>`;
     })
     .join('\n');
 }

@@ -35,7 +35,7 @@ export function cardModel(info: ClassInfo, s: StudentInfo): CardModel {
   const firstPassword = accounts[0]?.password ?? '';
   const secondPassword = accounts[1]?.password ?? '';
   return {
-    title: `Étudiant ${s.student} · classe ${info.class}`,
+    title: `Étudiant ${s.student}${s.name ? ` · ${s.name}` : ''} · classe ${info.class}`,
     host: s.host,
     domain: s.domain,
     ports,

@@ -1,0 +1,199 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { parse } from 'csv-parse/sync';
+import ExcelJS from 'exceljs';
+import { check, type CheckOptions } from '../../src/commands/check.js';
+import type { Board } from '../../src/core/board-model.js';
+import type { Engine } from '../../src/docker/engine.js';
+import { LabctlError } from '../../src/errors.js';
+import { boardCsv, boardTable } from '../../src/ui/board.js';
+import { boardXlsx, moodleCsv } from '../../src/ui/grades.js';
+import { Reporter } from '../../src/ui/reporter.js';
+
+const exercises = [
+  { id: 'smtp-simple', title: 'Envoyer un message simple' },
+  { id: 'pop-login', title: 'Se connecter en POP3' },
+];
+const result = (done: boolean[]) =>
+  exercises.map((e, i) => ({ ...e, done: done[i]!, at: done[i] ? '2026-11-26T09:52:41.000Z' : null, evidence: null }));
+
+/** Three seats: two people from the roster (one with a comma in the name), one free seat. */
+const board: Board = {
+  class: 'ro1',
+  lab: 'smtp-pop-imap',
+  exercises,
+  students: [
+    {
+      student: 1,
+      name: 'Dupont, Jean',
+      email: 'jean.dupont@etud.example.fr',
+      number: '22001',
+      group: 'TD1',
+      exercises: result([true, true]),
+    },
+    {
+      student: 2,
+      name: 'Zoé Martin',
+      email: 'zoe.martin@etud.example.fr',
+      number: '22002',
+      error: 'sidecar down (ECONNREFUSED)',
+      exercises: result([false, false]),
+    },
+    { student: 3, exercises: result([true, false]) },
+  ],
+};
+
+describe('grades out', () => {
+  it('writes a Moodle CSV: e-mail and ID number to match users by, a column per exercise, a total', () => {
+    const { csv, rows, skipped } = moodleCsv(board);
+    assert.equal(rows, 2);
+    assert.deepEqual(skipped, [3]);
+    const lines = csv.split('\n');
+    assert.equal(lines[0], 'Email address,ID number,Full name,smtp-simple,pop-login,Total');
+    assert.equal(lines[1], 'jean.dupont@etud.example.fr,22001,"Dupont, Jean",1,1,2');
+    assert.equal(lines[2], 'zoe.martin@etud.example.fr,22002,Zoé Martin,0,0,0');
+    assert.equal(lines[3], '');
+    assert.equal(lines.length, 4);
+    // What a CSV reader (Moodle's, or ours) sees.
+    const records = parse(csv, { columns: true }) as Record<string, string>[];
+    assert.deepEqual(records[0], {
+      'Email address': 'jean.dupont@etud.example.fr',
+      'ID number': '22001',
+      'Full name': 'Dupont, Jean',
+      'smtp-simple': '1',
+      'pop-login': '1',
+      Total: '2',
+    });
+  });
+
+  it('writes nothing for Moodle without a roster', () => {
+    const { rows, skipped } = moodleCsv({ ...board, students: [{ student: 1, exercises: result([true, true]) }] });
+    assert.equal(rows, 0);
+    assert.deepEqual(skipped, [1]);
+  });
+
+  it('writes a spreadsheet that reads back with the names, 1/0 per exercise and the totals', async () => {
+    const book = new ExcelJS.Workbook();
+    await book.xlsx.load((await boardXlsx(board)) as unknown as Parameters<typeof book.xlsx.load>[0]);
+    const sheet = book.getWorksheet('Grades')!;
+    const row = (n: number) => (sheet.getRow(n).values as unknown[]).slice(1);
+    assert.deepEqual(row(1), [
+      'student',
+      'name',
+      'email',
+      'number',
+      'group',
+      'smtp-simple',
+      'pop-login',
+      'done',
+      'total',
+      'status',
+    ]);
+    assert.deepEqual(row(2), [1, 'Dupont, Jean', 'jean.dupont@etud.example.fr', '22001', 'TD1', 1, 1, 2, 2, 'ok']);
+    assert.deepEqual(row(3), [
+      2,
+      'Zoé Martin',
+      'zoe.martin@etud.example.fr',
+      '22002',
+      '',
+      0,
+      0,
+      0,
+      2,
+      'sidecar down (ECONNREFUSED)',
+    ]);
+    assert.deepEqual(row(4), [3, '', '', '', '', 1, 0, 1, 2, 'ok']);
+    assert.equal(sheet.rowCount, 4);
+    const legend = book.getWorksheet('Exercises')!;
+    assert.deepEqual((legend.getRow(3).values as unknown[]).slice(1), ['pop-login', 'Se connecter en POP3']);
+  });
+
+  it('shows names on the board and in the grading sheet when there is a roster, and not otherwise', () => {
+    assert.match(boardTable(board), /^student +name +1 +2 +total$/m);
+    assert.match(boardTable(board), /^1 +Dupont, Jean +✔ +✔ +2\/2$/m);
+    assert.match(boardTable(board), /^3 +✔ +· +1\/2$/m);
+    const csv = boardCsv(board).split('\n');
+    assert.equal(csv[0], 'student,name,email,number,group,smtp-simple,pop-login,done,total,status');
+    assert.equal(csv[1], '1,"Dupont, Jean",jean.dupont@etud.example.fr,22001,TD1,1,1,2,2,ok');
+    assert.equal(csv[3], '3,,,,,1,0,1,2,ok');
+    const anonymous = { ...board, students: [{ student: 3, exercises: result([true, false]) }] };
+    assert.equal(boardCsv(anonymous).split('\n')[0], 'student,smtp-simple,pop-login,done,total,status');
+    assert.doesNotMatch(boardTable(anonymous), /name/);
+  });
+});
+
+describe('reporter: file-shaped output', () => {
+  const sink = (isTTY: boolean) => {
+    const chunks: (string | Uint8Array)[] = [];
+    return { chunks, isTTY, write: (c: string | Uint8Array) => chunks.push(c) };
+  };
+
+  it('refuses binary output to a terminal, and writes it to a pipe', async () => {
+    const tty = sink(true);
+    await assert.rejects(
+      new Reporter({ stdout: tty }).output({
+        content: Buffer.from([0x50, 0x4b]),
+        what: 'the spreadsheet',
+        binary: true,
+      }),
+      (error: unknown) =>
+        error instanceof LabctlError && error.exitCode === 2 && /Not writing the spreadsheet/.test(error.message),
+    );
+    assert.equal(tty.chunks.length, 0);
+    await new Reporter({ stdout: tty }).output({ content: 'a,b\n', what: 'a CSV' });
+    assert.deepEqual(tty.chunks, ['a,b\n']);
+    const pipe = sink(false);
+    await new Reporter({ stdout: pipe }).output({ content: Buffer.from([0x50, 0x4b]), what: 'x', binary: true });
+    assert.deepEqual(pipe.chunks, [Buffer.from([0x50, 0x4b])]);
+  });
+
+  it('writes to --output, readable by its owner only, and says where', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'ro-grades-'));
+    try {
+      const file = path.join(dir, 'notes.xlsx');
+      const out = sink(true);
+      await new Reporter({ stdout: out, quiet: true }).output({
+        content: Buffer.from('PK'),
+        what: 'x',
+        file,
+        binary: true,
+      });
+      assert.equal(await readFile(file, 'utf8'), 'PK');
+      assert.equal((await stat(file)).mode & 0o777, 0o600);
+      assert.equal(out.chunks.length, 0);
+      await assert.rejects(
+        new Reporter({ quiet: true }).output({ content: 'x', what: 'x', file: path.join(dir, 'no', 'such', 'dir') }),
+        /Cannot write .*no\/such\/dir/,
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('check: output flags', () => {
+  // Every one of these is refused before the engine is asked anything.
+  const ctx = {
+    engine: new Proxy({} as Engine, {
+      get: () => () => Promise.reject(new Error('the engine was asked')),
+    }),
+    reporter: new Reporter({ quiet: true }),
+  };
+  for (const [flags, message] of [
+    [{ csv: true, format: 'xlsx' }, /--csv is --format csv: it does not go with --format xlsx/],
+    [{ json: true, format: 'moodle' }, /--json and --format moodle are two different outputs/],
+    [{ output: 'x.csv' }, /--output writes a file: give --format csv, moodle or xlsx/],
+    [{ watch: true, format: 'csv' }, /--watch draws the board on a terminal/],
+    [{ watch: true, csv: true }, /--watch draws the board on a terminal/],
+  ] as [CheckOptions, RegExp][]) {
+    it(`refuses ${JSON.stringify(flags)} with exit 2`, async () => {
+      await assert.rejects(
+        check({ className: 'ro1', ...flags }, ctx),
+        (error: unknown) => error instanceof LabctlError && error.exitCode === 2 && message.test(error.message),
+      );
+    });
+  }
+});
