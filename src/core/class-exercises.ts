@@ -1,9 +1,8 @@
 import type { Engine } from '../docker/engine.js';
 import { studentMails } from './class-objects.js';
-import { loadLab } from './lab.js';
-import { LABEL } from './labels.js';
+import { labFromLabels } from './lab.js';
 
-/** The exercises of a class's lab (ids and titles, in the lab's order), from the lab file its containers name. */
+/** The exercises of a class's lab (ids and titles, in the lab's order), from the lab stored with the class. */
 export async function classExercises(
   className: string,
   engine: Engine,
@@ -11,5 +10,5 @@ export async function classExercises(
 ): Promise<{ id: string; title: string }[]> {
   const { containers } = await engine.list(className);
   const mails = studentMails(containers, className, student);
-  return (await loadLab(mails[0]!.labels[LABEL.labFile])).exercises;
+  return (await labFromLabels(mails[0]!.labels)).exercises;
 }
