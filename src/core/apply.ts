@@ -1,5 +1,5 @@
 import pLimit from 'p-limit';
-import type { Engine } from '../docker/engine.js';
+import type { Engine, Replacement } from '../docker/engine.js';
 import { ExitCode, LabctlError, conflictError } from '../errors.js';
 import { waitForGreeting } from '../probe.js';
 import type { Plan, PlannedContainer, StudentPlan } from './plan.js';
@@ -11,8 +11,8 @@ import type { Diff, Step } from './reconcile.js';
  */
 class Journal {
   private readonly undo: { order: number; run: () => Promise<void> }[] = [];
-  /** Old workloads kept aside (stopped, renamed) while their replacement starts: removed once the run succeeds. */
-  readonly asides: string[] = [];
+  /** Old workloads kept while their replacements start: let go once the run succeeds. */
+  readonly replacements: Replacement[] = [];
 
   constructor(private readonly engine: Engine) {}
 
@@ -28,17 +28,10 @@ class Journal {
   startedContainer(name: string) {
     this.undo.push({ order: 2, run: () => this.engine.stopContainer(name, 5) });
   }
-  /** The old workload `name`, renamed to `aside` and stopped: on rollback it gets its name back and runs again. */
-  keptAside(name: string, aside: string, wasRunning: boolean) {
-    this.asides.push(aside);
-    this.undo.push({
-      order: 2,
-      run: async () => {
-        await this.engine.removeContainer(name);
-        await this.engine.renameContainer(aside, name);
-        if (wasRunning) await this.engine.startContainer(name);
-      },
-    });
+  /** A workload replaced by a new spec: on rollback the old one comes back; on success it is let go. */
+  replaced(replacement: Replacement) {
+    this.replacements.push(replacement);
+    this.undo.push({ order: 2, run: () => replacement.undo() });
   }
 
   /** Undoes every step: workloads first, then networks, then volumes. Call once nothing is in flight. */
@@ -135,7 +128,7 @@ export async function applyDiff(diff: Diff, plan: Plan, engine: Engine, options:
     options.signal.removeEventListener('abort', onAbort);
   }
   // Every student answers: the old workloads kept aside are not needed any more.
-  await Promise.all(journal.asides.map((name) => engine.removeContainer(name).catch(() => {})));
+  await Promise.all(journal.replacements.map((r) => r.commit().catch(() => {})));
 }
 
 /** Removes students beyond the plan (--prune): their workloads and network; their volumes stay. */
@@ -195,14 +188,9 @@ async function applyStudent(
           journal.startedContainer(step.name);
           await engine.startContainer(step.name);
         } else if (step.kind === 'replace') {
-          // The old workload is stopped (its ports are free then) and kept aside under another name until the new
-          // one answers, so a failed run can put it back.
-          const aside = `${step.current}-old-${process.pid}`;
-          await engine.renameContainer(step.current, aside);
-          journal.keptAside(step.current, aside, true);
-          await engine.stopContainer(aside, 5);
-          await go(() => engine.createContainer(spec(step.container)));
-          await go(() => engine.startContainer(step.container.name));
+          // The engine keeps the old workload's way back until the new one answers, so a failed run can put it back.
+          signal.throwIfAborted();
+          journal.replaced(await engine.replaceContainer(spec(step.container)));
         }
       }),
     ),

@@ -123,7 +123,11 @@ export interface Engine {
   createContainer(spec: ContainerSpec): Promise<void>;
   startContainer(name: string): Promise<void>;
   stopContainer(name: string, timeoutSeconds: number): Promise<void>;
-  renameContainer(name: string, newName: string): Promise<void>;
+  /**
+   * Replaces the workload named spec.name by one of the new spec, started, and keeps the old one's way back until
+   * told: `undo` puts the old one back as it was (running), `commit` lets it go. Nothing is lost if neither is called.
+   */
+  replaceContainer(spec: ContainerSpec): Promise<Replacement>;
   removeContainer(name: string): Promise<void>;
   removeNetwork(name: string): Promise<void>;
   removeVolume(name: string): Promise<void>;
@@ -165,6 +169,11 @@ export interface Engine {
   lockHolder(name: string): Promise<LockHolder | undefined>;
   /** Gives a lock back, by the id acquireLock or lockHolder gave; a lock already gone is fine. */
   releaseLock(id: string): Promise<void>;
+}
+
+export interface Replacement {
+  undo(): Promise<void>;
+  commit(): Promise<void>;
 }
 
 export interface LockHolder {

@@ -17,6 +17,7 @@ import type {
   LogStream,
   Maintenance,
   MaintenanceResult,
+  Replacement,
 } from './engine.js';
 
 interface DockerError extends Error {
@@ -335,12 +336,37 @@ export class LocalEngine implements Engine {
       });
   }
 
-  async renameContainer(name: string, newName: string): Promise<void> {
+  /**
+   * The old container is renamed aside and stopped (its ports are free then), the new one created and started under
+   * the name; undo removes the new one and gives the old one its name back, running; commit removes the old one.
+   */
+  async replaceContainer(spec: ContainerSpec): Promise<Replacement> {
+    const aside = `${spec.name}-old-${process.pid}`;
+    const rename = (from: string, to: string) =>
+      this.docker
+        .getContainer(from)
+        .rename({ name: to })
+        .catch((error: unknown) => {
+          throw failed(`rename container ${from} to ${to}`, error);
+        });
+    await rename(spec.name, aside);
+    const replacement: Replacement = {
+      undo: async () => {
+        await this.removeContainer(spec.name);
+        await rename(aside, spec.name);
+        await this.startContainer(spec.name);
+      },
+      commit: () => this.removeContainer(aside),
+    };
     try {
-      await this.docker.getContainer(name).rename({ name: newName });
+      await this.stopContainer(aside, 5);
+      await this.createContainer(spec);
+      await this.startContainer(spec.name);
     } catch (error) {
-      throw failed(`rename container ${name} to ${newName}`, error);
+      await replacement.undo().catch(() => {});
+      throw error;
     }
+    return replacement;
   }
 
   removeContainer(name: string): Promise<void> {

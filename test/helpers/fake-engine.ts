@@ -10,6 +10,7 @@ import type {
   LogStream,
   Maintenance,
   MaintenanceResult,
+  Replacement,
 } from '../../src/docker/engine.js';
 
 interface FakeContainer {
@@ -118,13 +119,20 @@ export class FakeEngine implements Engine {
     if (c) c.state = 'exited';
     return Promise.resolve();
   }
-  renameContainer(name: string, newName: string) {
-    this.record(`rename ${name} ${newName}`);
-    const c = this.get(name);
-    if (this.containers.has(newName)) throw new Error(`container ${newName} exists`);
-    this.containers.delete(name);
-    this.containers.set(newName, { ...c, name: newName });
-    return Promise.resolve();
+  async replaceContainer(spec: ContainerSpec): Promise<Replacement> {
+    this.record(`replace ${spec.name}`);
+    const old = this.get(spec.name);
+    this.containers.delete(spec.name);
+    await this.createContainer(spec);
+    await this.startContainer(spec.name);
+    return {
+      undo: () => {
+        this.calls.push(`undo-replace ${spec.name}`);
+        this.containers.set(spec.name, { ...old, state: 'running' });
+        return Promise.resolve();
+      },
+      commit: () => Promise.resolve(),
+    };
   }
   removeContainer(name: string) {
     this.record(`remove-container ${name}`);
