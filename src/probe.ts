@@ -68,13 +68,14 @@ function probeMail(host: string, port: number, service: Service, timeoutMs: numb
   });
 }
 
-/** Probes until the greeting comes, the deadline passes, or `signal` stops the wait. */
+/** Probes until the greeting comes, the deadline passes, or `signal` stops the wait; `intervalMs` between tries. */
 export async function waitForGreeting(
   host: string,
   port: number,
   service: Endpoint,
   deadline: number,
   signal?: AbortSignal,
+  intervalMs = 100,
 ): Promise<string> {
   let last: unknown;
   while (Date.now() < deadline) {
@@ -83,7 +84,7 @@ export async function waitForGreeting(
       return await probe(host, port, service, Math.min(2000, Math.max(100, deadline - Date.now())));
     } catch (error) {
       last = error;
-      await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, intervalMs));
     }
   }
   throw last instanceof Error ? last : new Error(`no ${service} greeting from ${host}:${port}`);

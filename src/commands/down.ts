@@ -1,4 +1,5 @@
 import { LABEL } from '../core/labels.js';
+import { removeObjects } from '../core/class-down.js';
 import { usageError } from '../errors.js';
 import { confirm } from '../ui/prompt.js';
 import { DEFAULT_CLASS, defaultContext, type Context } from './context.js';
@@ -48,14 +49,9 @@ export async function down(options: DownOptions, ctx: Context = defaultContext(o
       throw usageError('Cancelled; nothing was removed.');
     }
   }
-  await reporter.task(`Removing ${who}`, async () => {
-    // The mail container's PID 1 stops its daemons on SIGTERM, so a short grace period is plenty.
-    await Promise.all(
-      containers.map((c) => engine.stopContainer(c.name, 3).then(() => engine.removeContainer(c.name))),
-    );
-    await Promise.all(networks.map((n) => engine.removeNetwork(n.name)));
-    await Promise.all(volumes.map((v) => engine.removeVolume(v.name)));
-  });
+  await reporter.task(`Removing ${who}`, () =>
+    removeObjects(engine, { containers, networks, volumes }, { graceful: !options.purge }),
+  );
   result.containers = containers.map((c) => c.name);
   result.networks = networks.map((n) => n.name);
   result.volumes = volumes.map((v) => v.name);

@@ -197,12 +197,19 @@ async function applyStudent(
   );
 }
 
+const READY_POLL_MS = 250;
+
 /** Waits until every port of the student answers with its greeting (SMTP 220, POP3 +OK, IMAP * OK, SSH-, web /health). */
 async function waitReady(s: StudentPlan, plan: Plan, engine: Engine, deadline: number, signal: AbortSignal) {
   const host = engine.address(plan.bind);
   for (const c of s.containers) {
     try {
-      await Promise.all(c.ports.map((p) => waitForGreeting(host, p.host, p.service, deadline, signal)));
+      // While a server starts, one port is asked, every quarter second: a refused try still costs the engine's port
+      // proxy and the kernel some CPU, which the servers starting beside it need more. SMTP answers last (Postfix
+      // starts after rsyslog, Courier and sshd); once it does, the other ports are asked, and answer at once.
+      const [first, ...rest] = [...c.ports].sort((a, b) => Number(b.service === 'smtp') - Number(a.service === 'smtp'));
+      if (first) await waitForGreeting(host, first.host, first.service, deadline, signal, READY_POLL_MS);
+      await Promise.all(rest.map((p) => waitForGreeting(host, p.host, p.service, deadline, signal)));
     } catch (error) {
       if (signal.aborted) throw signal.reason;
       const logs = await engine.logs(c.name, 20).catch(() => '(no logs)');

@@ -19,7 +19,12 @@ import { Session, SMTP_FINAL } from '../helpers/session.js';
 
 const run = promisify(execFile);
 const { values } = parseArgs({
-  options: { students: { type: 'string', default: '19' }, runs: { type: 'string', default: '1' } },
+  options: {
+    students: { type: 'string', default: '19' },
+    runs: { type: 'string', default: '1' },
+    // Only `up` and `down` against the floor, alternating, with labctl's own trace of where its time goes.
+    'up-down': { type: 'boolean', default: false },
+  },
 });
 const students = Number(values.students);
 const runs = Number(values.runs);
@@ -40,9 +45,39 @@ async function timed(fn: () => Promise<unknown>): Promise<number> {
   return performance.now() - start;
 }
 
+let lastTrace = '';
 async function labctlUp(base: number) {
-  const r = await labctl(upArgs(CLASS, students, base));
+  const r = await labctl(upArgs(CLASS, students, base), undefined, { LABCTL_TRACE: '1' });
   if (r.code !== 0) throw new Error(`labctl up failed:\n${r.stderr}`);
+  lastTrace = r.stderr
+    .split('\n')
+    .filter((l) => l.startsWith('trace '))
+    .join('\n');
+}
+
+/** `up` and `down` only, against the floor, in turn, so that both see the same machine. */
+async function upDown() {
+  const engine = new LocalEngine();
+  const images = await ensureImages(await loadLab(), engine, new Reporter());
+  await cleanClass(CLASS);
+  await cleanClass(FLOOR);
+  const base = await freeBasePort(students);
+  const t = { up: [] as number[], down: [] as number[], floorUp: [] as number[], floorDown: [] as number[] };
+  for (let i = 0; i < runs; i++) {
+    t.up.push(await timed(() => labctlUp(base)));
+    t.down.push(await timed(labctlDown));
+    t.floorUp.push(await timed(() => floorUp(base, images.mail, images.sidecar)));
+    t.floorDown.push(await timed(floorDown));
+  }
+  await cleanClass(CLASS);
+  await cleanClass(FLOOR);
+  const row = (name: string, ms: number[], floor: number[]) =>
+    `${name.padEnd(6)} labctl ${seconds(median(ms)).padStart(8)}   docker run floor ${seconds(median(floor)).padStart(8)}   ratio ${(median(ms) / median(floor)).toFixed(2)}x   (runs: ${ms.map((x) => (x / 1000).toFixed(1)).join(', ')} / ${floor.map((x) => (x / 1000).toFixed(1)).join(', ')})`;
+  console.log(`labctl benchmark, up and down only: ${students} students, ${runs} run(s), medians`);
+  console.log(row('up', t.up, t.floorUp));
+  console.log(row('down', t.down, t.floorDown));
+  console.log(`per student beyond the first, up: ${seconds(median(t.up) / students)} on average over the class`);
+  console.log(`where labctl up's time went (last run, LABCTL_TRACE):\n${lastTrace}`);
 }
 
 async function labctlCheck() {
@@ -355,4 +390,4 @@ async function main() {
   }
 }
 
-await main();
+await (values['up-down'] ? upDown() : main());

@@ -1,0 +1,33 @@
+import type { ContainerInfo, Engine, LabelledObject } from '../docker/engine.js';
+import { LABEL } from './labels.js';
+
+/**
+ * Removes the objects student by student, each as soon as what uses it is gone: a student's network and volumes go
+ * when their own servers have stopped, not when the whole class has.
+ * Graceful: servers are first asked to stop (SIGTERM: Postfix finishes writing a mailbox); with --purge the
+ * mailboxes go too, so the servers are removed at once.
+ */
+export async function removeObjects(
+  engine: Engine,
+  objects: { containers: ContainerInfo[]; networks: LabelledObject[]; volumes: LabelledObject[] },
+  { graceful }: { graceful: boolean },
+): Promise<void> {
+  const studentOf = (o: { labels: Record<string, string> }) => o.labels[LABEL.student] ?? '';
+  const students = new Set([...objects.containers, ...objects.networks, ...objects.volumes].map(studentOf));
+  await Promise.all(
+    [...students].map(async (n) => {
+      const mine = <T extends { labels: Record<string, string> }>(list: T[]) => list.filter((o) => studentOf(o) === n);
+      // The mail container's PID 1 stops its daemons on SIGTERM, so a short grace period is plenty.
+      await Promise.all(
+        mine(objects.containers).map(async (c) => {
+          if (graceful) await engine.stopContainer(c.name, 3);
+          await engine.removeContainer(c.name);
+        }),
+      );
+      await Promise.all([
+        ...mine(objects.networks).map((o) => engine.removeNetwork(o.name)),
+        ...mine(objects.volumes).map((o) => engine.removeVolume(o.name)),
+      ]);
+    }),
+  );
+}
