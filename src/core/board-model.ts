@@ -1,4 +1,3 @@
-import http from 'node:http';
 import pLimit from 'p-limit';
 import type { Engine } from '../docker/engine.js';
 import { probeHost } from '../probe.js';
@@ -7,15 +6,12 @@ import { loadLab } from './lab.js';
 import { LABEL } from './labels.js';
 import { concurrency } from './limits.js';
 import { parsePorts } from './ports.js';
+import { SidecarClient, SidecarMismatchError } from './sidecar-client.js';
 import { adminKey, classToken } from './token.js';
+import type { ExerciseStatus } from './wire.js';
 
-export interface ExerciseResult {
-  id: string;
-  title: string;
-  done: boolean;
-  at: string | null;
-  evidence: string | null;
-}
+/** One exercise of one student, as their sidecar says it (the wire schema). */
+export type ExerciseResult = ExerciseStatus;
 
 export interface StudentResults {
   student: number;
@@ -29,29 +25,6 @@ export interface Board {
   lab: string;
   exercises: { id: string; title: string }[];
   students: StudentResults[];
-}
-
-function getJson(host: string, port: number, key: string, timeoutMs = 2000): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(
-      { host, port, path: '/api/progress', timeout: timeoutMs, headers: { authorization: `Bearer ${key}` } },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (body += c));
-        res.on('end', () => {
-          if (res.statusCode !== 200) return reject(new Error(`HTTP ${res.statusCode}`));
-          try {
-            resolve(JSON.parse(body));
-          } catch (error) {
-            reject(error as Error);
-          }
-        });
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    req.on('error', reject);
-  });
 }
 
 /** Asks every student's sidecar for their results, in parallel (bounded), each with its own admin key. */
@@ -73,13 +46,18 @@ export async function classBoard(className: string, engine: Engine, student?: nu
         if (!sidecar || !token || port === undefined) return { student: n, error: 'no sidecar', exercises: notDone };
         if (sidecar.state !== 'running') return { student: n, error: `sidecar ${sidecar.state}`, exercises: notDone };
         try {
-          const progress = (await getJson(probeHost(sidecar.ports[0]?.ip ?? ''), port, adminKey(token, n))) as {
-            exercises: ExerciseResult[];
-          };
+          const client = new SidecarClient({
+            host: probeHost(sidecar.ports[0]?.ip ?? ''),
+            port,
+            key: adminKey(token, n),
+          });
+          const progress = await client.progress();
           const byId = new Map(progress.exercises.map((e) => [e.id, e]));
           return { student: n, exercises: notDone.map((e) => byId.get(e.id) ?? e) };
         } catch (error) {
-          return { student: n, error: `sidecar down (${(error as Error).message})`, exercises: notDone };
+          const message = (error as Error).message;
+          const why = error instanceof SidecarMismatchError ? message : `sidecar down (${message})`;
+          return { student: n, error: why, exercises: notDone };
         }
       }),
     ),

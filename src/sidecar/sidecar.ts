@@ -1,27 +1,12 @@
 import { EventEmitter } from 'node:events';
+import type { Progress } from '../core/wire.js';
 import { Verifier, type VerifierStats } from './checks.js';
 import type { SidecarConfig } from './config.js';
 import { parseVerifyLine, type Clock } from './parse-log.js';
 import { ProgressStore } from './progress.js';
 import { ArchiveScanner, LogTail, type ArchiveCursor, type ArchiveStats, type LogCursor } from './sources.js';
 
-export interface ExerciseStatus {
-  id: string;
-  title: string;
-  done: boolean;
-  at: string | null;
-  evidence: string | null;
-}
-
-export interface Progress {
-  class: string;
-  student: number;
-  lab: string;
-  title: string;
-  done: number;
-  total: number;
-  exercises: ExerciseStatus[];
-}
+export type { ExerciseStatus, Progress } from '../core/wire.js';
 
 export interface SidecarOptions {
   now?: Clock;
