@@ -169,6 +169,7 @@ program
   .option('--student <n>', 'only this student', int('--student'))
   .option('--csv', 'write a grading sheet (CSV) on stdout')
   .option('--watch', 'redraw the board every 2 s until Ctrl-C')
+  .option('--stuck <minutes>', 'mark students with no progress for this many minutes as stuck', int('--stuck'), 15)
   .addOption(jsonOption())
   .action(async (o) => {
     const { check } = await import('./commands/check.js');
@@ -213,6 +214,7 @@ program
   .addOption(classOption())
   .option('--port <port>', 'port to listen on', int('--port'), 8090)
   .option('--listen <address>', 'address to listen on; anything but loopback needs the board key', '127.0.0.1')
+  .option('--stuck <minutes>', 'mark students with no progress for this many minutes as stuck', int('--stuck'), 15)
   .action(async (o) => {
     const { board } = await import('./commands/board.js');
     await board({ ...o, className: o.class });

@@ -9,6 +9,8 @@ export interface CheckOptions {
   json?: boolean;
   csv?: boolean;
   watch?: boolean;
+  /** Minutes without progress before a student is marked stuck (default 15). */
+  stuck?: number;
 }
 
 /** The class board: students × exercises, as a table, JSON or CSV; --watch redraws it. */
@@ -19,9 +21,21 @@ export async function check(options: CheckOptions, ctx: Context = defaultContext
   await ctx.engine.ping();
   const show = (board: Board) => {
     if (options.csv) process.stdout.write(boardCsv(board));
-    else ctx.reporter.result(boardTable(board), { class: board.class, lab: board.lab, students: board.students });
+    else
+      ctx.reporter.result(boardTable(board), {
+        class: board.class,
+        lab: board.lab,
+        stuckAfterMinutes: board.stuckAfterMinutes,
+        shares: board.shares,
+        students: board.students,
+      });
   };
-  let board = await classBoard(className, ctx.engine, options.student);
+  const ask = () =>
+    classBoard(className, ctx.engine, {
+      ...(options.student !== undefined && { student: options.student }),
+      ...(options.stuck !== undefined && { stuckMinutes: options.stuck }),
+    });
+  let board = await ask();
   if (!options.watch) {
     show(board);
     return board;
@@ -30,6 +44,6 @@ export async function check(options: CheckOptions, ctx: Context = defaultContext
     if (process.stdout.isTTY) process.stdout.write('\x1b[2J\x1b[H');
     process.stdout.write(`${boardTable(board)}\n(updated ${new Date().toLocaleTimeString()}; Ctrl-C to stop)\n`);
     await new Promise((r) => setTimeout(r, 2000));
-    board = await classBoard(className, ctx.engine, options.student);
+    board = await ask();
   }
 }

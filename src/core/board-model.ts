@@ -18,6 +18,19 @@ export interface StudentResults {
   /** Set when the student's sidecar did not answer: their row says so, the others still show. */
   error?: string;
   exercises: ExerciseResult[];
+  /** The last time the student made progress (ISO), as their sidecar says (see wire.ts). */
+  lastProgressAt?: string;
+  /** Set when the student has made no progress for the board's stuck time or more: for how long, in minutes. */
+  stuckMinutes?: number;
+}
+
+/** How many students (of those on the board) have done one exercise. */
+export interface ExerciseShare {
+  id: string;
+  done: number;
+  students: number;
+  /** done / students, as a whole percentage (0 for an empty board). */
+  percent: number;
 }
 
 export interface Board {
@@ -25,10 +38,49 @@ export interface Board {
   lab: string;
   exercises: { id: string; title: string }[];
   students: StudentResults[];
+  /** A student with no progress for this many minutes or more is marked stuck. */
+  stuckAfterMinutes: number;
+  /** Per exercise, in the lab's order: the share of the class that has done it. */
+  shares: ExerciseShare[];
+}
+
+/** A student is stuck after this long without progress, unless told otherwise (`--stuck`). */
+export const DEFAULT_STUCK_MINUTES = 15;
+
+export interface BoardOptions {
+  student?: number;
+  /** Minutes without progress before a student is marked stuck. */
+  stuckMinutes?: number;
+  now?: () => Date;
+}
+
+/**
+ * Marks the students who have made no progress for `stuckMinutes` or more, by `now`: their last credit, else
+ * when their progress began to count, is that old, and they have exercises left. A student whose sidecar did
+ * not answer, or did not say (an older sidecar), is not marked.
+ */
+export function markStuck(students: StudentResults[], stuckMinutes: number, now: Date): StudentResults[] {
+  return students.map(({ stuckMinutes: _, ...s }) => {
+    const last = s.lastProgressAt === undefined ? NaN : Date.parse(s.lastProgressAt);
+    const idle = Math.floor((now.getTime() - last) / 60_000);
+    const left = s.exercises.some((e) => !e.done);
+    return !s.error && left && Number.isFinite(idle) && idle >= stuckMinutes ? { ...s, stuckMinutes: idle } : s;
+  });
+}
+
+/** The share of the students on the board that has done each exercise. */
+export function exerciseShares(exercises: { id: string }[], students: StudentResults[]): ExerciseShare[] {
+  return exercises.map(({ id }) => {
+    const done = students.filter((s) => s.exercises.some((e) => e.id === id && e.done)).length;
+    const percent = students.length === 0 ? 0 : Math.round((100 * done) / students.length);
+    return { id, done, students: students.length, percent };
+  });
 }
 
 /** Asks every student's sidecar for their results, in parallel (bounded), each with its own admin key. */
-export async function classBoard(className: string, engine: Engine, student?: number): Promise<Board> {
+export async function classBoard(className: string, engine: Engine, options: BoardOptions = {}): Promise<Board> {
+  const { student } = options;
+  const stuckAfterMinutes = options.stuckMinutes ?? DEFAULT_STUCK_MINUTES;
   const { containers } = await engine.list(className);
   const mails = studentMails(containers, className, student);
   const lab = await loadLab(mails[0]!.labels[LABEL.labFile]);
@@ -53,7 +105,11 @@ export async function classBoard(className: string, engine: Engine, student?: nu
           });
           const progress = await client.progress();
           const byId = new Map(progress.exercises.map((e) => [e.id, e]));
-          return { student: n, exercises: notDone.map((e) => byId.get(e.id) ?? e) };
+          return {
+            student: n,
+            exercises: notDone.map((e) => byId.get(e.id) ?? e),
+            ...(progress.lastProgressAt !== undefined && { lastProgressAt: progress.lastProgressAt }),
+          };
         } catch (error) {
           const message = (error as Error).message;
           const why = error instanceof SidecarMismatchError ? message : `sidecar down (${message})`;
@@ -62,5 +118,13 @@ export async function classBoard(className: string, engine: Engine, student?: nu
       }),
     ),
   );
-  return { class: className, lab: lab.name, exercises: lab.exercises, students };
+  const marked = markStuck(students, stuckAfterMinutes, (options.now ?? (() => new Date()))());
+  return {
+    class: className,
+    lab: lab.name,
+    exercises: lab.exercises,
+    students: marked,
+    stuckAfterMinutes,
+    shares: exerciseShares(lab.exercises, marked),
+  };
 }
