@@ -1,9 +1,14 @@
 import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { Browser, Page } from 'playwright-core';
 import type { Board } from '../../src/core/board-model.js';
 import type { ClassInfo } from '../../src/core/class-model.js';
 import type { Progress } from '../../src/core/wire.js';
-import { labctl, labctlJson, upArgs } from '../helpers/cli.js';
+import { launchBrowser } from '../helpers/browser.js';
+import { BIN, labctl, labctlJson, upArgs } from '../helpers/cli.js';
 import { cleanClass } from '../helpers/docker.js';
 import { freeBasePort } from '../helpers/ports.js';
 import { Session, SMTP_FINAL } from '../helpers/session.js';
@@ -11,7 +16,12 @@ import { sshRun } from '../helpers/ssh.js';
 import { MULTIPART_BODY, popSession } from '../helpers/td.js';
 
 const CLASS = `wh${process.pid}`;
+const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
 let info: ClassInfo;
+let base = 0;
+let browser: Browser;
+/** The student's page, open in Chromium from the start: it must update itself (server-sent events). */
+let studentPage: Page;
 const page = () => info.students[0]!.page!;
 const port = (service: string) => info.students[0]!.ports[service]!;
 
@@ -61,14 +71,38 @@ async function typeMessage(rcpts: string[], lines: string[]): Promise<string> {
   }
 }
 
+/** Starts `labctl board` with `args` and reads the address it prints. */
+async function startBoard(args: string[]): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [BIN, 'board', '--class', CLASS, ...args], {
+    env: { ...process.env, CI: '1' },
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      const m = /(http:\/\/\S+)/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    child.on('close', (code) => reject(new Error(`board exited ${code}`)));
+  });
+  return { child, url };
+}
+
 describe('hints on the student page, and stuck students on the board', { timeout: 600_000 }, () => {
   before(async () => {
     await cleanClass(CLASS);
-    const up = await labctl(upArgs(CLASS, 1, await freeBasePort(1)));
+    base = await freeBasePort(1);
+    const up = await labctl(upArgs(CLASS, 1, base));
     assert.equal(up.code, 0, up.stderr);
     info = await labctlJson<ClassInfo>(['info', '--class', CLASS]);
+    browser = await launchBrowser();
+    studentPage = await browser.newPage();
+    await studentPage.goto(page());
   });
-  after(() => cleanClass(CLASS));
+  after(async () => {
+    await browser?.close();
+    await cleanClass(CLASS);
+  });
 
   it('gives no hint while the student has done nothing (labctl up probed every port)', async () => {
     const p = await progress();
@@ -76,7 +110,8 @@ describe('hints on the student page, and stuck students on the board', { timeout
       p.exercises.filter((e) => e.hint !== undefined),
       [],
     );
-    assert.doesNotMatch(await pageItem('smtp-attachment'), /<div class="hint">[^<]/);
+    assert.doesNotMatch(await pageItem('smtp-attachment'), /<div class="hint">/);
+    assert.equal(await studentPage.isVisible('#ex-smtp-attachment .hint'), false);
   });
 
   it('a multipart message with no attachment gets a hint in French; done right, the hint goes', async () => {
@@ -111,7 +146,18 @@ describe('hints on the student page, and stuck students on the board', { timeout
     );
     const item = await pageItem('smtp-attachment');
     assert.match(item, /class="todo"/);
-    assert.ok(item.includes(`<div class="hint">votre message multi-parties ${queueId} n&#39;a pas de partie`), item);
+    assert.ok(
+      item.includes(
+        `<div class="hint">Indice : <span class="text">votre message multi-parties ${queueId} n&#39;a pas de partie`,
+      ),
+      item,
+    );
+    // The page open since the start shows it without a reload, next to the exercise.
+    await studentPage.waitForSelector('#ex-smtp-attachment .hint:not([hidden])', { timeout: 15_000 });
+    assert.equal(await studentPage.innerText('#ex-smtp-attachment .hint'), `Indice : ${hint}`);
+    assert.equal(await studentPage.isVisible('#ex-smtp-subject .hint'), false, 'the message had a Subject');
+    await mkdir(ARTIFACTS, { recursive: true });
+    await studentPage.screenshot({ path: `${ARTIFACTS}student-hint.png`, fullPage: true });
 
     await typeMessage(['util1', 'util11'], MULTIPART_BODY);
     const fixed = await waitFor('smtp-attachment not credited', (x) => exercise(x, 'smtp-attachment').done);
@@ -120,7 +166,10 @@ describe('hints on the student page, and stuck students on the board', { timeout
     assert.match(exercise(fixed, 'smtp-attachment').evidence ?? '', /pièce jointe fichier\.txt/);
     const after = await pageItem('smtp-attachment');
     assert.match(after, /class="done"/);
-    assert.match(after, /<div class="hint" hidden><\/div>/);
+    assert.match(after, /<div class="hint" hidden>Indice : <span class="text"><\/span><\/div>/);
+    await studentPage.waitForSelector('#ex-smtp-attachment.done', { timeout: 15_000 });
+    assert.equal(await studentPage.isVisible('#ex-smtp-attachment .hint'), false);
+    assert.match(await studentPage.innerText('#ex-smtp-attachment .evidence'), /pièce jointe fichier\.txt/);
   });
 
   it('a failed POP login gets a hint, but not one a student forges with logger; a good login removes it', async () => {
@@ -162,5 +211,22 @@ describe('hints on the student page, and stuck students on the board', { timeout
     assert.equal(json.shares.find((x) => x.id === 'pop-login')!.percent, 100);
     const relaxed = await labctl(['check', '--class', CLASS]);
     assert.doesNotMatch(relaxed.stdout, /stuck/);
+
+    // The board, as the instructor sees it: a yellow row, and the share of the class under each exercise.
+    const { child, url } = await startBoard(['--port', String(base + 90), '--stuck', '1']);
+    try {
+      const board = await browser.newPage();
+      await board.goto(url);
+      assert.equal(await board.getAttribute('#student-1', 'class'), 'stuck');
+      assert.match(await board.innerText('#student-1 .state'), /^stuck: no progress for \d+ min$/);
+      assert.equal(await board.innerText('#share-smtp-attachment'), '100%');
+      assert.equal(await board.innerText('#share-smtp-external'), '0%');
+      await board.screenshot({ path: `${ARTIFACTS}board-stuck.png`, fullPage: true });
+      await board.close();
+    } finally {
+      const exited = new Promise((r) => child.on('close', r));
+      child.kill('SIGINT');
+      await exited;
+    }
   });
 });
