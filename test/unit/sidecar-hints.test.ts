@@ -6,6 +6,7 @@ import { after, describe, it } from 'node:test';
 import { EXERCISE_IDS, HINT_LIMIT, hintsFor, Verifier } from '../../src/sidecar/checks.js';
 import { parseMessage, type MessageFacts } from '../../src/sidecar/message.js';
 import { parseVerifyLog } from '../../src/sidecar/parse-log.js';
+import { renderPage } from '../../src/sidecar/page.js';
 import { Sidecar } from '../../src/sidecar/sidecar.js';
 import { makeConfig } from '../helpers/sidecar-config.js';
 
@@ -250,6 +251,25 @@ describe('hints in the sidecar', () => {
     return sidecar;
   }
   const hintOf = (s: Sidecar, id: string) => s.progress().exercises.find((e) => e.id === id)?.hint;
+
+  it("puts the hint next to its exercise on the page, escaped: a file name is the student's text", async () => {
+    const evil = MULTIPART_7BIT_ATTACHMENT.replace(/notes\.txt/g, '<img src=x onerror=alert(1)>.txt');
+    const sidecar = await sidecarWith([], ['smtp-attachment', 'smtp-attachment-base64']);
+    const verifier = new Verifier({ cardDomain: 's01.td1.test', exercises: ['smtp-attachment-base64'] });
+    for (const e of parseVerifyLog(smtp('E1', 'util1@s01.td1.test', ['util11']).join('\n'))) verifier.addEvent(e);
+    verifier.addMessage(await archived('E1', evil));
+    const hint = verifier.hints().get('smtp-attachment-base64')!;
+    assert.match(hint, /« <img src=x onerror=alert\(1\)>\.txt »/);
+    const progress = sidecar.progress();
+    progress.exercises[1]!.hint = hint;
+    const html = renderPage(sidecar.config, progress, 'k');
+    assert.ok(!html.includes('<img'), 'the file name reached the page as HTML');
+    assert.match(
+      html,
+      /<li id="ex-smtp-attachment-base64" class="todo">[\s\S]*?<div class="hint">Indice : <span class="text">la pièce jointe « &lt;img src=x/,
+    );
+    assert.match(html, /<li id="ex-smtp-attachment" class="todo">[\s\S]*?<div class="hint" hidden>/);
+  });
 
   it('a forged line from a student uid gives no hint; the same line from Courier does', async () => {
     const line = log(`pop3d: LOGIN FAILED, user=util1, ${IP}`)[0]!;
