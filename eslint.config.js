@@ -18,6 +18,20 @@ const onlySeam = {
   group: ['**/docker/*', '!**/docker/engine.js'],
   message: 'Use the Engine seam (docker/engine.ts); an engine is chosen only in commands/context.ts.',
 };
+const noDocker = {
+  group: ['**/docker/*', '**/docker'],
+  message: 'The sidecar runs in its own image, far from any engine: it never imports docker/.',
+};
+// The sidecar is bundled for its image (Debian's Node 18, 64 MiB): zod/mini tree-shakes, zod does not.
+const fullZod = {
+  name: 'zod',
+  message: 'The sidecar and the wire schemas use zod/mini (smaller bundle, less memory).',
+};
+// The wire schemas are imported by the sidecar and the CLI alike: they depend on nothing else.
+const wireAlone = {
+  group: ['./*', '../*', '!zod/mini'],
+  message: 'src/core/wire.ts is bundled into the sidecar: it imports zod/mini and nothing else.',
+};
 const restrict = (paths, patterns) => ['error', { paths, patterns }];
 
 export default tseslint.config(
@@ -33,11 +47,13 @@ export default tseslint.config(
     },
   },
   { files: ['src/cli.ts', 'src/commands/**'], rules: { 'no-restricted-imports': restrict([dockerode], []) } },
+  { files: ['src/ui/**'], rules: { 'no-restricted-imports': restrict([dockerode], [noCommands, onlySeam]) } },
   {
-    files: ['src/ui/**', 'src/sidecar/**'],
-    rules: { 'no-restricted-imports': restrict([dockerode], [noCommands, onlySeam]) },
+    files: ['src/sidecar/**'],
+    rules: { 'no-restricted-imports': restrict([dockerode, fullZod], [noCommands, noDocker]) },
   },
   { files: ['src/core/**'], rules: { 'no-restricted-imports': restrict([dockerode], [noCommands, noUi, onlySeam]) } },
+  { files: ['src/core/wire.ts'], rules: { 'no-restricted-imports': restrict([dockerode, fullZod], [wireAlone]) } },
   { files: ['src/docker/**'], rules: { 'no-restricted-imports': restrict([], [noCommands, noUi]) } },
   {
     files: ['src/docker/**', 'test/**'],

@@ -1,6 +1,6 @@
-import http from 'node:http';
 import net from 'node:net';
 import type { Service } from './core/lab.js';
+import { SidecarClient } from './core/sidecar-client.js';
 import type { Endpoint } from './core/ports.js';
 
 const BANNER: Record<Service, RegExp> = {
@@ -11,25 +11,12 @@ const BANNER: Record<Service, RegExp> = {
 };
 const GOODBYE: Partial<Record<Service, string>> = { smtp: 'QUIT\r\n', pop3: 'QUIT\r\n', imap: 'a LOGOUT\r\n' };
 
-/** The sidecar's /health answers 200. */
-function probeWeb(host: string, port: number, timeoutMs: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host, port, path: '/health', timeout: timeoutMs }, (res) => {
-      res.resume();
-      if (res.statusCode === 200) resolve(`HTTP ${res.statusCode}`);
-      else reject(new Error(`web ${host}:${port}/health answered ${res.statusCode}`));
-    });
-    req.on('timeout', () => req.destroy(new Error(`no web answer from ${host}:${port} within ${timeoutMs} ms`)));
-    req.on('error', reject);
-  });
-}
-
 /**
  * Connects and reads the greeting a student would see: 220, +OK, * OK or SSH- (or the sidecar's
  * /health). Resolves to it, or rejects.
  */
 export function probe(host: string, port: number, service: Endpoint, timeoutMs = 2000): Promise<string> {
-  if (service === 'web') return probeWeb(host, port, timeoutMs);
+  if (service === 'web') return new SidecarClient({ host, port }).health(timeoutMs);
   return probeMail(host, port, service, timeoutMs);
 }
 

@@ -11,6 +11,8 @@ export interface BoardOptions {
   listen?: string;
   /** How often the sidecars are asked, in ms. */
   interval?: number;
+  /** Minutes without progress before a student is marked stuck (default 15). */
+  stuck?: number;
 }
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
@@ -44,7 +46,9 @@ export async function board(options: BoardOptions, ctx: Context = defaultContext
   const className = options.className ?? DEFAULT_CLASS;
   const listen = options.listen ?? '127.0.0.1';
   await ctx.engine.ping();
-  let current: Board = await classBoard(className, ctx.engine);
+  const ask = () =>
+    classBoard(className, ctx.engine, { ...(options.stuck !== undefined && { stuckMinutes: options.stuck }) });
+  let current: Board = await ask();
   const token = classToken((await ctx.engine.list(className)).containers);
   const needsKey = !LOOPBACK.test(listen);
   if (needsKey && !token)
@@ -56,7 +60,7 @@ export async function board(options: BoardOptions, ctx: Context = defaultContext
   let last = JSON.stringify(current);
   const refresh = async () => {
     try {
-      current = await classBoard(className, ctx.engine);
+      current = await ask();
     } catch {
       return; // the engine hiccuped: keep the last board
     }

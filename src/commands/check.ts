@@ -17,6 +17,8 @@ export interface CheckOptions {
   /** Write the csv, moodle or xlsx output to this file instead of stdout. */
   output?: string;
   watch?: boolean;
+  /** Minutes without progress before a student is marked stuck (default 15). */
+  stuck?: number;
 }
 
 /** The class board: students × exercises, as a table, JSON, CSV, Moodle CSV or xlsx; --watch redraws it. */
@@ -49,9 +51,21 @@ export async function check(options: CheckOptions, ctx: Context = defaultContext
     } else if (format === 'xlsx') {
       const content = await boardXlsx(board);
       await ctx.reporter.output({ content, what: 'the spreadsheet', file: options.output, binary: true });
-    } else ctx.reporter.result(boardTable(board), { class: board.class, lab: board.lab, students: board.students });
+    } else
+      ctx.reporter.result(boardTable(board), {
+        class: board.class,
+        lab: board.lab,
+        stuckAfterMinutes: board.stuckAfterMinutes,
+        shares: board.shares,
+        students: board.students,
+      });
   };
-  let board = await classBoard(className, ctx.engine, options.student);
+  const ask = () =>
+    classBoard(className, ctx.engine, {
+      ...(options.student !== undefined && { student: options.student }),
+      ...(options.stuck !== undefined && { stuckMinutes: options.stuck }),
+    });
+  let board = await ask();
   if (format !== 'table') {
     const down = board.students.filter((s) => s.error).map((s) => s.student);
     if (down.length > 0)
@@ -65,6 +79,6 @@ export async function check(options: CheckOptions, ctx: Context = defaultContext
     if (process.stdout.isTTY) ctx.reporter.write('\x1b[2J\x1b[H');
     ctx.reporter.write(`${boardTable(board)}\n(updated ${new Date().toLocaleTimeString()}; Ctrl-C to stop)\n`);
     await new Promise((r) => setTimeout(r, 2000));
-    board = await classBoard(className, ctx.engine, options.student);
+    board = await ask();
   }
 }

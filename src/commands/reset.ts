@@ -1,5 +1,4 @@
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { withClassLock } from '../core/class-lock.js';
@@ -8,6 +7,7 @@ import { classUp, type ClassUpInput } from '../core/class-up.js';
 import { labFromLabels } from '../core/lab.js';
 import { LABEL } from '../core/labels.js';
 import { parsePorts } from '../core/ports.js';
+import { SidecarClient } from '../core/sidecar-client.js';
 import { adminKey, classToken } from '../core/token.js';
 import type { ContainerInfo, Engine } from '../docker/engine.js';
 import { ExitCode, LabctlError, usageError } from '../errors.js';
@@ -67,29 +67,6 @@ function parseCounts(output: string) {
       const n = Object.fromEntries(counts.map((c) => c.split('=') as [string, string]));
       return { user: user!, spool: Number(n.spool), maildir: Number(n.maildir), mbox: Number(n.mbox) };
     });
-}
-
-function resetProgress(host: string, port: number, key: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      {
-        host,
-        port,
-        path: '/api/reset-progress',
-        method: 'POST',
-        timeout: 5000,
-        headers: { authorization: `Bearer ${key}` },
-      },
-      (res) => {
-        res.resume();
-        if (res.statusCode === 200) resolve();
-        else reject(new Error(`the sidecar answered HTTP ${res.statusCode}`));
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('the sidecar did not answer')));
-    req.on('error', reject);
-    req.end();
-  });
 }
 
 /** Empties mailboxes (spool, Maildir, ~/mbox) of one account, one student or the class; progress stays unless asked. */
@@ -161,7 +138,8 @@ export async function reset(options: ResetOptions, ctx: Context = defaultContext
         const token = classToken(containers);
         if (!sidecar || !token || port === undefined)
           throw new LabctlError(ExitCode.engine, `Student ${n} has no sidecar to clear.`);
-        await resetProgress(engine.address(sidecar.ports[0]?.ip ?? '', sidecar.node), port, adminKey(token, n));
+        const host = engine.address(sidecar.ports[0]?.ip ?? '', sidecar.node);
+        await new SidecarClient({ host, port, key: adminKey(token, n) }).resetProgress();
         result.progressCleared.push(n);
       }
       if (options.hard) {

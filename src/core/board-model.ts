@@ -1,4 +1,3 @@
-import http from 'node:http';
 import pLimit from 'p-limit';
 import type { Engine } from '../docker/engine.js';
 import { studentMails } from './class-objects.js';
@@ -7,21 +6,31 @@ import { LABEL } from './labels.js';
 import { concurrency } from './limits.js';
 import { parsePorts } from './ports.js';
 import { personAt, rosterOf, type PersonFields } from './roster.js';
+import { SidecarClient, SidecarMismatchError } from './sidecar-client.js';
 import { adminKey, classToken } from './token.js';
+import type { ExerciseStatus } from './wire.js';
 
-export interface ExerciseResult {
-  id: string;
-  title: string;
-  done: boolean;
-  at: string | null;
-  evidence: string | null;
-}
+/** One exercise of one student, as their sidecar says it (the wire schema). */
+export type ExerciseResult = ExerciseStatus;
 
 export interface StudentResults extends PersonFields {
   student: number;
   /** Set when the student's sidecar did not answer: their row says so, the others still show. */
   error?: string;
   exercises: ExerciseResult[];
+  /** The last time the student made progress (ISO), as their sidecar says (see wire.ts). */
+  lastProgressAt?: string;
+  /** Set when the student has made no progress for the board's stuck time or more: for how long, in minutes. */
+  stuckMinutes?: number;
+}
+
+/** How many students (of those on the board) have done one exercise. */
+export interface ExerciseShare {
+  id: string;
+  done: number;
+  students: number;
+  /** done / students, as a whole percentage (0 for an empty board). */
+  percent: number;
 }
 
 export interface Board {
@@ -29,33 +38,49 @@ export interface Board {
   lab: string;
   exercises: { id: string; title: string }[];
   students: StudentResults[];
+  /** A student with no progress for this many minutes or more is marked stuck. */
+  stuckAfterMinutes: number;
+  /** Per exercise, in the lab's order: the share of the class that has done it. */
+  shares: ExerciseShare[];
 }
 
-function getJson(host: string, port: number, key: string, timeoutMs = 2000): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(
-      { host, port, path: '/api/progress', timeout: timeoutMs, headers: { authorization: `Bearer ${key}` } },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (body += c));
-        res.on('end', () => {
-          if (res.statusCode !== 200) return reject(new Error(`HTTP ${res.statusCode}`));
-          try {
-            resolve(JSON.parse(body));
-          } catch (error) {
-            reject(error as Error);
-          }
-        });
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    req.on('error', reject);
+/** A student is stuck after this long without progress, unless told otherwise (`--stuck`). */
+export const DEFAULT_STUCK_MINUTES = 15;
+
+export interface BoardOptions {
+  student?: number;
+  /** Minutes without progress before a student is marked stuck. */
+  stuckMinutes?: number;
+  now?: () => Date;
+}
+
+/**
+ * Marks the students who have made no progress for `stuckMinutes` or more, by `now`: their last credit, else
+ * when their progress began to count, is that old, and they have exercises left. A student whose sidecar did
+ * not answer, or did not say (an older sidecar), is not marked.
+ */
+export function markStuck(students: StudentResults[], stuckMinutes: number, now: Date): StudentResults[] {
+  return students.map(({ stuckMinutes: _, ...s }) => {
+    const last = s.lastProgressAt === undefined ? NaN : Date.parse(s.lastProgressAt);
+    const idle = Math.floor((now.getTime() - last) / 60_000);
+    const left = s.exercises.some((e) => !e.done);
+    return !s.error && left && Number.isFinite(idle) && idle >= stuckMinutes ? { ...s, stuckMinutes: idle } : s;
+  });
+}
+
+/** The share of the students on the board that has done each exercise. */
+export function exerciseShares(exercises: { id: string }[], students: StudentResults[]): ExerciseShare[] {
+  return exercises.map(({ id }) => {
+    const done = students.filter((s) => s.exercises.some((e) => e.id === id && e.done)).length;
+    const percent = students.length === 0 ? 0 : Math.round((100 * done) / students.length);
+    return { id, done, students: students.length, percent };
   });
 }
 
 /** Asks every student's sidecar for their results, in parallel (bounded), each with its own admin key. */
-export async function classBoard(className: string, engine: Engine, student?: number): Promise<Board> {
+export async function classBoard(className: string, engine: Engine, options: BoardOptions = {}): Promise<Board> {
+  const { student } = options;
+  const stuckAfterMinutes = options.stuckMinutes ?? DEFAULT_STUCK_MINUTES;
   const { containers, volumes } = await engine.list(className);
   const roster = rosterOf(className, volumes);
   const mails = studentMails(containers, className, student);
@@ -74,25 +99,33 @@ export async function classBoard(className: string, engine: Engine, student?: nu
         if (!sidecar || !token || port === undefined) return { student: n, error: 'no sidecar', exercises: notDone };
         if (sidecar.state !== 'running') return { student: n, error: `sidecar ${sidecar.state}`, exercises: notDone };
         try {
-          const progress = (await getJson(
-            engine.address(sidecar.ports[0]?.ip ?? '', sidecar.node),
+          const client = new SidecarClient({
+            host: engine.address(sidecar.ports[0]?.ip ?? '', sidecar.node),
             port,
-            adminKey(token, n),
-          )) as {
-            exercises: ExerciseResult[];
-          };
+            key: adminKey(token, n),
+          });
+          const progress = await client.progress();
           const byId = new Map(progress.exercises.map((e) => [e.id, e]));
-          return { student: n, exercises: notDone.map((e) => byId.get(e.id) ?? e) };
+          return {
+            student: n,
+            exercises: notDone.map((e) => byId.get(e.id) ?? e),
+            ...(progress.lastProgressAt !== undefined && { lastProgressAt: progress.lastProgressAt }),
+          };
         } catch (error) {
-          return { student: n, error: `sidecar down (${(error as Error).message})`, exercises: notDone };
+          const message = (error as Error).message;
+          const why = error instanceof SidecarMismatchError ? message : `sidecar down (${message})`;
+          return { student: n, error: why, exercises: notDone };
         }
       }),
     ),
   );
+  const marked = markStuck(students, stuckAfterMinutes, (options.now ?? (() => new Date()))());
   return {
     class: className,
     lab: lab.name,
     exercises: lab.exercises,
-    students: students.map((s) => ({ ...s, ...personAt(roster, s.student) })),
+    students: marked.map((s) => ({ ...s, ...personAt(roster, s.student) })),
+    stuckAfterMinutes,
+    shares: exerciseShares(lab.exercises, marked),
   };
 }

@@ -115,21 +115,60 @@ export function studentFromTo(
 }
 
 const DESCRIBE: Record<(typeof MESSAGE_EXERCISES)[number], (m: MessageFacts, q: QueueState) => string | undefined> = {
-  'smtp-subject': (m) => (m.subject?.trim() ? `Subject: ${m.subject.trim()}` : undefined),
+  'smtp-subject': (m) => (m.subject?.trim() ? `en-tête Subject: ${m.subject.trim()}` : undefined),
   'smtp-attachment': (m) => {
     const part = m.attachments.find((a) => a.disposition === 'attachment');
     if (m.boundary === undefined || !part) return undefined;
-    return `attachment ${part.filename ?? '(no name)'} (${part.mimeType}) in a multipart message, boundary "${m.boundary}"`;
+    return `pièce jointe ${part.filename ?? '(sans nom)'} (${part.mimeType}) dans un message multi-parties, boundary "${m.boundary}"`;
   },
   'smtp-attachment-base64': (m) => {
     const part = m.attachments.find((a) => a.transferEncoding === 'base64' && a.size > 0);
-    return part && `${part.filename ?? '(no name)'} (${part.mimeType}), ${part.size} bytes decoded from base64`;
+    return part && `${part.filename ?? '(sans nom)'} (${part.mimeType}), ${part.size} octets décodés du base64`;
   },
   'smtp-headers-from-to': (m, q) => {
     const written = studentFromTo(m, q.from, q.noMessageId === true);
-    return written && `From: ${written.from} and To: ${written.to} written by the student`;
+    return written && `From: ${written.from} et To: ${written.to} écrits dans le message`;
   },
 };
+
+/** A value the student typed, quoted in a hint: cut short, on one line. */
+function quote(text: string): string {
+  const line = text.replace(/\s+/g, ' ').trim();
+  return line.length > 60 ? `${line.slice(0, 59)}…` : line;
+}
+
+/**
+ * Near misses, from the same message: why it did not earn an exercise, in French, about what the student
+ * did and never what to type. Undefined when the message has nothing to do with the exercise.
+ */
+const NEAR_MISS: Record<
+  (typeof MESSAGE_EXERCISES)[number],
+  (m: MessageFacts, q: QueueState, queueId: string) => string | undefined
+> = {
+  'smtp-subject': (m, _q, id) => (m.subject?.trim() ? undefined : `votre message ${id} est arrivé sans sujet`),
+  'smtp-attachment': (m, _q, id) =>
+    m.boundary !== undefined && !m.attachments.some((a) => a.disposition === 'attachment')
+      ? `votre message multi-parties ${id} n'a pas de partie marquée comme pièce jointe`
+      : undefined,
+  'smtp-attachment-base64': (m, _q, id) => {
+    const part = m.attachments[0];
+    if (!part || m.attachments.some((a) => a.transferEncoding === 'base64' && a.size > 0)) return undefined;
+    const name = part.filename === undefined ? '' : ` « ${quote(part.filename)} »`;
+    return `la pièce jointe${name} de votre message ${id} n'est pas du base64 qui se décode proprement`;
+  },
+  'smtp-headers-from-to': (m, q, id) => {
+    if (studentFromTo(m, q.from, q.noMessageId === true)) return undefined;
+    const sender = q.from ?? m.returnPath;
+    const serverFrom =
+      m.from === undefined ||
+      (q.noMessageId !== true && m.fromEndsHeaders && m.from.trim().toLowerCase() === sender?.toLowerCase());
+    const missing = [...(serverFrom ? ['From:'] : []), ...(m.to === undefined ? ['To:'] : [])];
+    return `votre message ${id} n'a pas d'en-tête ${missing.join(' ni ')} écrit par vous (le serveur complète ceux qui manquent)`;
+  },
+};
+
+/** Hints are short: at most this many characters each, one per exercise. */
+export const HINT_LIMIT = 240;
 
 /** What the trusted log and the archive said so far about one queue id; dropped after maxAgeMs or beyond maxQueueIds. */
 interface QueueState {
@@ -186,6 +225,9 @@ export interface VerifierStats {
 export class Verifier {
   private readonly queue = new Map<string, QueueState>();
   private readonly found = new Map<string, Evidence>();
+  /** One near miss per exercise not done (the latest), at most one per exercise of the lab. */
+  private readonly nearMisses = new Map<string, string>();
+  private hintsChanged = false;
   private readonly wanted: ReadonlySet<string>;
   private readonly now: Clock;
   private readonly maxQueueIds: number;
@@ -205,6 +247,24 @@ export class Verifier {
     const out = [...this.found].map(([id, e]) => ({ id, done: true, at: e.at, evidence: e.evidence }));
     this.found.clear();
     return out;
+  }
+
+  /** The latest near miss of each exercise not done, in French. */
+  hints(): ReadonlyMap<string, string> {
+    return this.nearMisses;
+  }
+
+  /** Whether a hint came, changed or went since the last call. */
+  takeHintsChanged(): boolean {
+    const changed = this.hintsChanged;
+    this.hintsChanged = false;
+    return changed;
+  }
+
+  /** Forgets every hint (after a progress reset: what happened before no longer counts). */
+  clearHints(): void {
+    this.hintsChanged ||= this.nearMisses.size > 0;
+    this.nearMisses.clear();
   }
 
   /** The credit found (and not yet taken) for an exercise. */
@@ -241,29 +301,58 @@ export class Verifier {
       case 'queued': {
         const q = this.entry(e.queueId);
         q.from ??= e.from;
-        if (q.client !== undefined && this.counts(q.client) && isSpoofedSender(e.from, this.options.cardDomain)) {
+        if (q.client === undefined || !this.counts(q.client)) return;
+        if (isSpoofedSender(e.from, this.options.cardDomain)) {
           this.credit('smtp-spoofed-sender', {
             at: e.time,
-            evidence: `message ${e.queueId}: envelope sender ${e.from} is outside the lab`,
+            evidence: `message ${e.queueId} : l'expéditeur d'enveloppe ${e.from} est hors du labo`,
           });
+        } else if (e.from !== '' && !isInsideLab(e.from, this.options.cardDomain)) {
+          this.hint(
+            'smtp-spoofed-sender',
+            `l'expéditeur d'enveloppe « ${quote(e.from)} » de votre message ${e.queueId} n'est pas une adresse d'un vrai domaine extérieur`,
+          );
         }
         return;
       }
       case 'delivery':
         return this.delivery(e);
       case 'reject':
-        if (e.recipient !== undefined && this.counts(e.time) && this.outside(e.recipient)) {
+        if (e.recipient === undefined || !this.counts(e.time)) return;
+        if (this.outside(e.recipient)) {
           this.credit('smtp-external', {
             at: e.time,
-            evidence: `${e.stage} to ${e.recipient} refused: ${e.code} ${e.reason}`,
+            evidence: `${e.stage} vers ${e.recipient} refusé : ${e.code} ${e.reason}`,
           });
+        } else {
+          this.hint(
+            'smtp-simple',
+            `le serveur a refusé le destinataire « ${quote(e.recipient)} » : ${e.code} ${e.reason.slice(0, 100)}`,
+          );
+        }
+        return;
+      case 'smtp-disconnect': {
+        const typed = ['helo', 'ehlo', 'mail', 'rcpt'].some((k) => (e.counts[k] ?? 0) > 0);
+        if (!typed || (e.counts.data ?? 0) > 0 || !this.counts(e.time)) return;
+        const said = Object.entries(e.counts)
+          .filter(([k]) => k !== 'commands')
+          .map(([k, n]) => `${k}=${n}`)
+          .join(' ');
+        return this.hint('smtp-simple', `votre session SMTP s'est terminée sans message accepté (${said})`);
+      }
+      case 'login-failed':
+        if (this.counts(e.time)) {
+          this.hint(
+            e.service === 'pop3' ? 'pop-login' : 'imap-login',
+            `une connexion ${e.service.toUpperCase()}${e.user ? ` de « ${quote(e.user)} »` : ''} a échoué : identifiant ou mot de passe refusé`,
+          );
         }
         return;
       case 'login':
         if (this.counts(e.time)) {
           this.credit(e.service === 'pop3' ? 'pop-login' : 'imap-login', {
             at: e.time,
-            evidence: `${e.user} logged in over ${e.service.toUpperCase()} from ${e.ip ?? 'an unknown address'}`,
+            evidence: `${e.user} connecté en ${e.service.toUpperCase()} depuis ${e.ip ?? 'une adresse inconnue'}`,
           });
         }
         return;
@@ -290,13 +379,21 @@ export class Verifier {
   private logout(service: MailService, counts: Record<string, number>, user: string | undefined, time: string): void {
     const [id, count, what] =
       service === 'pop3'
-        ? (['pop-retr', 'retr', 'read messages with RETR'] as const)
-        : (['imap-fetch', 'body', 'fetched message bodies'] as const);
-    if ((counts[count] ?? 0) > 0 && this.counts(time)) {
+        ? (['pop-retr', 'retr', 'a lu des messages avec RETR'] as const)
+        : (['imap-fetch', 'body', 'a lu des corps de messages'] as const);
+    if (!this.counts(time)) return;
+    if ((counts[count] ?? 0) > 0) {
       this.credit(id, {
         at: time,
-        evidence: `${user ?? 'a session'} ${what}: ${count}=${counts[count]} at ${service.toUpperCase()} logout`,
+        evidence: `${user ?? 'une session'} ${what} : ${count}=${counts[count]} à la déconnexion ${service.toUpperCase()}`,
       });
+    } else if (user !== undefined) {
+      this.hint(
+        id,
+        service === 'pop3'
+          ? `votre session POP3 (${quote(user)}) s'est terminée sans qu'aucun message soit lu`
+          : `votre session IMAP (${quote(user)}) s'est terminée sans qu'aucun corps de message soit lu`,
+      );
     }
   }
 
@@ -317,7 +414,7 @@ export class Verifier {
     if (q?.from !== undefined && q.from !== '' && this.outside(d.to) && this.counts(d.time)) {
       this.credit('smtp-external', {
         at: d.time,
-        evidence: `message ${d.queueId} to ${d.to}: status=${d.status} (${d.detail})`,
+        evidence: `message ${d.queueId} vers ${d.to} : status=${d.status} (${d.detail})`,
       });
     }
   }
@@ -327,13 +424,15 @@ export class Verifier {
     if (q.client === undefined || !this.counts(q.client) || !q.delivered) return;
     this.credit('smtp-simple', {
       at: q.delivered.at,
-      evidence: `message ${queueId} received over SMTP, delivered to ${q.delivered.to}`,
+      evidence: `message ${queueId} reçu par SMTP, distribué à ${q.delivered.to}`,
     });
     if (d && q.accounts.length >= 2) {
       this.credit('smtp-two-recipients', {
         at: d.time,
-        evidence: `message ${queueId} delivered to ${q.accounts.join(', ')} in one SMTP transaction`,
+        evidence: `message ${queueId} distribué à ${q.accounts.join(', ')} en une seule transaction SMTP`,
       });
+    } else if (d && q.accounts.length === 1) {
+      this.hint('smtp-two-recipients', `votre message ${queueId} n'est arrivé qu'à un seul compte (${q.accounts[0]})`);
     }
     const m = q.message;
     if (!m) return;
@@ -341,7 +440,13 @@ export class Verifier {
       if (this.done(id)) continue;
       const text = DESCRIBE[id](m, q);
       if (text !== undefined) {
-        this.credit(id, { at: q.delivered.at, evidence: `message ${queueId} (${accountOf(q.delivered.to)}): ${text}` });
+        this.credit(id, {
+          at: q.delivered.at,
+          evidence: `message ${queueId} (${accountOf(q.delivered.to)}) : ${text}`,
+        });
+      } else {
+        const miss = NEAR_MISS[id](m, q, queueId);
+        if (miss !== undefined) this.hint(id, miss);
       }
     }
     delete q.message;
@@ -364,7 +469,18 @@ export class Verifier {
   }
 
   private credit(id: string, evidence: Evidence): void {
-    if (!this.done(id)) this.found.set(id, evidence);
+    if (this.done(id)) return;
+    this.found.set(id, evidence);
+    if (this.nearMisses.delete(id)) this.hintsChanged = true;
+  }
+
+  /** Keeps the latest near miss of an exercise not done; the exercise's own hint replaces the previous one. */
+  private hint(id: string, text: string): void {
+    if (this.done(id)) return;
+    const short = text.length > HINT_LIMIT ? `${text.slice(0, HINT_LIMIT - 1)}…` : text;
+    if (this.nearMisses.get(id) === short) return;
+    this.nearMisses.set(id, short);
+    this.hintsChanged = true;
   }
 
   private entry(queueId: string): QueueState {
@@ -384,6 +500,14 @@ export interface CheckInput {
   messages: MessageFacts[];
   /** The student's mail domain first, e.g. s01.td1.test: the class's domain (td1.test) is inside the lab. */
   labDomains: string[];
+}
+
+/** The hints a whole log and archive give at once (tests, tooling): exercise id → hint, for those not done. */
+export function hintsFor(input: CheckInput, exerciseIds: string[]): Record<string, string> {
+  const verifier = new Verifier({ cardDomain: input.labDomains[0] ?? '', exercises: exerciseIds });
+  for (const m of input.messages) verifier.addMessage(m);
+  for (const e of input.events) verifier.addEvent(e);
+  return Object.fromEntries(verifier.hints());
 }
 
 /**

@@ -13,7 +13,8 @@ export function renderPage(config: SidecarConfig, progress: Progress, key: strin
         e,
       ) => `<li id="ex-${escapeHtml(e.id)}" class="${e.done ? 'done' : 'todo'}"><span class="mark">${e.done ? '✔' : '○'}</span>
         <span class="title">${escapeHtml(e.title)}</span> <code>${escapeHtml(e.id)}</code>
-        <div class="evidence">${e.done ? escapeHtml(e.evidence ?? '') : ''}</div></li>`,
+        <div class="evidence">${e.done ? escapeHtml(e.evidence ?? '') : ''}</div>
+        <div class="hint"${e.hint === undefined ? ' hidden' : ''}>Indice : <span class="text">${escapeHtml(e.hint ?? '')}</span></div></li>`,
     )
     .join('\n');
   return `<!doctype html>
@@ -26,6 +27,7 @@ export function renderPage(config: SidecarConfig, progress: Progress, key: strin
  ul{list-style:none;padding:0} li{padding:.5rem;border-bottom:1px solid #eee}
  li.done .mark{color:#1a7f37;font-weight:bold} li.todo .mark{color:#999}
  .evidence{font-size:.85em;color:#555;margin-left:1.6rem} #score{font-weight:bold}
+ .hint{font-size:.85em;color:#8a4b00;margin-left:1.6rem}
 </style></head><body>
 <h1>Étudiant ${c.student} — ${escapeHtml(progress.title)}</h1>
 <div class="card">
@@ -56,6 +58,9 @@ source.onmessage = (message) => {
     li.className = e.done ? 'done' : 'todo';
     li.querySelector('.mark').textContent = e.done ? '✔' : '○';
     li.querySelector('.evidence').textContent = e.done ? (e.evidence || '') : '';
+    const hint = li.querySelector('.hint');
+    hint.querySelector('.text').textContent = e.hint || '';
+    hint.hidden = !e.hint;
   }
 };
 </script>

@@ -15,6 +15,8 @@ export class ProgressStore {
   private credits: Record<string, Credit> = {};
   /** When progress was last cleared: what happened before does not count again. */
   resetAt: string | null = null;
+  /** When this store was first loaded (the sidecar's first start, ISO): progress counts from then. */
+  startedAt: string | null = null;
   /** Where the sidecar's readers stand (log offset, archive names seen), so that a restart resumes there. */
   cursor: unknown = undefined;
 
@@ -28,14 +30,25 @@ export class ProgressStore {
       const data = JSON.parse(await readFile(this.file, 'utf8')) as {
         credits?: Record<string, Credit>;
         resetAt?: string;
+        startedAt?: string;
         cursor?: unknown;
       };
       this.credits = data.credits ?? {};
       this.resetAt = data.resetAt ?? null;
+      this.startedAt = data.startedAt ?? null;
       this.cursor = data.cursor;
     } catch {
       this.credits = {};
     }
+    if (this.startedAt === null) {
+      this.startedAt = this.now().toISOString();
+      await this.save().catch(() => undefined);
+    }
+  }
+
+  /** When progress began to count: the last reset, else the first start (ISO); null before load(). */
+  get since(): string | null {
+    return this.resetAt ?? this.startedAt;
   }
 
   /** Adds the new credits among the results; says whether anything changed. */
@@ -69,7 +82,10 @@ export class ProgressStore {
   private async save(): Promise<void> {
     await mkdir(path.dirname(this.file), { recursive: true });
     const tmp = `${this.file}.tmp`;
-    await writeFile(tmp, JSON.stringify({ credits: this.credits, resetAt: this.resetAt, cursor: this.cursor }));
+    await writeFile(
+      tmp,
+      JSON.stringify({ credits: this.credits, resetAt: this.resetAt, startedAt: this.startedAt, cursor: this.cursor }),
+    );
     await rename(tmp, this.file);
   }
 }

@@ -1,5 +1,13 @@
 import http from 'node:http';
 import { sameSecret } from '../core/token.js';
+import {
+  HealthSchema,
+  ProgressSchema,
+  WireErrorSchema,
+  type Health,
+  type Progress,
+  type WireError,
+} from '../core/wire.js';
 import { renderPage } from './page.js';
 import type { Sidecar } from './sidecar.js';
 
@@ -21,6 +29,14 @@ function send(res: http.ServerResponse, status: number, type: string, body: stri
 const json = (res: http.ServerResponse, status: number, data: unknown) =>
   send(res, status, 'application/json; charset=utf-8', JSON.stringify(data));
 
+/** Every JSON answer is checked against the wire schema labctl parses it with (src/core/wire.ts). */
+const answer = {
+  progress: (res: http.ServerResponse, data: Progress) => json(res, 200, ProgressSchema.parse(data)),
+  health: (res: http.ServerResponse, data: Health) =>
+    json(res, data.status === 'ok' ? 200 : 503, HealthSchema.parse(data)),
+  error: (res: http.ServerResponse, status: number, data: WireError) => json(res, status, WireErrorSchema.parse(data)),
+};
+
 /**
  * /health is open. The page, the JSON API and the live stream need the student's key or labctl's admin
  * key for this sidecar; resetting progress needs the admin key. Each sidecar only ever holds its own student's data.
@@ -28,7 +44,7 @@ const json = (res: http.ServerResponse, status: number, data: unknown) =>
 export function createServer(sidecar: Sidecar): http.Server {
   const streams = new Set<http.ServerResponse>();
   sidecar.on('change', () => {
-    const data = `data: ${JSON.stringify(sidecar.progress())}\n\n`;
+    const data = `data: ${JSON.stringify(ProgressSchema.parse(sidecar.progress()))}\n\n`;
     for (const res of streams) res.write(data);
   });
   const keepAlive = setInterval(() => streams.forEach((res) => res.write(': keep-alive\n\n')), 15_000);
@@ -41,18 +57,20 @@ export function createServer(sidecar: Sidecar): http.Server {
     if (route === 'GET /health') {
       const health = sidecar.health();
       const student = sidecar.config.card.student;
-      if (!health.ok) return json(res, 503, { status: 'stalled', student, reason: health.reason });
-      return json(res, 200, { status: 'ok', student });
+      if (!health.ok) return answer.health(res, { status: 'stalled', student, reason: health.reason });
+      return answer.health(res, { status: 'ok', student });
     }
     if (route === 'POST /api/reset-progress') {
-      if (who !== 'labctl') return json(res, 401, { error: "this sidecar's admin key is needed to reset progress" });
+      if (who !== 'labctl')
+        return answer.error(res, 401, { error: "this sidecar's admin key is needed to reset progress" });
       return void sidecar.resetProgress().then(
-        () => json(res, 200, sidecar.progress()),
-        (error: Error) => json(res, 500, { error: error.message }),
+        () => answer.progress(res, sidecar.progress()),
+        (error: Error) => answer.error(res, 500, { error: error.message }),
       );
     }
-    if (req.method !== 'GET') return json(res, 405, { error: 'method not allowed' });
-    if (!['/', '/api/progress', '/api/stream'].includes(url.pathname)) return json(res, 404, { error: 'not found' });
+    if (req.method !== 'GET') return answer.error(res, 405, { error: 'method not allowed' });
+    if (!['/', '/api/progress', '/api/stream'].includes(url.pathname))
+      return answer.error(res, 404, { error: 'not found' });
     if (who === 'none') {
       return url.pathname === '/'
         ? send(
@@ -61,7 +79,7 @@ export function createServer(sidecar: Sidecar): http.Server {
             'text/html; charset=utf-8',
             '<!doctype html><meta charset="utf-8"><p>Lien incomplet : ouvrez l’adresse indiquée sur votre fiche (elle contient votre clé).</p>',
           )
-        : json(res, 403, { error: "a student key (?k=) or labctl's admin key is needed" });
+        : answer.error(res, 403, { error: "a student key (?k=) or labctl's admin key is needed" });
     }
     if (url.pathname === '/')
       return send(
@@ -70,9 +88,9 @@ export function createServer(sidecar: Sidecar): http.Server {
         'text/html; charset=utf-8',
         renderPage(sidecar.config, sidecar.progress(), sidecar.config.studentKey),
       );
-    if (url.pathname === '/api/progress') return json(res, 200, sidecar.progress());
+    if (url.pathname === '/api/progress') return answer.progress(res, sidecar.progress());
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
-    res.write(`data: ${JSON.stringify(sidecar.progress())}\n\n`);
+    res.write(`data: ${JSON.stringify(ProgressSchema.parse(sidecar.progress()))}\n\n`);
     streams.add(res);
     req.on('close', () => streams.delete(res));
   });

@@ -1,27 +1,12 @@
 import { EventEmitter } from 'node:events';
+import type { Progress } from '../core/wire.js';
 import { Verifier, type VerifierStats } from './checks.js';
 import type { SidecarConfig } from './config.js';
 import { parseVerifyLine, type Clock } from './parse-log.js';
 import { ProgressStore } from './progress.js';
 import { ArchiveScanner, LogTail, type ArchiveCursor, type ArchiveStats, type LogCursor } from './sources.js';
 
-export interface ExerciseStatus {
-  id: string;
-  title: string;
-  done: boolean;
-  at: string | null;
-  evidence: string | null;
-}
-
-export interface Progress {
-  class: string;
-  student: number;
-  lab: string;
-  title: string;
-  done: number;
-  total: number;
-  exercises: ExerciseStatus[];
-}
+export type { ExerciseStatus, Progress } from '../core/wire.js';
 
 export interface SidecarOptions {
   now?: Clock;
@@ -108,6 +93,7 @@ export class Sidecar extends EventEmitter {
     this.verifier.prune();
     const results = this.verifier.take();
     const changed = results.length > 0 && (await this.store.merge(results));
+    const hinted = this.verifier.takeHintsChanged();
     // The cursor is saved with each new credit, else at most every CURSOR_SAVE_MS: a restart reads again at
     // most that much, which credits nothing twice.
     this.cursorDirty ||= this.archive.takeChanged() || JSON.stringify(this.log.cursor()) !== before;
@@ -119,7 +105,7 @@ export class Sidecar extends EventEmitter {
     }
     this.lastPoll = this.now().getTime();
     this.polls++;
-    if (changed) this.emit('change');
+    if (changed || hinted) this.emit('change');
   }
 
   /** Healthy while polls keep completing: none for 10 poll periods (at least 5 s) means the loop is stuck. */
@@ -153,18 +139,25 @@ export class Sidecar extends EventEmitter {
 
   async resetProgress(): Promise<void> {
     await this.store.clear();
+    this.verifier.clearHints();
+    this.verifier.takeHintsChanged();
     this.emit('change');
   }
 
   progress(): Progress {
+    const hints = this.verifier.hints();
+    let last = this.store.since;
     const exercises = this.config.exercises.map((e) => {
       const credit = this.store.get(e.id);
+      const hint = credit ? undefined : hints.get(e.id);
+      if (credit?.at && (last === null || credit.at > last)) last = credit.at;
       return {
         id: e.id,
         title: e.title,
         done: Boolean(credit),
         at: credit?.at ?? null,
         evidence: credit?.evidence ?? null,
+        ...(hint !== undefined && { hint }),
       };
     });
     return {
@@ -175,6 +168,7 @@ export class Sidecar extends EventEmitter {
       done: exercises.filter((e) => e.done).length,
       total: exercises.length,
       exercises,
+      ...(last !== null && { lastProgressAt: last }),
     };
   }
 

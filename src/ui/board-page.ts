@@ -1,5 +1,6 @@
 import { escapeHtml } from './html.js';
 import type { Board } from '../core/board-model.js';
+import { studentState } from './board.js';
 
 function rows(board: Board): string {
   return board.students
@@ -12,10 +13,19 @@ function rows(board: Board): string {
           return `<td id="cell-${s.student}-${escapeHtml(e.id)}" class="${r?.done ? 'done' : 'todo'}" title="${escapeHtml(title)}">${r?.done ? '✔' : ''}</td>`;
         })
         .join('');
-      const state = s.error ? `<span class="why">${escapeHtml(s.error)}</span>` : '';
-      return `<tr id="student-${s.student}" class="${s.error ? 'down' : 'up'}"><th>${s.student}${s.name ? ` <span class="name">${escapeHtml(s.name)}</span>` : ''}</th>${cells}<td class="total">${done}/${s.exercises.length}</td><td class="state">${state}</td></tr>`;
+      const state = studentState(s) ? `<span class="why">${escapeHtml(studentState(s))}</span>` : '';
+      return `<tr id="student-${s.student}" class="${rowClass(s)}"><th>${s.student}${s.name ? ` <span class="name">${escapeHtml(s.name)}</span>` : ''}</th>${cells}<td class="total">${done}/${s.exercises.length}</td><td class="state">${state}</td></tr>`;
     })
     .join('\n');
+}
+
+const rowClass = (s: Board['students'][number]) => (s.error ? 'down' : s.stuckMinutes !== undefined ? 'stuck' : 'up');
+
+function shareRow(board: Board): string {
+  const cells = board.shares
+    .map((x) => `<td id="share-${escapeHtml(x.id)}" title="${x.done}/${x.students}">${x.percent}%</td>`)
+    .join('');
+  return `<tr id="shares"><th>share</th>${cells}<td></td><td></td></tr>`;
 }
 
 /** The instructor's board; it redraws itself from the server-sent events at `stream`. */
@@ -34,14 +44,16 @@ export function boardPage(board: Board, stream: string): string {
  th.ex{height:11rem;vertical-align:bottom;white-space:nowrap} th.ex span{writing-mode:vertical-rl;transform:rotate(180deg)}
  td.done{background:#2da44e;color:#fff} td.todo{background:#f3f4f6}
  tr.down th,tr.down td.todo{background:#ffd7d5} td.state{text-align:left;color:#b42318;border:none}
+ tr.stuck th,tr.stuck td.todo{background:#fff1c2} tr.stuck td.state{color:#8a4b00}
+ #shares th,#shares td{font-size:.85em;color:#444;background:#fff}
  #updated{color:#666;font-size:.85em}
 </style></head><body>
 <h1>Class ${escapeHtml(board.class)} · lab ${escapeHtml(board.lab)}</h1>
-<p id="updated">Live: updates as students work. Green = done; a red row = that student's environment is down.</p>
+<p id="updated">Live: updates as students work. Green = done; a red row = that student's environment is down; a yellow row = no progress for ${board.stuckAfterMinutes} min or more (stuck).</p>
 <table><thead><tr><th>student</th>${head}<th>total</th><th></th></tr></thead>
 <tbody id="rows">
 ${rows(board)}
-</tbody></table>
+</tbody><tfoot>${shareRow(board)}</tfoot></table>
 <script>
 const source = new EventSource(${JSON.stringify(stream)});
 source.onmessage = (message) => {
@@ -49,8 +61,10 @@ source.onmessage = (message) => {
   for (const s of board.students) {
     const row = document.getElementById('student-' + s.student);
     if (!row) { location.reload(); return; }
-    row.className = s.error ? 'down' : 'up';
-    row.querySelector('.state').textContent = s.error || '';
+    const stuck = s.stuckMinutes !== undefined;
+    row.className = s.error ? 'down' : stuck ? 'stuck' : 'up';
+    row.querySelector('.state').textContent =
+      s.error || (stuck ? 'stuck: no progress for ' + s.stuckMinutes + ' min' : '');
     let done = 0;
     for (const e of s.exercises) {
       const cell = document.getElementById('cell-' + s.student + '-' + e.id);
@@ -61,7 +75,11 @@ source.onmessage = (message) => {
     }
     row.querySelector('.total').textContent = done + '/' + s.exercises.length;
   }
-  document.getElementById('updated').textContent = 'Updated ' + new Date().toLocaleTimeString() + '. Green = done; a red row = that student\\'s environment is down.';
+  for (const x of board.shares) {
+    const cell = document.getElementById('share-' + x.id);
+    if (cell) { cell.textContent = x.percent + '%'; cell.title = x.done + '/' + x.students; }
+  }
+  document.getElementById('updated').textContent = 'Updated ' + new Date().toLocaleTimeString() + '. Green = done; a red row = that student\\'s environment is down; a yellow row = stuck.';
 };
 </script>
 </body></html>

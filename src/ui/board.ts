@@ -1,7 +1,16 @@
-import type { Board } from '../core/board-model.js';
+import type { Board, StudentResults } from '../core/board-model.js';
 import { table } from './tables.js';
 
-/** Students × exercises with totals; exercises are numbered, with their ids below the grid. */
+/** What the last column says of a student: why their sidecar did not answer, or that they are stuck. */
+export function studentState(s: StudentResults): string {
+  if (s.error) return s.error;
+  return s.stuckMinutes === undefined ? '' : `stuck: no progress for ${s.stuckMinutes} min`;
+}
+
+/**
+ * Students × exercises with totals, how many students did each exercise and their share of the class; a
+ * student with no progress for the board's stuck time is marked. Exercises are numbered, ids below the grid.
+ */
 export function boardTable(board: Board): string {
   const numbers = board.exercises.map((_, i) => String(i + 1));
   // With a roster, a column of names after the seat.
@@ -10,20 +19,26 @@ export function boardTable(board: Board): string {
   const rows = board.students.map((s) => {
     const done = s.exercises.filter((e) => e.done).length;
     const cells = s.exercises.map((e) => (e.done ? '✔' : '·'));
-    return [String(s.student), ...name(s), ...cells, `${done}/${s.exercises.length}`, s.error ?? ''];
+    return [String(s.student), ...name(s), ...cells, `${done}/${s.exercises.length}`, studentState(s)];
   });
   const totals = board.exercises.map((e) =>
     String(board.students.filter((s) => s.exercises.find((x) => x.id === e.id)?.done).length),
   );
+  const shares = board.shares.map((x) => `${x.percent}%`);
   const grid = table(
     ['student', ...(named ? ['name'] : []), ...numbers, 'total', ''],
-    [...rows, ['done by', ...name({}), ...totals, '', '']],
+    [...rows, ['done by', ...name({}), ...totals, '', ''], ['share', ...name({}), ...shares, '', '']],
   );
+  const stuck = board.students.filter((s) => s.stuckMinutes !== undefined).map((s) => s.student);
+  const note =
+    stuck.length > 0
+      ? `\n${stuck.length} stuck (no progress for ${board.stuckAfterMinutes} min or more): student ${stuck.join(', ')}`
+      : '';
   const width = Math.max(...board.exercises.map((e) => e.id.length));
   const legend = board.exercises
     .map((e, i) => `${String(i + 1).padStart(2)}  ${e.id.padEnd(width)}  ${e.title}`)
     .join('\n');
-  return `Class ${board.class}, lab ${board.lab}\n${grid}\n\n${legend}`;
+  return `Class ${board.class}, lab ${board.lab}\n${grid}${note}\n\n${legend}`;
 }
 
 const csvCell = (v: string | number) => (/[",\n]/.test(String(v)) ? `"${String(v).replace(/"/g, '""')}"` : String(v));

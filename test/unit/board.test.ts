@@ -1,30 +1,34 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Board } from '../../src/core/board-model.js';
+import { exerciseShares, markStuck, type Board, type StudentResults } from '../../src/core/board-model.js';
+import { boardPage } from '../../src/ui/board-page.js';
 import { boardCsv, boardTable } from '../../src/ui/board.js';
 
 const exercises = [
   { id: 'smtp-simple', title: 'Envoyer un message simple' },
   { id: 'pop-login', title: 'Se connecter en POP3' },
 ];
+const students: StudentResults[] = [
+  {
+    student: 1,
+    exercises: [
+      { ...exercises[0]!, done: true, at: '2026-11-26T09:52:41.000Z', evidence: 'message X' },
+      { ...exercises[1]!, done: false, at: null, evidence: null },
+    ],
+  },
+  {
+    student: 2,
+    error: 'sidecar down (ECONNREFUSED)',
+    exercises: exercises.map((e) => ({ ...e, done: false, at: null, evidence: null })),
+  },
+];
 const board: Board = {
   class: 'td1',
   lab: 'smtp-pop-imap',
   exercises,
-  students: [
-    {
-      student: 1,
-      exercises: [
-        { ...exercises[0]!, done: true, at: '2026-11-26T09:52:41.000Z', evidence: 'message X' },
-        { ...exercises[1]!, done: false, at: null, evidence: null },
-      ],
-    },
-    {
-      student: 2,
-      error: 'sidecar down (ECONNREFUSED)',
-      exercises: exercises.map((e) => ({ ...e, done: false, at: null, evidence: null })),
-    },
-  ],
+  students,
+  stuckAfterMinutes: 15,
+  shares: exerciseShares(exercises, students),
 };
 
 describe('class board', () => {
@@ -34,6 +38,8 @@ describe('class board', () => {
     assert.match(text, /^1 +✔ +· +1\/2$/m);
     assert.match(text, /^2 +· +· +0\/2 +sidecar down \(ECONNREFUSED\)$/m);
     assert.match(text, /^done by +1 +0$/m);
+    assert.match(text, /^share +50% +0%$/m);
+    assert.doesNotMatch(text, /stuck/);
     assert.match(text, /^ 2 +pop-login +Se connecter en POP3$/m);
   });
 
@@ -42,5 +48,68 @@ describe('class board', () => {
       boardCsv(board),
       'student,smtp-simple,pop-login,done,total,status\n1,1,0,1,2,ok\n2,0,0,0,2,sidecar down (ECONNREFUSED)\n',
     );
+  });
+});
+
+describe('stuck students and the share of the class', () => {
+  const at = (iso: string) => new Date(iso);
+  const working = (student: number, lastProgressAt: string | undefined, done: boolean[]): StudentResults => ({
+    student,
+    exercises: exercises.map((e, i) => ({ ...e, done: done[i]!, at: null, evidence: null })),
+    ...(lastProgressAt !== undefined && { lastProgressAt }),
+  });
+
+  it('marks a student with no progress for the set time, and only then', () => {
+    const class3 = [
+      working(1, '2026-11-26T09:00:00.000Z', [true, false]),
+      working(2, '2026-11-26T09:50:00.000Z', [true, false]),
+      working(3, '2026-11-26T09:00:00.000Z', [true, true]),
+    ];
+    const marked = markStuck(class3, 15, at('2026-11-26T10:00:30Z'));
+    assert.equal(marked[0]!.stuckMinutes, 60);
+    assert.equal(marked[1]!.stuckMinutes, undefined, '10 min without progress is not stuck at 15');
+    assert.equal(marked[2]!.stuckMinutes, undefined, 'a student who has done everything is not stuck');
+    assert.equal(markStuck(class3, 5, at('2026-11-26T10:00:30Z'))[1]!.stuckMinutes, 10, '--stuck 5');
+    assert.equal(markStuck(class3, 15, at('2026-11-26T09:14:59Z'))[0]!.stuckMinutes, undefined, 'at 14 min 59 s');
+    assert.equal(markStuck(class3, 15, at('2026-11-26T09:15:00Z'))[0]!.stuckMinutes, 15, 'at 15 min');
+  });
+
+  it('does not mark a student whose sidecar is down, or does not say when they last progressed', () => {
+    const down = { ...working(1, '2026-11-26T08:00:00.000Z', [false, false]), error: 'sidecar down (x)' };
+    const old = working(2, undefined, [false, false]);
+    const marked = markStuck([down, old], 15, at('2026-11-26T10:00:00Z'));
+    assert.ok(marked.every((s) => s.stuckMinutes === undefined));
+  });
+
+  it('shows stuck students and the shares in check, and on the board page', () => {
+    const now = at('2026-11-26T10:00:00Z');
+    const list = markStuck(
+      [
+        working(1, '2026-11-26T09:30:00.000Z', [true, false]),
+        working(2, '2026-11-26T09:58:00.000Z', [true, true]),
+        working(3, '2026-11-26T09:59:00.000Z', [false, false]),
+        working(4, '2026-11-26T09:20:00.000Z', [false, false]),
+      ],
+      15,
+      now,
+    );
+    const b: Board = { ...board, students: list, shares: exerciseShares(exercises, list) };
+    assert.deepEqual(
+      b.shares.map((x) => [x.id, x.done, x.students, x.percent]),
+      [
+        ['smtp-simple', 2, 4, 50],
+        ['pop-login', 1, 4, 25],
+      ],
+    );
+    const text = boardTable(b);
+    assert.match(text, /^1 +✔ +· +1\/2 +stuck: no progress for 30 min$/m);
+    assert.match(text, /^3 +· +· +0\/2$/m);
+    assert.match(text, /^4 +· +· +0\/2 +stuck: no progress for 40 min$/m);
+    assert.match(text, /^share +50% +25%$/m);
+    assert.match(text, /^2 stuck \(no progress for 15 min or more\): student 1, 4$/m);
+    const page = boardPage(b, '/api/stream');
+    assert.match(page, /<tr id="student-1" class="stuck">(?:(?!<tr).)*stuck: no progress for 30 min/s);
+    assert.match(page, /<tr id="student-3" class="up">/);
+    assert.match(page, /<td id="share-pop-login" title="1\/4">25%<\/td>/);
   });
 });

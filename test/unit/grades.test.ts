@@ -25,6 +25,8 @@ const board: Board = {
   class: 'ro1',
   lab: 'smtp-pop-imap',
   exercises,
+  stuckAfterMinutes: 15,
+  shares: [],
   students: [
     {
       student: 1,

@@ -217,6 +217,8 @@ describe('roster: names where the class is shown', () => {
       class: 'ro1',
       lab: 'smtp-pop-imap',
       exercises: [{ id: 'smtp-simple', title: 'Envoyer' }],
+      stuckAfterMinutes: 15,
+      shares: [],
       students: [
         {
           student: 1,

@@ -426,7 +426,7 @@ describe('smtp-attachment-base64', () => {
       input(session(), [await received('AB12', withJpeg(JPEG.toString('base64')))]),
     );
     assert.equal(result.done, true);
-    assert.match(result.evidence ?? '', /photo\.jpg \(image\/jpeg\), 22 bytes/);
+    assert.match(result.evidence ?? '', /photo\.jpg \(image\/jpeg\), 22 octets/);
   });
 
   it('does not credit base64 with stray characters, nor a 7bit text attachment', async () => {
@@ -449,7 +449,7 @@ describe('smtp-headers-from-to', () => {
       input(smtpSession('AB12', 'president@u-picardie.fr', ['util1']), [message]),
     );
     assert.equal(result.done, true);
-    assert.match(result.evidence ?? '', /From: president@u-picardie\.fr and To: util1@s01\.td1\.test/);
+    assert.match(result.evidence ?? '', /From: president@u-picardie\.fr et To: util1@s01\.td1\.test/);
   });
 
   it('credits a From: equal to MAIL FROM at the end when the log shows no header was added', async () => {
@@ -486,7 +486,7 @@ describe('smtp-spoofed-sender', () => {
   it('credits an envelope sender at a real outside domain', () => {
     const result = check('smtp-spoofed-sender', input(smtpSession('AB12', 'president@u-picardie.fr', ['util1'])));
     assert.equal(result.done, true);
-    assert.match(result.evidence ?? '', /envelope sender president@u-picardie\.fr/);
+    assert.match(result.evidence ?? '', /expéditeur d'enveloppe president@u-picardie\.fr/);
   });
 
   it('does not credit a From: header outside the lab behind a lab envelope', async () => {
@@ -527,7 +527,7 @@ describe('smtp-external', () => {
     );
     const result = check('smtp-external', input(lines));
     assert.equal(result.done, true);
-    assert.match(result.evidence ?? '', /ABC123 to x@gmail\.com: status=bounced \(labctl: mail to other domains/);
+    assert.match(result.evidence ?? '', /ABC123 vers x@gmail\.com : status=bounced \(labctl: mail to other domains/);
   });
 
   it('credits a refused recipient in another domain', () => {
@@ -540,7 +540,7 @@ describe('smtp-external', () => {
       ),
     );
     assert.equal(result.done, true);
-    assert.match(result.evidence ?? '', /RCPT to x@gmail\.com refused: 554/);
+    assert.match(result.evidence ?? '', /RCPT vers x@gmail\.com refusé : 554/);
   });
 
   it('does not credit a to=<..> injected through the HELO name', () => {
@@ -583,8 +583,8 @@ describe('POP3 and IMAP', () => {
         `imapd: LOGIN, user=util11, ${ip}, port=[49046], protocol=IMAP`,
       ),
     );
-    assert.match(check('pop-login', ok).evidence ?? '', /util1 logged in over POP3/);
-    assert.match(check('imap-login', ok).evidence ?? '', /util11 logged in over IMAP/);
+    assert.match(check('pop-login', ok).evidence ?? '', /util1 connecté en POP3/);
+    assert.match(check('imap-login', ok).evidence ?? '', /util11 connecté en IMAP/);
   });
 
   it('does not believe a Courier line logged by a student', () => {

@@ -327,7 +327,7 @@ describe('sidecar memory', () => {
     assert.deepEqual(done(sidecar), ['smtp-attachment', 'smtp-attachment-base64']);
     assert.match(
       sidecar.store.get('smtp-attachment-base64')?.evidence ?? '',
-      new RegExp(`photo\\.jpg \\(image/jpeg\\), ${decoded} bytes`),
+      new RegExp(`photo\\.jpg \\(image/jpeg\\), ${decoded} octets`),
     );
     assert.ok(peakHeap - baseline.heapUsed < 16 * 1024 * 1024, `heap grew by ${mib(peakHeap - baseline.heapUsed)} MiB`);
     await sidecar.close();

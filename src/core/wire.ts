@@ -1,0 +1,63 @@
+/**
+ * What the sidecar and labctl say to each other over HTTP: one set of schemas, imported by both. The sidecar
+ * checks its answers against them before sending; labctl's SidecarClient parses every answer with them, so a
+ * sidecar of another version gives a clear error instead of a board full of undefined.
+ *
+ * zod/mini (not zod): the sidecar is bundled for its image, and zod/mini's functions tree-shake, which keeps
+ * the bundle and the sidecar's memory small. This file imports nothing else: the sidecar bundles it.
+ */
+import * as z from 'zod/mini';
+
+/** One exercise on the student's page, in `labctl check` and on the board. */
+export const ExerciseStatusSchema = z.object({
+  id: z.string(),
+  title: z.string(),
+  done: z.boolean(),
+  /** When it was credited (ISO), if the log tells. */
+  at: z.nullable(z.string()),
+  /** What earned the credit, in French (the student reads it). */
+  evidence: z.nullable(z.string()),
+  /** For an exercise not done: one short hint, in French, about what the student did (never the answer). */
+  hint: z.optional(z.string()),
+});
+export type ExerciseStatus = z.infer<typeof ExerciseStatusSchema>;
+
+/** GET /api/progress, each event of GET /api/stream, and the answer of POST /api/reset-progress. */
+export const ProgressSchema = z.object({
+  class: z.string(),
+  student: z.number(),
+  lab: z.string(),
+  title: z.string(),
+  done: z.number(),
+  total: z.number(),
+  exercises: z.array(ExerciseStatusSchema),
+  /**
+   * The last time the student made progress (ISO): their latest credit, else when progress began to count
+   * (the sidecar's first start, or the last progress reset). The board marks a student stuck from it.
+   */
+  lastProgressAt: z.optional(z.string()),
+});
+export type Progress = z.infer<typeof ProgressSchema>;
+
+/** GET /health: 200 with status ok, or 503 with status stalled and why. */
+export const HealthSchema = z.union([
+  z.object({ status: z.literal('ok'), student: z.number() }),
+  z.object({ status: z.literal('stalled'), student: z.number(), reason: z.string() }),
+]);
+export type Health = z.infer<typeof HealthSchema>;
+
+/** Any refusal (401, 403, 404, 405, 500). */
+export const WireErrorSchema = z.object({ error: z.string() });
+export type WireError = z.infer<typeof WireErrorSchema>;
+
+/** The first problem zod found, in a line: `exercises.0.done: expected boolean`. (zod/mini has no messages.) */
+export function describeIssue(error: z.core.$ZodError): string {
+  const issue = error.issues[0];
+  if (!issue) return 'unexpected shape';
+  const where = issue.path.length > 0 ? issue.path.map(String).join('.') : 'the answer';
+  if (issue.code === 'invalid_type') return `${where}: expected ${issue.expected}`;
+  if (issue.code === 'invalid_value')
+    return `${where}: expected ${issue.values.map((v) => JSON.stringify(v)).join(' or ')}`;
+  if (issue.code === 'invalid_union') return `${where}: matches none of the expected forms`;
+  return `${where}: ${issue.code.replace(/_/g, ' ')}`;
+}
