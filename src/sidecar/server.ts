@@ -2,11 +2,12 @@ import http from 'node:http';
 import { sameSecret } from '../core/token.js';
 import { renderPage } from './page.js';
 import type { Sidecar } from './sidecar.js';
+import { attachTerminal, serveTerminalAsset } from './terminal.js';
 
 type Access = 'none' | 'student' | 'labctl';
 
 /** Who is asking: labctl (Bearer: this sidecar's admin key) or the student (the key of their page address). */
-function access(req: http.IncomingMessage, url: URL, sidecar: Sidecar): Access {
+export function access(req: http.IncomingMessage, url: URL, sidecar: Sidecar): Access {
   const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
   if (sameSecret(bearer, sidecar.config.adminKey)) return 'labctl';
   const key = url.searchParams.get('k') ?? (req.headers['x-labctl-key'] as string | undefined);
@@ -52,6 +53,7 @@ export function createServer(sidecar: Sidecar): http.Server {
       );
     }
     if (req.method !== 'GET') return json(res, 405, { error: 'method not allowed' });
+    if (sidecar.config.terminal && serveTerminalAsset(url.pathname, res)) return;
     if (!['/', '/api/progress', '/api/stream'].includes(url.pathname)) return json(res, 404, { error: 'not found' });
     if (who === 'none') {
       return url.pathname === '/'
@@ -77,5 +79,9 @@ export function createServer(sidecar: Sidecar): http.Server {
     req.on('close', () => streams.delete(res));
   });
   server.on('close', () => clearInterval(keepAlive));
+  // The terminal in the page: a WebSocket upgrade, with the page's own access rule.
+  if (sidecar.config.terminal) {
+    attachTerminal(server, sidecar.config.terminal, (req, url) => access(req, url, sidecar) !== 'none');
+  }
   return server;
 }
