@@ -77,6 +77,12 @@ async function processesOf(user: string): Promise<string[]> {
   return output.split('\n').filter((line) => line.startsWith(`${user} `) || new RegExp(`sshd: ${user}\\b`).test(line));
 }
 
+/** The resident memory of student 1's sidecar (its node is pid 1), in KiB. */
+async function sidecarRssKiB(): Promise<number> {
+  const status = await exec(`labctl-${CLASS}-s01-sidecar`, ['cat', '/proc/1/status']);
+  return Number(/VmRSS:\s+(\d+)/.exec(status.output)?.[1]);
+}
+
 async function until(fn: () => Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await fn())) {
@@ -110,6 +116,7 @@ describe('the terminal in the student’s page', { timeout: 600_000 }, () => {
   let s1: StudentInfo;
   let s2: StudentInfo;
   let browser: Browser;
+  let idleRssKiB: number;
 
   before(async () => {
     await cleanClass(CLASS);
@@ -121,6 +128,7 @@ describe('the terminal in the student’s page', { timeout: 600_000 }, () => {
     [s1, s2] = info.students as [StudentInfo, StudentInfo];
     assert.notEqual(s1.accounts.find((a) => a.user === 'util1')?.password, 'master2021');
     browser = await launchBrowser();
+    idleRssKiB = await sidecarRssKiB();
   });
   afterEach(() => {
     for (const ws of opened.splice(0)) ws.terminate();
@@ -213,11 +221,11 @@ describe('the terminal in the student’s page', { timeout: 600_000 }, () => {
     assert.equal(refused.output, '', 'no shell for the fourth');
 
     // The sidecar's memory with three terminals open (its limit is 128 MiB).
-    const status = await exec(`labctl-${CLASS}-s01-sidecar`, ['cat', '/proc/1/status']);
-    const rssKiB = Number(/VmRSS:\s+(\d+)/.exec(status.output)?.[1]);
+    const rssKiB = await sidecarRssKiB();
     const stats = await docker.getContainer(`labctl-${CLASS}-s01-sidecar`).stats({ stream: false });
+    const mib = (kib: number) => (kib / 1024).toFixed(1);
     t.diagnostic(
-      `sidecar with 3 terminals: VmRSS ${(rssKiB / 1024).toFixed(1)} MiB, cgroup ${(stats.memory_stats.usage / 1048576).toFixed(1)} MiB, pids ${stats.pids_stats?.current}`,
+      `sidecar VmRSS: ${mib(idleRssKiB)} MiB before any terminal, ${mib(rssKiB)} MiB with 3 open; cgroup ${mib(stats.memory_stats.usage / 1024)} MiB, pids ${stats.pids_stats?.current}`,
     );
     assert.ok(rssKiB > 0 && rssKiB < 100 * 1024, `RSS ${rssKiB} KiB`);
 
