@@ -46,7 +46,12 @@ ${t.maxSessions} terminaux au plus à la fois.</p>
     term.loadAddon(fit);
     box.classList.add('open');
     term.open(box);
-    term.onData((data) => ws && ws.readyState === WebSocket.OPEN && ws.send(encoder.encode(data)));
+    // A paste (a base64 attachment, say) goes in pieces: the sidecar takes frames of up to 64 KiB.
+    term.onData((data) => {
+      if (!ws || ws.readyState !== WebSocket.OPEN) return;
+      const bytes = encoder.encode(data);
+      for (let i = 0; i < bytes.length; i += 16384) ws.send(bytes.subarray(i, i + 16384));
+    });
     term.onResize(({ cols, rows }) => ws && ws.readyState === WebSocket.OPEN && ws.send(JSON.stringify({ resize: [cols, rows] })));
     addEventListener('resize', () => fit.fit());
   }

@@ -97,7 +97,7 @@ export function attachTerminal(
           if (sessions.size >= config.maxSessions) {
             ws.close(
               CLOSE.tooMany,
-              `Déjà ${config.maxSessions} terminaux ouverts (c'est le maximum) : fermez-en un, puis réessayez.`,
+              `Déjà ${config.maxSessions} terminaux ouverts (c’est le maximum) : fermez-en un, puis réessayez.`,
             );
             return;
           }
@@ -186,6 +186,8 @@ function bridge(ws: WebSocket, config: TerminalConfig, SshClient: typeof Client)
   ws.on('error', () => end(CLOSE.ended, ''));
 
   ssh.on('ready', () => {
+    // The tab may have closed while ssh was logging in.
+    if (ws.readyState !== ws.OPEN) return void ssh.end();
     ssh.shell({ term: 'xterm-256color', cols: size.cols, rows: size.rows }, (error, stream) => {
       if (error) return end(CLOSE.sshFailed, `Pas de shell sur votre serveur : ${error.message}`);
       shell = stream;

@@ -160,16 +160,21 @@ describe('the terminal in the student’s page', { timeout: 600_000 }, () => {
     await page.waitForSelector('#ex-smtp-simple.done', { timeout: 20_000 });
     await page.waitForSelector('#ex-smtp-subject.done', { timeout: 20_000 });
     assert.equal(await page.getAttribute('#ex-smtp-two-recipients', 'class'), 'todo');
+    await mkdir(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: `${ARTIFACTS}terminal-smtp.png`, fullPage: true });
 
     const util11 = s1.accounts.find((a) => a.user === 'util11')!;
     const spool = await sshRun(s1.ports.ssh!, 'util11', util11.password, 'cat /var/spool/mail/util11');
     assert.match(spool.stdout, /^Subject: Essai depuis le terminal de la page$/m);
     assert.match(spool.stdout, /Bonjour, message tap/);
 
-    // `mail` and the spool work from the page's shell too, as in the TD.
-    await typeLine(page, 'ls -l /var/spool/mail/util1 && which mail telnet', /\/usr\/bin\/telnet/);
-    await mkdir(ARTIFACTS, { recursive: true });
-    await page.screenshot({ path: `${ARTIFACTS}terminal.png`, fullPage: true });
+    // `mail` and `cat` of the spool work from the page's shell too, as in the TD.
+    await typeLine(page, "echo 'corps du message' | mail -s 'Lu avec mail' util1");
+    await typeLine(page, 'cat /var/spool/mail/util1', /^Subject: Lu avec mail$/m);
+    await typeLine(page, 'mail', /Lu avec mail/);
+    await typeLine(page, '1', /corps du message/);
+    await typeLine(page, 'q', /Held 1 message|Saved 1 message/);
+    await page.screenshot({ path: `${ARTIFACTS}terminal-mail.png`, fullPage: true });
     await page.close();
     await until(async () => (await processesOf('util1')).length === 0, 'the page’s session to end');
   });
@@ -219,6 +224,14 @@ describe('the terminal in the student’s page', { timeout: 600_000 }, () => {
     assert.equal(refused.closed!.code, 4429);
     assert.match(refused.closed!.reason, /Déjà 3 terminaux ouverts/);
     assert.equal(refused.output, '', 'no shell for the fourth');
+    // In the page, the student reads why.
+    const page = await browser.newPage();
+    await page.goto(s1.page!);
+    await page.click('#terminal-button');
+    await page.waitForSelector('#terminal-status:has-text("Déjà 3 terminaux ouverts")', { timeout: 15_000 });
+    await waitOnScreen(page, /Déjà 3 terminaux ouverts/);
+    await page.screenshot({ path: `${ARTIFACTS}terminal-refused.png` });
+    await page.close();
 
     // The sidecar's memory with three terminals open (its limit is 128 MiB).
     const rssKiB = await sidecarRssKiB();

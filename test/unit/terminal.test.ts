@@ -164,6 +164,17 @@ describe('the terminal’s WebSocket, against a small sshd', () => {
     assert.equal(sshd.open.size, 0, 'every ssh session ended with its socket');
   });
 
+  it('leaves no ssh session behind a socket closed while ssh was still logging in', async () => {
+    for (let i = 0; i < 3; i++) (await connect(`${base}?k=${key}`)).ws!.close();
+    await sleep(300);
+    for (let i = 0; i < 40 && sshd.open.size > 0; i++) await sleep(50);
+    assert.equal(sshd.open.size, 0);
+    // And the three slots are free again.
+    const tty = new Tty((await connect(`${base}?k=${key}`)).ws!);
+    await tty.waitFor(() => tty.output.includes('util1@mail:~$'), 'the prompt');
+    tty.ws.close();
+  });
+
   it('closes a session left idle, with a message, and ends its ssh session', async () => {
     const bare = await bareTerminal({ ...terminal, idleMs: 800 });
     after(bare.close);
