@@ -7,7 +7,7 @@ import { attachTerminal, serveTerminalAsset } from './terminal.js';
 type Access = 'none' | 'student' | 'labctl';
 
 /** Who is asking: labctl (Bearer: this sidecar's admin key) or the student (the key of their page address). */
-export function access(req: http.IncomingMessage, url: URL, sidecar: Sidecar): Access {
+function access(req: http.IncomingMessage, url: URL, sidecar: Sidecar): Access {
   const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
   if (sameSecret(bearer, sidecar.config.adminKey)) return 'labctl';
   const key = url.searchParams.get('k') ?? (req.headers['x-labctl-key'] as string | undefined);

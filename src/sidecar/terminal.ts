@@ -115,6 +115,17 @@ export function attachTerminal(
   return { sessions: () => sessions.size };
 }
 
+/** A terminal size the page sent, if it is one. */
+function parseResize(text: string): { cols: number; rows: number } | undefined {
+  try {
+    const [cols, rows] = (JSON.parse(text) as { resize?: unknown[] }).resize ?? [];
+    const ok = (n: unknown): n is number => Number.isInteger(n) && (n as number) > 0 && (n as number) < 1000;
+    return ok(cols) && ok(rows) ? { cols, rows } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** One browser tab's terminal: its WebSocket and its ssh session live and die together. */
 function bridge(ws: WebSocket, config: TerminalConfig, SshClient: typeof Client): void {
   const ssh = new SshClient();
@@ -158,21 +169,10 @@ function bridge(ws: WebSocket, config: TerminalConfig, SshClient: typeof Client)
     const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
     if (!isBinary) {
       // Text frames are control messages: {"resize": [cols, rows]}.
-      try {
-        const [cols, rows] = (JSON.parse(bytes.toString()) as { resize?: [number, number] }).resize ?? [];
-        if (
-          Number.isInteger(cols) &&
-          Number.isInteger(rows) &&
-          cols! > 0 &&
-          rows! > 0 &&
-          cols! < 1000 &&
-          rows! < 1000
-        ) {
-          size = { cols: cols!, rows: rows! };
-          shell?.setWindow(size.rows, size.cols, 0, 0);
-        }
-      } catch {
-        // not a control message: ignored
+      const resize = parseResize(bytes.toString());
+      if (resize) {
+        size = resize;
+        shell?.setWindow(size.rows, size.cols, 0, 0);
       }
       return;
     }

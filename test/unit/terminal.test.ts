@@ -27,6 +27,7 @@ const TOKEN = 'unit-test-class-token';
 async function fakeSshd(password: string) {
   const open = new Set<Connection>();
   const logins: string[] = [];
+  const sizes: string[] = [];
   const server = new Server({ hostKeys: [utils.generateKeyPairSync('ed25519').private] }, (client) => {
     client.on('authentication', (ctx) => {
       logins.push(`${ctx.username}:${ctx.method}`);
@@ -37,8 +38,14 @@ async function fakeSshd(password: string) {
       open.add(client);
       client.on('session', (accept) => {
         const session = accept();
-        session.on('pty', (ok) => ok?.());
-        session.on('window-change', (ok) => ok?.());
+        session.on('pty', (ok, _reject, info) => {
+          sizes.push(`pty ${info.cols}x${info.rows} ${info.term}`);
+          ok?.();
+        });
+        session.on('window-change', (ok, _reject, info) => {
+          sizes.push(`window ${info.cols}x${info.rows}`);
+          ok?.();
+        });
         session.on('shell', (ok) => {
           const stream = ok();
           stream.write('util1@mail:~$ ');
@@ -51,7 +58,7 @@ async function fakeSshd(password: string) {
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  return { server, port: (server.address() as AddressInfo).port, open, logins };
+  return { server, port: (server.address() as AddressInfo).port, open, logins, sizes };
 }
 
 /** Opens the terminal's WebSocket; resolves with the HTTP status of a refusal or the open socket. */
@@ -150,6 +157,16 @@ describe('the terminal’s WebSocket, against a small sshd', () => {
     }
     for (const tty of ttys) await tty.waitFor(() => tty.output.includes('util1@mail:~$'), 'the prompt');
     assert.equal(sshd.open.size, 3);
+    // The page's size reaches the pty; nonsense sizes do not.
+    ttys[0]!.ws.send(JSON.stringify({ resize: [132, 40] }));
+    ttys[0]!.ws.send(JSON.stringify({ resize: [0, -1] }));
+    ttys[0]!.ws.send('not json');
+    for (let i = 0; i < 40 && !sshd.sizes.includes('window 132x40'); i++) await sleep(50);
+    assert.ok(sshd.sizes.includes('pty 80x24 xterm-256color'), sshd.sizes.join());
+    assert.deepEqual(
+      sshd.sizes.filter((x) => x.startsWith('window')),
+      ['window 132x40'],
+    );
     ttys[0]!.ws.send(Buffer.from('telnet localhost 25\r'));
     await ttys[0]!.waitFor(() => ttys[0]!.output.includes('echo:telnet localhost 25'), 'the echo');
 
