@@ -1,5 +1,30 @@
 // Bundles the sidecar into one file for its image: Debian bookworm's nodejs is Node 18.
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { build } from 'esbuild';
+
+const require = createRequire(import.meta.url);
+
+// The page's terminal (xterm.js and its stylesheet) goes inline: the image has no node_modules. The list is the one
+// src/sidecar/terminal-assets.ts reads from node_modules when the sidecar runs unbundled (tsc has built it by now).
+const { TERMINAL_FILES } = await import('../dist/src/sidecar/terminal-assets.js');
+const inlineAssets = {
+  name: 'inline-terminal-assets',
+  setup(b) {
+    b.onLoad({ filter: /src[\\/]sidecar[\\/]terminal-assets\.ts$/ }, () => {
+      const assets = Object.fromEntries(
+        Object.entries(TERMINAL_FILES).map(([name, f]) => [
+          name,
+          { type: f.type, body: readFileSync(require.resolve(f.module), 'utf8') },
+        ]),
+      );
+      return {
+        loader: 'js',
+        contents: `const assets = ${JSON.stringify(assets)};\nexport function terminalAssets() { return assets; }\n`,
+      };
+    });
+  },
+};
 
 await build({
   entryPoints: ['src/sidecar/main.ts'],
@@ -10,4 +35,18 @@ await build({
   outfile: 'dist/sidecar/sidecar.mjs',
   legalComments: 'none',
   logLevel: 'warning',
+  plugins: [inlineAssets],
+  // ssh2 and ws are CommonJS: they require() Node's modules and ssh2 reads __dirname, which an ESM bundle lacks.
+  banner: {
+    js: [
+      "import { createRequire as __labctlRequire } from 'node:module';",
+      "import { fileURLToPath as __labctlPath } from 'node:url';",
+      'const require = __labctlRequire(import.meta.url);',
+      'const __filename = __labctlPath(import.meta.url);',
+      "const __dirname = __labctlPath(new URL('.', import.meta.url));",
+    ].join(' '),
+  },
+  // Optional native addons, each loaded in a try/catch with a pure-JS fallback: left out, they are not found at run time
+  // and ssh2 uses Node's crypto and its bundled poly1305 (WebAssembly), ws its JS masking and UTF-8 check.
+  external: ['cpu-features', '*.node', 'bufferutil', 'utf-8-validate'],
 });

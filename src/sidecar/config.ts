@@ -29,6 +29,8 @@ export interface SidecarConfig {
   stateFile: string;
   port: number;
   pollMs: number;
+  /** The terminal in the page (src/sidecar/terminal.ts); none when unset (unit tests). */
+  terminal?: TerminalConfig;
 }
 
 function required(env: NodeJS.ProcessEnv, name: string): string {
@@ -39,8 +41,9 @@ function required(env: NodeJS.ProcessEnv, name: string): string {
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): SidecarConfig {
   const lab = JSON.parse(required(env, 'LABCTL_LAB')) as Pick<SidecarConfig, 'labName' | 'labTitle' | 'exercises'>;
+  const card = JSON.parse(required(env, 'LABCTL_CARD')) as SidecarCard;
   return {
-    card: JSON.parse(required(env, 'LABCTL_CARD')) as SidecarCard,
+    card,
     labName: lab.labName,
     labTitle: lab.labTitle,
     exercises: lab.exercises,
@@ -55,5 +58,46 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): SidecarConf
     stateFile: env.LABCTL_STATE_FILE ?? '/state/progress.json',
     port: Number(env.LABCTL_PORT ?? 8080),
     pollMs: Number(env.LABCTL_POLL_MS ?? 500),
+    terminal: terminalConfig(card, env),
+  };
+}
+
+// --- The terminal in the page ---
+
+/** Where the page's terminal logs in: the student's own server, as their first account (src/sidecar/terminal.ts). */
+export interface TerminalConfig {
+  /** The student's mail server on their own network (its container name) and its sshd's container port. */
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  /** Sessions open at once for this student; one more is refused with a message. */
+  maxSessions: number;
+  /** A session with no keystroke for this long is closed. */
+  idleMs: number;
+  /** No session lasts longer than this. */
+  maxMs: number;
+}
+
+/**
+ * The defaults: 3 sessions, 30 minutes idle, 4 hours in all (a TD lasts 2 to 3 hours). No terminal for a card
+ * without accounts.
+ */
+export function terminalConfig(card: SidecarCard, env: NodeJS.ProcessEnv = {}): TerminalConfig | undefined {
+  const user = card.pair?.[0];
+  if (!user) return undefined;
+  const positive = (name: string, fallback: number) => {
+    const n = Number(env[name]);
+    return Number.isFinite(n) && n > 0 ? n : fallback;
+  };
+  return {
+    // The mail container's name (resourceName in src/core/plan.ts), which Docker's DNS resolves on the student's network.
+    host: env.LABCTL_SSH_HOST ?? `labctl-${card.className}-s${String(card.student).padStart(2, '0')}-mail`,
+    port: positive('LABCTL_SSH_PORT', 22),
+    user,
+    password: card.passwords?.[user] ?? card.password,
+    maxSessions: positive('LABCTL_TERMINAL_SESSIONS', 3),
+    idleMs: positive('LABCTL_TERMINAL_IDLE_S', 30 * 60) * 1000,
+    maxMs: positive('LABCTL_TERMINAL_MAX_S', 4 * 3600) * 1000,
   };
 }

@@ -1,6 +1,7 @@
 import { escapeHtml } from '../ui/html.js';
 import type { SidecarConfig } from './config.js';
 import type { Progress } from './sidecar.js';
+import { terminalSection } from './terminal-page.js';
 
 /** The student's page, in French: their connection card and the checklist, updated live (SSE). */
 export function renderPage(config: SidecarConfig, progress: Progress, key: string): string {
@@ -47,6 +48,7 @@ export function renderPage(config: SidecarConfig, progress: Progress, key: strin
 <ul id="exercises">
 ${rows}
 </ul>
+${terminalSection(config, key)}
 <script>
 const source = new EventSource('/api/stream?k=${encodeURIComponent(key)}');
 source.onmessage = (message) => {

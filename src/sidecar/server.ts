@@ -10,6 +10,7 @@ import {
 } from '../core/wire.js';
 import { renderPage } from './page.js';
 import type { Sidecar } from './sidecar.js';
+import { attachTerminal, serveTerminalAsset } from './terminal.js';
 
 type Access = 'none' | 'student' | 'labctl';
 
@@ -69,6 +70,7 @@ export function createServer(sidecar: Sidecar): http.Server {
       );
     }
     if (req.method !== 'GET') return answer.error(res, 405, { error: 'method not allowed' });
+    if (sidecar.config.terminal && serveTerminalAsset(url.pathname, res)) return;
     if (!['/', '/api/progress', '/api/stream'].includes(url.pathname))
       return answer.error(res, 404, { error: 'not found' });
     if (who === 'none') {
@@ -95,5 +97,9 @@ export function createServer(sidecar: Sidecar): http.Server {
     req.on('close', () => streams.delete(res));
   });
   server.on('close', () => clearInterval(keepAlive));
+  // The terminal in the page: a WebSocket upgrade, with the page's own access rule.
+  if (sidecar.config.terminal) {
+    attachTerminal(server, sidecar.config.terminal, (req, url) => access(req, url, sidecar) !== 'none');
+  }
   return server;
 }
