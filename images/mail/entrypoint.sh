@@ -25,11 +25,11 @@ if [ "${1:-}" != daemons ]; then
   # This student's configuration, rendered by labctl, travels in the container's spec (any engine carries
   # it): a gzipped tar in base64, unpacked at every start, then dropped from the environment before any
   # daemon starts.
-  if [ -n "${LABCTL_CONFIG:-}" ]; then
-    printf '%s' "$LABCTL_CONFIG" | base64 -d | tar -xzf - -C / --no-same-owner ||
-      { echo "labctl: cannot unpack this server's configuration (LABCTL_CONFIG)" >&2; exit 1; }
+  if [ -n "${LABCTL_SERVER_CONFIG:-}" ]; then
+    printf '%s' "$LABCTL_SERVER_CONFIG" | base64 -d | tar -xzf - -C / --no-same-owner ||
+      { echo "labctl: cannot unpack this server's configuration (LABCTL_SERVER_CONFIG)" >&2; exit 1; }
   fi
-  unset LABCTL_CONFIG
+  unset LABCTL_SERVER_CONFIG
   if firewall; then
     exec capsh --drop=cap_net_admin -- "$0" daemons
   fi

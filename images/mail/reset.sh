@@ -8,6 +8,9 @@
 # alone and named. The spool, in a directory students cannot write, is handled as root, regular files only.
 # Prints one line per user: USER spool=N maildir=N mbox=N (messages removed).
 set -eu
+# `docker exec` hands this the container's environment, which carries the server's configuration: none of it
+# goes to the processes run as the account.
+unset LABCTL_SERVER_CONFIG
 
 backup=""
 if [ "${1:-}" = --backup ]; then backup=$2; shift 2; fi

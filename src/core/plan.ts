@@ -53,7 +53,7 @@ export interface PlannedContainer {
   mounts: { volume: string; target: string; readOnly?: boolean }[];
   env: string[];
   /**
-   * Rendered configuration. It travels in the workload's own spec (env LABCTL_CONFIG, a gzipped tar in base64, which
+   * Rendered configuration. It travels in the workload's own spec (env LABCTL_SERVER_CONFIG, a gzipped tar in base64, which
    * the image's entrypoint unpacks at every start), so that any engine can carry it, with no copy into a container.
    */
   files: PlannedFile[];
@@ -332,14 +332,14 @@ function planSidecar(
   return sidecar;
 }
 
-/** The files as LABCTL_CONFIG: a tar (owned by root, with their modes, a fixed time), gzipped, in base64. */
+/** The files as LABCTL_SERVER_CONFIG: a tar (owned by root, with their modes, a fixed time), gzipped, in base64. */
 export async function configEnv(files: PlannedFile[]): Promise<string> {
   const pack = tar.pack();
   for (const f of files) pack.entry({ name: f.path, mode: f.mode, uid: 0, gid: 0, mtime: new Date(0) }, f.content);
   pack.finalize();
   const chunks: Buffer[] = [];
   for await (const chunk of pack) chunks.push(chunk as Buffer);
-  return `LABCTL_CONFIG=${gzipSync(Buffer.concat(chunks), { level: 9 }).toString('base64')}`;
+  return `LABCTL_SERVER_CONFIG=${gzipSync(Buffer.concat(chunks), { level: 9 }).toString('base64')}`;
 }
 
 /** A digest of everything that shapes a container; `up` recreates a container whose digest changed. */

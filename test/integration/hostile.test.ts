@@ -87,6 +87,26 @@ describe('a class that one student cannot break', { timeout: 300_000 }, () => {
     assert.equal(await key(1), one, 'the host key changed with a restart');
   });
 
+  it("the server's configuration, which travels in its spec, is in no process's environment after the start", async () => {
+    // As the student: their shell sees no trace of it, and no process of theirs has it.
+    const student = await sshRun(port(1, 'ssh'), 'util1', PASSWORD, 'env | grep -c LABCTL_ || true');
+    assert.equal(student.code, 0, student.stderr);
+    assert.equal(student.stdout.trim(), '0');
+    // As root, in PID 1 and every daemon (a `docker exec`, like this one, gets the container's environment: that
+    // is the engine's, for whoever holds the engine; reset.sh drops it before acting as an account).
+    const root = await exec(mailName(1), [
+      'bash',
+      '-c',
+      'pids="1 $(pgrep -d " " "^(master|qmgr|pickup|sshd|rsyslogd|couriertcpd|authdaemond)$")"; echo "processes $(wc -w <<<"$pids")"; for p in $pids; do tr "\\0" "\\n" < /proc/$p/environ; echo; done | grep -c LABCTL_SERVER_CONFIG || true',
+    ]);
+    const [processes, found] = root.output.trim().split('\n');
+    assert.ok(Number(processes?.split(' ')[1]) >= 6, `too few daemons looked at: ${root.output}`);
+    assert.equal(found, '0');
+    // And the rendered files are in place: Postfix runs this student's domain.
+    const mailname = await exec(mailName(1), ['cat', '/etc/mailname']);
+    assert.equal(mailname.output.trim(), info.students[0]!.domain);
+  });
+
   it('ssh forwards nothing: no -L, no -D, no -R', async () => {
     const refused = (open: (c: Client, done: (e: Error | undefined) => void) => void) =>
       sshSession(port(1, 'ssh'), 'util1', PASSWORD, (conn) => new Promise<Error | undefined>((r) => open(conn, r)));
