@@ -1,5 +1,7 @@
-// Bundles the sidecar into one file for its image: Debian bookworm's nodejs is Node 18.
-import { readFileSync } from 'node:fs';
+// Bundles the sidecar for its image (Debian bookworm's nodejs is Node 18): dist/sidecar/sidecar.mjs, and chunks for
+// what only the page's terminal needs (ssh2, ws, xterm.js), which a sidecar loads with its first terminal: every
+// sidecar of a class starts without parsing them (most of the bundle).
+import { readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { build } from 'esbuild';
 
@@ -26,13 +28,17 @@ const inlineAssets = {
   },
 };
 
+rmSync('dist/sidecar', { recursive: true, force: true });
 await build({
-  entryPoints: ['src/sidecar/main.ts'],
+  entryPoints: { sidecar: 'src/sidecar/main.ts' },
   bundle: true,
   platform: 'node',
   target: 'node18',
   format: 'esm',
-  outfile: 'dist/sidecar/sidecar.mjs',
+  outdir: 'dist/sidecar',
+  splitting: true,
+  outExtension: { '.js': '.mjs' },
+  chunkNames: 'chunk-[hash]',
   legalComments: 'none',
   logLevel: 'warning',
   plugins: [inlineAssets],

@@ -10,7 +10,7 @@ import type { Progress } from './progress.js';
 
 export const BASE_IMAGE = 'labctl/base:bookworm';
 export const IMAGES_DIR = fileURLToPath(new URL('../../../images/', import.meta.url));
-const SIDECAR_BUNDLE = fileURLToPath(new URL('../../sidecar/sidecar.mjs', import.meta.url));
+const SIDECAR_BUNDLE = fileURLToPath(new URL('../../sidecar/', import.meta.url));
 
 export interface ImageContext {
   name: 'mail' | 'sidecar';
@@ -59,10 +59,21 @@ export function contextTag(repo: string, files: ImageFile[], extra = ''): string
 /** The images' tags for a lab: each changes with its folder, its rendered files and the base. */
 export async function imageContexts(lab: Lab): Promise<{ mail: ImageContext; sidecar: ImageContext }> {
   const mailFiles = [...(await contextFromDir('mail')), ...(await mailImageFiles(lab))];
-  const bundle = await readFile(SIDECAR_BUNDLE).catch(() => {
-    throw new LabctlError(ExitCode.build, `The sidecar bundle ${SIDECAR_BUNDLE} is missing.`, 'Run `npm run build`.');
-  });
-  const sidecarFiles = [...(await contextFromDir('sidecar')), { path: 'sidecar.mjs', content: bundle }];
+  // The bundle: sidecar.mjs and the chunks it loads later (scripts/bundle-sidecar.mjs).
+  const names = await readdir(SIDECAR_BUNDLE).catch((): string[] => []);
+  if (!names.includes('sidecar.mjs'))
+    throw new LabctlError(
+      ExitCode.build,
+      `The sidecar bundle ${SIDECAR_BUNDLE}sidecar.mjs is missing.`,
+      'Run `npm run build`.',
+    );
+  const bundle = await Promise.all(
+    names
+      .filter((name) => name.endsWith('.mjs'))
+      .sort()
+      .map(async (name) => ({ path: `bundle/${name}`, content: await readFile(path.join(SIDECAR_BUNDLE, name)) })),
+  );
+  const sidecarFiles = [...(await contextFromDir('sidecar')), ...bundle];
   return {
     mail: { name: 'mail', files: mailFiles, tag: contextTag('labctl/mail', mailFiles, BASE_IMAGE) },
     sidecar: { name: 'sidecar', files: sidecarFiles, tag: contextTag('labctl/sidecar', sidecarFiles, BASE_IMAGE) },

@@ -10,7 +10,7 @@ import {
 } from '../core/wire.js';
 import { renderPage } from './page.js';
 import type { Sidecar } from './sidecar.js';
-import { attachTerminal, serveTerminalAsset } from './terminal.js';
+import { attachTerminal, isTerminalAsset, serveTerminalAsset } from './terminal.js';
 
 type Access = 'none' | 'student' | 'labctl';
 
@@ -70,7 +70,8 @@ export function createServer(sidecar: Sidecar): http.Server {
       );
     }
     if (req.method !== 'GET') return answer.error(res, 405, { error: 'method not allowed' });
-    if (sidecar.config.terminal && serveTerminalAsset(url.pathname, res)) return;
+    if (sidecar.config.terminal && isTerminalAsset(url.pathname))
+      return void serveTerminalAsset(url.pathname, res, () => answer.error(res, 404, { error: 'not found' }));
     if (!['/', '/api/progress', '/api/stream'].includes(url.pathname))
       return answer.error(res, 404, { error: 'not found' });
     if (who === 'none') {

@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { Client, ClientChannel } from 'ssh2';
 import type { RawData, WebSocket, WebSocketServer } from 'ws';
 import type { TerminalConfig } from './config.js';
-import { terminalAssets } from './terminal-assets.js';
+import type { Asset } from './terminal-assets.js';
 
 /**
  * The terminal in the student's page: a WebSocket from the page to this sidecar, and from here an ssh session
@@ -47,14 +47,20 @@ function refuse(socket: Duplex, status: number, text: string, message: string): 
   );
 }
 
-/** Serves xterm.js and its stylesheet to the page (public library code, no key needed). */
-export function serveTerminalAsset(pathname: string, res: http.ServerResponse): boolean {
-  if (!pathname.startsWith(TERMINAL_ASSET_PREFIX)) return false;
-  const asset = terminalAssets()[pathname.slice(TERMINAL_ASSET_PREFIX.length)];
-  if (!asset) return false;
+export const isTerminalAsset = (pathname: string) => pathname.startsWith(TERMINAL_ASSET_PREFIX);
+
+let assets: Promise<Record<string, Asset>> | undefined;
+
+/**
+ * Serves xterm.js and its stylesheet to the page (public library code, no key needed). They are loaded with the first
+ * page that asks (the bundle keeps them in a chunk of their own), so a sidecar starts without parsing them.
+ */
+export async function serveTerminalAsset(pathname: string, res: http.ServerResponse, notFound: () => void) {
+  assets ??= import('./terminal-assets.js').then((m) => m.terminalAssets());
+  const asset = (await assets)[pathname.slice(TERMINAL_ASSET_PREFIX.length)];
+  if (!asset) return notFound();
   res.writeHead(200, { 'content-type': asset.type, 'cache-control': 'public, max-age=3600' });
   res.end(asset.body);
-  return true;
 }
 
 interface Libraries {
@@ -65,9 +71,11 @@ let libraries: Promise<Libraries> | undefined;
 
 /** ssh2 and ws are loaded with the first terminal: an idle sidecar does not carry them (some 8 MiB of RSS). */
 function load(): Promise<Libraries> {
+  // CommonJS modules: in the bundle's chunks their exports may sit on `default` only.
+  const commonJs = <T extends object>(m: T): T => (m as { default?: T }).default ?? m;
   libraries ??= Promise.all([import('ssh2'), import('ws')]).then(([ssh2, ws]) => ({
-    Client: ssh2.Client,
-    WebSocketServer: ws.WebSocketServer,
+    Client: ssh2.Client ?? commonJs(ssh2).Client,
+    WebSocketServer: ws.WebSocketServer ?? commonJs(ws).WebSocketServer,
   }));
   return libraries;
 }
