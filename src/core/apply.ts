@@ -3,7 +3,7 @@ import type { Engine, Replacement } from '../docker/engine.js';
 import { ExitCode, LabctlError, conflictError } from '../errors.js';
 import { waitForGreeting } from '../probe.js';
 import type { Plan, PlannedContainer, StudentPlan } from './plan.js';
-import type { Diff, Step } from './reconcile.js';
+import type { Diff, Step, StudentDiff } from './reconcile.js';
 
 /**
  * What this run changed, as the way back: each entry undoes one step. Entries are written before the engine is
@@ -107,16 +107,20 @@ export async function applyDiff(diff: Diff, plan: Plan, engine: Engine, options:
   options.signal.addEventListener('abort', onAbort, { once: true });
   let done = 0;
   try {
+    const student = (s: StudentDiff) => byStudent.get(s.student)!;
+    const ready = async (s: StudentDiff) => {
+      await (options.ready
+        ? options.ready(student(s), deadline, stop.signal)
+        : waitReady(student(s), plan, engine, deadline, stop.signal));
+      options.onProgress?.(++done, diff.apply.length);
+    };
+    const start = (s: StudentDiff) => startStudent(s.steps, student(s), plan, engine, journal, stop.signal);
+    const prepare = (s: StudentDiff) => prepareStudent(s.steps, engine, journal, stop.signal);
     const tasks = diff.apply.map((s) =>
-      limit(() => applyStudent(s.steps, byStudent.get(s.student)!, plan, engine, journal, stop.signal)).then(
-        async () => {
-          const student = byStudent.get(s.student)!;
-          await (options.ready
-            ? options.ready(student, deadline, stop.signal)
-            : waitReady(student, plan, engine, deadline, stop.signal));
-          options.onProgress?.(++done, diff.apply.length);
-        },
-      ),
+      limit(async () => {
+        await prepare(s);
+        await start(s);
+      }).then(() => ready(s)),
     );
     for (const task of tasks) task.catch((error: unknown) => stop.abort(error));
     await Promise.allSettled(tasks);
@@ -144,21 +148,25 @@ export async function applyPrune(diff: Diff, engine: Engine): Promise<void> {
   );
 }
 
-async function applyStudent(
-  steps: Step[],
-  s: StudentPlan,
-  plan: Plan,
-  engine: Engine,
-  journal: Journal,
-  signal: AbortSignal,
-) {
+/** The student's missing volumes that a workload created (or replaced) by this diff mounts. */
+function madeWithWorkload(steps: Step[]): Set<string> {
+  const missing = new Set(steps.flatMap((st) => (st.kind === 'create-volume' ? [st.name] : [])));
+  return new Set(
+    steps.flatMap((st) =>
+      st.kind === 'create' || st.kind === 'replace'
+        ? st.container.mounts.map((m) => m.volume).filter((v) => missing.has(v))
+        : [],
+    ),
+  );
+}
+
+/** A student's leftovers removed, then their network and volumes created together. */
+async function prepareStudent(steps: Step[], engine: Engine, journal: Journal, signal: AbortSignal) {
   // Each step starts only if the run is still on.
   const go = async (work: () => Promise<unknown>) => {
     signal.throwIfAborted();
     await work();
   };
-  const spec = (c: PlannedContainer) => ({ ...c, network: s.network.name, bind: plan.bind });
-  // Leftovers first, then the network and volumes together, then the workloads together.
   for (const step of steps) {
     if (step.kind === 'remove') await go(() => engine.removeContainer(step.name));
   }
@@ -171,12 +179,37 @@ async function applyStudent(
         }
         if (step.kind === 'create-volume') {
           journal.createdVolume(step.name);
+          // A volume that a new workload mounts is made with it, as `docker run` does: one call fewer per volume.
+          if (madeWithWorkload(steps).has(step.name)) return undefined;
           return engine.createVolume(step.name, step.labels);
         }
         return undefined;
       }),
     ),
   );
+}
+
+/** A student's workloads created, started or replaced, together. */
+async function startStudent(
+  steps: Step[],
+  s: StudentPlan,
+  plan: Plan,
+  engine: Engine,
+  journal: Journal,
+  signal: AbortSignal,
+) {
+  const go = async (work: () => Promise<unknown>) => {
+    signal.throwIfAborted();
+    await work();
+  };
+  const made = madeWithWorkload(steps);
+  const labels = new Map(s.volumes.map((v) => [v.name, v.labels]));
+  const spec = (c: PlannedContainer) => ({
+    ...c,
+    mounts: c.mounts.map((m) => (made.has(m.volume) ? { ...m, labels: labels.get(m.volume) } : m)),
+    network: s.network.name,
+    bind: plan.bind,
+  });
   await go(() =>
     Promise.all(
       steps.map(async (step) => {

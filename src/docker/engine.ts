@@ -13,7 +13,11 @@ export interface ContainerSpec {
   network: string;
   bind: string;
   ports: { container: number; host: number }[];
-  mounts: { volume: string; target: string; readOnly?: boolean }[];
+  /**
+   * Named volumes. `labels`, when given, are the volume's: the engine creates a missing volume with them as it
+   * creates the workload (one call, as `docker run` does, rather than one per volume).
+   */
+  mounts: { volume: string; target: string; readOnly?: boolean; labels?: Record<string, string> }[];
   env?: string[];
   limits?: ContainerLimits;
   security?: ContainerSecurity;

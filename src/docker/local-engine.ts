@@ -277,12 +277,14 @@ export class LocalEngine implements Engine {
         ExposedPorts: exposed,
         HostConfig: {
           PortBindings: bindings,
+          // VolumeOptions is the API's (a missing volume is made with these labels); @types/dockerode lacks it.
           Mounts: spec.mounts.map((m) => ({
             Type: 'volume',
             Source: m.volume,
             Target: m.target,
             ReadOnly: m.readOnly ?? false,
-          })),
+            ...(m.labels && { VolumeOptions: { Labels: m.labels } }),
+          })) as Docker.MountSettings[],
           NetworkMode: spec.network,
           RestartPolicy: { Name: 'unless-stopped' },
           ...(spec.limits && {

@@ -8,9 +8,9 @@ import { promisify } from 'node:util';
 import { ensureImages } from '../../src/core/images.js';
 import { classInfo } from '../../src/core/class-model.js';
 import { loadLab } from '../../src/core/lab.js';
-import { PORT_BLOCK, WEB_OFFSET } from '../../src/core/ports.js';
 import { LocalEngine } from '../../src/docker/local-engine.js';
 import { waitForGreeting } from '../../src/probe.js';
+import { planClass, type Plan, type PlannedContainer } from '../../src/core/plan.js';
 import { Reporter } from '../../src/ui/reporter.js';
 import { labctl, upArgs } from '../helpers/cli.js';
 import { cleanClass } from '../helpers/docker.js';
@@ -30,12 +30,6 @@ const students = Number(values.students);
 const runs = Number(values.runs);
 const CLASS = 'bench';
 const FLOOR = 'benchfloor';
-const SERVICES: readonly (readonly ['smtp' | 'pop3' | 'imap' | 'ssh', number])[] = [
-  ['smtp', 25],
-  ['pop3', 110],
-  ['imap', 143],
-  ['ssh', 22],
-] as const;
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
@@ -229,99 +223,75 @@ async function labctlDown() {
 }
 
 const docker = (...args: string[]) => run('docker', args);
-const floorName = (n: number) => `labctl-${FLOOR}-s${String(n).padStart(2, '0')}`;
-const range = Array.from({ length: students }, (_, i) => i + 1);
 
-/** The floor: what a person would type, `docker network create` and `docker run -d`, all in parallel. */
+/**
+ * The floor: what a person would type to run the very same containers by hand: per student, in parallel,
+ * `docker network create`, then `docker run -d` of the mail server and of the sidecar with every option labctl gives
+ * them (limits, capabilities, tmpfs, user, restart policy, labels, environment with the rendered configuration),
+ * taken from labctl's own plan; then a loop that asks every port until it answers.
+ */
+let floorPlan: Plan | undefined;
 async function floorUp(base: number, image: string, sidecarImage: string) {
+  floorPlan = await planClass(await loadLab(), {
+    className: FLOOR,
+    students,
+    basePort: base,
+    host: '127.0.0.1',
+    bind: '127.0.0.1',
+    mailImage: image,
+    sidecarImage,
+    token: 'floor-token',
+    passwords: 'lab',
+  });
   await Promise.all(
-    range.map(async (n) => {
-      const name = floorName(n);
-      await docker('network', 'create', '--label', `dev.labctl.class=${FLOOR}`, name);
-      const ports = SERVICES.flatMap(([, p]) => ['-p', `127.0.0.1:${base + n * PORT_BLOCK + (p % PORT_BLOCK)}:${p}`]);
-      const vols = [
-        'spool:/var/mail',
-        'home:/home',
-        'log:/var/log',
-        'evidence:/var/lib/labctl/evidence',
-        'keys:/var/lib/labctl/keys',
-      ].flatMap((v) => ['-v', `${name}-${v}`]);
-      await docker(
-        'run',
-        '-d',
-        '--name',
-        `${name}-mail`,
-        '--label',
-        `dev.labctl.class=${FLOOR}`,
-        '--hostname',
-        `mail.${name}.test`,
-        '--network',
-        name,
-        ...ports,
-        ...vols,
-        image,
-      );
-      await docker(
-        'run',
-        '-d',
-        '--name',
-        `${name}-sidecar`,
-        '--label',
-        `dev.labctl.class=${FLOOR}`,
-        '--network',
-        name,
-        '-p',
-        `127.0.0.1:${base + n * PORT_BLOCK + WEB_OFFSET}:8080`,
-        '-v',
-        `${name}-evidence:/evidence:ro`,
-        '-v',
-        `${name}-progress:/state`,
-        ...floorSidecarEnv(n).flatMap((e) => ['-e', e]),
-        sidecarImage,
-      );
+    floorPlan.students.map(async (s) => {
+      await docker('network', 'create', ...labelArgs(s.network.labels), s.network.name);
+      for (const c of s.containers) await docker('run', '-d', ...runArgs(c, s.network.name), c.image);
     }),
   );
   const deadline = Date.now() + 90_000;
   await Promise.all(
-    range.flatMap((n) =>
-      [...SERVICES, ['web', 80] as const].map(([s, p]) =>
-        waitForGreeting('127.0.0.1', base + n * PORT_BLOCK + (p % PORT_BLOCK), s, deadline),
-      ),
+    floorPlan.students.flatMap((s) =>
+      s.containers.flatMap((c) => c.ports.map((p) => waitForGreeting('127.0.0.1', p.host, p.service, deadline))),
     ),
   );
 }
 
-/** The sidecar needs its configuration even in the floor. */
-function floorSidecarEnv(n: number): string[] {
-  const card = {
-    className: FLOOR,
-    student: n,
-    host: '127.0.0.1',
-    domain: 'x.test',
-    ports: {},
-    pair: ['util1', 'util11'],
-    password: 'x',
-    accounts: 19,
-  };
+const labelArgs = (labels: Record<string, string>) =>
+  Object.entries(labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]);
+
+/** `docker run` flags for a planned container: the same container labctl creates through the API. */
+function runArgs(c: PlannedContainer, network: string): string[] {
+  const sec = c.security;
   return [
-    `LABCTL_LAB=${JSON.stringify({ labName: 'smtp-pop-imap', labTitle: 'TD', exercises: [] })}`,
-    `LABCTL_CARD=${JSON.stringify(card)}`,
-    'LABCTL_ADMIN_KEY=floor',
-    'LABCTL_STUDENT_KEY=floor',
+    ...['--name', c.name, '--hostname', c.hostname, '--network', network, '--restart', 'unless-stopped'],
+    ...labelArgs(c.labels),
+    ...c.env.flatMap((e) => ['-e', e]),
+    ...c.ports.flatMap((p) => ['-p', `127.0.0.1:${p.host}:${p.container}`]),
+    ...c.mounts.flatMap((m) => [
+      '--mount',
+      `type=volume,src=${m.volume},dst=${m.target}${m.readOnly ? ',readonly' : ''}`,
+    ]),
+    ...['--pids-limit', String(c.limits.pids), '--memory', String(c.limits.memoryBytes)],
+    ...['--memory-swap', String(c.limits.memoryBytes), '--cpus', String(c.limits.cpus)],
+    ...['--log-opt', `max-size=${c.limits.log.maxSize}`, '--log-opt', `max-file=${c.limits.log.maxFiles}`],
+    ...(sec.user ? ['--user', sec.user] : []),
+    ...(sec.capAdd ?? []).flatMap((cap) => ['--cap-add', cap]),
+    ...(sec.capDrop ?? []).flatMap((cap) => ['--cap-drop', cap]),
+    ...(sec.noNewPrivileges ? ['--security-opt', 'no-new-privileges:true'] : []),
+    ...(sec.readOnlyRootfs ? ['--read-only'] : []),
+    ...Object.entries(sec.tmpfs ?? {}).flatMap(([path, opts]) => ['--tmpfs', `${path}:${opts}`]),
   ];
 }
 
 async function floorDown() {
-  await Promise.all(range.map((n) => docker('rm', '-f', `${floorName(n)}-mail`, `${floorName(n)}-sidecar`)));
-  await Promise.all(range.map((n) => docker('network', 'rm', floorName(n))));
+  const plan = floorPlan!;
   await Promise.all(
-    range.map((n) =>
-      docker(
-        'volume',
-        'rm',
-        ...['spool', 'home', 'log', 'evidence', 'keys', 'progress'].map((v) => `${floorName(n)}-${v}`),
-      ),
-    ),
+    plan.students.map(async (s) => {
+      await docker('rm', '-f', ...s.containers.map((c) => c.name));
+      await docker('network', 'rm', s.network.name);
+      await docker('volume', 'rm', ...s.volumes.map((v) => v.name));
+    }),
   );
 }
 

@@ -94,6 +94,9 @@ export class FakeEngine implements Engine {
   createContainer(spec: ContainerSpec) {
     this.record(`create-container ${spec.name}`);
     if (this.containers.has(spec.name)) throw new Error(`container ${spec.name} exists`);
+    // As Docker does: a missing volume is made with the mount's labels.
+    for (const m of spec.mounts)
+      if (!this.volumes.has(m.volume)) this.volumes.set(m.volume, { name: m.volume, labels: m.labels ?? {} });
     this.containers.set(spec.name, {
       name: spec.name,
       labels: spec.labels,

@@ -60,6 +60,15 @@ describe('reconcile(plan, observed) against a fake engine', () => {
     );
   });
 
+  it("volumes are made with the workloads that mount them, carrying their labels (the class token's among them)", async () => {
+    const p = await plan({ students: 1 });
+    await apply(await diffOf(p), p);
+    assert.ok(!engine.calls.some((c) => c.startsWith('create-volume')), 'no separate call per volume');
+    assert.deepEqual([...engine.volumes.keys()].sort(), p.students[0]!.volumes.map((v) => v.name).sort());
+    assert.equal(engine.volumes.get('labctl-rc-s01-progress')?.labels[LABEL.token], 'secret-token');
+    assert.equal(engine.volumes.get('labctl-rc-s01-spool')?.labels[LABEL.class], 'rc');
+  });
+
   it('the same plan again changes nothing', async () => {
     const p = await plan();
     await apply(await diffOf(p), p);
@@ -204,10 +213,8 @@ describe('apply and rollback', () => {
     });
     await assert.rejects(run, /Ctrl-C/);
     assert.deepEqual(snapshot(), before);
-    assert.ok(
-      engine.calls.includes('create-volume labctl-rc-s01-spool'),
-      'what was in flight finished, then was removed',
-    );
+    assert.ok(engine.calls.includes('create-network labctl-rc-s01'), 'what was in flight finished…');
+    assert.ok(engine.calls.includes('remove-network labctl-rc-s01'), '…then was removed');
     assert.ok(!engine.calls.some((c) => c.startsWith('create-container')), 'no workload was created after the abort');
     assert.ok(!engine.calls.includes('create-network labctl-rc-s02'), 'student 2 was never started');
   });
