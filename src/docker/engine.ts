@@ -169,6 +169,12 @@ export interface Engine {
   lockHolder(name: string): Promise<LockHolder | undefined>;
   /** Gives a lock back, by the id acquireLock or lockHolder gave; a lock already gone is fine. */
   releaseLock(id: string): Promise<void>;
+
+  // Images carried between engines (Swarm nodes without a registry)
+  /** The images, as one archive in `docker save`'s format. */
+  saveImages(refs: string[]): Promise<NodeJS.ReadableStream>;
+  /** Loads an archive in `docker save`'s format; resolves to the tags it held. */
+  loadImages(archive: NodeJS.ReadableStream): Promise<string[]>;
 }
 
 export interface Replacement {

@@ -1,0 +1,582 @@
+import net from 'node:net';
+import type Docker from 'dockerode';
+import { ExitCode, LabctlError } from '../errors.js';
+import { LABEL } from '../core/labels.js';
+import { dockerClient } from './client.js';
+import type {
+  AddressPool,
+  ClassObjects,
+  ContainerInfo,
+  ContainerSpec,
+  Engine,
+  ImageFile,
+  LabelledObject,
+  LockHolder,
+  LogStream,
+  Maintenance,
+  MaintenanceResult,
+  Replacement,
+} from './engine.js';
+import { LocalEngine, demux, engineUnreachable, publishedAddress } from './local-engine.js';
+import {
+  ENGINE_LABEL,
+  chooseNode,
+  parseConstraint,
+  pinnedNode,
+  serviceSpec,
+  type NodeView,
+  type ServiceSpec,
+} from './swarm-spec.js';
+
+interface DockerError extends Error {
+  statusCode?: number;
+  code?: string;
+  json?: { message?: string };
+}
+
+function failed(action: string, error: unknown): Error {
+  const e = error as DockerError;
+  if (e instanceof LabctlError) return e;
+  if (e.code === 'ECONNREFUSED' || e.code === 'ENOENT' || e.code === 'EACCES') return engineUnreachable(e);
+  const detail = e.json?.message ?? e.message;
+  return new LabctlError(ExitCode.engine, `Failed to ${action}: ${detail.trim()}`);
+}
+
+interface SwarmService {
+  ID: string;
+  Version: { Index: number };
+  Spec: ServiceSpec;
+  PreviousSpec?: ServiceSpec;
+  Endpoint?: { Ports?: { TargetPort: number; PublishedPort: number }[] };
+}
+
+interface SwarmTask {
+  ID: string;
+  ServiceID: string;
+  NodeID?: string;
+  DesiredState: string;
+  Status: {
+    State: string;
+    Message?: string;
+    Err?: string;
+    Timestamp?: string;
+    ContainerStatus?: { ContainerID?: string };
+  };
+}
+
+interface SwarmNode {
+  ID: string;
+  Spec: { Labels?: Record<string, string>; Role: string; Availability: string };
+  Description: { Hostname: string; Platform?: { OS?: string; Architecture?: string } };
+  Status: { State: string; Addr?: string };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const isLoopback = (ip: string) => ip.startsWith('127.') || ip === '::1' || ip === 'localhost';
+
+export interface SwarmOptions {
+  /** Placement constraints for new students, e.g. node.labels.room==b12. */
+  constraints?: string[];
+}
+
+/**
+ * The class on Docker Swarm mode: a student's workload is a service of one replica pinned to one node (their volumes
+ * stay there), on the student's own overlay network, its ports published in host mode on that node. Images, locks
+ * and anything that runs inside a workload go through this node's engine (see maintenance).
+ */
+export class SwarmEngine implements Engine {
+  readonly where: string;
+  private readonly local: LocalEngine;
+  private readonly constraints: string[];
+  private readonly volumeLabels = new Map<string, Record<string, string>>();
+  /** Student (class/n) -> the node chosen for them in this run, so their two services land together. */
+  private readonly placements = new Map<string, Promise<string>>();
+
+  constructor(
+    private readonly docker: Docker = dockerClient(),
+    options: SwarmOptions = {},
+  ) {
+    this.where = `Swarm at ${process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock'}`;
+    this.local = new LocalEngine(docker);
+    this.constraints = options.constraints ?? [];
+    for (const c of this.constraints) parseConstraint(c);
+  }
+
+  /** Whether this engine is a Swarm manager (and so can run a class on Swarm). */
+  static async isManager(docker: Docker = dockerClient()): Promise<boolean> {
+    const info = (await docker.info()) as { Swarm?: { LocalNodeState?: string; ControlAvailable?: boolean } };
+    return info.Swarm?.LocalNodeState === 'active' && info.Swarm.ControlAvailable === true;
+  }
+
+  /** Whether class `className` (any class, without one) runs as services here. */
+  static async holdsClass(className?: string, docker: Docker = dockerClient()): Promise<boolean> {
+    if (!(await SwarmEngine.isManager(docker).catch(() => false))) return false;
+    const label = [className ? `${LABEL.class}=${className}` : LABEL.class];
+    const services = await docker.listServices({ filters: { label } });
+    return services.length > 0;
+  }
+
+  async ping(): Promise<void> {
+    await this.local.ping();
+    if (!(await SwarmEngine.isManager(this.docker))) {
+      throw new LabctlError(
+        ExitCode.engine,
+        `The Docker engine at ${this.local.where} is not a Swarm manager, so it cannot run a class on Swarm.`,
+        'Make it one with `docker swarm init --advertise-addr ADDRESS` (then `docker swarm join` the other nodes), or leave out --engine swarm.',
+        'no-swarm',
+      );
+    }
+  }
+
+  async addressPools(): Promise<AddressPool[] | undefined> {
+    try {
+      const swarm = (await this.docker.swarmInspect()) as { DefaultAddrPool?: string[]; SubnetSize?: number };
+      if (!swarm.DefaultAddrPool?.length || !swarm.SubnetSize) return undefined;
+      return swarm.DefaultAddrPool.map((base) => ({ base, size: swarm.SubnetSize! }));
+    } catch (error) {
+      throw failed('read the swarm', error);
+    }
+  }
+
+  private async services(className?: string): Promise<SwarmService[]> {
+    const label = [className ? `${LABEL.class}=${className}` : LABEL.class];
+    return (await this.docker.listServices({ filters: { label } })) as unknown as SwarmService[];
+  }
+
+  private async nodes(): Promise<SwarmNode[]> {
+    return (await this.docker.listNodes()) as SwarmNode[];
+  }
+
+  /** The address a node is reached at: its Swarm address. */
+  private static nodeAddress(node: SwarmNode | undefined): string | undefined {
+    return node?.Status.Addr && node.Status.Addr !== '0.0.0.0' ? node.Status.Addr : node?.Description.Hostname;
+  }
+
+  async list(className?: string): Promise<ClassObjects> {
+    try {
+      const [services, tasks, nodes, networks, volumes] = await Promise.all([
+        this.services(className),
+        this.docker.listTasks({ filters: { 'desired-state': ['running'] } }) as Promise<SwarmTask[]>,
+        this.nodes(),
+        this.docker.listNetworks({ filters: { label: [className ? `${LABEL.class}=${className}` : LABEL.class] } }),
+        this.docker.listVolumes({ filters: { label: [className ? `${LABEL.class}=${className}` : LABEL.class] } }),
+      ]);
+      const nodeById = new Map(nodes.map((n) => [n.ID, n]));
+      const containers = services.map((s): ContainerInfo => {
+        const task = newest(tasks.filter((t) => t.ServiceID === s.ID));
+        const replicas = s.Spec.Mode.Replicated?.Replicas ?? 0;
+        const node = nodeById.get(task?.NodeID ?? pinnedNode(s.Spec.TaskTemplate.Placement?.Constraints) ?? '');
+        const state =
+          replicas === 0 ? 'exited' : task?.Status.State === 'running' ? 'running' : task ? 'restarting' : 'created';
+        return {
+          id: s.ID,
+          name: s.Spec.Name,
+          labels: s.Spec.Labels ?? {},
+          image: s.Spec.TaskTemplate.ContainerSpec.Image.replace(/@sha256:.*$/, ''),
+          state,
+          status: task
+            ? `${task.Status.State}${task.Status.Err ? ` (${task.Status.Err})` : ''} on ${node?.Description.Hostname ?? task.NodeID ?? '?'}`
+            : `${replicas} replica(s)`,
+          node: SwarmEngine.nodeAddress(node),
+          ports: (s.Spec.EndpointSpec?.Ports ?? []).map((p) => ({
+            container: p.TargetPort,
+            host: p.PublishedPort,
+            ip: '',
+          })),
+        };
+      });
+      // Volumes live on the nodes: this node's, plus those the services mount (on whichever node runs them).
+      const seen = new Map<string, LabelledObject>();
+      for (const v of volumes.Volumes ?? []) seen.set(v.Name, { name: v.Name, labels: v.Labels ?? {} });
+      for (const s of services) {
+        for (const m of s.Spec.TaskTemplate.ContainerSpec.Mounts ?? []) {
+          if (m.Type === 'volume' && !seen.has(m.Source))
+            seen.set(m.Source, { name: m.Source, labels: m.VolumeOptions.Labels });
+        }
+      }
+      return {
+        containers,
+        networks: networks.map((n) => ({ name: n.Name, labels: n.Labels ?? {} })),
+        volumes: [...seen.values()],
+      };
+    } catch (error) {
+      throw failed('list labctl services', error);
+    }
+  }
+
+  async names() {
+    try {
+      const [local, services] = await Promise.all([
+        this.local.names(),
+        this.docker.listServices() as unknown as Promise<SwarmService[]>,
+      ]);
+      for (const s of services) local.containers.add(s.Spec.Name);
+      return local;
+    } catch (error) {
+      throw failed('list services and networks', error);
+    }
+  }
+
+  async publishedPorts(): Promise<Map<number, string>> {
+    const used = await this.local.publishedPorts();
+    try {
+      const services = (await this.docker.listServices()) as unknown as SwarmService[];
+      for (const s of services)
+        for (const p of s.Spec.EndpointSpec?.Ports ?? []) used.set(p.PublishedPort, s.Spec.Name);
+      return used;
+    } catch (error) {
+      throw failed('list published ports', error);
+    }
+  }
+
+  /** Binds the port on this node (every node publishes the class's ports in host mode; this one is a node too). */
+  portAvailable(_bind: string, port: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const server = net.createServer();
+      server.once('error', () => resolve(false));
+      server.listen({ host: '0.0.0.0', port, exclusive: true }, () => server.close(() => resolve(true)));
+    });
+  }
+
+  async createNetwork(name: string, labels: Record<string, string>): Promise<void> {
+    try {
+      await this.docker.createNetwork({
+        Name: name,
+        Driver: 'overlay',
+        Attachable: true,
+        Labels: { ...labels, [ENGINE_LABEL]: 'swarm' },
+        CheckDuplicate: true,
+      });
+    } catch (error) {
+      const message = (error as DockerError).json?.message ?? '';
+      if (/address pool|non-overlapping|no available/i.test(message)) {
+        throw new LabctlError(
+          ExitCode.engine,
+          `The swarm has no free subnet left for network ${name}.`,
+          'Create the swarm with a larger pool: `docker swarm init --default-addr-pool 10.0.0.0/8 --default-addr-pool-mask-length 26`.',
+          'no-subnet',
+        );
+      }
+      throw failed(`create network ${name}`, error);
+    }
+  }
+
+  /** A volume is created by the node that first runs a task mounting it; here only its labels are kept for that. */
+  createVolume(name: string, labels: Record<string, string>): Promise<void> {
+    this.volumeLabels.set(name, labels);
+    return Promise.resolve();
+  }
+
+  /** The node of student `labels` (class, n): where their services are pinned, else a new choice spread over nodes. */
+  private placement(labels: Record<string, string>): Promise<string> {
+    const key = `${labels[LABEL.class]}/${labels[LABEL.student]}`;
+    let chosen = this.placements.get(key);
+    if (!chosen) {
+      chosen = (async () => {
+        const [services, nodes] = await Promise.all([this.services(), this.nodes()]);
+        const mine = services.find(
+          (s) =>
+            s.Spec.Labels[LABEL.class] === labels[LABEL.class] &&
+            s.Spec.Labels[LABEL.student] === labels[LABEL.student],
+        );
+        const pinned = pinnedNode(mine?.Spec.TaskTemplate.Placement.Constraints);
+        if (pinned) return pinned;
+        const load = new Map<string, number>();
+        const counted = new Set<string>();
+        for (const s of services) {
+          const id = pinnedNode(s.Spec.TaskTemplate.Placement?.Constraints);
+          const student = `${s.Spec.Labels[LABEL.class]}/${s.Spec.Labels[LABEL.student]}`;
+          if (!id || counted.has(student)) continue;
+          counted.add(student);
+          load.set(id, (load.get(id) ?? 0) + 1);
+        }
+        for (const [other, node] of this.placements) {
+          if (other === key || counted.has(other)) continue;
+          const id = await node.catch(() => undefined);
+          if (id) load.set(id, (load.get(id) ?? 0) + 1);
+        }
+        const views: NodeView[] = nodes.map((n) => ({
+          id: n.ID,
+          hostname: n.Description.Hostname,
+          role: n.Spec.Role,
+          labels: n.Spec.Labels ?? {},
+          os: n.Description.Platform?.OS,
+          arch: n.Description.Platform?.Architecture,
+          available: n.Status.State === 'ready' && n.Spec.Availability === 'active',
+        }));
+        return chooseNode(views, this.constraints.map(parseConstraint), load).id;
+      })();
+      this.placements.set(key, chosen);
+    }
+    return chosen;
+  }
+
+  private async specFor(spec: ContainerSpec, replicas: number): Promise<ServiceSpec> {
+    const nodeId = await this.placement(spec.labels);
+    return serviceSpec(spec, {
+      nodeId,
+      constraints: this.constraints,
+      replicas,
+      volumeLabels: (name) =>
+        this.volumeLabels.get(name) ?? {
+          [LABEL.class]: spec.labels[LABEL.class] ?? '',
+          [LABEL.student]: spec.labels[LABEL.student] ?? '',
+          [LABEL.role]: 'volume',
+        },
+    });
+  }
+
+  /** Created with no replica: start gives it one, like a created container that is started. */
+  async createContainer(spec: ContainerSpec): Promise<void> {
+    const body = await this.specFor(spec, 0);
+    try {
+      await this.docker.createService(body as unknown as Docker.CreateServiceOptions);
+    } catch (error) {
+      throw failed(`create service ${spec.name}`, error);
+    }
+  }
+
+  private async inspect(name: string): Promise<SwarmService | undefined> {
+    try {
+      return (await this.docker.getService(name).inspect()) as SwarmService;
+    } catch (error) {
+      if ((error as DockerError).statusCode === 404) return undefined;
+      throw failed(`inspect service ${name}`, error);
+    }
+  }
+
+  private async update(name: string, change: (spec: ServiceSpec) => ServiceSpec): Promise<void> {
+    // The version check refuses an update made on a stale read: read again and retry.
+    for (let attempt = 0; ; attempt++) {
+      const current = await this.inspect(name);
+      if (!current) throw new LabctlError(ExitCode.engine, `Service ${name} is not on the swarm any more.`);
+      try {
+        await this.docker
+          .getService(name)
+          .update({ ...change(structuredClone(current.Spec)), version: current.Version.Index });
+        return;
+      } catch (error) {
+        if (attempt < 3 && /out of sequence|update out of/i.test((error as DockerError).json?.message ?? '')) continue;
+        throw failed(`update service ${name}`, error);
+      }
+    }
+  }
+
+  private tasks(name: string): Promise<SwarmTask[]> {
+    return this.docker.listTasks({ filters: { service: [name] } }) as Promise<SwarmTask[]>;
+  }
+
+  async startContainer(name: string): Promise<void> {
+    await this.update(name, (spec) => ({ ...spec, Mode: { Replicated: { Replicas: 1 } } }));
+  }
+
+  /** Scales to none and waits until its task has stopped (its host ports are free then). */
+  async stopContainer(name: string, timeoutSeconds: number): Promise<void> {
+    const current = await this.inspect(name);
+    if (!current) return;
+    if ((current.Spec.Mode.Replicated?.Replicas ?? 0) > 0) {
+      await this.update(name, (spec) => ({ ...spec, Mode: { Replicated: { Replicas: 0 } } }));
+    }
+    await this.settled(
+      name,
+      (t) =>
+        !['running', 'starting', 'preparing', 'ready', 'assigned', 'accepted', 'pending', 'new'].includes(
+          t.Status.State,
+        ),
+      timeoutSeconds + 20,
+    );
+  }
+
+  /** Waits until every task of the service meets `done` (or the service has none). */
+  private async settled(name: string, done: (t: SwarmTask) => boolean, seconds: number): Promise<void> {
+    const deadline = Date.now() + seconds * 1000;
+    for (;;) {
+      const tasks = await this.tasks(name).catch((error: DockerError) => {
+        if (error.statusCode === 404) return [];
+        throw failed(`list the tasks of ${name}`, error);
+      });
+      if (tasks.every(done)) return;
+      if (Date.now() > deadline) {
+        throw new LabctlError(ExitCode.engine, `Service ${name}'s task did not stop in ${seconds} s.`);
+      }
+      await sleep(250);
+    }
+  }
+
+  /** A service update to the new spec (its old task stops first); undo updates it back to the previous spec. */
+  async replaceContainer(spec: ContainerSpec): Promise<Replacement> {
+    const previous = await this.inspect(spec.name);
+    if (!previous) {
+      await this.createContainer(spec);
+      await this.startContainer(spec.name);
+      return { undo: () => this.removeContainer(spec.name), commit: () => Promise.resolve() };
+    }
+    const next = await this.specFor(spec, 1);
+    await this.update(spec.name, () => next);
+    return {
+      undo: () => this.update(spec.name, () => ({ ...previous.Spec, Mode: { Replicated: { Replicas: 1 } } })),
+      commit: () => Promise.resolve(),
+    };
+  }
+
+  /** Removes the service, then waits until its tasks (and their containers on this node) are gone. */
+  async removeContainer(name: string): Promise<void> {
+    try {
+      await this.docker.getService(name).remove();
+    } catch (error) {
+      if ((error as DockerError).statusCode !== 404) throw failed(`remove service ${name}`, error);
+    }
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const [tasks, containers] = await Promise.all([
+        this.tasks(name).catch(() => []),
+        this.docker.listContainers({ all: true, filters: { label: [`com.docker.swarm.service.name=${name}`] } }),
+      ]);
+      if (tasks.length === 0 && containers.length === 0) return;
+      if (Date.now() > deadline) return;
+      await sleep(250);
+    }
+  }
+
+  async removeNetwork(name: string): Promise<void> {
+    // An overlay network is let go a moment after its last task: try again a few times.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.docker.getNetwork(name).remove();
+        return;
+      } catch (error) {
+        const e = error as DockerError;
+        if (e.statusCode === 404) return;
+        if (attempt < 20 && /active endpoints|in use/i.test(e.json?.message ?? '')) {
+          await sleep(500);
+          continue;
+        }
+        throw failed(`remove network ${name}`, error);
+      }
+    }
+  }
+
+  /** Removes the volume where this engine sees it (this node); a volume on another node stays there. */
+  async removeVolume(name: string): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.docker.getVolume(name).remove();
+        return;
+      } catch (error) {
+        const e = error as DockerError;
+        if (e.statusCode === 404) return;
+        if (attempt < 20 && e.statusCode === 409) {
+          await sleep(500);
+          continue;
+        }
+        throw failed(`remove volume ${name}`, error);
+      }
+    }
+  }
+
+  address(bind: string, node?: string): string {
+    if (node && !isLoopback(node)) return node;
+    return publishedAddress(bind);
+  }
+
+  /** Where service `name`'s running task is: its container, and whether it is on this node. */
+  private async runningTask(name: string): Promise<{ container: string; node: string; here: boolean }> {
+    const [tasks, info] = await Promise.all([
+      this.docker.listTasks({ filters: { service: [name], 'desired-state': ['running'] } }) as Promise<SwarmTask[]>,
+      this.docker.info() as Promise<{ Swarm?: { NodeID?: string } }>,
+    ]);
+    const task = newest(tasks.filter((t) => t.Status.State === 'running'));
+    const container = task?.Status.ContainerStatus?.ContainerID;
+    if (!task || !container) {
+      throw new LabctlError(ExitCode.engine, `Service ${name} has no running task.`, 'Start it with `labctl up`.');
+    }
+    const nodeId = task.NodeID ?? '';
+    if (nodeId === info.Swarm?.NodeID) return { container, node: nodeId, here: true };
+    const node = (await this.nodes()).find((n) => n.ID === nodeId);
+    const where = `${node?.Description.Hostname ?? nodeId} (${SwarmEngine.nodeAddress(node) ?? '?'})`;
+    throw new LabctlError(
+      ExitCode.engine,
+      `${name} runs on node ${where}, and labctl reaches inside a workload only on the node it runs on.`,
+      `Run the same labctl command on ${node?.Description.Hostname ?? 'that node'} (with DOCKER_HOST pointing at its engine), or see the README's Swarm section.`,
+      'other-node',
+    );
+  }
+
+  /** Runs in the student's task container, through this node's engine: it must be on this node (see runningTask). */
+  async maintenance(mail: ContainerInfo, task: Maintenance): Promise<MaintenanceResult> {
+    const { container } = await this.runningTask(mail.name);
+    return this.local.maintenance({ ...mail, name: container }, task);
+  }
+
+  async streamLog(mail: ContainerInfo, stream: LogStream): Promise<void> {
+    const { container } = await this.runningTask(mail.name);
+    return this.local.streamLog({ ...mail, name: container }, stream);
+  }
+
+  /** The service's output, gathered by the manager from whichever node runs it. */
+  async logs(name: string, tail: number): Promise<string> {
+    try {
+      const out = (await this.docker
+        .getService(name)
+        .logs({ stdout: true, stderr: true, tail, follow: false })) as unknown as Buffer | NodeJS.ReadableStream;
+      let buffer: Buffer;
+      if (Buffer.isBuffer(out)) buffer = out;
+      else {
+        const chunks: Buffer[] = [];
+        for await (const chunk of out) chunks.push(chunk as Buffer);
+        buffer = Buffer.concat(chunks);
+      }
+      const { stdout, stderr } = demux(buffer);
+      return stdout + stderr;
+    } catch (error) {
+      throw failed(`read the logs of ${name}`, error);
+    }
+  }
+
+  async memoryUsage(name: string): Promise<number> {
+    const { container } = await this.runningTask(name);
+    return this.local.memoryUsage(container);
+  }
+
+  imageExists(ref: string): Promise<boolean> {
+    return this.local.imageExists(ref);
+  }
+
+  ensureBaseImage(onStep: (line: string) => void) {
+    return this.local.ensureBaseImage(onStep);
+  }
+
+  buildImage(tag: string, files: ImageFile[], onStep: (line: string) => void, buildArgs?: Record<string, string>) {
+    return this.local.buildImage(tag, files, onStep, buildArgs);
+  }
+
+  /** Locks are containers on the manager's engine: every labctl of the class talks to the same manager. */
+  acquireLock(name: string, labels: Record<string, string>): Promise<string | undefined> {
+    return this.local.acquireLock(name, labels);
+  }
+
+  lockHolder(name: string): Promise<LockHolder | undefined> {
+    return this.local.lockHolder(name);
+  }
+
+  releaseLock(id: string): Promise<void> {
+    return this.local.releaseLock(id);
+  }
+
+  /** This node's images; run `labctl images load` against each node (DOCKER_HOST) to put them there. */
+  saveImages(refs: string[]): Promise<NodeJS.ReadableStream> {
+    return this.local.saveImages(refs);
+  }
+
+  loadImages(archive: NodeJS.ReadableStream): Promise<string[]> {
+    return this.local.loadImages(archive);
+  }
+}
+
+/** The most recent of a service's tasks. */
+function newest(tasks: SwarmTask[]): SwarmTask | undefined {
+  return tasks.reduce<SwarmTask | undefined>(
+    (best, t) => (!best || (t.Status.Timestamp ?? '') > (best.Status.Timestamp ?? '') ? t : best),
+    undefined,
+  );
+}
