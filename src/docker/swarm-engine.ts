@@ -91,6 +91,8 @@ export class SwarmEngine implements Engine {
   private readonly volumeLabels = new Map<string, Record<string, string>>();
   /** Student (class/n) -> the node chosen for them in this run, so their two services land together. */
   private readonly placements = new Map<string, Promise<string>>();
+  private readonly chosen = new Map<string, string>();
+  private placementQueue: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly docker: Docker = dockerClient(),
@@ -267,48 +269,56 @@ export class SwarmEngine implements Engine {
     return Promise.resolve();
   }
 
-  /** The node of student `labels` (class, n): where their services are pinned, else a new choice spread over nodes. */
+  /**
+   * The node of student `labels` (class, n): where their services are pinned, else a new choice spread over the
+   * nodes. Choices are made one at a time, each counting those made before it, so a student's two services (created
+   * together) land together and students spread evenly.
+   */
   private placement(labels: Record<string, string>): Promise<string> {
     const key = `${labels[LABEL.class]}/${labels[LABEL.student]}`;
     let chosen = this.placements.get(key);
     if (!chosen) {
-      chosen = (async () => {
-        const [services, nodes] = await Promise.all([this.services(), this.nodes()]);
-        const mine = services.find(
-          (s) =>
-            s.Spec.Labels[LABEL.class] === labels[LABEL.class] &&
-            s.Spec.Labels[LABEL.student] === labels[LABEL.student],
-        );
-        const pinned = pinnedNode(mine?.Spec.TaskTemplate.Placement.Constraints);
-        if (pinned) return pinned;
-        const load = new Map<string, number>();
-        const counted = new Set<string>();
-        for (const s of services) {
-          const id = pinnedNode(s.Spec.TaskTemplate.Placement?.Constraints);
-          const student = `${s.Spec.Labels[LABEL.class]}/${s.Spec.Labels[LABEL.student]}`;
-          if (!id || counted.has(student)) continue;
-          counted.add(student);
-          load.set(id, (load.get(id) ?? 0) + 1);
-        }
-        for (const [other, node] of this.placements) {
-          if (other === key || counted.has(other)) continue;
-          const id = await node.catch(() => undefined);
-          if (id) load.set(id, (load.get(id) ?? 0) + 1);
-        }
-        const views: NodeView[] = nodes.map((n) => ({
-          id: n.ID,
-          hostname: n.Description.Hostname,
-          role: n.Spec.Role,
-          labels: n.Spec.Labels ?? {},
-          os: n.Description.Platform?.OS,
-          arch: n.Description.Platform?.Architecture,
-          available: n.Status.State === 'ready' && n.Spec.Availability === 'active',
-        }));
-        return chooseNode(views, this.constraints.map(parseConstraint), load).id;
-      })();
+      chosen = this.placementQueue.then(() => this.choose(key, labels));
+      this.placementQueue = chosen.catch(() => undefined);
       this.placements.set(key, chosen);
     }
     return chosen;
+  }
+
+  private async choose(key: string, labels: Record<string, string>): Promise<string> {
+    const [services, nodes] = await Promise.all([this.services(), this.nodes()]);
+    const mine = services.find(
+      (s) =>
+        s.Spec.Labels[LABEL.class] === labels[LABEL.class] && s.Spec.Labels[LABEL.student] === labels[LABEL.student],
+    );
+    const pinned = pinnedNode(mine?.Spec.TaskTemplate.Placement.Constraints);
+    if (pinned) {
+      this.chosen.set(key, pinned);
+      return pinned;
+    }
+    const load = new Map<string, number>();
+    const counted = new Set<string>();
+    for (const s of services) {
+      const id = pinnedNode(s.Spec.TaskTemplate.Placement?.Constraints);
+      const student = `${s.Spec.Labels[LABEL.class]}/${s.Spec.Labels[LABEL.student]}`;
+      if (!id || counted.has(student)) continue;
+      counted.add(student);
+      load.set(id, (load.get(id) ?? 0) + 1);
+    }
+    // Chosen in this run but not yet created.
+    for (const [other, id] of this.chosen) if (!counted.has(other)) load.set(id, (load.get(id) ?? 0) + 1);
+    const views: NodeView[] = nodes.map((n) => ({
+      id: n.ID,
+      hostname: n.Description.Hostname,
+      role: n.Spec.Role,
+      labels: n.Spec.Labels ?? {},
+      os: n.Description.Platform?.OS,
+      arch: n.Description.Platform?.Architecture,
+      available: n.Status.State === 'ready' && n.Spec.Availability === 'active',
+    }));
+    const id = chooseNode(views, this.constraints.map(parseConstraint), load).id;
+    this.chosen.set(key, id);
+    return id;
   }
 
   private async specFor(spec: ContainerSpec, replicas: number): Promise<ServiceSpec> {
