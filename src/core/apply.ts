@@ -199,8 +199,9 @@ async function applyStudent(
 
 /** Waits until every port of the student answers with its greeting (SMTP 220, POP3 +OK, IMAP * OK, SSH-, web /health). */
 async function waitReady(s: StudentPlan, plan: Plan, engine: Engine, deadline: number, signal: AbortSignal) {
-  const host = engine.address(plan.bind);
   for (const c of s.containers) {
+    // Where the workload's ports answer: the node it is placed on, when the engine has several.
+    const host = engine.address(plan.bind, await engine.workloadNode(c.name));
     try {
       await Promise.all(c.ports.map((p) => waitForGreeting(host, p.host, p.service, deadline, signal)));
     } catch (error) {

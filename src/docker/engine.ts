@@ -175,6 +175,10 @@ export interface Engine {
   saveImages(refs: string[]): Promise<NodeJS.ReadableStream>;
   /** Loads an archive in `docker save`'s format; resolves to the tags it held. */
   loadImages(archive: NodeJS.ReadableStream): Promise<string[]>;
+
+  // Nodes
+  /** The address of the node a workload is placed on, when the engine has several (undefined: this host). */
+  workloadNode(name: string): Promise<string | undefined>;
 }
 
 export interface Replacement {

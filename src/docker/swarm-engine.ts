@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
 import { ExitCode, LabctlError } from '../errors.js';
 import { LABEL } from '../core/labels.js';
@@ -9,6 +10,7 @@ import type {
   ContainerInfo,
   ContainerSpec,
   Engine,
+  ExecResult,
   ImageFile,
   LabelledObject,
   LockHolder,
@@ -60,7 +62,7 @@ interface SwarmTask {
     Message?: string;
     Err?: string;
     Timestamp?: string;
-    ContainerStatus?: { ContainerID?: string };
+    ContainerStatus?: { ContainerID?: string; ExitCode?: number };
   };
 }
 
@@ -70,6 +72,26 @@ interface SwarmNode {
   Description: { Hostname: string; Platform?: { OS?: string; Architecture?: string } };
   Status: { State: string; Addr?: string };
 }
+
+const LOG = '/var/log/mail.log';
+/** Marks a job service with the mail service it works for. */
+const JOB_LABEL = 'dev.labctl.job';
+const BACKUP_MARK = '--- labctl backup (tar, base64) ---';
+/**
+ * What a job does before its command, as the mail server's entrypoint does at its start: unpack the student's
+ * configuration and give the accounts their uids (the files already carry them), so that labctl-reset sees the
+ * same accounts as the running server.
+ */
+const JOB_PREAMBLE = `set -e
+if [ -n "\${LABCTL_CONFIG:-}" ]; then printf '%s' "$LABCTL_CONFIG" | base64 -d | tar -xzf - -C / --no-same-owner; fi
+unset LABCTL_CONFIG
+if [ -s /etc/labctl/uids ]; then
+  changes=$(awk -F: 'NR == FNR { split($0, a, " "); want[a[1]] = a[2]; next }
+    ($1 in want) && $3 != want[$1] { print $1, $3, want[$1] }' /etc/labctl/uids /etc/passwd)
+  [ -z "$changes" ] || sed -i "$(printf '%s\\n' "$changes" | awk '{ printf "s/^%s:x:%s:/%s:x:%s:/\\n", $1, $2, $1, $3 }')" /etc/passwd
+fi
+set +e
+exec "$@"`;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const isLoopback = (ip: string) => ip.startsWith('127.') || ip === '::1' || ip === 'localhost';
@@ -431,6 +453,9 @@ export class SwarmEngine implements Engine {
 
   /** Removes the service, then waits until its tasks (and their containers on this node) are gone. */
   async removeContainer(name: string): Promise<void> {
+    // Its jobs first (a `logs --follow` still running, or one left by an interrupted labctl).
+    const jobs = await this.docker.listServices({ filters: { label: [`${JOB_LABEL}=${name}`] } }).catch(() => []);
+    await Promise.all(jobs.map((j) => this.removeJob(j.Spec?.Name ?? j.ID!)));
     try {
       await this.docker.getService(name).remove();
     } catch (error) {
@@ -512,37 +537,172 @@ export class SwarmEngine implements Engine {
     );
   }
 
-  /** Runs in the student's task container, through this node's engine: it must be on this node (see runningTask). */
+  /**
+   * A maintenance action runs as a one-off Swarm job on the student's node: the mail image, the student's
+   * configuration and volumes, as root, its output read back through the manager (service logs). So nothing needs
+   * the worker's Docker API nor an exec into a container on another node.
+   */
   async maintenance(mail: ContainerInfo, task: Maintenance): Promise<MaintenanceResult> {
-    const { container } = await this.runningTask(mail.name);
-    return this.local.maintenance({ ...mail, name: container }, task);
+    if (task.action === 'accounts') {
+      return this.job(mail.name, ['sh', '-c', 'for d in /home/*/Maildir; do basename "$(dirname "$d")"; done']);
+    }
+    const backupDir = `/var/lib/labctl/backup-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    const reset = [
+      'timeout',
+      '-k',
+      '5',
+      String(task.timeoutSeconds),
+      'labctl-reset',
+      ...(task.backup ? ['--backup', backupDir] : []),
+      ...task.users,
+    ];
+    if (!task.backup) return this.job(mail.name, reset);
+    // The backup comes back after a marker line, as a tar (the directory at its root, as the local engine's) in base64.
+    const script = `"$@" || exit $?; echo '${BACKUP_MARK}'; tar -C /var/lib/labctl -cf - ${backupDir.split('/').pop()} | base64 -w 76`;
+    const run: MaintenanceResult = await this.job(mail.name, ['bash', '-c', script, 'labctl-reset', ...reset]);
+    const at = run.stdout.indexOf(`${BACKUP_MARK}\n`);
+    if (run.exitCode === 0 && at >= 0) {
+      run.backup = Buffer.from(run.stdout.slice(at + BACKUP_MARK.length + 1).replace(/\s+/g, ''), 'base64');
+      run.stdout = run.stdout.slice(0, at);
+    }
+    return run;
   }
 
-  async streamLog(mail: ContainerInfo, stream: LogStream): Promise<void> {
-    const { container } = await this.runningTask(mail.name);
-    return this.local.streamLog({ ...mail, name: container }, stream);
+  /** The student's mail log, read by a job on their node (tail -F while following), through the manager. */
+  async streamLog(mail: ContainerInfo, { follow, onChunk, signal }: LogStream): Promise<void> {
+    if (!follow) {
+      const run = await this.job(mail.name, ['cat', LOG], { logOnly: true });
+      if (run.exitCode !== 0) throw new LabctlError(ExitCode.engine, `Cannot read ${LOG}: ${run.stderr.trim()}`);
+      onChunk(run.stdout);
+      return;
+    }
+    const name = await this.startJob(mail.name, ['tail', '-n', '+1', '-F', LOG], { logOnly: true });
+    try {
+      const stream = await this.docker
+        .getService(name)
+        .logs({ stdout: true, stderr: false, follow: true, tail: 'all' as unknown as number });
+      const out = new PassThrough();
+      out.setEncoding('utf8');
+      out.on('data', onChunk);
+      this.docker.modem.demuxStream(stream, out, new PassThrough());
+      await new Promise<void>((resolve, reject) => {
+        const abort = () => {
+          (stream as unknown as { destroy(): void }).destroy();
+          resolve();
+        };
+        if (signal?.aborted) return abort();
+        signal?.addEventListener('abort', abort, { once: true });
+        stream.on('end', resolve);
+        stream.on('close', resolve);
+        stream.on('error', (error) => (signal?.aborted ? resolve() : reject(error)));
+      });
+    } catch (error) {
+      throw failed(`follow the log of ${mail.name}`, error);
+    } finally {
+      await this.removeJob(name);
+    }
+  }
+
+  /** Starts a job running `cmd` in student `mailName`'s environment on their node; resolves to the job's name. */
+  private async startJob(mailName: string, cmd: string[], options: { logOnly?: boolean } = {}): Promise<string> {
+    const mail = await this.inspect(mailName);
+    if (!mail) throw new LabctlError(ExitCode.engine, `Service ${mailName} is not on the swarm.`);
+    const spec = mail.Spec.TaskTemplate.ContainerSpec;
+    // Only what the action needs: the log read-only for logs; the spool and homes for a reset.
+    const wanted = options.logOnly ? ['/var/log'] : ['/var/mail', '/home'];
+    const mounts = spec.Mounts.filter((m) => m.Type === 'volume' && wanted.includes(m.Target)).map((m) =>
+      options.logOnly ? { ...m, ReadOnly: true } : m,
+    );
+    const name = `${mailName}-job-${Date.now().toString(36)}${Math.floor(Math.random() * 1e4)}`;
+    try {
+      await this.docker.createService({
+        Name: name,
+        // Not the class's label: a job is no workload of the class. Its mail service's removal removes it.
+        Labels: { [JOB_LABEL]: mailName },
+        TaskTemplate: {
+          ContainerSpec: {
+            Image: spec.Image,
+            Env: spec.Env,
+            Mounts: mounts,
+            Command: ['bash', '-c', JOB_PREAMBLE, 'labctl-job', ...cmd],
+            // Its command is PID 1, which ignores SIGTERM (tail -F): no need to wait the default 10 s to stop it.
+            StopGracePeriod: 1e9,
+          },
+          RestartPolicy: { Condition: 'none' },
+          Placement: { Constraints: mail.Spec.TaskTemplate.Placement.Constraints },
+          LogDriver: { Name: 'json-file', Options: {} },
+        },
+        // One task, never restarted. Not a replicated-job: Docker 20.10 leaves a removed job's containers behind
+        // (even running ones), whereas removing a replicated service stops and removes its task.
+        Mode: { Replicated: { Replicas: 1 } },
+      } as unknown as Docker.CreateServiceOptions);
+    } catch (error) {
+      throw failed(`start a job for ${mailName}`, error);
+    }
+    return name;
+  }
+
+  /** Removes a job and waits until its task has let go of the student's volumes. */
+  private async removeJob(name: string): Promise<void> {
+    await this.removeContainer(name).catch(() => {});
+  }
+
+  /** Runs `cmd` as a job in student `mailName`'s environment and waits for it; its output comes from the manager. */
+  private async job(mailName: string, cmd: string[], options: { logOnly?: boolean } = {}): Promise<ExecResult> {
+    const name = await this.startJob(mailName, cmd, options);
+    try {
+      const deadline = Date.now() + 120_000;
+      let task: SwarmTask | undefined;
+      for (;;) {
+        task = newest(await this.tasks(name));
+        if (task && ['complete', 'failed', 'rejected', 'shutdown', 'orphaned'].includes(task.Status.State)) break;
+        if (Date.now() > deadline) throw new LabctlError(ExitCode.engine, `Job ${name} did not finish in 120 s.`);
+        await sleep(200);
+      }
+      if (task.Status.State === 'rejected' || !task.Status.ContainerStatus?.ContainerID) {
+        throw new LabctlError(
+          ExitCode.engine,
+          `Job ${name} for ${mailName} could not run: ${task.Status.Err ?? task.Status.State}.`,
+        );
+      }
+      const exitCode = task.Status.ContainerStatus.ExitCode ?? (task.Status.State === 'complete' ? 0 : -1);
+      const buffer = await this.serviceLogs(name);
+      return { exitCode, ...demux(buffer) };
+    } finally {
+      await this.removeJob(name);
+    }
+  }
+
+  private async serviceLogs(name: string, tail?: number): Promise<Buffer> {
+    const out = (await this.docker
+      .getService(name)
+      .logs({ stdout: true, stderr: true, follow: false, ...(tail !== undefined && { tail }) })) as unknown as
+      Buffer | NodeJS.ReadableStream;
+    if (Buffer.isBuffer(out)) return out;
+    const chunks: Buffer[] = [];
+    for await (const chunk of out) chunks.push(Buffer.from(chunk as Buffer));
+    return Buffer.concat(chunks);
   }
 
   /** The service's output, gathered by the manager from whichever node runs it. */
   async logs(name: string, tail: number): Promise<string> {
     try {
-      const out = (await this.docker
-        .getService(name)
-        .logs({ stdout: true, stderr: true, tail, follow: false })) as unknown as Buffer | NodeJS.ReadableStream;
-      let buffer: Buffer;
-      if (Buffer.isBuffer(out)) buffer = out;
-      else {
-        const chunks: Buffer[] = [];
-        for await (const chunk of out) chunks.push(chunk as Buffer);
-        buffer = Buffer.concat(chunks);
-      }
-      const { stdout, stderr } = demux(buffer);
+      const { stdout, stderr } = demux(await this.serviceLogs(name, tail));
       return stdout + stderr;
     } catch (error) {
       throw failed(`read the logs of ${name}`, error);
     }
   }
 
+  /** The node the service is pinned to (its volumes are there), whether or not its task runs yet. */
+  async workloadNode(name: string): Promise<string | undefined> {
+    const service = await this.inspect(name);
+    const id = pinnedNode(service?.Spec.TaskTemplate.Placement.Constraints);
+    if (!id) return undefined;
+    return SwarmEngine.nodeAddress((await this.nodes()).find((n) => n.ID === id));
+  }
+
+  /** From the engine's stats: only for a workload on this node (see runningTask). */
   async memoryUsage(name: string): Promise<number> {
     const { container } = await this.runningTask(name);
     return this.local.memoryUsage(container);

@@ -193,4 +193,7 @@ export class FakeEngine implements Engine {
   loadImages(): Promise<string[]> {
     return Promise.reject(new Error('FakeEngine cannot load images'));
   }
+  workloadNode(): Promise<string | undefined> {
+    return Promise.resolve(undefined);
+  }
 }

@@ -3,9 +3,11 @@
  * made here or reused). LABCTL_TEST_ENGINES=swarm (or local) runs one of them.
  */
 import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import type { ClassInfo } from '../../src/core/class-model.js';
-import { labctl, labctlJson, upArgs } from '../helpers/cli.js';
+import { BIN, labctl, labctlJson, upArgs } from '../helpers/cli.js';
 import { docker, exec } from '../helpers/docker.js';
 import { freeBasePort } from '../helpers/ports.js';
 import { Session, SMTP_FINAL } from '../helpers/session.js';
@@ -13,6 +15,7 @@ import { sshRun } from '../helpers/ssh.js';
 import { cleanSwarmClass, ensureSwarm, leaveSwarm, workloadContainer } from '../helpers/swarm.js';
 import { waitForCredits } from '../helpers/td.js';
 
+const run = promisify(execFile);
 const PASSWORD = 'master2021';
 const ENGINES = (process.env.LABCTL_TEST_ENGINES ?? 'local,swarm').split(',') as ('local' | 'swarm')[];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -183,6 +186,19 @@ for (const engine of ENGINES) {
       assert.equal(logs.code, 0, logs.stderr);
       assert.match(logs.stdout, /postfix\/smtpd\[\d+\]: connect from/);
       assert.match(logs.stdout, /imapd: LOGIN, user=util12/);
+      // --follow shows what comes next, and ends cleanly (nothing left running) when stopped.
+      const child = spawn(process.execPath, [BIN, 'logs', '--class', CLASS, '--student', '2', '--follow']);
+      let followed = '';
+      child.stdout.on('data', (c: Buffer) => (followed += c.toString()));
+      await sleep(3000);
+      const id = await sendMail(2, 'util2', ['util2'], ['Subject: suivi', '', 'suivi', '']);
+      for (let i = 0; i < 50 && !followed.includes(`${id}: removed`); i++) await sleep(200);
+      child.kill('SIGINT');
+      const code = await new Promise((r) => child.on('close', r));
+      assert.equal(code, 0);
+      assert.ok(followed.includes(`${id}: removed`), followed.slice(-500));
+      const jobs = engine === 'swarm' ? await docker.listServices({ filters: { label: ['dev.labctl.job'] } }) : [];
+      assert.equal(jobs.length, 0);
       const none = await labctl(['logs', '--class', CLASS, '--student', '9']);
       assert.equal(none.code, 2);
     });
@@ -239,9 +255,23 @@ for (const engine of ENGINES) {
     }
 
     it("reset empties a student's mailbox and the server still answers", async () => {
-      const reset = await labctl(['reset', '--class', CLASS, '--student', '2', '--user', 'util12', '--yes']);
+      const reset = await labctl([
+        'reset',
+        '--class',
+        CLASS,
+        '--student',
+        '2',
+        '--user',
+        'util12',
+        '--backup',
+        '--yes',
+      ]);
       assert.equal(reset.code, 0, reset.stderr);
       assert.match(reset.stdout, /student 2 +util12 +removed 1 from the spool/);
+      // The backup holds the message, whichever engine ran the reset.
+      const backup = /Backups: (\S+\.tar)/.exec(reset.stdout)![1]!;
+      const spool = await run('tar', ['-xOf', backup, '--wildcards', '*/util12/spool']);
+      assert.match(spool.stdout, /test envoie president/);
       const list = await popList(2, 'util12');
       assert.match(list[0]!, /^\+OK/);
       assert.equal(list.filter((l) => /^\d+ \d+$/.test(l)).length, 0, list.join('\n'));
