@@ -103,6 +103,11 @@ program
     (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
     cfg?.constraints,
   )
+  .option(
+    '--registry <host[:port]>',
+    'on Swarm, nodes pull the images from this registry (see build --push)',
+    cfg?.registry,
+  )
   .option('--dry-run', 'print the plan and change nothing')
   .addOption(jsonOption())
   .action(async (o) => {
@@ -283,6 +288,7 @@ program
   .command('build')
   .description('build the base, mail and sidecar images (up builds them when missing)')
   .option('--lab <file>', 'lab file whose accounts go into the image')
+  .option('--push <registry>', 'then push the mail and sidecar images to this registry (host[:port]), for Swarm nodes')
   .addOption(jsonOption())
   .action(async (o) => {
     const { build } = await import('./commands/build.js');

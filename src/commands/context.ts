@@ -13,13 +13,21 @@ export interface Context {
 }
 
 export function defaultContext(
-  options: { json?: boolean; quiet?: boolean; engine?: EngineKind; className?: string; constraints?: string[] } = {},
+  options: {
+    json?: boolean;
+    quiet?: boolean;
+    engine?: EngineKind;
+    className?: string;
+    constraints?: string[];
+    registry?: string;
+  } = {},
 ): Context {
   // The local engine unless asked for Swarm (`--engine swarm`, `engine: swarm`) or the class runs on Swarm.
   const engine = selectEngine({
     engine: options.engine,
     className: options.className,
     constraints: options.constraints,
+    registry: options.registry,
   });
   return { engine: tracedEngine(engine), reporter: new Reporter(options) };
 }

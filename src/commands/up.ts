@@ -27,6 +27,8 @@ export interface UpOptions {
   engine?: EngineKind;
   /** Swarm placement constraints for new students. */
   constraints?: string[];
+  /** On Swarm: the registry the nodes pull the images from (see `build --push`). */
+  registry?: string;
 }
 
 export async function up(options: UpOptions, ctx: Context = defaultContext(options)): Promise<Plan> {

@@ -18,6 +18,8 @@ export const classFileSchema = z
     engine: z.enum(['local', 'swarm']).optional(),
     /** Swarm placement constraints for new students, e.g. node.labels.room==b12. */
     constraints: z.array(z.string().min(1)).optional(),
+    /** Swarm: the registry the nodes pull the images from (`labctl build --push` pushes there). */
+    registry: z.string().min(1).optional(),
   })
   .strict();
 

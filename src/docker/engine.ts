@@ -175,6 +175,8 @@ export interface Engine {
   saveImages(refs: string[]): Promise<NodeJS.ReadableStream>;
   /** Loads an archive in `docker save`'s format; resolves to the tags it held. */
   loadImages(archive: NodeJS.ReadableStream): Promise<string[]>;
+  /** Tags image `ref` as `registry/ref` and pushes it there; resolves to the pushed reference. */
+  pushImage(ref: string, registry: string, onStep: (line: string) => void): Promise<string>;
 
   // Nodes
   /** The address of the node a workload is placed on, when the engine has several (undefined: this host). */

@@ -4,7 +4,7 @@ import type Docker from 'dockerode';
 import { ExitCode, LabctlError } from '../errors.js';
 import { LABEL } from '../core/labels.js';
 import { dockerClient } from './client.js';
-import { buildImage, ensureBaseImage } from './images.js';
+import { buildImage, ensureBaseImage, pushImage } from './images.js';
 import type {
   AddressPool,
   ClassObjects,
@@ -605,5 +605,9 @@ export class LocalEngine implements Engine {
   /** One host: every workload is here. */
   workloadNode(): Promise<string | undefined> {
     return Promise.resolve(undefined);
+  }
+
+  pushImage(ref: string, registry: string, onStep: (line: string) => void): Promise<string> {
+    return pushImage(this.docker, ref, registry, onStep);
   }
 }

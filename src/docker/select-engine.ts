@@ -12,6 +12,8 @@ export interface EngineChoice {
   className?: string;
   /** Placement constraints for new students on Swarm. */
   constraints?: string[];
+  /** On Swarm: the registry the nodes pull the images from. */
+  registry?: string;
 }
 
 const isLoopback = (ip: string) => ip.startsWith('127.') || ip === '::1' || ip === 'localhost';
@@ -24,6 +26,8 @@ const isLoopback = (ip: string) => ip.startsWith('127.') || ip === '::1' || ip =
 export function selectEngine(choice: EngineChoice): Engine {
   if (choice.engine === 'local' && choice.constraints?.length)
     throw usageError('--constraint places students on Swarm nodes: it needs --engine swarm.');
+  if (choice.engine === 'local' && choice.registry)
+    throw usageError('--registry is where Swarm nodes pull the images: it needs --engine swarm.');
   let chosen: Promise<Engine> | undefined;
   const resolve = () =>
     (chosen ??= (async (): Promise<Engine> => {
@@ -44,7 +48,7 @@ export function selectEngine(choice: EngineChoice): Engine {
             );
           }
         }
-        return new SwarmEngine(undefined, { constraints: choice.constraints });
+        return new SwarmEngine(undefined, { constraints: choice.constraints, registry: choice.registry });
       }
       return new LocalEngine();
     })());

@@ -99,6 +99,8 @@ const isLoopback = (ip: string) => ip.startsWith('127.') || ip === '::1' || ip =
 export interface SwarmOptions {
   /** Placement constraints for new students, e.g. node.labels.room==b12. */
   constraints?: string[];
+  /** A registry the nodes pull the images from (pushed there by `labctl build --push`); else each node's own. */
+  registry?: string;
 }
 
 /**
@@ -110,6 +112,7 @@ export class SwarmEngine implements Engine {
   readonly where: string;
   private readonly local: LocalEngine;
   private readonly constraints: string[];
+  private readonly registry: string | undefined;
   private readonly volumeLabels = new Map<string, Record<string, string>>();
   /** Student (class/n) -> the node chosen for them in this run, so their two services land together. */
   private readonly placements = new Map<string, Promise<string>>();
@@ -123,6 +126,7 @@ export class SwarmEngine implements Engine {
     this.where = `Swarm at ${process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock'}`;
     this.local = new LocalEngine(docker);
     this.constraints = options.constraints ?? [];
+    this.registry = options.registry?.replace(/\/+$/, '');
     for (const c of this.constraints) parseConstraint(c);
   }
 
@@ -196,7 +200,8 @@ export class SwarmEngine implements Engine {
           id: s.ID,
           name: s.Spec.Name,
           labels: s.Spec.Labels ?? {},
-          image: s.Spec.TaskTemplate.ContainerSpec.Image.replace(/@sha256:.*$/, ''),
+          // The plan's name of the image, whichever registry it is pulled from.
+          image: s.Spec.TaskTemplate.ContainerSpec.Image.replace(/@sha256:.*$/, '').replace(/^[^/]+[.:][^/]*\//, ''),
           state,
           status: task
             ? `${task.Status.State}${task.Status.Err ? ` (${task.Status.Err})` : ''} on ${node?.Description.Hostname ?? task.NodeID ?? '?'}`
@@ -345,6 +350,8 @@ export class SwarmEngine implements Engine {
 
   private async specFor(spec: ContainerSpec, replicas: number): Promise<ServiceSpec> {
     const nodeId = await this.placement(spec.labels);
+    // With a registry, the nodes pull the image from it by that name.
+    if (this.registry) spec = { ...spec, image: `${this.registry}/${spec.image}` };
     return serviceSpec(spec, {
       nodeId,
       constraints: this.constraints,
@@ -716,8 +723,19 @@ export class SwarmEngine implements Engine {
     return this.local.ensureBaseImage(onStep);
   }
 
-  buildImage(tag: string, files: ImageFile[], onStep: (line: string) => void, buildArgs?: Record<string, string>) {
-    return this.local.buildImage(tag, files, onStep, buildArgs);
+  /** Built on the manager; with a registry, pushed there at once, so that the nodes find it. */
+  async buildImage(
+    tag: string,
+    files: ImageFile[],
+    onStep: (line: string) => void,
+    buildArgs?: Record<string, string>,
+  ): Promise<void> {
+    await this.local.buildImage(tag, files, onStep, buildArgs);
+    if (this.registry && !tag.startsWith('labctl/base:')) await this.local.pushImage(tag, this.registry, onStep);
+  }
+
+  pushImage(ref: string, registry: string, onStep: (line: string) => void): Promise<string> {
+    return this.local.pushImage(ref, registry, onStep);
   }
 
   /** Locks are containers on the manager's engine: every labctl of the class talks to the same manager. */

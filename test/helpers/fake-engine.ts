@@ -196,4 +196,7 @@ export class FakeEngine implements Engine {
   workloadNode(): Promise<string | undefined> {
     return Promise.resolve(undefined);
   }
+  pushImage(): Promise<string> {
+    return Promise.reject(new Error('FakeEngine has no registry'));
+  }
 }
