@@ -1,5 +1,5 @@
 import { usageError } from '../errors.js';
-import type { Engine } from './engine.js';
+import type { ClassObjects, Engine } from './engine.js';
 import { LocalEngine, publishedAddress } from './local-engine.js';
 import { SwarmEngine } from './swarm-engine.js';
 
@@ -23,6 +23,20 @@ const isLoopback = (ip: string) => ip.startsWith('127.') || ip === '::1' || ip =
  * for: Swarm when this engine is a Swarm manager whose services carry the class (any labctl class, without one), else
  * the local engine. The choice is made at the first call, so commands that never reach an engine never ask.
  */
+/**
+ * The Swarm engine's objects and the local engine's, without what the local engine sees of Swarm's: its task
+ * containers, its overlay networks, and the volumes both list.
+ */
+export function mergeObjects(swarm: ClassObjects, local: ClassObjects): ClassObjects {
+  const volumes = new Set(swarm.volumes.map((v) => v.name));
+  const networks = new Set(swarm.networks.map((n) => n.name));
+  return {
+    containers: [...swarm.containers, ...local.containers.filter((c) => !c.labels['com.docker.swarm.task.id'])],
+    networks: [...swarm.networks, ...local.networks.filter((n) => !networks.has(n.name))],
+    volumes: [...swarm.volumes, ...local.volumes.filter((v) => !volumes.has(v.name))],
+  };
+}
+
 export function selectEngine(choice: EngineChoice): Engine {
   if (choice.engine === 'local' && choice.constraints?.length)
     throw usageError('--constraint places students on Swarm nodes: it needs --engine swarm.');
@@ -59,6 +73,13 @@ export function selectEngine(choice: EngineChoice): Engine {
       // Pure: a workload's node, when it has one, is where its ports answer.
       if (prop === 'address')
         return (bind: string, node?: string) => (node && !isLoopback(node) ? node : publishedAddress(bind));
+      // Every class (no class named, no engine asked for): the classes of both engines, side by side.
+      if (prop === 'list' && choice.engine === undefined)
+        return async (className?: string) => {
+          const engine = await resolve();
+          if (className !== undefined || !(engine instanceof SwarmEngine)) return engine.list(className);
+          return mergeObjects(await engine.list(), await target.list());
+        };
       const value: unknown = Reflect.get(target, prop, receiver);
       if (typeof value !== 'function') return value;
       return async (...args: unknown[]) => {

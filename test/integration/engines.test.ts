@@ -246,6 +246,28 @@ for (const engine of ENGINES) {
         assert.equal(bad.code, 2);
         assert.match(bad.stderr, /is not a placement constraint/);
       });
+
+      it('status of every class shows the Swarm class and a class on containers side by side', async () => {
+        const other = `${CLASS}l`;
+        await cleanSwarmClass(other);
+        try {
+          const local = await labctl([...upArgs(other, 1, await freeBasePort(1)), '--engine', 'local']);
+          assert.equal(local.code, 0, local.stderr);
+          const rows = await labctlJson<{ class: string; student: number; containers: Record<string, string> }[]>([
+            'status',
+          ]);
+          const mine = rows.filter((r) => r.class === CLASS || r.class === other);
+          assert.deepEqual(
+            mine.map((r) => `${r.class}/${r.student} ${r.containers.mail} ${r.containers.sidecar}`).sort(),
+            [`${CLASS}/1 running running`, `${CLASS}/2 running running`, `${other}/1 running running`],
+          );
+          // Swarm's task containers are not listed as the local class's (or anyone's) containers.
+          assert.ok(rows.every((r) => Object.keys(r.containers).every((k) => k === 'mail' || k === 'sidecar')));
+        } finally {
+          await labctl(['down', '--class', other, '--purge', '--yes']);
+          await cleanSwarmClass(other);
+        }
+      });
     } else {
       it('refuses to move a class that runs on containers to Swarm', async () => {
         const swarm = await labctl([...upArgs(CLASS, 2, base), '--engine', 'swarm']);

@@ -13,6 +13,7 @@ import {
   tmpfsOptions,
   type NodeView,
 } from '../../src/docker/swarm-spec.js';
+import { mergeObjects, selectEngine } from '../../src/docker/select-engine.js';
 
 const node = (id: string, hostname: string, labels: Record<string, string> = {}, available = true): NodeView => ({
   id,
@@ -167,5 +168,73 @@ describe('swarm placement', () => {
     assert.equal(pinnedNode(['node.labels.room==b12', 'node.id==xyz']), 'xyz');
     assert.equal(pinnedNode(['node.labels.room==b12']), undefined);
     assert.equal(pinnedNode(undefined), undefined);
+  });
+});
+
+describe('choosing the engine', () => {
+  it('refuses Swarm-only options with the local engine, before asking any engine', () => {
+    assert.throws(
+      () => selectEngine({ engine: 'local', constraints: ['node.labels.room==b12'] }),
+      (e: unknown) =>
+        e instanceof LabctlError && e.exitCode === 2 && /--constraint .* needs --engine swarm/.test(e.message),
+    );
+    assert.throws(
+      () => selectEngine({ engine: 'local', registry: 'reg.example:5000' }),
+      (e: unknown) => e instanceof LabctlError && /--registry .* needs --engine swarm/.test(e.message),
+    );
+  });
+
+  it('lists every class of both engines once: Swarm task containers and overlay networks are not counted twice', () => {
+    const labels = (cls: string, role: string, extra: Record<string, string> = {}) => ({
+      'dev.labctl.class': cls,
+      'dev.labctl.student': '1',
+      'dev.labctl.role': role,
+      ...extra,
+    });
+    const info = (name: string, l: Record<string, string>) => ({
+      id: name,
+      name,
+      labels: l,
+      image: 'i',
+      state: 'running',
+      status: '',
+      ports: [],
+    });
+    const merged = mergeObjects(
+      {
+        containers: [info('labctl-a-s01-mail', labels('a', 'mail'))],
+        networks: [
+          { name: 'labctl-a-s01', labels: labels('a', 'network') },
+          { name: 'labctl-b-s01', labels: labels('b', 'network') },
+        ],
+        volumes: [{ name: 'labctl-a-s01-spool', labels: labels('a', 'volume') }],
+      },
+      {
+        containers: [
+          info('labctl-a-s01-mail.1.xyz', labels('a', 'mail', { 'com.docker.swarm.task.id': 'xyz' })),
+          info('labctl-b-s01-mail', labels('b', 'mail')),
+        ],
+        networks: [
+          { name: 'labctl-a-s01', labels: labels('a', 'network') },
+          { name: 'labctl-b-s01', labels: labels('b', 'network') },
+        ],
+        volumes: [
+          { name: 'labctl-a-s01-spool', labels: labels('a', 'volume') },
+          { name: 'labctl-b-s01-spool', labels: labels('b', 'volume') },
+        ],
+      },
+    );
+    assert.deepEqual(
+      merged.containers.map((c) => c.name),
+      ['labctl-a-s01-mail', 'labctl-b-s01-mail'],
+    );
+    assert.deepEqual(
+      merged.networks.map((n) => n.name),
+      ['labctl-a-s01', 'labctl-b-s01'],
+    );
+    assert.deepEqual(
+      merged.volumes.map((v) => v.name),
+      ['labctl-a-s01-spool', 'labctl-b-s01-spool'],
+    );
   });
 });
