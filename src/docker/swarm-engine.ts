@@ -96,6 +96,16 @@ exec "$@"`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const isLoopback = (ip: string) => ip.startsWith('127.') || ip === '::1' || ip === 'localhost';
 
+export interface SwarmSurvey {
+  /** This engine's swarm state: inactive, active, pending, error. */
+  state: string;
+  manager: boolean;
+  nodes: { hostname: string; address: string; ready: boolean }[];
+  /** docker_gwbridge's subnet on this node, when there is one. */
+  gwbridge?: string;
+  gwbridgeStudents?: number;
+}
+
 export interface SwarmOptions {
   /** Placement constraints for new students, e.g. node.labels.room==b12. */
   constraints?: string[];
@@ -134,6 +144,32 @@ export class SwarmEngine implements Engine {
   static async isManager(docker: Docker = dockerClient()): Promise<boolean> {
     const info = (await docker.info()) as { Swarm?: { LocalNodeState?: string; ControlAvailable?: boolean } };
     return info.Swarm?.LocalNodeState === 'active' && info.Swarm.ControlAvailable === true;
+  }
+
+  /**
+   * What `doctor` says of Swarm on this engine: whether it is in a swarm and a manager, its nodes, and how many
+   * students this node's docker_gwbridge has room for (each task with published ports takes an address there).
+   */
+  static async survey(docker: Docker = dockerClient()): Promise<SwarmSurvey> {
+    const info = (await docker.info()) as { Swarm?: { LocalNodeState?: string; ControlAvailable?: boolean } };
+    const state = info.Swarm?.LocalNodeState ?? 'inactive';
+    const manager = state === 'active' && info.Swarm?.ControlAvailable === true;
+    const nodes = manager
+      ? ((await docker.listNodes()) as SwarmNode[]).map((n) => ({
+          hostname: n.Description.Hostname,
+          address: SwarmEngine.nodeAddress(n) ?? '',
+          ready: n.Status.State === 'ready' && n.Spec.Availability === 'active',
+        }))
+      : [];
+    const bridge = await docker
+      .getNetwork('docker_gwbridge')
+      .inspect()
+      .catch(() => undefined);
+    const subnet = (bridge as { IPAM?: { Config?: { Subnet?: string }[] } } | undefined)?.IPAM?.Config?.[0]?.Subnet;
+    const prefix = subnet ? Number(subnet.split('/')[1]) : undefined;
+    // Addresses of the subnet but its network, broadcast and gateway; two workloads per student.
+    const gwbridgeStudents = prefix ? Math.floor((2 ** (32 - prefix) - 3) / 2) : undefined;
+    return { state, manager, nodes, gwbridge: subnet, gwbridgeStudents };
   }
 
   /** Whether class `className` (any class, without one) runs as services here. */
