@@ -42,7 +42,7 @@ function cookie(req: http.IncomingMessage, name: string): string | undefined {
  */
 export async function board(
   options: BoardOptions,
-  ctx: Context = defaultContext({ className: options.className }),
+  ctx: Context = defaultContext({ className: options.className ?? DEFAULT_CLASS }),
 ): Promise<http.Server> {
   const className = options.className ?? DEFAULT_CLASS;
   const listen = options.listen ?? '127.0.0.1';

@@ -41,7 +41,7 @@ export function sinceFilter(since: string | undefined): (line: string) => boolea
 /** The student's mail log (Postfix and Courier lines), as the TD asks them to follow their connection. */
 export async function logs(
   options: LogsOptions,
-  ctx: Context = defaultContext({ className: options.className }),
+  ctx: Context = defaultContext({ className: options.className ?? DEFAULT_CLASS }),
 ): Promise<void> {
   const { engine } = ctx;
   const className = options.className ?? DEFAULT_CLASS;
