@@ -14,13 +14,30 @@ export async function ensureSwarm(): Promise<boolean> {
     if (!info.Swarm.ControlAvailable) throw new Error('This engine is a Swarm worker: the tests need a manager.');
     return false;
   }
+  gwbridgeBefore = await docker
+    .getNetwork('docker_gwbridge')
+    .inspect()
+    .then(
+      () => true,
+      () => false,
+    );
   await run('docker', ['swarm', 'init', '--advertise-addr', '127.0.0.1']);
   return true;
 }
 
-/** Leaves the swarm only if the tests made it (ensureSwarm's answer). */
+/** Whether docker_gwbridge was there before the swarm the tests made (swarm init makes it; leave does not remove it). */
+let gwbridgeBefore = true;
+
+/** Leaves the swarm only if the tests made it (ensureSwarm's answer), and removes the docker_gwbridge it made. */
 export async function leaveSwarm(created: boolean): Promise<void> {
-  if (created) await run('docker', ['swarm', 'leave', '--force']);
+  if (!created) return;
+  await run('docker', ['swarm', 'leave', '--force']);
+  if (!gwbridgeBefore) {
+    await docker
+      .getNetwork('docker_gwbridge')
+      .remove()
+      .catch(() => {});
+  }
 }
 
 /** Removes a test class's services, then its containers, networks and volumes, by label. */
