@@ -20,6 +20,8 @@ command -v ip >/dev/null || need+=(iproute2)
 command -v chromium >/dev/null || need+=(chromium)
 # `labctl handout --format pdf` prints with Chromium; the tests read the PDF's text with pdftotext.
 command -v pdftotext >/dev/null || need+=(poppler-utils)
+# The Swarm tests push the images to a registry of their own on loopback (started by the test, not as a service).
+[ -x /usr/bin/docker-registry ] || need+=(docker-registry)
 if [ ${#need[@]} -gt 0 ]; then
   log "installing ${need[*]}"
   apt-get update -q
