@@ -115,8 +115,9 @@ export interface SwarmOptions {
 
 /**
  * The class on Docker Swarm mode: a student's workload is a service of one replica pinned to one node (their volumes
- * stay there), on the student's own overlay network, its ports published in host mode on that node. Images, locks
- * and anything that runs inside a workload go through this node's engine (see maintenance).
+ * stay there), on the student's own overlay network, its ports published in host mode on that node. Maintenance and
+ * the mail log run as one-off tasks on the student's node, read back through the manager (see maintenance). Images
+ * and locks go to this (the manager's) engine.
  */
 export class SwarmEngine implements Engine {
   readonly where: string;
@@ -574,8 +575,8 @@ export class SwarmEngine implements Engine {
     const where = `${node?.Description.Hostname ?? nodeId} (${SwarmEngine.nodeAddress(node) ?? '?'})`;
     throw new LabctlError(
       ExitCode.engine,
-      `${name} runs on node ${where}, and labctl reaches inside a workload only on the node it runs on.`,
-      `Run the same labctl command on ${node?.Description.Hostname ?? 'that node'} (with DOCKER_HOST pointing at its engine), or see the README's Swarm section.`,
+      `${name} runs on node ${where}; its engine stats are read only on the node it runs on.`,
+      `Read them with DOCKER_HOST pointing at ${node?.Description.Hostname ?? 'that node'}'s engine.`,
       'other-node',
     );
   }
