@@ -4,6 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import type { ClassInfo } from '../../src/core/class-model.js';
@@ -21,11 +24,16 @@ const ENGINES = (process.env.LABCTL_TEST_ENGINES ?? 'local,swarm').split(',') as
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let swarmCreated = false;
+/** Reset backups go to a directory of the test's own (the CLI children inherit LABCTL_DATA_DIR). */
+let dataDir = '';
 before(async () => {
+  dataDir = await mkdtemp(path.join(os.tmpdir(), 'labctl-swdata-'));
+  process.env.LABCTL_DATA_DIR = dataDir;
   if (ENGINES.includes('swarm')) swarmCreated = await ensureSwarm();
 });
 after(async () => {
   await leaveSwarm(swarmCreated);
+  await rm(dataDir, { recursive: true, force: true });
 });
 
 for (const engine of ENGINES) {
@@ -301,6 +309,7 @@ for (const engine of ENGINES) {
       assert.match(reset.stdout, /student 2 +util12 +removed 1 from the spool/);
       // The backup holds the message, whichever engine ran the reset.
       const backup = /Backups: (\S+\.tar)/.exec(reset.stdout)![1]!;
+      assert.ok(backup.startsWith(dataDir), backup);
       const spool = await run('tar', ['-xOf', backup, '--wildcards', '*/util12/spool']);
       assert.match(spool.stdout, /test envoie president/);
       const list = await popList(2, 'util12');
