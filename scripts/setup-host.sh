@@ -20,10 +20,16 @@ command -v ip >/dev/null || need+=(iproute2)
 command -v chromium >/dev/null || need+=(chromium)
 # `labctl handout --format pdf` prints with Chromium; the tests read the PDF's text with pdftotext.
 command -v pdftotext >/dev/null || need+=(poppler-utils)
+# The Swarm tests push the images to a registry of their own on loopback (started by the test, not as a service).
+[ -x /usr/bin/docker-registry ] || need+=(docker-registry)
 if [ ${#need[@]} -gt 0 ]; then
   log "installing ${need[*]}"
   apt-get update -q
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null
+  # Debian starts the package's registry as a service on :5000; the tests start their own.
+  if [[ " ${need[*]} " == *" docker-registry "* ]] && command -v systemctl >/dev/null; then
+    systemctl disable --now docker-registry >/dev/null 2>&1 || true
+  fi
 fi
 
 engine_up() { docker info >/dev/null 2>&1; }

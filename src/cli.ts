@@ -92,6 +92,22 @@ program
       .default(cfg?.passwords),
   )
   .option('--timeout <seconds>', 'how long to wait for the services', int('--timeout'), 90)
+  .addOption(
+    new Option('--engine <engine>', 'local: containers on this engine; swarm: services on its Docker Swarm')
+      .choices(['local', 'swarm'])
+      .default(cfg?.engine),
+  )
+  .option(
+    '--constraint <expr>',
+    'on Swarm, place new students only on matching nodes (repeatable), e.g. node.labels.room==b12',
+    (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+    cfg?.constraints,
+  )
+  .option(
+    '--registry <host[:port]>',
+    'on Swarm, nodes pull the images from this registry (see build --push)',
+    cfg?.registry,
+  )
   .option('--dry-run', 'print the plan and change nothing')
   .addOption(jsonOption())
   .action(async (o) => {
@@ -103,7 +119,7 @@ program
       );
     }
     const { up } = await import('./commands/up.js');
-    await up({ ...o, className: o.class });
+    await up({ ...o, className: o.class, constraints: o.constraint });
   });
 
 program
@@ -274,10 +290,34 @@ program
   .command('build')
   .description('build the base, mail and sidecar images (up builds them when missing)')
   .option('--lab <file>', 'lab file whose accounts go into the image')
+  .option('--push <registry>', 'then push the mail and sidecar images to this registry (host[:port]), for Swarm nodes')
   .addOption(jsonOption())
   .action(async (o) => {
     const { build } = await import('./commands/build.js');
     await build(o);
+  });
+
+const images = program
+  .command('images')
+  .description("carry the class's images to Swarm nodes without a registry (docker save / docker load)");
+images
+  .command('save')
+  .description("write the lab's mail and sidecar images (built if missing) to one archive")
+  .requiredOption('-o, --output <file>', 'archive to write (docker save format)')
+  .option('--lab <file>', 'lab file whose images to save', cfg?.lab)
+  .addOption(jsonOption())
+  .action(async (o) => {
+    const { imagesSave } = await import('./commands/images.js');
+    await imagesSave(o);
+  });
+images
+  .command('load')
+  .description('load an archive written by `labctl images save` into the engine (DOCKER_HOST: each node in turn)')
+  .argument('<file>', 'archive to load')
+  .addOption(jsonOption())
+  .action(async (file: string, o) => {
+    const { imagesLoad } = await import('./commands/images.js');
+    await imagesLoad({ ...o, file });
   });
 
 program

@@ -42,7 +42,10 @@ function cookie(req: http.IncomingMessage, name: string): string | undefined {
  * needs the board key (?key=, then a cookie). The board key is read-only: it opens this page and nothing else,
  * reveals no password, and no sidecar accepts it.
  */
-export async function board(options: BoardOptions, ctx: Context = defaultContext()): Promise<http.Server> {
+export async function board(
+  options: BoardOptions,
+  ctx: Context = defaultContext({ className: options.className ?? DEFAULT_CLASS }),
+): Promise<http.Server> {
   const className = options.className ?? DEFAULT_CLASS;
   const listen = options.listen ?? '127.0.0.1';
   await ctx.engine.ping();

@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { tracedEngine } from '../core/trace.js';
-import { LocalEngine } from '../docker/local-engine.js';
+import { selectEngine, type EngineKind } from '../docker/select-engine.js';
 import type { Engine } from '../docker/engine.js';
 import { Reporter } from '../ui/reporter.js';
 
@@ -12,8 +12,24 @@ export interface Context {
   reporter: Reporter;
 }
 
-export function defaultContext(options: { json?: boolean; quiet?: boolean } = {}): Context {
-  return { engine: tracedEngine(new LocalEngine()), reporter: new Reporter(options) };
+export function defaultContext(
+  options: {
+    json?: boolean;
+    quiet?: boolean;
+    engine?: EngineKind;
+    className?: string;
+    constraints?: string[];
+    registry?: string;
+  } = {},
+): Context {
+  // The local engine unless asked for Swarm (`--engine swarm`, `engine: swarm`) or the class runs on Swarm.
+  const engine = selectEngine({
+    engine: options.engine,
+    className: options.className,
+    constraints: options.constraints,
+    registry: options.registry,
+  });
+  return { engine: tracedEngine(engine), reporter: new Reporter(options) };
 }
 
 /** The address students connect to: the host's first external IPv4 address, else loopback. */

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { MIN_POOL_NETWORKS, POOL_FLAG, poolNetworks } from '../core/address-pool.js';
 import { BASE_IMAGE } from '../core/images.js';
 import { bootstrapTool } from '../docker/images.js';
+import { SwarmEngine } from '../docker/swarm-engine.js';
 import { ExitCode, LabctlError } from '../errors.js';
 import { table } from '../ui/tables.js';
 import { defaultContext, type Context } from './context.js';
@@ -56,6 +57,7 @@ async function checks(ctx: Context): Promise<Check[]> {
     fix: 'labctl build (it pulls or bootstraps it)',
   });
   result.push(await addressPoolCheck(ctx, engineOk));
+  if (engineOk) result.push(...(await swarmChecks()));
   const tool = bootstrapTool();
   result.push({
     check: 'bootstrap tool',
@@ -64,6 +66,44 @@ async function checks(ctx: Context): Promise<Check[]> {
     fix: 'apt-get install mmdebstrap (needed when no registry answers)',
   });
   return result;
+}
+
+/** Swarm mode, for `--engine swarm`: a manager, its nodes, and room on this node's docker_gwbridge. */
+async function swarmChecks(): Promise<Check[]> {
+  const survey = await SwarmEngine.survey().catch(() => undefined);
+  if (!survey) return [];
+  if (survey.state !== 'active') {
+    return [
+      {
+        check: 'swarm',
+        ok: true,
+        detail: 'not in a swarm (only `up --engine swarm` needs one)',
+      },
+    ];
+  }
+  const ready = survey.nodes.filter((n) => n.ready).length;
+  const checks: Check[] = [
+    {
+      check: 'swarm',
+      ok: survey.manager,
+      warning: true,
+      detail: survey.manager
+        ? `manager of ${survey.nodes.length} node(s), ${ready} ready and active: ${survey.nodes.map((n) => `${n.hostname} (${n.address})`).join(', ')}`
+        : 'a worker: run labctl on a manager',
+      fix: 'run labctl where `docker node ls` works (a manager)',
+    },
+  ];
+  if (survey.gwbridgeStudents !== undefined) {
+    const enough = survey.gwbridgeStudents >= 100;
+    checks.push({
+      check: 'docker_gwbridge',
+      ok: enough,
+      warning: true,
+      detail: `${survey.gwbridge}: room for ${survey.gwbridgeStudents} Swarm students on this node`,
+      fix: 'before joining the swarm, create it larger: see the README, "Several hosts"',
+    });
+  }
+  return checks;
 }
 
 /** How many networks the engine's default address pools hold: each student takes one. */

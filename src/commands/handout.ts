@@ -23,7 +23,10 @@ export interface HandoutResult {
 }
 
 /** The TD's exercises for each student, in French, with their server, ports and accounts filled in. */
-export async function handout(options: HandoutOptions, ctx: Context = defaultContext()): Promise<HandoutResult> {
+export async function handout(
+  options: HandoutOptions,
+  ctx: Context = defaultContext({ className: options.className ?? DEFAULT_CLASS }),
+): Promise<HandoutResult> {
   const className = options.className ?? DEFAULT_CLASS;
   const format = options.format ?? (options.output && /\.pdf$/i.test(options.output) ? 'pdf' : 'html');
   if (format === 'pdf' && !options.output)

@@ -39,7 +39,10 @@ export function sinceFilter(since: string | undefined): (line: string) => boolea
 }
 
 /** The student's mail log (Postfix and Courier lines), as the TD asks them to follow their connection. */
-export async function logs(options: LogsOptions, ctx: Context = defaultContext()): Promise<void> {
+export async function logs(
+  options: LogsOptions,
+  ctx: Context = defaultContext({ className: options.className ?? DEFAULT_CLASS }),
+): Promise<void> {
   const { engine } = ctx;
   const className = options.className ?? DEFAULT_CLASS;
   const since = options.since === undefined ? undefined : parseSince(options.since);

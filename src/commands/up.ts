@@ -6,6 +6,7 @@ import { LABEL } from '../core/labels.js';
 import type { Plan } from '../core/plan.js';
 import { DEFAULT_BASE_PORT } from '../core/ports.js';
 import { formatDiff } from '../core/reconcile.js';
+import type { EngineKind } from '../docker/select-engine.js';
 import { formatPlan, studentTable } from '../ui/tables.js';
 import { DEFAULT_CLASS, defaultContext, defaultHost, type Context } from './context.js';
 
@@ -22,6 +23,12 @@ export interface UpOptions {
   timeout?: number;
   /** lab: the lab's password everywhere; random: each student's own. Default: what the class has, else lab. */
   passwords?: PasswordPolicy;
+  /** local (default) or swarm: see src/docker/select-engine.ts. */
+  engine?: EngineKind;
+  /** Swarm placement constraints for new students. */
+  constraints?: string[];
+  /** On Swarm: the registry the nodes pull the images from (see `build --push`). */
+  registry?: string;
 }
 
 export async function up(options: UpOptions, ctx: Context = defaultContext(options)): Promise<Plan> {

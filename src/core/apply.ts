@@ -234,8 +234,9 @@ const READY_POLL_MS = 250;
 
 /** Waits until every port of the student answers with its greeting (SMTP 220, POP3 +OK, IMAP * OK, SSH-, web /health). */
 async function waitReady(s: StudentPlan, plan: Plan, engine: Engine, deadline: number, signal: AbortSignal) {
-  const host = engine.address(plan.bind);
   for (const c of s.containers) {
+    // Where the workload's ports answer: the node it is placed on, when the engine has several.
+    const host = engine.address(plan.bind, await engine.workloadNode(c.name));
     try {
       // While a server starts, one port is asked, every quarter second: a refused try still costs the engine's port
       // proxy and the kernel some CPU, which the servers starting beside it need more. SMTP answers last (Postfix

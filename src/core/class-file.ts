@@ -14,6 +14,12 @@ export const classFileSchema = z
     bind: z.string().min(1).default('0.0.0.0'),
     lab: z.string().min(1),
     passwords: z.enum(['lab', 'random']),
+    /** local (default): containers on one engine; swarm: services on a Docker Swarm (see README). */
+    engine: z.enum(['local', 'swarm']).optional(),
+    /** Swarm placement constraints for new students, e.g. node.labels.room==b12. */
+    constraints: z.array(z.string().min(1)).optional(),
+    /** Swarm: the registry the nodes pull the images from (`labctl build --push` pushes there). */
+    registry: z.string().min(1).optional(),
   })
   .strict();
 

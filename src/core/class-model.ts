@@ -43,7 +43,8 @@ export async function classInfo(className: string, engine: Engine, student?: num
     const n = Number(c.labels[LABEL.student]);
     const lab = await labOf(c.labels);
     const ports = parsePorts(c.labels[LABEL.ports]);
-    const host = c.labels[LABEL.host] ?? '';
+    // On several nodes (Swarm), students connect to the node that runs their server; on one, to --host.
+    const host = c.node && !/^(127\.|::1$|localhost$)/.test(c.node) ? c.node : (c.labels[LABEL.host] ?? '');
     students.push({
       student: n,
       ...personAt(roster, n),

@@ -173,6 +173,18 @@ export interface Engine {
   lockHolder(name: string): Promise<LockHolder | undefined>;
   /** Gives a lock back, by the id acquireLock or lockHolder gave; a lock already gone is fine. */
   releaseLock(id: string): Promise<void>;
+
+  // Images carried between engines (Swarm nodes without a registry)
+  /** The images, as one archive in `docker save`'s format. */
+  saveImages(refs: string[]): Promise<NodeJS.ReadableStream>;
+  /** Loads an archive in `docker save`'s format; resolves to the tags it held. */
+  loadImages(archive: NodeJS.ReadableStream): Promise<string[]>;
+  /** Tags image `ref` as `registry/ref` and pushes it there; resolves to the pushed reference. */
+  pushImage(ref: string, registry: string, onStep: (line: string) => void): Promise<string>;
+
+  // Nodes
+  /** The address of the node a workload is placed on, when the engine has several (undefined: this host). */
+  workloadNode(name: string): Promise<string | undefined>;
 }
 
 export interface Replacement {

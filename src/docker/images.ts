@@ -67,6 +67,47 @@ function follow(
   });
 }
 
+/** Tags `ref` as `registry/ref` and pushes it; a refused push (no registry there, no auth) is an engine error. */
+export async function pushImage(
+  docker: Docker,
+  ref: string,
+  registry: string,
+  onStep: (line: string) => void,
+): Promise<string> {
+  const target = `${registry.replace(/\/+$/, '')}/${ref}`;
+  const colon = target.lastIndexOf(':');
+  const [repo, tag] =
+    colon > target.lastIndexOf('/') ? [target.slice(0, colon), target.slice(colon + 1)] : [target, 'latest'];
+  try {
+    await docker.getImage(ref).tag({ repo, tag });
+    // Docker wants an X-Registry-Auth header even for a registry without auth.
+    const stream = (await docker.getImage(target).push({ authconfig: {} })) as unknown as NodeJS.ReadableStream;
+    await new Promise<void>((resolve, reject) => {
+      docker.modem.followProgress(
+        stream,
+        (error: Error | null) => (error ? reject(error) : resolve()),
+        (event: ProgressEvent) => {
+          if (event.error || event.errorDetail) reject(new Error(event.errorDetail?.message ?? event.error));
+          else if (event.status && /^(Pushed|Layer already exists|.*digest:)/.test(event.status)) onStep(event.status);
+        },
+      );
+    });
+    return target;
+  } catch (error) {
+    // A push that failed leaves no registry name behind on this engine.
+    await docker
+      .getImage(target)
+      .remove({ noprune: true })
+      .catch(() => {});
+    const e = error as Error & { json?: { message?: string } };
+    throw new LabctlError(
+      ExitCode.engine,
+      `Failed to push ${target}: ${(e.json?.message ?? e.message).trim()}`,
+      `Check that a registry answers at ${registry} and that this engine may push there (docker login; a registry without TLS must be in dockerd's insecure-registries, loopback excepted).`,
+    );
+  }
+}
+
 export async function buildImage(
   docker: Docker,
   tag: string,

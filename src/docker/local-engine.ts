@@ -4,7 +4,7 @@ import type Docker from 'dockerode';
 import { ExitCode, LabctlError } from '../errors.js';
 import { LABEL } from '../core/labels.js';
 import { dockerClient } from './client.js';
-import { buildImage, ensureBaseImage } from './images.js';
+import { buildImage, ensureBaseImage, pushImage } from './images.js';
 import type {
   AddressPool,
   ClassObjects,
@@ -572,5 +572,44 @@ export class LocalEngine implements Engine {
 
   releaseLock(id: string): Promise<void> {
     return removed(`lock ${id}`, this.docker.getContainer(id).remove({ force: true }));
+  }
+
+  async saveImages(refs: string[]): Promise<NodeJS.ReadableStream> {
+    try {
+      // GET /images/get?names=…: dockerode has it, its types do not.
+      const docker = this.docker as unknown as {
+        getImages(options: { names: string[] }): Promise<NodeJS.ReadableStream>;
+      };
+      return await docker.getImages({ names: refs });
+    } catch (error) {
+      throw failed(`save images ${refs.join(', ')}`, error);
+    }
+  }
+
+  async loadImages(archive: NodeJS.ReadableStream): Promise<string[]> {
+    try {
+      const stream = await this.docker.loadImage(archive, { quiet: true });
+      const chunks: Buffer[] = [];
+      for await (const chunk of stream) chunks.push(Buffer.from(chunk as Buffer));
+      const tags: string[] = [];
+      for (const line of Buffer.concat(chunks).toString().split('\n').filter(Boolean)) {
+        const event = JSON.parse(line) as { stream?: string; error?: string; errorDetail?: { message?: string } };
+        if (event.error) throw new Error(event.errorDetail?.message ?? event.error);
+        const m = /Loaded image: (\S+)/.exec(event.stream ?? '');
+        if (m) tags.push(m[1]!);
+      }
+      return tags;
+    } catch (error) {
+      throw failed('load images', error);
+    }
+  }
+
+  /** One host: every workload is here. */
+  workloadNode(): Promise<string | undefined> {
+    return Promise.resolve(undefined);
+  }
+
+  pushImage(ref: string, registry: string, onStep: (line: string) => void): Promise<string> {
+    return pushImage(this.docker, ref, registry, onStep);
   }
 }

@@ -1,6 +1,8 @@
 /**
  * Benchmark: `labctl up` and `down` for a class, against plain parallel `docker run` calls as a floor.
- * Usage: npm run bench -- --students 19 [--runs 3]
+ * Usage: npm run bench -- --students 19 [--runs 3] [--engines local,swarm]
+ * With swarm among --engines, `up` and `down` are timed on Docker Swarm mode too (a one-node swarm made here and left
+ * afterwards, or the engine's own), for the same students; --engines swarm times only that and the local up/down.
  */
 import { execFile } from 'node:child_process';
 import { parseArgs } from 'node:util';
@@ -14,6 +16,7 @@ import { planClass, type Plan, type PlannedContainer } from '../../src/core/plan
 import { Reporter } from '../../src/ui/reporter.js';
 import { labctl, upArgs } from '../helpers/cli.js';
 import { cleanClass } from '../helpers/docker.js';
+import { cleanSwarmClass, ensureSwarm, leaveSwarm } from '../helpers/swarm.js';
 import { freeBasePort } from '../helpers/ports.js';
 import { Session, SMTP_FINAL } from '../helpers/session.js';
 
@@ -24,8 +27,10 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '1' },
     // Only `up` and `down` against the floor, alternating, with labctl's own trace of where its time goes.
     'up-down': { type: 'boolean', default: false },
+    engines: { type: 'string', default: 'local' },
   },
 });
+const engines = values.engines.split(',');
 const students = Number(values.students);
 const runs = Number(values.runs);
 const CLASS = 'bench';
@@ -40,8 +45,8 @@ async function timed(fn: () => Promise<unknown>): Promise<number> {
 }
 
 let lastTrace = '';
-async function labctlUp(base: number) {
-  const r = await labctl(upArgs(CLASS, students, base), undefined, { LABCTL_TRACE: '1' });
+async function labctlUp(base: number, engine = 'local') {
+  const r = await labctl([...upArgs(CLASS, students, base), '--engine', engine], undefined, { LABCTL_TRACE: '1' });
   if (r.code !== 0) throw new Error(`labctl up failed:\n${r.stderr}`);
   lastTrace = r.stderr
     .split('\n')
@@ -295,8 +300,36 @@ async function floorDown() {
   );
 }
 
+/** `up` and `down` of the same class on Swarm and on the local engine, one after the other, `runs` times. */
+async function swarmRuns(base: number) {
+  const created = await ensureSwarm();
+  const t = { swarmUp: [] as number[], swarmDown: [] as number[], up: [] as number[], down: [] as number[] };
+  try {
+    for (let i = 0; i < runs; i++) {
+      t.swarmUp.push(await timed(() => labctlUp(base, 'swarm')));
+      t.swarmDown.push(await timed(labctlDown));
+      t.up.push(await timed(() => labctlUp(base, 'local')));
+      t.down.push(await timed(labctlDown));
+    }
+  } finally {
+    await cleanSwarmClass(CLASS);
+    await leaveSwarm(created);
+  }
+  const row = (name: string, swarm: number[], local: number[]) =>
+    `${name.padEnd(6)} swarm ${seconds(median(swarm)).padStart(8)}   local engine ${seconds(median(local)).padStart(8)}   ratio ${(median(swarm) / median(local)).toFixed(2)}x`;
+  console.log(`labctl on Docker Swarm mode (one node): ${students} students, ${runs} run(s), medians`);
+  console.log(row('up', t.swarmUp, t.up));
+  console.log(row('down', t.swarmDown, t.down));
+}
+
 async function main() {
   const engine = new LocalEngine();
+  if (!engines.includes('local')) {
+    await ensureImages(await loadLab(), engine, new Reporter());
+    await cleanSwarmClass(CLASS);
+    await swarmRuns(await freeBasePort(students));
+    return;
+  }
   const images = await ensureImages(await loadLab(), engine, new Reporter());
   await cleanClass(CLASS);
   await cleanClass(FLOOR);
@@ -336,6 +369,7 @@ async function main() {
   }
   await cleanClass(CLASS);
   await cleanClass(FLOOR);
+  if (engines.includes('swarm')) await swarmRuns(base);
   const row = (name: string, ms: number[], floor: number[]) =>
     `${name.padEnd(6)} labctl ${seconds(median(ms)).padStart(8)}   docker run floor ${seconds(median(floor)).padStart(8)}   ratio ${(median(ms) / median(floor)).toFixed(2)}x`;
   console.log(`labctl benchmark: ${students} students, ${runs} run(s), medians`);

@@ -190,4 +190,16 @@ export class FakeEngine implements Engine {
     this.locks.delete(id);
     return Promise.resolve();
   }
+  saveImages(): Promise<NodeJS.ReadableStream> {
+    return Promise.reject(new Error('FakeEngine has no images to save'));
+  }
+  loadImages(): Promise<string[]> {
+    return Promise.reject(new Error('FakeEngine cannot load images'));
+  }
+  workloadNode(): Promise<string | undefined> {
+    return Promise.resolve(undefined);
+  }
+  pushImage(): Promise<string> {
+    return Promise.reject(new Error('FakeEngine has no registry'));
+  }
 }

@@ -1,0 +1,223 @@
+/**
+ * The pure half of the Swarm engine: a student's workload (ContainerSpec) as a Swarm service spec, the placement
+ * constraints an instructor may give, and which node a new student goes to. Nothing here talks to Docker.
+ */
+import type { ContainerSpec } from './engine.js';
+import { usageError } from '../errors.js';
+
+/** Marks the class's objects as run by Swarm, so the other commands find the engine from the class. */
+export const ENGINE_LABEL = 'dev.labctl.engine';
+
+/** The parts of a Swarm service spec labctl writes (Docker API 1.41, Docker 20.10). */
+export interface ServiceSpec {
+  Name: string;
+  Labels: Record<string, string>;
+  TaskTemplate: {
+    ContainerSpec: {
+      Image: string;
+      Hostname: string;
+      Env: string[];
+      Labels: Record<string, string>;
+      User?: string;
+      ReadOnly: boolean;
+      Mounts: ServiceMount[];
+      CapabilityAdd?: string[];
+      CapabilityDrop?: string[];
+      StopGracePeriod: number;
+    };
+    Resources?: { Limits: { NanoCPUs: number; MemoryBytes: number; Pids: number } };
+    RestartPolicy: { Condition: 'any'; Delay: number };
+    Placement: { Constraints: string[] };
+    Networks: { Target: string; Aliases?: string[] }[];
+    LogDriver?: { Name: string; Options: Record<string, string> };
+  };
+  Mode: { Replicated: { Replicas: number } };
+  UpdateConfig: { Order: 'stop-first'; Parallelism: number; FailureAction: 'pause' };
+  EndpointSpec: {
+    Mode: 'dnsrr';
+    Ports: { Protocol: 'tcp'; TargetPort: number; PublishedPort: number; PublishMode: 'host' }[];
+  };
+}
+
+export type ServiceMount =
+  | {
+      Type: 'volume';
+      Source: string;
+      Target: string;
+      ReadOnly: boolean;
+      VolumeOptions: { Labels: Record<string, string> };
+    }
+  | { Type: 'tmpfs'; Target: string; TmpfsOptions: { SizeBytes?: number; Mode?: number } };
+
+/** Docker's tmpfs options (`size=64m,mode=1777`) as a Swarm tmpfs mount's options. */
+export function tmpfsOptions(options: string): { SizeBytes?: number; Mode?: number } {
+  const out: { SizeBytes?: number; Mode?: number } = {};
+  for (const part of options.split(',').filter(Boolean)) {
+    const [key, value = ''] = part.split('=');
+    if (key === 'size') {
+      const m = /^(\d+)([kmg]?)$/i.exec(value);
+      if (!m) throw new Error(`tmpfs size ${value} is not a size`);
+      const unit = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g'];
+      out.SizeBytes = Number(m[1]) * unit;
+    } else if (key === 'mode') {
+      if (!/^[0-7]{3,4}$/.test(value)) throw new Error(`tmpfs mode ${value} is not an octal mode`);
+      out.Mode = parseInt(value, 8);
+    } else {
+      throw new Error(`tmpfs option ${part} has no Swarm equivalent`);
+    }
+  }
+  return out;
+}
+
+/**
+ * A student's workload as a service of one replica (or none, stopped): the same name and labels as the container,
+ * its labels on the container template too, pinned to `nodeId` (the student's volumes are on that node), its ports
+ * published in host mode on that node (no routing mesh: it needs IPVS), limits and capabilities as on one host.
+ * What Swarm on Docker 20.10 cannot say (see the README's Security model): no-new-privileges, the swap limit, and the
+ * address ports are bound to (host mode publishes on every address of the node).
+ */
+export function serviceSpec(
+  spec: ContainerSpec,
+  options: {
+    nodeId: string;
+    constraints?: string[];
+    replicas: number;
+    volumeLabels: (name: string) => Record<string, string>;
+  },
+): ServiceSpec {
+  const labels = { ...spec.labels, [ENGINE_LABEL]: 'swarm' };
+  const mounts: ServiceMount[] = spec.mounts.map((m) => ({
+    Type: 'volume',
+    Source: m.volume,
+    Target: m.target,
+    ReadOnly: m.readOnly ?? false,
+    // A volume is created on the node that first runs the task, labelled like the local engine's.
+    VolumeOptions: { Labels: options.volumeLabels(m.volume) },
+  }));
+  for (const [target, opts] of Object.entries(spec.security?.tmpfs ?? {})) {
+    mounts.push({ Type: 'tmpfs', Target: target, TmpfsOptions: tmpfsOptions(opts) });
+  }
+  const security = spec.security;
+  return {
+    Name: spec.name,
+    Labels: labels,
+    TaskTemplate: {
+      ContainerSpec: {
+        Image: spec.image,
+        Hostname: spec.hostname,
+        Env: spec.env ?? [],
+        Labels: labels,
+        ...(security?.user && { User: security.user }),
+        ReadOnly: security?.readOnlyRootfs ?? false,
+        Mounts: mounts,
+        ...(security?.capAdd?.length && { CapabilityAdd: security.capAdd }),
+        ...(security?.capDrop?.length && { CapabilityDrop: security.capDrop }),
+        // The mail server's PID 1 stops its daemons on SIGTERM; like the local engine's stop.
+        StopGracePeriod: 5e9,
+      },
+      ...(spec.limits && {
+        Resources: {
+          Limits: {
+            NanoCPUs: Math.round(spec.limits.cpus * 1e9),
+            MemoryBytes: spec.limits.memoryBytes,
+            Pids: spec.limits.pids,
+          },
+        },
+        LogDriver: {
+          Name: 'json-file',
+          Options: { 'max-size': spec.limits.log.maxSize, 'max-file': String(spec.limits.log.maxFiles) },
+        },
+      }),
+      RestartPolicy: { Condition: 'any', Delay: 1e9 },
+      Placement: { Constraints: [`node.id==${options.nodeId}`, ...(options.constraints ?? [])] },
+      Networks: [{ Target: spec.network }],
+    },
+    Mode: { Replicated: { Replicas: options.replicas } },
+    // A host-mode port can be held by one task at a time on a node: the old task stops before the new one starts.
+    UpdateConfig: { Order: 'stop-first', Parallelism: 1, FailureAction: 'pause' },
+    EndpointSpec: {
+      // DNS round robin: no virtual IP, hence no IPVS, which this kind of kernel lacks.
+      Mode: 'dnsrr',
+      Ports: spec.ports.map((p) => ({
+        Protocol: 'tcp',
+        TargetPort: p.container,
+        PublishedPort: p.host,
+        PublishMode: 'host',
+      })),
+    },
+  };
+}
+
+export interface Constraint {
+  key: string;
+  op: '==' | '!=';
+  value: string;
+}
+
+const CONSTRAINT =
+  /^\s*(node\.(?:id|hostname|role|platform\.os|platform\.arch|labels\.[A-Za-z0-9_.-]+))\s*(==|!=)\s*(\S+)\s*$/;
+
+/** An instructor's placement constraint (`node.labels.room==b12`), as Swarm takes them; a usage error otherwise. */
+export function parseConstraint(text: string): Constraint {
+  const m = CONSTRAINT.exec(text);
+  if (!m) {
+    throw usageError(
+      `--constraint "${text}" is not a placement constraint labctl understands`,
+      'Use node.labels.KEY==VALUE (or !=), node.hostname==NAME, node.role==worker|manager or node.id==ID, e.g. --constraint node.labels.room==b12.',
+    );
+  }
+  return { key: m[1]!, op: m[2] as '==' | '!=', value: m[3]! };
+}
+
+/** A Swarm node as placement sees it. */
+export interface NodeView {
+  id: string;
+  hostname: string;
+  role: string;
+  labels: Record<string, string>;
+  os?: string;
+  arch?: string;
+  /** Ready and active (not drained or paused). */
+  available: boolean;
+}
+
+export function matches(node: NodeView, c: Constraint): boolean {
+  let actual: string | undefined;
+  if (c.key === 'node.id') actual = node.id;
+  else if (c.key === 'node.hostname') actual = node.hostname;
+  else if (c.key === 'node.role') actual = node.role;
+  else if (c.key === 'node.platform.os') actual = node.os;
+  else if (c.key === 'node.platform.arch') actual = node.arch;
+  else actual = node.labels[c.key.slice('node.labels.'.length)];
+  const equal = actual !== undefined && actual.toLowerCase() === c.value.toLowerCase();
+  return c.op === '==' ? equal : !equal;
+}
+
+/**
+ * The node for a new student: among available nodes that meet every constraint, the one with the fewest labctl
+ * students (of any class), ties to the lowest hostname so the spread is predictable. Throws when none is eligible.
+ */
+export function chooseNode(nodes: NodeView[], constraints: Constraint[], load: Map<string, number>): NodeView {
+  const eligible = nodes.filter((n) => n.available && constraints.every((c) => matches(n, c)));
+  if (eligible.length === 0) {
+    const text = constraints.map((c) => `${c.key}${c.op}${c.value}`).join(', ');
+    throw usageError(
+      `No Swarm node can take a student${text ? ` under ${text}` : ''} (${nodes.filter((n) => n.available).length} of ${nodes.length} node(s) ready and active).`,
+      'See `docker node ls`; label nodes with `docker node update --label-add room=b12 NODE`.',
+    );
+  }
+  return eligible.reduce((best, n) => {
+    const a = load.get(n.id) ?? 0;
+    const b = load.get(best.id) ?? 0;
+    return a < b || (a === b && n.hostname < best.hostname) ? n : best;
+  });
+}
+
+/** The node id a service is pinned to by its `node.id==X` constraint. */
+export function pinnedNode(constraints: string[] | undefined): string | undefined {
+  for (const c of constraints ?? []) {
+    const m = /^\s*node\.id\s*==\s*(\S+)\s*$/.exec(c);
+    if (m) return m[1];
+  }
+  return undefined;
+}
