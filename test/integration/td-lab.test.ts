@@ -394,7 +394,7 @@ describe('before anything is created', () => {
     );
     assert.deepEqual(
       checks.map((c) => c.check),
-      ['docker engine', 'disk space', 'base image', 'address pool', 'bootstrap tool'],
+      ['docker engine', 'disk space', 'base image', 'address pool', 'swarm', 'bootstrap tool'],
     );
     // The engine says how many networks its pools hold (or that it does not say).
     assert.match(checks.find((c) => c.check === 'address pool')!.detail, /hold \d+ networks|does not report/);
