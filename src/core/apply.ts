@@ -148,6 +148,16 @@ export async function applyPrune(diff: Diff, engine: Engine): Promise<void> {
   );
 }
 
+/**
+ * Like Promise.all, but when one fails it still waits for the others: a rollback must not begin while a creation it
+ * should undo is still under way (it would come back after the rollback, and stay).
+ */
+async function allInFlight(work: (Promise<unknown> | undefined)[]): Promise<void> {
+  const results = await Promise.allSettled(work);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
 /** The student's missing volumes that a workload created (or replaced) by this diff mounts. */
 function madeWithWorkload(steps: Step[]): Set<string> {
   const missing = new Set(steps.flatMap((st) => (st.kind === 'create-volume' ? [st.name] : [])));
@@ -171,7 +181,7 @@ async function prepareStudent(steps: Step[], engine: Engine, journal: Journal, s
     if (step.kind === 'remove') await go(() => engine.removeContainer(step.name));
   }
   await go(() =>
-    Promise.all(
+    allInFlight(
       steps.map((step) => {
         if (step.kind === 'create-network') {
           journal.createdNetwork(step.name);
@@ -211,7 +221,7 @@ async function startStudent(
     bind: plan.bind,
   });
   await go(() =>
-    Promise.all(
+    allInFlight(
       steps.map(async (step) => {
         if (step.kind === 'create') {
           journal.createdContainer(step.container.name);

@@ -91,7 +91,12 @@ export class FakeEngine implements Engine {
     this.volumes.set(name, { name, labels });
     return Promise.resolve();
   }
-  createContainer(spec: ContainerSpec) {
+  /** Milliseconds a call takes, for tests of what is in flight. */
+  delayOn: (call: string) => number = () => 0;
+
+  async createContainer(spec: ContainerSpec) {
+    const delay = this.delayOn(`create-container ${spec.name}`);
+    if (delay > 0) await new Promise((r) => setTimeout(r, delay));
     this.record(`create-container ${spec.name}`);
     if (this.containers.has(spec.name)) throw new Error(`container ${spec.name} exists`);
     // As Docker does: a missing volume is made with the mount's labels.

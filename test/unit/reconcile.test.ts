@@ -195,6 +195,18 @@ describe('apply and rollback', () => {
     assert.equal(engine.containers.get('labctl-rc-s01-mail')?.image, 'labctl/mail:one');
   });
 
+  it('a failure waits for the creations still under way before undoing, so none comes back after the rollback', async () => {
+    const p = await plan({ students: 1 });
+    const before = snapshot();
+    // The sidecar fails to start while the mail server is still being created.
+    engine.failOn = (call) => call === 'start labctl-rc-s01-sidecar';
+    engine.delayOn = (call) => (call === 'create-container labctl-rc-s01-mail' ? 50 : 0);
+    await assert.rejects(apply(await diffOf(p), p), /start labctl-rc-s01-sidecar failed/);
+    // Had the rollback not waited, the mail server would appear now, once its slow creation ends.
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(snapshot(), before);
+  });
+
   it('an abort (Ctrl-C) stops new work at once, lets what is in flight finish, then undoes it all', async () => {
     const p = await plan({ students: 2 });
     const stop = new AbortController();
