@@ -76,8 +76,3 @@ export async function waitForGreeting(
   }
   throw last instanceof Error ? last : new Error(`no ${service} greeting from ${host}:${port}`);
 }
-
-/** The address to probe a published port on: a wildcard bind is reached on loopback. */
-export function probeHost(bind: string): string {
-  return bind === '0.0.0.0' || bind === '' ? '127.0.0.1' : bind === '::' ? '::1' : bind;
-}

@@ -4,6 +4,7 @@ import type Docker from 'dockerode';
 import { ExitCode, LabctlError } from '../errors.js';
 import { LABEL } from '../core/labels.js';
 import { dockerClient } from './client.js';
+import { engineUnreachable, failed, type DockerError } from './errors.js';
 import { buildImage, ensureBaseImage, pushImage } from './images.js';
 import type {
   AddressPool,
@@ -19,31 +20,6 @@ import type {
   MaintenanceResult,
   Replacement,
 } from './engine.js';
-
-interface DockerError extends Error {
-  statusCode?: number;
-  code?: string;
-  json?: { message?: string };
-}
-
-/** Turns a failed Docker call into an error that says what labctl was doing. */
-function failed(action: string, error: unknown): Error {
-  const e = error as DockerError;
-  if (e.code === 'ECONNREFUSED' || e.code === 'ENOENT' || e.code === 'EACCES') {
-    return engineUnreachable(e);
-  }
-  const detail = e.json?.message ?? e.message;
-  return new LabctlError(ExitCode.engine, `Failed to ${action}: ${detail.trim()}`);
-}
-
-export function engineUnreachable(e: DockerError): LabctlError {
-  const where = process.env.DOCKER_HOST ?? '/var/run/docker.sock';
-  return new LabctlError(
-    ExitCode.engine,
-    `No Docker engine answers at ${where} (${e.code ?? e.message}).`,
-    'Start one with `labctl doctor --fix` (Debian, as root), or set DOCKER_HOST.',
-  );
-}
 
 const ignoreStatus =
   (...codes: number[]) =>

@@ -19,7 +19,8 @@ import type {
   MaintenanceResult,
   Replacement,
 } from './engine.js';
-import { LocalEngine, demux, engineUnreachable, publishedAddress } from './local-engine.js';
+import { failed, type DockerError } from './errors.js';
+import { LocalEngine, demux, publishedAddress } from './local-engine.js';
 import {
   ENGINE_LABEL,
   chooseNode,
@@ -29,20 +30,6 @@ import {
   type NodeView,
   type ServiceSpec,
 } from './swarm-spec.js';
-
-interface DockerError extends Error {
-  statusCode?: number;
-  code?: string;
-  json?: { message?: string };
-}
-
-function failed(action: string, error: unknown): Error {
-  const e = error as DockerError;
-  if (e instanceof LabctlError) return e;
-  if (e.code === 'ECONNREFUSED' || e.code === 'ENOENT' || e.code === 'EACCES') return engineUnreachable(e);
-  const detail = e.json?.message ?? e.message;
-  return new LabctlError(ExitCode.engine, `Failed to ${action}: ${detail.trim()}`);
-}
 
 interface SwarmService {
   ID: string;

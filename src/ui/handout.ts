@@ -1,6 +1,6 @@
 import type { ClassInfo, StudentInfo } from '../core/class-model.js';
 import { escapeHtml } from './html.js';
-import { cardModel, isWebUrl, type CardModel } from './print-cards.js';
+import { accountsTable, cardModel, isWebUrl, type CardModel } from './print-cards.js';
 
 /** What the student types: a terminal command, or the lines of a telnet dialogue with one of the servers. */
 export type Dialogue = 'shell' | 'smtp' | 'pop3' | 'imap';
@@ -514,17 +514,7 @@ ${rows(
 </div>
 <div>
 <h2>Vos deux comptes</h2>
-<table class="accounts">
-<thead><tr><th>Compte</th><th>Mot de passe</th><th>Adresse</th></tr></thead>
-<tbody>
-${m.accounts
-  .map(
-    (a) =>
-      `<tr><td class="mono">${e(a.user)}</td><td class="mono">${e(a.password)}</td><td class="mono">${e(a.address)}</td></tr>`,
-  )
-  .join('\n')}
-</tbody>
-</table>
+${accountsTable(m.accounts)}
 </div>
 </div>
 ${page}

@@ -23,6 +23,19 @@ function portOf(s: StudentInfo, name: string): string {
   return p === undefined ? '?' : String(p);
 }
 
+/** The student's two accounts as a table (the card's and the handout's). */
+export function accountsTable(accounts: CardModel['accounts']): string {
+  const e = escapeHtml;
+  const row = (a: CardModel['accounts'][number]) =>
+    `<tr><td class="mono">${e(a.user)}</td><td class="mono">${e(a.password)}</td><td class="mono">${e(a.address)}</td></tr>`;
+  return `<table class="accounts">
+<thead><tr><th>Compte</th><th>Mot de passe</th><th>Adresse</th></tr></thead>
+<tbody>
+${accounts.map(row).join('\n')}
+</tbody>
+</table>`;
+}
+
 export function cardModel(info: ClassInfo, s: StudentInfo): CardModel {
   const [first, second] = s.pair;
   const passwordOf = (user: string) => s.accounts.find((a) => a.user === user)?.password ?? '';
@@ -154,17 +167,7 @@ ${rows([
 </div>
 <div>
 <h2>Vos deux comptes</h2>
-<table class="accounts">
-<thead><tr><th>Compte</th><th>Mot de passe</th><th>Adresse</th></tr></thead>
-<tbody>
-${m.accounts
-  .map(
-    (a) =>
-      `<tr><td class="mono">${e(a.user)}</td><td class="mono">${e(a.password)}</td><td class="mono">${e(a.address)}</td></tr>`,
-  )
-  .join('\n')}
-</tbody>
-</table>
+${accountsTable(m.accounts)}
 </div>
 </div>
 <h2>Se connecter</h2>
