@@ -3,7 +3,7 @@ import type { Engine } from '../docker/engine.js';
 import { studentMails } from './class-objects.js';
 import { labFromLabels } from './lab.js';
 import { LABEL } from './labels.js';
-import { concurrency } from './limits.js';
+import { BOARD_CONCURRENCY, concurrency } from './limits.js';
 import { parsePorts } from './ports.js';
 import { personAt, rosterOf, type PersonFields } from './roster.js';
 import { SidecarClient, SidecarMismatchError } from './sidecar-client.js';
@@ -86,7 +86,7 @@ export async function classBoard(className: string, engine: Engine, options: Boa
   const mails = studentMails(containers, className, student);
   const lab = await labFromLabels(mails[0]!.labels);
   const token = classToken(containers);
-  const limit = pLimit(concurrency());
+  const limit = pLimit(concurrency(BOARD_CONCURRENCY));
   const students = await Promise.all(
     mails.map((mail) =>
       limit(async (): Promise<StudentResults> => {

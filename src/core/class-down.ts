@@ -1,5 +1,7 @@
+import pLimit from 'p-limit';
 import type { ContainerInfo, Engine, LabelledObject } from '../docker/engine.js';
 import { LABEL } from './labels.js';
+import { concurrency } from './limits.js';
 
 /**
  * Removes the objects student by student, each as soon as what uses it is gone: a student's network and volumes go
@@ -14,20 +16,24 @@ export async function removeObjects(
 ): Promise<void> {
   const studentOf = (o: { labels: Record<string, string> }) => o.labels[LABEL.student] ?? '';
   const students = new Set([...objects.containers, ...objects.networks, ...objects.volumes].map(studentOf));
+  const limit = pLimit(concurrency(engine.parallelism));
   await Promise.all(
-    [...students].map(async (n) => {
-      const mine = <T extends { labels: Record<string, string> }>(list: T[]) => list.filter((o) => studentOf(o) === n);
-      // The mail container's PID 1 stops its daemons on SIGTERM, so a short grace period is plenty.
-      await Promise.all(
-        mine(objects.containers).map(async (c) => {
-          if (graceful) await engine.stopContainer(c.name, 3);
-          await engine.removeContainer(c.name);
-        }),
-      );
-      await Promise.all([
-        ...mine(objects.networks).map((o) => engine.removeNetwork(o.name)),
-        ...mine(objects.volumes).map((o) => engine.removeVolume(o.name)),
-      ]);
-    }),
+    [...students].map((n) =>
+      limit(async () => {
+        const mine = <T extends { labels: Record<string, string> }>(list: T[]) =>
+          list.filter((o) => studentOf(o) === n);
+        // The mail container's PID 1 stops its daemons on SIGTERM, so a short grace period is plenty.
+        await Promise.all(
+          mine(objects.containers).map(async (c) => {
+            if (graceful) await engine.stopContainer(c.name, 3);
+            await engine.removeContainer(c.name);
+          }),
+        );
+        await Promise.all([
+          ...mine(objects.networks).map((o) => engine.removeNetwork(o.name)),
+          ...mine(objects.volumes).map((o) => engine.removeVolume(o.name)),
+        ]);
+      }),
+    ),
   );
 }

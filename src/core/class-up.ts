@@ -115,7 +115,7 @@ export async function classUp(
       `Starting ${changing} student${changing > 1 ? 's' : ''}' servers and waiting for SMTP 220, POP3 +OK, IMAP * OK, ssh`,
       (update) =>
         applyDiff(diff, plan, engine, {
-          concurrency: concurrency(),
+          concurrency: concurrency(engine.parallelism),
           timeoutSeconds: input.timeoutSeconds ?? 90,
           signal,
           onProgress: (done, total) => {

@@ -42,11 +42,12 @@ export const ARCHIVE = { domain: 'archive.labctl.invalid', address: 'archive@arc
 export const EVIDENCE_UID = 990;
 
 /**
- * How many students labctl changes at once (LABCTL_CONCURRENCY, default 16): the engine queues the work anyway, and
- * a start waits mostly on the container's own boot, so more in flight keeps the CPU busy (see README, Speed).
+ * How many students labctl works on at once: LABCTL_CONCURRENCY when set to a whole number, else `fallback` (the
+ * engine's own parallelism for changes, BOARD_CONCURRENCY for the sidecars' answers).
  */
-export function concurrency(): number {
-  const n = Number(process.env.LABCTL_CONCURRENCY ?? DEFAULT_CONCURRENCY);
-  return Number.isInteger(n) && n > 0 ? n : DEFAULT_CONCURRENCY;
+export function concurrency(fallback: number): number {
+  const n = Number(process.env.LABCTL_CONCURRENCY ?? fallback);
+  return Number.isInteger(n) && n > 0 ? n : fallback;
 }
-const DEFAULT_CONCURRENCY = 16;
+/** Sidecars asked at once for the board: each answer is a small HTTP request, so many at once cost little. */
+export const BOARD_CONCURRENCY = 16;

@@ -107,6 +107,12 @@ export interface AddressPool {
 export interface Engine {
   /** Where the engine is (DOCKER_HOST, or the local socket), for messages. */
   readonly where: string;
+  /**
+   * How many students to change at once on this engine (LABCTL_CONCURRENCY overrides it). One dockerd does the
+   * network and firewall work of every container itself, and beyond a few students at once that work only contends
+   * (see README, Speed); a swarm spreads it over its nodes.
+   */
+  readonly parallelism: number;
   /** Throws a LabctlError (exit 4) saying how to start an engine when none answers. */
   ping(): Promise<void>;
   /** The default address pools the engine reports (/info DefaultAddressPools), or undefined when it reports none. */

@@ -84,6 +84,7 @@ const LOCK_IMAGE = { repo: 'labctl/lock', tag: '1' };
 
 export class LocalEngine implements Engine {
   readonly where: string;
+  readonly parallelism = 4;
 
   constructor(private readonly docker: Docker = dockerClient()) {
     this.where = process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock';

@@ -108,6 +108,7 @@ export interface SwarmOptions {
  */
 export class SwarmEngine implements Engine {
   readonly where: string;
+  readonly parallelism = 16;
   private readonly local: LocalEngine;
   private readonly constraints: string[];
   private readonly registry: string | undefined;

@@ -1,11 +1,12 @@
 /**
  * Benchmark: `labctl up` and `down` for a class, against plain parallel `docker run` calls as a floor.
- * Usage: npm run bench -- --students 19 [--runs 3] [--engines local,swarm]
+ * Usage: npm run bench -- --students 19 [--runs 3] [--up-down] [--floor-parallel 8|all] [--engines local,swarm]
  * With swarm among --engines, `up` and `down` are timed on Docker Swarm mode too (a one-node swarm made here and left
  * afterwards, or the engine's own), for the same students; --engines swarm times only that and the local up/down.
  */
 import { execFile } from 'node:child_process';
 import { parseArgs } from 'node:util';
+import pLimit from 'p-limit';
 import { promisify } from 'node:util';
 import { ensureImages } from '../../src/core/images.js';
 import { classInfo } from '../../src/core/class-model.js';
@@ -28,8 +29,13 @@ const { values } = parseArgs({
     // Only `up` and `down` against the floor, alternating, with labctl's own trace of where its time goes.
     'up-down': { type: 'boolean', default: false },
     engines: { type: 'string', default: 'local' },
+    // How many students the floor brings up at once: the issue's floor is `xargs -P 8`; "all" starts every one at once.
+    'floor-parallel': { type: 'string', default: '8' },
   },
 });
+const floorParallel = values['floor-parallel'] === 'all' ? Infinity : Number(values['floor-parallel']);
+if (!(floorParallel >= 1))
+  throw new Error(`--floor-parallel: a number of students or "all", not ${values['floor-parallel']}`);
 const engines = values.engines.split(',');
 const students = Number(values.students);
 const runs = Number(values.runs);
@@ -45,8 +51,8 @@ async function timed(fn: () => Promise<unknown>): Promise<number> {
 }
 
 let lastTrace = '';
-async function labctlUp(base: number, engine = 'local') {
-  const r = await labctl([...upArgs(CLASS, students, base), '--engine', engine], undefined, { LABCTL_TRACE: '1' });
+async function labctlUp(base: number, engine = 'local', count = students) {
+  const r = await labctl([...upArgs(CLASS, count, base), '--engine', engine], undefined, { LABCTL_TRACE: '1' });
   if (r.code !== 0) throw new Error(`labctl up failed:\n${r.stderr}`);
   lastTrace = r.stderr
     .split('\n')
@@ -62,7 +68,10 @@ async function upDown() {
   await cleanClass(FLOOR);
   const base = await freeBasePort(students);
   const t = { up: [] as number[], down: [] as number[], floorUp: [] as number[], floorDown: [] as number[] };
+  const one: number[] = [];
   for (let i = 0; i < runs; i++) {
+    one.push(await timed(() => labctlUp(base, 'local', 1)));
+    await labctlDown();
     t.up.push(await timed(() => labctlUp(base)));
     t.down.push(await timed(labctlDown));
     t.floorUp.push(await timed(() => floorUp(base, images.mail, images.sidecar)));
@@ -72,10 +81,14 @@ async function upDown() {
   await cleanClass(FLOOR);
   const row = (name: string, ms: number[], floor: number[]) =>
     `${name.padEnd(6)} labctl ${seconds(median(ms)).padStart(8)}   docker run floor ${seconds(median(floor)).padStart(8)}   ratio ${(median(ms) / median(floor)).toFixed(2)}x   (runs: ${ms.map((x) => (x / 1000).toFixed(1)).join(', ')} / ${floor.map((x) => (x / 1000).toFixed(1)).join(', ')})`;
-  console.log(`labctl benchmark, up and down only: ${students} students, ${runs} run(s), medians`);
+  const parallel = floorParallel === Infinity ? 'all students at once' : `${floorParallel} students at a time`;
+  console.log(`labctl benchmark, up and down only: ${students} students, ${runs} run(s), medians; floor: ${parallel}`);
   console.log(row('up', t.up, t.floorUp));
   console.log(row('down', t.down, t.floorDown));
-  console.log(`per student beyond the first, up: ${seconds(median(t.up) / students)} on average over the class`);
+  if (students > 1) {
+    const each = (median(t.up) - median(one)) / (students - 1);
+    console.log(`up of 1 student ${seconds(median(one))}; each student beyond the first: ${seconds(each)}`);
+  }
   console.log(`where labctl up's time went (last run, LABCTL_TRACE):\n${lastTrace}`);
 }
 
@@ -248,11 +261,14 @@ async function floorUp(base: number, image: string, sidecarImage: string) {
     token: 'floor-token',
     passwords: 'lab',
   });
+  const limit = pLimit(floorParallel);
   await Promise.all(
-    floorPlan.students.map(async (s) => {
-      await docker('network', 'create', ...labelArgs(s.network.labels), s.network.name);
-      for (const c of s.containers) await docker('run', '-d', ...runArgs(c, s.network.name), c.image);
-    }),
+    floorPlan.students.map((s) =>
+      limit(async () => {
+        await docker('network', 'create', ...labelArgs(s.network.labels), s.network.name);
+        for (const c of s.containers) await docker('run', '-d', ...runArgs(c, s.network.name), c.image);
+      }),
+    ),
   );
   const deadline = Date.now() + 90_000;
   await Promise.all(
@@ -291,12 +307,15 @@ function runArgs(c: PlannedContainer, network: string): string[] {
 
 async function floorDown() {
   const plan = floorPlan!;
+  const limit = pLimit(floorParallel);
   await Promise.all(
-    plan.students.map(async (s) => {
-      await docker('rm', '-f', ...s.containers.map((c) => c.name));
-      await docker('network', 'rm', s.network.name);
-      await docker('volume', 'rm', ...s.volumes.map((v) => v.name));
-    }),
+    plan.students.map((s) =>
+      limit(async () => {
+        await docker('rm', '-f', ...s.containers.map((c) => c.name));
+        await docker('network', 'rm', s.network.name);
+        await docker('volume', 'rm', ...s.volumes.map((v) => v.name));
+      }),
+    ),
   );
 }
 

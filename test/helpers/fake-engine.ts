@@ -27,6 +27,7 @@ interface FakeContainer {
  */
 export class FakeEngine implements Engine {
   readonly where = 'fake://';
+  readonly parallelism = 4;
   containers = new Map<string, FakeContainer>();
   networks = new Map<string, LabelledObject>();
   volumes = new Map<string, LabelledObject>();
