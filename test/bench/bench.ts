@@ -69,10 +69,12 @@ async function upDown() {
   const base = await freeBasePort(students);
   const t = { up: [] as number[], down: [] as number[], floorUp: [] as number[], floorDown: [] as number[] };
   const one: number[] = [];
+  let memory = '';
   for (let i = 0; i < runs; i++) {
     one.push(await timed(() => labctlUp(base, 'local', 1)));
     await labctlDown();
     t.up.push(await timed(() => labctlUp(base)));
+    if (i === 0) memory = await memoryPerStudent(engine);
     t.down.push(await timed(labctlDown));
     t.floorUp.push(await timed(() => floorUp(base, images.mail, images.sidecar)));
     t.floorDown.push(await timed(floorDown));
@@ -89,7 +91,28 @@ async function upDown() {
     const each = (median(t.up) - median(one)) / (students - 1);
     console.log(`up of 1 student ${seconds(median(one))}; each student beyond the first: ${seconds(each)}`);
   }
+  console.log(memory);
   console.log(`where labctl up's time went (last run, LABCTL_TRACE):\n${lastTrace}`);
+}
+
+/**
+ * Memory per student, a few seconds after `up`: the mail server's and the sidecar's (engine stats), and on the host
+ * the engine's port proxies (one docker-proxy process per published port, outside every container).
+ */
+async function memoryPerStudent(engine: LocalEngine): Promise<string> {
+  await new Promise((r) => setTimeout(r, 3000));
+  const { containers } = await engine.list(CLASS);
+  const sum = async (role: string) => {
+    const mine = containers.filter((c) => c.labels['dev.labctl.role'] === role);
+    return (await Promise.all(mine.map((c) => engine.memoryUsage(c.name)))).reduce((a, b) => a + b, 0);
+  };
+  const proxies = await run('ps', ['-o', 'rss=', '-C', 'docker-proxy']).then(
+    (r) => r.stdout.split('\n').reduce((a, line) => a + (Number(line.trim()) || 0) * 1024, 0),
+    () => 0,
+  );
+  const mib = (bytes: number) => `${(bytes / students / 2 ** 20).toFixed(1)} MiB`;
+  const [mail, sidecar] = [await sum('mail'), await sum('sidecar')];
+  return `memory per student: mail ${mib(mail)}, sidecar ${mib(sidecar)}, together ${mib(mail + sidecar)}; the engine's port proxies on the host ${mib(proxies)}`;
 }
 
 async function labctlCheck() {
