@@ -91,7 +91,12 @@ program
       .choices(['lab', 'random'])
       .default(cfg?.passwords),
   )
-  .option('--timeout <seconds>', 'how long to wait for the services', int('--timeout'), 90)
+  .option(
+    '--timeout <seconds>',
+    "how long each student's services may take to answer, from their start",
+    int('--timeout'),
+    90,
+  )
   .addOption(
     new Option('--engine <engine>', 'local: containers on this engine; swarm: services on its Docker Swarm')
       .choices(['local', 'swarm'])

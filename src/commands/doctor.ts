@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { statfs } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
+import { packagePath } from '../paths.js';
 import { MIN_POOL_NETWORKS, POOL_FLAG, poolNetworks } from '../core/address-pool.js';
 import { BASE_IMAGE } from '../core/images.js';
 import { bootstrapTool } from '../docker/images.js';
@@ -23,7 +23,7 @@ export interface Check {
   warning?: boolean;
 }
 
-const SETUP = fileURLToPath(new URL('../../../scripts/setup-host.sh', import.meta.url));
+const SETUP = packagePath('scripts', 'setup-host.sh');
 const MIN_FREE_GIB = 3;
 
 async function checks(ctx: Context): Promise<Check[]> {

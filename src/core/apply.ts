@@ -14,7 +14,11 @@ class Journal {
   /** Old workloads kept while their replacements start: let go once the run succeeds. */
   readonly replacements: Replacement[] = [];
 
-  constructor(private readonly engine: Engine) {}
+  /** `parallel`: at most this many undo steps at once (a whole class undone at once only makes the engine thrash). */
+  constructor(
+    private readonly engine: Engine,
+    private readonly parallel: number,
+  ) {}
 
   createdNetwork(name: string) {
     this.undo.push({ order: 3, run: () => this.engine.removeNetwork(name) });
@@ -37,11 +41,12 @@ class Journal {
   /** Undoes every step: workloads first, then networks, then volumes. Call once nothing is in flight. */
   async rollback(): Promise<string[]> {
     const failures: string[] = [];
+    const limit = pLimit(this.parallel);
     for (const order of [1, 2, 3, 4]) {
       await Promise.all(
         this.undo
           .filter((u) => u.order === order)
-          .map((u) => u.run().catch((error: unknown) => void failures.push((error as Error).message))),
+          .map((u) => limit(() => u.run().catch((error: unknown) => void failures.push((error as Error).message)))),
       );
     }
     return failures;
@@ -51,7 +56,7 @@ class Journal {
 export interface ApplyOptions {
   /** At most this many students being changed at once (the readiness wait holds no slot). */
   concurrency: number;
-  /** Seconds for every student to answer. */
+  /** Seconds each student's services have to answer, from the start of their workloads (not of the run). */
   timeoutSeconds: number;
   /** Aborting it stops the run: nothing new starts, then what this run changed is undone. */
   signal: AbortSignal;
@@ -98,17 +103,17 @@ export async function checkHostPorts(diff: Diff, plan: Plan, engine: Engine): Pr
  * created objects are removed, started workloads stopped, replaced workloads put back as they were.
  */
 export async function applyDiff(diff: Diff, plan: Plan, engine: Engine, options: ApplyOptions): Promise<void> {
-  const journal = new Journal(engine);
+  // Two workloads per student: undo steps may run twice as many at once as students are changed.
+  const journal = new Journal(engine, options.concurrency * 2);
   const byStudent = new Map(plan.students.map((s) => [s.student, s]));
   const limit = pLimit(options.concurrency);
-  const deadline = Date.now() + options.timeoutSeconds * 1000;
   const stop = new AbortController();
   const onAbort = () => stop.abort(options.signal.reason);
   options.signal.addEventListener('abort', onAbort, { once: true });
   let done = 0;
   try {
     const student = (s: StudentDiff) => byStudent.get(s.student)!;
-    const ready = async (s: StudentDiff) => {
+    const ready = async (s: StudentDiff, deadline: number) => {
       await (options.ready
         ? options.ready(student(s), deadline, stop.signal)
         : waitReady(student(s), plan, engine, deadline, stop.signal));
@@ -120,7 +125,9 @@ export async function applyDiff(diff: Diff, plan: Plan, engine: Engine, options:
       limit(async () => {
         await prepare(s);
         await start(s);
-      }).then(() => ready(s)),
+        // A big class queues its students behind each other: each has the whole timeout from its own start.
+        return Date.now() + options.timeoutSeconds * 1000;
+      }).then((deadline) => ready(s, deadline)),
     );
     for (const task of tasks) task.catch((error: unknown) => stop.abort(error));
     await Promise.allSettled(tasks);

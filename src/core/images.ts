@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packagePath } from '../paths.js';
 import type { Engine, ImageFile } from '../docker/engine.js';
 import { ExitCode, LabctlError } from '../errors.js';
 import type { Lab } from './lab.js';
@@ -9,8 +9,8 @@ import { mailImageFiles } from './mail-image.js';
 import type { Progress } from './progress.js';
 
 export const BASE_IMAGE = 'labctl/base:bookworm';
-export const IMAGES_DIR = fileURLToPath(new URL('../../../images/', import.meta.url));
-const SIDECAR_BUNDLE = fileURLToPath(new URL('../../sidecar/', import.meta.url));
+export const IMAGES_DIR = packagePath('images');
+const SIDECAR_BUNDLE = packagePath('dist', 'sidecar');
 
 export interface ImageContext {
   name: 'mail' | 'sidecar';
@@ -64,7 +64,7 @@ export async function imageContexts(lab: Lab): Promise<{ mail: ImageContext; sid
   if (!names.includes('sidecar.mjs'))
     throw new LabctlError(
       ExitCode.build,
-      `The sidecar bundle ${SIDECAR_BUNDLE}sidecar.mjs is missing.`,
+      `The sidecar bundle ${path.join(SIDECAR_BUNDLE, 'sidecar.mjs')} is missing.`,
       'Run `npm run build`.',
     );
   const bundle = await Promise.all(

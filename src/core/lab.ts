@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packagePath } from '../paths.js';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { usageError } from '../errors.js';
@@ -56,7 +56,7 @@ export interface Lab {
   exercises: { id: string; title: string }[];
 }
 
-export const DEFAULT_LAB_FILE = fileURLToPath(new URL('../../../labs/smtp-pop-imap.yaml', import.meta.url));
+export const DEFAULT_LAB_FILE = packagePath('labs', 'smtp-pop-imap.yaml');
 
 /** Reads and validates a lab file. Errors name the file, the field and what is expected. */
 export async function loadLab(file: string = DEFAULT_LAB_FILE): Promise<Lab> {

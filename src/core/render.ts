@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
+import { packagePath } from '../paths.js';
 import path from 'node:path';
 import ejs from 'ejs';
 
-export const TEMPLATES_DIR = fileURLToPath(new URL('../../../templates/', import.meta.url));
+export const TEMPLATES_DIR = packagePath('templates');
 
 const cache = new Map<string, Promise<ejs.TemplateFunction>>();
 
