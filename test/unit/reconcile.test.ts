@@ -230,4 +230,22 @@ describe('apply and rollback', () => {
     assert.ok(!engine.calls.some((c) => c.startsWith('create-container')), 'no workload was created after the abort');
     assert.ok(!engine.calls.includes('create-network labctl-rc-s02'), 'student 2 was never started');
   });
+
+  it('each student has the whole timeout from their own start, however long the queue before them', async () => {
+    const p = await plan({ students: 3 });
+    // One student at a time, each taking 80 ms to create: student 3 starts some 300 ms after the run.
+    engine.delayOn = (call) => (call.startsWith('create-container') ? 80 : 0);
+    const left: number[] = [];
+    await applyDiff(await diffOf(p), p, engine, {
+      concurrency: 1,
+      timeoutSeconds: 0.2,
+      signal: new AbortController().signal,
+      ready: (_s, deadline) => {
+        left.push(deadline - Date.now());
+        return Promise.resolve();
+      },
+    });
+    assert.equal(left.length, 3);
+    for (const ms of left) assert.ok(ms > 150, `a student had only ${ms} ms of its 200 left when it started`);
+  });
 });
