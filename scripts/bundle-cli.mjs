@@ -5,6 +5,7 @@ import { cpSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { build } from 'esbuild';
+import { commonJsBanner } from './esm-banner.mjs';
 
 const require = createRequire(import.meta.url);
 
@@ -21,16 +22,8 @@ await build({
   // Left to node_modules: native add-ons (ssh2 falls back to its JavaScript crypto) and exceljs, large and loaded only
   // by `check --format xlsx`.
   external: ['*.node', 'cpu-features', 'exceljs'],
-  // The CommonJS packages inside (dockerode, ssh2...) call require and read __dirname.
-  banner: {
-    js: [
-      "import { createRequire as __labctlRequire } from 'node:module';",
-      "import { fileURLToPath as __labctlPath } from 'node:url';",
-      'const require = __labctlRequire(import.meta.url);',
-      'const __filename = __labctlPath(import.meta.url);',
-      "const __dirname = __labctlPath(new URL('.', import.meta.url));",
-    ].join('\n'),
-  },
+  // dockerode, ssh2 and the other CommonJS packages inside call require and read __dirname.
+  banner: commonJsBanner,
   logLevel: 'warning',
 });
 // dockerode reads its protocol files from __dirname/proto (BuildKit progress, registry sessions).

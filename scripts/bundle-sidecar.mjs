@@ -4,6 +4,7 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { build } from 'esbuild';
+import { commonJsBanner } from './esm-banner.mjs';
 
 const require = createRequire(import.meta.url);
 
@@ -43,15 +44,7 @@ await build({
   logLevel: 'warning',
   plugins: [inlineAssets],
   // ssh2 and ws are CommonJS: they require() Node's modules and ssh2 reads __dirname, which an ESM bundle lacks.
-  banner: {
-    js: [
-      "import { createRequire as __labctlRequire } from 'node:module';",
-      "import { fileURLToPath as __labctlPath } from 'node:url';",
-      'const require = __labctlRequire(import.meta.url);',
-      'const __filename = __labctlPath(import.meta.url);',
-      "const __dirname = __labctlPath(new URL('.', import.meta.url));",
-    ].join(' '),
-  },
+  banner: commonJsBanner,
   // Optional native addons, each loaded in a try/catch with a pure-JS fallback: left out, they are not found at run time
   // and ssh2 uses Node's crypto and its bundled poly1305 (WebAssembly), ws its JS masking and UTF-8 check.
   external: ['cpu-features', '*.node', 'bufferutil', 'utf-8-validate'],

@@ -1,6 +1,6 @@
 import type { ClassInfo, StudentInfo } from '../core/class-model.js';
 import { escapeHtml } from './html.js';
-import { accountsTable, cardModel, isWebUrl, type CardModel } from './print-cards.js';
+import { accountsTable, cardModel, pageHtml, portsTable, rowsHtml, type CardModel } from './print-cards.js';
 
 /** What the student types: a terminal command, or the lines of a telnet dialogue with one of the servers. */
 export type Dialogue = 'shell' | 'smtp' | 'pop3' | 'imap';
@@ -472,18 +472,7 @@ function stepHtml(step: Step): string {
 
 function sectionHtml(h: StudentHandout, labTitle: string): string {
   const m = h.card;
-  const rows = (items: { label: string; value: string }[], mono = false) =>
-    items
-      .map((r) => `<tr><th scope="row">${e(r.label)}</th><td${mono ? ' class="mono"' : ''}>${e(r.value)}</td></tr>`)
-      .join('\n');
-  const page =
-    m.page === null
-      ? ''
-      : `<p class="page"><strong>Votre page de progression :</strong> ${
-          isWebUrl(m.page)
-            ? `<a class="mono" href="${e(m.page)}">${e(m.page)}</a>`
-            : `<span class="mono">${e(m.page)}</span>`
-        }<br>Chaque exercice s’y coche tout seul quand le serveur a vu que vous l’avez fait.</p>`;
+  const page = pageHtml(m.page, '<br>Chaque exercice s’y coche tout seul quand le serveur a vu que vous l’avez fait.');
   const exercises = h.exercises
     .map(
       (x, i) => `<article class="exercise" data-exercise="${e(x.id)}">
@@ -500,17 +489,7 @@ ${x.steps.map(stepHtml).join('\n')}${x.question ? `\n<p class="question">${e(x.q
 <div class="grid">
 <div>
 <h2>Vos ports</h2>
-<table class="ports">
-${rows(
-  [
-    { label: 'SMTP', value: m.ports.smtp },
-    { label: 'POP3', value: m.ports.pop3 },
-    { label: 'IMAP', value: m.ports.imap },
-    { label: 'SSH', value: m.ports.ssh },
-  ],
-  true,
-)}
-</table>
+${portsTable(m.ports)}
 </div>
 <div>
 <h2>Vos deux comptes</h2>
@@ -528,7 +507,7 @@ ${exercises}
 <h2>Pour aller plus loin : un client de messagerie graphique</h2>
 <p>Configurez un client graphique (Thunderbird par exemple) avec ces réglages, envoyez-vous un message et relevez-le, puis affichez la source d’un message reçu.</p>
 <table class="client">
-${rows(m.client)}
+${rowsHtml(m.client)}
 </table>
 </section>`;
 }

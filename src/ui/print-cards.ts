@@ -36,6 +36,35 @@ ${accounts.map(row).join('\n')}
 </table>`;
 }
 
+/** Label/value rows of a table; `mono` sets every value in the fixed-width font. */
+export function rowsHtml(items: { label: string; value: string }[], mono = false): string {
+  const e = escapeHtml;
+  return items
+    .map((r) => `<tr><th scope="row">${e(r.label)}</th><td${mono ? ' class="mono"' : ''}>${e(r.value)}</td></tr>`)
+    .join('\n');
+}
+
+/** The four ports a student types, as the card and the handout show them. */
+export function portsTable(ports: CardModel['ports']): string {
+  const rows = [
+    { label: 'SMTP', value: ports.smtp },
+    { label: 'POP3', value: ports.pop3 },
+    { label: 'IMAP', value: ports.imap },
+    { label: 'SSH', value: ports.ssh },
+  ];
+  return `<table class="ports">\n${rowsHtml(rows, true)}\n</table>`;
+}
+
+/** The student's progress page: a link when it is a web address, else text; `after` is HTML added to the line. */
+export function pageHtml(page: string | null, after = ''): string {
+  if (page === null) return '';
+  const e = escapeHtml;
+  const where = isWebUrl(page)
+    ? `<a class="mono" href="${e(page)}">${e(page)}</a>`
+    : `<span class="mono">${e(page)}</span>`;
+  return `<p class="page"><strong>Votre page de progression :</strong> ${where}${after}</p>`;
+}
+
 export function cardModel(info: ClassInfo, s: StudentInfo): CardModel {
   const [first, second] = s.pair;
   const passwordOf = (user: string) => s.accounts.find((a) => a.user === user)?.password ?? '';
@@ -138,32 +167,13 @@ pre { margin: 0; padding: 1.5mm 2.5mm; background: #f6f6f6; border: 0.2mm solid 
 function htmlCard(info: ClassInfo, s: StudentInfo): string {
   const m = cardModel(info, s);
   const e = escapeHtml;
-  const rows = (items: { label: string; value: string; mono?: boolean }[]) =>
-    items
-      .map((r) => `<tr><th scope="row">${e(r.label)}</th><td${r.mono ? ' class="mono"' : ''}>${e(r.value)}</td></tr>`)
-      .join('\n');
-  const page =
-    m.page === null
-      ? ''
-      : `<p class="page"><strong>Votre page de progression :</strong> ${
-          isWebUrl(m.page)
-            ? `<a class="mono" href="${e(m.page)}">${e(m.page)}</a>`
-            : `<span class="mono">${e(m.page)}</span>`
-        }</p>`;
   return `<section class="card" data-student="${e(String(s.student))}">
 <header><h1>${e(m.title)}</h1><div class="lab">${e(info.title)}</div></header>
 <p class="server">Serveur : <span class="mono">${e(m.host)}</span> &nbsp;·&nbsp; domaine de messagerie : <span class="mono">${e(m.domain)}</span></p>
 <div class="grid top">
 <div>
 <h2>Ports</h2>
-<table class="ports">
-${rows([
-  { label: 'SMTP', value: m.ports.smtp, mono: true },
-  { label: 'POP3', value: m.ports.pop3, mono: true },
-  { label: 'IMAP', value: m.ports.imap, mono: true },
-  { label: 'SSH', value: m.ports.ssh, mono: true },
-])}
-</table>
+${portsTable(m.ports)}
 </div>
 <div>
 <h2>Vos deux comptes</h2>
@@ -188,9 +198,9 @@ ${m.commands.map((c) => `<tr><td>${e(c.label)}</td><td><code>${e(c.command)}</co
 </div>
 <h2>Client de messagerie graphique</h2>
 <table class="client">
-${rows(m.client)}
+${rowsHtml(m.client)}
 </table>
-${page}
+${pageHtml(m.page)}
 </section>`;
 }
 

@@ -101,18 +101,22 @@ async function upDown() {
  */
 async function memoryPerStudent(engine: LocalEngine): Promise<string> {
   await new Promise((r) => setTimeout(r, 3000));
-  const { containers } = await engine.list(CLASS);
-  const sum = async (role: string) => {
-    const mine = containers.filter((c) => c.labels['dev.labctl.role'] === role);
-    return (await Promise.all(mine.map((c) => engine.memoryUsage(c.name)))).reduce((a, b) => a + b, 0);
-  };
   const proxies = await run('ps', ['-o', 'rss=', '-C', 'docker-proxy']).then(
     (r) => r.stdout.split('\n').reduce((a, line) => a + (Number(line.trim()) || 0) * 1024, 0),
     () => 0,
   );
-  const mib = (bytes: number) => `${(bytes / students / 2 ** 20).toFixed(1)} MiB`;
-  const [mail, sidecar] = [await sum('mail'), await sum('sidecar')];
-  return `memory per student: mail ${mib(mail)}, sidecar ${mib(sidecar)}, together ${mib(mail + sidecar)}; the engine's port proxies on the host ${mib(proxies)}`;
+  const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+  const [mail, sidecar] = [await averageMemory(engine, 'mail'), await averageMemory(engine, 'sidecar')];
+  return `memory per student: mail ${mib(mail)}, sidecar ${mib(sidecar)}, together ${mib(mail + sidecar)}; the engine's port proxies on the host ${mib(proxies / students)}`;
+}
+
+/** The bench class's containers of one role (mail or sidecar): their average memory, from the engine's stats. */
+async function averageMemory(engine: LocalEngine, role: string): Promise<number> {
+  const { containers } = await engine.list(CLASS);
+  const memory = await Promise.all(
+    containers.filter((c) => c.labels['dev.labctl.role'] === role).map((c) => engine.memoryUsage(c.name)),
+  );
+  return memory.reduce((a, b) => a + b, 0) / memory.length;
 }
 
 async function labctlCheck() {
@@ -390,17 +394,10 @@ async function main() {
   let loaded: Awaited<ReturnType<typeof load>> | undefined;
   for (let i = 0; i < runs; i++) {
     t.up.push(await timed(() => labctlUp(base)));
-    const { containers } = await engine.list(CLASS);
-    const average = async (role: string) => {
-      const memory = await Promise.all(
-        containers.filter((c) => c.labels['dev.labctl.role'] === role).map((c) => engine.memoryUsage(c.name)),
-      );
-      return memory.reduce((a, b) => a + b, 0) / memory.length;
-    };
     // Let the sidecars settle to idle before reading their memory.
     await new Promise((r) => setTimeout(r, 3000));
-    t.memory.push(await average('mail'));
-    t.sidecarMemory.push(await average('sidecar'));
+    t.memory.push(await averageMemory(engine, 'mail'));
+    t.sidecarMemory.push(await averageMemory(engine, 'sidecar'));
     for (let k = 0; k < 5; k++) t.check.push(await timed(labctlCheck));
     t.credit.push(await creditLatency(engine));
     t.reset.push(await timed(labctlReset));

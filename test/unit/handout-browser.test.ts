@@ -12,30 +12,9 @@ import { handoutHtml } from '../../src/ui/handout.js';
 import { findChromium, printPdf } from '../../src/ui/pdf.js';
 import { CHROMIUM, launchBrowser } from '../helpers/browser.js';
 import { pdfPages, sectionsByStudent } from '../helpers/pdf.js';
+import { classInfo, studentInfo } from '../helpers/class-info.js';
 
-const accounts = Array.from({ length: 19 }, (_, i) => ({ user: `util${i + 1}`, password: 'master2021' }));
-
-const fixture: ClassInfo = {
-  class: 'td1',
-  lab: 'smtp-pop-imap',
-  title: 'TD protocole SMTP, POP, IMAP',
-  students: [1, 2].map((n) => ({
-    student: n,
-    host: '192.0.2.10',
-    domain: `s0${n}.td1.test`,
-    ports: {
-      smtp: 10025 + n * 100,
-      pop3: 10010 + n * 100,
-      imap: 10043 + n * 100,
-      ssh: 10022 + n * 100,
-      web: 10080 + n * 100,
-    },
-    accounts,
-    pair: [`util${n}`, `util${n + 10}`],
-    state: 'running',
-    page: `http://192.0.2.10:${10080 + n * 100}/?k=key${n}`,
-  })),
-};
+const fixture = classInfo([studentInfo(1), studentInfo(2)]);
 
 const ports = (n: number) => [10025, 10010, 10043, 10022].map((p) => String(p + n * 100));
 

@@ -4,38 +4,9 @@ import type { ClassInfo, StudentInfo } from '../../src/core/class-model.js';
 import { loadLab } from '../../src/core/lab.js';
 import { parseMessage } from '../../src/sidecar/message.js';
 import { handoutHtml, studentHandout, type StudentHandout } from '../../src/ui/handout.js';
+import { classInfo, labAccounts as accounts, studentInfo as student, withPassword } from '../helpers/class-info.js';
 
-const accounts = Array.from({ length: 19 }, (_, i) => ({ user: `util${i + 1}`, password: 'master2021' }));
-
-function student(n: number, overrides: Partial<StudentInfo> = {}): StudentInfo {
-  return {
-    student: n,
-    host: '192.0.2.10',
-    domain: `s0${n}.td1.test`,
-    ports: {
-      smtp: 10025 + n * 100,
-      pop3: 10010 + n * 100,
-      imap: 10043 + n * 100,
-      ssh: 10022 + n * 100,
-      web: 10080 + n * 100,
-    },
-    accounts,
-    pair: [`util${n}`, `util${n + 10}`],
-    state: 'running',
-    page: `http://192.0.2.10:${10080 + n * 100}/?k=key${n}`,
-    ...overrides,
-  };
-}
-
-const fixture: ClassInfo = {
-  class: 'td1',
-  lab: 'smtp-pop-imap',
-  title: 'TD protocole SMTP, POP, IMAP',
-  students: [
-    student(1),
-    student(2, { accounts: accounts.map((a) => (a.user === 'util12' ? { ...a, password: 'k9-Zq2' } : a)) }),
-  ],
-};
+const fixture = classInfo([student(1), student(2, { accounts: withPassword('util12', 'k9-Zq2') })]);
 
 const lab = await loadLab();
 

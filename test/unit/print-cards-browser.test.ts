@@ -5,34 +5,15 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
-import type { ClassInfo } from '../../src/core/class-model.js';
 import { cardsHtml } from '../../src/ui/print-cards.js';
 import { launchBrowser } from '../helpers/browser.js';
-
-const accounts = Array.from({ length: 19 }, (_, i) => ({ user: `util${i + 1}`, password: 'master2021' }));
+import { classInfo, studentInfo, withPassword } from '../helpers/class-info.js';
 
 /** The same two students as print-cards.test.ts (imported, that file would run its tests again here). */
-const fixture: ClassInfo = {
-  class: 'td1',
-  lab: 'smtp-pop-imap',
-  title: 'TD protocole SMTP, POP, IMAP',
-  students: [1, 2].map((n) => ({
-    student: n,
-    host: '192.0.2.10',
-    domain: `etudiant${n}.lab`,
-    ports: {
-      smtp: 10025 + n * 100,
-      pop3: 10010 + n * 100,
-      imap: 10043 + n * 100,
-      ssh: 10022 + n * 100,
-      web: 10080 + n * 100,
-    },
-    accounts: n === 2 ? accounts.map((a) => (a.user === 'util12' ? { ...a, password: 'autre&mdp' } : a)) : accounts,
-    pair: [`util${n}`, `util${n + 10}`],
-    state: 'running',
-    page: n === 1 ? null : `http://192.0.2.10:${10080 + n * 100}/?k=key${n}`,
-  })),
-};
+const fixture = classInfo([
+  studentInfo(1, { domain: 'etudiant1.lab', page: null }),
+  studentInfo(2, { domain: 'etudiant2.lab', accounts: withPassword('util12', 'autre&mdp') }),
+]);
 
 /** dist/test-artifacts/, next to the compiled tests (dist/test/unit/ → dist/). */
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));

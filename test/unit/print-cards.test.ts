@@ -2,41 +2,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ClassInfo, StudentInfo } from '../../src/core/class-model.js';
 import { cardsHtml, cardsMarkdown, MD_PAGE_BREAK } from '../../src/ui/print-cards.js';
+import { classInfo, studentInfo, withPassword } from '../helpers/class-info.js';
 
-const accounts = Array.from({ length: 19 }, (_, i) => ({ user: `util${i + 1}`, password: 'master2021' }));
-
-function student(n: number, overrides: Partial<StudentInfo> = {}): StudentInfo {
-  return {
-    student: n,
-    host: '192.0.2.10',
-    domain: `etudiant${n}.lab`,
-    ports: {
-      smtp: 10025 + n * 100,
-      pop3: 10010 + n * 100,
-      imap: 10043 + n * 100,
-      ssh: 10022 + n * 100,
-      web: 10080 + n * 100,
-    },
-    accounts,
-    pair: [`util${n}`, `util${n + 10}`],
-    state: 'running',
-    page: `http://192.0.2.10:${10080 + n * 100}/?k=key${n}`,
-    ...overrides,
-  };
-}
+const student = (n: number, overrides: Partial<StudentInfo> = {}) =>
+  studentInfo(n, { domain: `etudiant${n}.lab`, ...overrides });
 
 /** Student 2 has ports 10225/10210/10243/10222/10280, pair util2/util12, and its own util12 password. */
-const fixture: ClassInfo = {
-  class: 'td1',
-  lab: 'smtp-pop-imap',
-  title: 'TD protocole SMTP, POP, IMAP',
-  students: [
-    student(1, { page: null }),
-    student(2, {
-      accounts: accounts.map((a) => (a.user === 'util12' ? { ...a, password: 'autre&mdp' } : a)),
-    }),
-  ],
-};
+const fixture = classInfo([student(1, { page: null }), student(2, { accounts: withPassword('util12', 'autre&mdp') })]);
 
 /** The visible text of an HTML fragment: tags dropped, entities decoded. */
 function text(html: string): string {
