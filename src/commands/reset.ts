@@ -109,27 +109,30 @@ export async function reset(options: ResetOptions, ctx: Context = defaultContext
         backup: options.backup ?? false,
         timeoutSeconds: RESET_TIMEOUT_S,
       });
+      // Saved first: a reset that fails halfway has already emptied some mailboxes.
+      let saved = '';
+      if (run.backup) {
+        saved = path.join(classDataDir(className), 'backups', `${stamp}-s${String(n).padStart(2, '0')}.tar`);
+        await writePrivate(saved, run.backup);
+        result.backups.push(saved);
+      }
+      const backupNote = saved && `\nWhat it had removed is backed up in ${saved}.`;
       if (run.exitCode === 124 || run.exitCode === 137) {
         throw new LabctlError(
           ExitCode.engine,
-          `Reset of student ${n} did not finish within ${RESET_TIMEOUT_S} s and was stopped: ${run.stderr.trim()}`,
+          `Reset of student ${n} did not finish within ${RESET_TIMEOUT_S} s and was stopped: ${run.stderr.trim()}${backupNote}`,
           'Run it again; if it hangs again, `labctl reset --hard` recreates the student.',
         );
       }
       if (run.exitCode !== 0) {
         throw new LabctlError(
           run.exitCode === 2 ? ExitCode.usage : ExitCode.engine,
-          `Reset failed on student ${n}: ${(run.stderr || run.stdout).trim()}`,
+          `Reset failed on student ${n}: ${(run.stderr || run.stdout).trim()}${backupNote}`,
         );
       }
       result.students.push({ student: n, accounts: parseCounts(run.stdout) });
       for (const line of run.stderr.split('\n').filter((l) => l.startsWith('skipped ')))
         result.skipped.push(`student ${n}: ${line}`);
-      if (run.backup) {
-        const file = path.join(classDataDir(className), 'backups', `${stamp}-s${String(n).padStart(2, '0')}.tar`);
-        await writePrivate(file, run.backup);
-        result.backups.push(file);
-      }
       if (options.progress) {
         const sidecar = containers.find(
           (c) => c.labels[LABEL.role] === 'sidecar' && c.labels[LABEL.student] === String(n),

@@ -6,6 +6,7 @@ import { LABEL } from '../core/labels.js';
 import { dockerClient } from './client.js';
 import { engineUnreachable, failed, type DockerError } from './errors.js';
 import { buildImage, ensureBaseImage, pushImage } from './images.js';
+import { backupDir, resetCommand } from './reset-command.js';
 import type {
   AddressPool,
   ClassObjects,
@@ -376,21 +377,14 @@ export class LocalEngine implements Engine {
     if (task.action === 'accounts') {
       return this.exec(mail.name, ['sh', '-c', 'for d in /home/*/Maildir; do basename "$(dirname "$d")"; done']);
     }
-    // Not /tmp: it is a tmpfs, which the engine cannot copy files out of.
-    const backupDir = `/var/lib/labctl/backup-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-    // A reset that hangs is stopped (TERM, so it lets go of the mailbox locks; KILL 5 s later).
-    const run: MaintenanceResult = await this.exec(mail.name, [
-      'timeout',
-      '-k',
-      '5',
-      String(task.timeoutSeconds),
-      'labctl-reset',
-      ...(task.backup ? ['--backup', backupDir] : []),
-      ...task.users,
-    ]);
-    if (task.backup && run.exitCode === 0) {
-      run.backup = await this.archive(mail.name, backupDir);
-      await this.exec(mail.name, ['rm', '-rf', backupDir]);
+    const run: MaintenanceResult = await this.exec(mail.name, resetCommand(task));
+    const dir = task.backup ? backupDir(run.stdout) : undefined;
+    if (dir) {
+      try {
+        run.backup = await this.archive(mail.name, `${dir}/backup`);
+      } finally {
+        await this.exec(mail.name, ['rm', '-rf', '--', dir]);
+      }
     }
     return run;
   }

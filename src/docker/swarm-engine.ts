@@ -21,6 +21,7 @@ import type {
 } from './engine.js';
 import { failed, type DockerError } from './errors.js';
 import { LocalEngine, demux, publishedAddress } from './local-engine.js';
+import { resetCommand } from './reset-command.js';
 import {
   ENGINE_LABEL,
   chooseNode,
@@ -578,22 +579,21 @@ export class SwarmEngine implements Engine {
     if (task.action === 'accounts') {
       return this.job(mail.name, ['sh', '-c', 'for d in /home/*/Maildir; do basename "$(dirname "$d")"; done']);
     }
-    const backupDir = `/var/lib/labctl/backup-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-    const reset = [
-      'timeout',
-      '-k',
-      '5',
-      String(task.timeoutSeconds),
-      'labctl-reset',
-      ...(task.backup ? ['--backup', backupDir] : []),
-      ...task.users,
-    ];
+    const reset = resetCommand(task);
     if (!task.backup) return this.job(mail.name, reset);
-    // The backup comes back after a marker line, as a tar (the directory at its root, as the local engine's) in base64.
-    const script = `"$@" || exit $?; echo '${BACKUP_MARK}'; tar -C /var/lib/labctl -cf - ${backupDir.split('/').pop()} | base64 -w 76`;
+    // The reset's output, then after a marker line its backup (even from a reset that failed halfway) as a tar, with
+    // DIR/backup at its root as the local engine's, in base64. The job's container goes when the job is removed.
+    const script = [
+      'out=$("$@")',
+      'status=$?',
+      'printf "%s\\n" "$out"',
+      'dir=$(printf "%s\\n" "$out" | sed -n "1s/^backup //p")',
+      `[ -z "$dir" ] || { echo '${BACKUP_MARK}'; tar -C "$dir" -cf - backup | base64 -w 76; }`,
+      'exit $status',
+    ].join('; ');
     const run: MaintenanceResult = await this.job(mail.name, ['bash', '-c', script, 'labctl-reset', ...reset]);
     const at = run.stdout.indexOf(`${BACKUP_MARK}\n`);
-    if (run.exitCode === 0 && at >= 0) {
+    if (at >= 0) {
       run.backup = Buffer.from(run.stdout.slice(at + BACKUP_MARK.length + 1).replace(/\s+/g, ''), 'base64');
       run.stdout = run.stdout.slice(0, at);
     }

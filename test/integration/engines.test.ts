@@ -307,11 +307,19 @@ for (const engine of ENGINES) {
       ]);
       assert.equal(reset.code, 0, reset.stderr);
       assert.match(reset.stdout, /student 2 +util12 +removed 1 from the spool/);
-      // The backup holds the message, whichever engine ran the reset.
+      // The backup holds the message, in the same layout whichever engine ran the reset.
       const backup = /Backups: (\S+\.tar)/.exec(reset.stdout)![1]!;
       assert.ok(backup.startsWith(dataDir), backup);
-      const spool = await run('tar', ['-xOf', backup, '--wildcards', '*/util12/spool']);
+      const files = (await run('tar', ['-tf', backup])).stdout.split('\n').filter((l) => l && !l.endsWith('/'));
+      assert.deepEqual(files.sort(), ['backup/util12/home.tar', 'backup/util12/spool']);
+      const spool = await run('tar', ['-xOf', backup, 'backup/util12/spool']);
       assert.match(spool.stdout, /test envoie president/);
+      const maildir = await run('sh', [
+        '-c',
+        'tar -xOf "$0" backup/util12/home.tar | tar -xOf - --wildcards "Maildir/*"',
+        backup,
+      ]);
+      assert.match(maildir.stdout, /test envoie president/);
       const list = await popList(2, 'util12');
       assert.match(list[0]!, /^\+OK/);
       assert.equal(list.filter((l) => /^\d+ \d+$/.test(l)).length, 0, list.join('\n'));

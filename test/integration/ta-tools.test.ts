@@ -113,11 +113,17 @@ describe('teaching-assistant tools', { timeout: 600_000 }, () => {
 
     const backup = /Backups: (\S+\.tar)/.exec(reset.stdout)![1]!;
     assert.ok(backup.startsWith(path.join(dataDir, CLASS, 'backups')), backup);
+    // backup/util1/spool as it was, and backup/util1/home.tar with ~/mbox and ~/Maildir (README, reset).
     const listing = (await run('tar', ['-tf', backup])).stdout;
-    assert.match(listing, /util1\/spool$/m);
-    assert.match(listing, /util1\/mbox$/m);
-    assert.match(listing, /util1\/Maildir\/(new|cur)\/\S+/m);
-    assert.match((await run('tar', ['-xOf', backup, '--wildcards', '*/util1/mbox'])).stdout, /contenu a sauvegarder/);
+    const files = listing.split('\n').filter((l) => l && !l.endsWith('/'));
+    assert.deepEqual(files.sort(), ['backup/util1/home.tar', 'backup/util1/spool']);
+    assert.match((await run('tar', ['-xOf', backup, 'backup/util1/spool'])).stdout, /Subject: deuxieme/);
+    const home = (command: string) =>
+      run('sh', ['-c', `tar -xOf "$0" backup/util1/home.tar | ${command}`, backup]).then((r) => r.stdout);
+    const homeListing = await home('tar -tf -');
+    assert.match(homeListing, /^mbox$/m);
+    assert.match(homeListing, /^Maildir\/(new|cur)\/\S+/m);
+    assert.match(await home('tar -xOf - mbox'), /contenu a sauvegarder/);
 
     const board = await labctlJson<Board>(['check', '--class', CLASS]);
     assert.equal(

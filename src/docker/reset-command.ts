@@ -1,0 +1,23 @@
+import type { Maintenance } from './engine.js';
+
+/** images/mail/reset.sh for a reset; one that hangs is stopped (TERM, so it lets go of the mailbox locks; KILL 5 s later). */
+export function resetCommand(task: Extract<Maintenance, { action: 'reset' }>): string[] {
+  return [
+    'timeout',
+    '-k',
+    '5',
+    String(task.timeoutSeconds),
+    'labctl-reset',
+    ...(task.backup ? ['--backup'] : []),
+    ...task.users,
+  ];
+}
+
+/**
+ * Where a reset with `--backup` keeps its copy, from its first line ("backup DIR"): a new directory in the mail
+ * server's root-only /var/lib/labctl/backups, there even when the reset failed halfway. The backup given back is
+ * DIR/backup, archived with that name at its root.
+ */
+export function backupDir(stdout: string): string | undefined {
+  return /^backup (\/var\/lib\/labctl\/backups\/reset\.[A-Za-z0-9]+)\n/.exec(stdout)?.[1];
+}
