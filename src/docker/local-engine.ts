@@ -1,5 +1,6 @@
 import net from 'node:net';
 import { PassThrough, Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type Docker from 'dockerode';
 import { ExitCode, LabctlError } from '../errors.js';
 import { LABEL } from '../core/labels.js';
@@ -394,18 +395,15 @@ export class LocalEngine implements Engine {
       await this.execStream(mail.name, ['cat', LOG], onChunk, signal);
       return;
     }
-    // tail runs inside the container; when the stream is aborted it is stopped there too, not left behind.
-    const pidFile = `/tmp/labctl-logs-${process.pid}-${Date.now()}.pid`;
-    try {
-      await this.execStream(
-        mail.name,
-        ['sh', '-c', `echo $$ > ${pidFile}; exec tail -n +1 -F ${LOG}`],
-        onChunk,
-        signal,
-      );
-    } finally {
-      await this.exec(mail.name, ['sh', '-c', `kill $(cat ${pidFile}) 2>/dev/null; rm -f ${pidFile}`]).catch(() => {});
-    }
+    // tail lives as long as the exec's stdin, which nothing writes: when the stream is aborted (or labctl dies), the
+    // engine closes that stdin, `cat` ends, and the shell stops its own tail. No pid passes through a file.
+    await this.execStream(
+      mail.name,
+      ['sh', '-c', `tail -n +1 -F ${LOG} & cat >/dev/null; kill $!; wait $!`],
+      onChunk,
+      signal,
+      true,
+    );
   }
 
   ensureBaseImage(onStep: (line: string) => void) {
@@ -446,15 +444,19 @@ export class LocalEngine implements Engine {
     }
   }
 
+  /** Runs `cmd`, streaming its output; with `stdin`, the command's stdin stays open until the stream ends or aborts. */
   private async execStream(
     name: string,
     cmd: string[],
     onOutput: (chunk: string) => void,
     signal?: AbortSignal,
+    stdin = false,
   ): Promise<number> {
     try {
-      const exec = await this.docker.getContainer(name).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
-      const stream = await exec.start({ hijack: true, stdin: false });
+      const exec = await this.docker
+        .getContainer(name)
+        .exec({ Cmd: cmd, AttachStdin: stdin, AttachStdout: true, AttachStderr: true });
+      const stream = await exec.start({ hijack: true, stdin });
       const out = new PassThrough();
       out.setEncoding('utf8');
       out.on('data', onOutput);
@@ -470,7 +472,11 @@ export class LocalEngine implements Engine {
         stream.on('close', resolve);
         stream.on('error', (error) => (signal?.aborted ? resolve() : reject(error)));
       });
-      if (signal?.aborted) return 0;
+      if (signal?.aborted) {
+        // The command sees its stdin close and stops: wait for that, so nothing it started outlives the call.
+        for (let i = 0; stdin && i < 100 && (await exec.inspect()).Running; i++) await sleep(50);
+        return 0;
+      }
       return (await exec.inspect()).ExitCode ?? -1;
     } catch (error) {
       throw failed(`run ${cmd.join(' ')} in ${name}`, error);

@@ -1,19 +1,19 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import type { ClassInfo } from '../../src/core/class-model.js';
-import { labctl, labctlJson, upArgs } from '../helpers/cli.js';
+import { BIN, labctl, labctlJson, upArgs } from '../helpers/cli.js';
 import { cleanClass, exec } from '../helpers/docker.js';
 import { freeBasePort } from '../helpers/ports.js';
-import { sshRun } from '../helpers/ssh.js';
+import { sshExec, sshRun, sshSession } from '../helpers/ssh.js';
 
 /**
- * A student racing a teaching assistant's command on their own server, as root runs it: `reset --backup` must
- * give them nothing, whatever they plant where those commands write.
+ * A student racing a teaching assistant's command on their own server, as root runs it: `reset --backup` and
+ * `logs --follow` must give them nothing, whatever they plant where those commands write.
  */
 const run = promisify(execFile);
 const CLASS = `tr${process.pid}`;
@@ -23,6 +23,7 @@ let info: ClassInfo;
 let dataDir = '';
 const ssh = (user: string, command: string) => sshRun(info.students[0]!.ports.ssh!, user, PASSWORD, command);
 const root = async (command: string) => (await exec(MAIL, ['sh', '-c', command])).output;
+const tails = async () => Number((await root('ps -eo comm= | grep -cx tail || true')).trim());
 
 /**
  * As util11, whose spool is theirs to write: /etc/passwd with root's password emptied, as their spool, kept
@@ -45,6 +46,31 @@ nohup bash -c '
   done' >/dev/null 2>&1 &
 until [ -e ~/planting ]; do sleep 0.1; done
 echo planting`;
+
+/**
+ * The TA's `logs --follow` until it shows the log's first lines (Postfix's start), then Ctrl-C; `started` runs as
+ * soon as it is spawned.
+ */
+async function followThenCtrlC(started: (pid: number) => Promise<void> = async () => {}) {
+  const child = spawn(process.execPath, [BIN, 'logs', '--class', CLASS, '--student', '1', '--follow']);
+  const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+  let out = '';
+  const shown = new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+      if (/postfix\/master\[\d+\]: daemon started/.test(out)) resolve();
+    });
+    child.on('close', () => reject(new Error(`logs --follow ended before showing the log:\n${out}`)));
+  });
+  shown.catch(() => {});
+  try {
+    await started(child.pid!);
+    await shown;
+  } finally {
+    child.kill('SIGINT');
+  }
+  assert.equal(await exited, 0);
+}
 
 describe("a student racing a TA's command", { timeout: 600_000 }, () => {
   before(async () => {
@@ -97,5 +123,40 @@ describe("a student racing a TA's command", { timeout: 600_000 }, () => {
       const spool = await run('tar', ['-xOf', backup, '--wildcards', '*/util11/spool']);
       assert.match(spool.stdout, /^root::0:0:/m);
     }
+  });
+
+  it('a pid planted where logs --follow kept its pid file kills nothing of the student’s choosing', async () => {
+    const target = (await root('pidof rsyslogd')).trim();
+    assert.match(target, /^\d+$/);
+    // The old pid file was /tmp/labctl-logs-<labctl's pid>-<Date.now()>.pid, written and later read by root. The
+    // student links every name of the next minute to a file of theirs holding rsyslogd's pid, and puts it back
+    // whenever root writes through a link.
+    await sshSession(info.students[0]!.ports.ssh!, 'util1', PASSWORD, async (conn) => {
+      await followThenCtrlC(async (pid) => {
+        const planted = await sshExec(
+          conn,
+          `echo ${target} >/tmp/choice
+          perl -e 'symlink "/tmp/choice", "/tmp/labctl-logs-$ARGV[0]-$_.pid" for $ARGV[1] .. $ARGV[1] + 60000' ${pid} ${Date.now()}
+          nohup sh -c 'while sleep 0.02; do [ "$(cat /tmp/choice)" = ${target} ] || echo ${target} >/tmp/choice; done' >/dev/null 2>&1 &
+          echo planted`,
+        );
+        assert.match(planted.stdout, /planted/, planted.stderr);
+      });
+    });
+    assert.equal((await root('pidof rsyslogd')).trim(), target, 'rsyslogd was killed');
+    assert.equal(await tails(), 0, 'a tail is left running');
+    await exec(MAIL, ['pkill', '-KILL', '-u', 'util1']);
+    await root('rm -f /tmp/choice /tmp/labctl-logs-*');
+  });
+
+  it('a /tmp the student filled leaves no tail of logs --follow running after Ctrl-C', async () => {
+    const filled = await ssh(
+      'util1',
+      'for f in 1 2; do dd if=/dev/zero of=/tmp/fill$f bs=1M 2>/dev/null; done; df --output=avail /tmp | tail -1',
+    );
+    assert.equal(filled.stdout.trim(), '0', 'the student could not fill /tmp');
+    await followThenCtrlC();
+    assert.equal(await tails(), 0, 'a tail is left running');
+    await root('rm -f /tmp/fill1 /tmp/fill2 /tmp/labctl-logs-*');
   });
 });
