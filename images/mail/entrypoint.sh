@@ -47,8 +47,10 @@ stop() {
 }
 trap stop TERM INT
 
-# systemd or the init scripts make these; there is neither here.
+# systemd or the init scripts make these; there is neither here. /run is a small tmpfs (/run/lock is
+# world-writable: on the container's own layer it would be the host's disk).
 mkdir -p /run/courier/authdaemon /run/sshd /var/spool/rsyslog
+install -d -m 1777 /run/lock
 chown daemon:daemon /run/courier/authdaemon 2>/dev/null || true
 touch /var/log/mail.log && chmod 0644 /var/log/mail.log
 # The evidence the sidecar believes: rsyslog's verification log and Postfix's copy of every message.
@@ -94,9 +96,19 @@ postfix start >/dev/null 2>&1 &
 wait
 echo "labctl: mail server up: smtp 25, pop3 110, imap 143, ssh 22"
 
-# The archive is evidence for the sidecar, which reads each copy within a poll; a day later it is only
-# disk, so it is pruned.
-(while sleep 600; do find "$evidence/archive" -type f -mmin +1440 -delete 2>/dev/null; done) &
+# The archive is evidence for the sidecar, which reads each copy within a poll; after that it is only disk. It
+# is kept within its share of the student's disk and its age (/etc/labctl/limits): the oldest copies go first.
+prune_archive() {
+  local ARCHIVE_MAX_KIB=262144 ARCHIVE_MAX_AGE_MIN=1440 total
+  . /etc/labctl/limits 2>/dev/null
+  find "$evidence/archive" -type f -mmin +"$ARCHIVE_MAX_AGE_MIN" -delete 2>/dev/null
+  total=$(du -sk "$evidence/archive" 2>/dev/null | cut -f1)
+  [ "${total:-0}" -gt "$ARCHIVE_MAX_KIB" ] || return 0
+  find "$evidence/archive/new" "$evidence/archive/cur" -type f -printf '%T@ %k %p\n' 2>/dev/null | sort -n |
+    awk -v over=$((total - ARCHIVE_MAX_KIB)) 'over <= 0 { exit } { over -= $2; sub(/^[^ ]+ [^ ]+ /, ""); print }' |
+    xargs -r -d '\n' rm -f --
+}
+(while sleep 20; do prune_archive; done) &
 
 sleep infinity &
 wait $!

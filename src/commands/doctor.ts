@@ -4,6 +4,7 @@ import { packagePath } from '../paths.js';
 import { MIN_POOL_NETWORKS, POOL_FLAG, poolNetworks } from '../core/address-pool.js';
 import { BASE_IMAGE } from '../core/images.js';
 import { bootstrapTool } from '../docker/images.js';
+import { DISKS_DIR } from '../docker/disks.js';
 import { SwarmEngine } from '../docker/swarm-engine.js';
 import { ExitCode, LabctlError } from '../errors.js';
 import { table } from '../ui/tables.js';
@@ -57,6 +58,7 @@ async function checks(ctx: Context): Promise<Check[]> {
     fix: 'labctl build (it pulls or bootstraps it)',
   });
   result.push(await addressPoolCheck(ctx, engineOk));
+  if (engineOk) result.push(await diskBoundCheck(ctx));
   if (engineOk) result.push(...(await swarmChecks()));
   const tool = bootstrapTool();
   result.push({
@@ -104,6 +106,24 @@ async function swarmChecks(): Promise<Check[]> {
     });
   }
   return checks;
+}
+
+/** Whether what one student can write is bounded on this engine (a disk of their own). */
+async function diskBoundCheck(ctx: Context): Promise<Check> {
+  const support = await ctx.engine.diskSupport();
+  return support.ok
+    ? {
+        check: 'disk bound',
+        ok: true,
+        detail: `each student writes on a disk of their own (a loop-mounted ext4 image in ${DISKS_DIR}, the lab's size, 1 GiB by default)`,
+      }
+    : {
+        check: 'disk bound',
+        ok: false,
+        warning: true,
+        detail: `not bounded: ${support.why}; one student can fill the engine's disk`,
+        fix: 'run labctl as root on the engine\'s own host (see README, "Disk")',
+      };
 }
 
 /** How many networks the engine's default address pools hold: each student takes one. */

@@ -17,6 +17,7 @@ export interface DownResult {
   containers: string[];
   networks: string[];
   volumes: string[];
+  disks: string[];
 }
 
 /** Removes the class's labelled containers and networks (and with --purge its volumes), nothing else. */
@@ -30,9 +31,10 @@ export async function down(options: DownOptions, ctx: Context = defaultContext(o
   const containers = mine(all.containers);
   const networks = mine(all.networks);
   const volumes = options.purge ? mine(all.volumes) : [];
+  const disks = options.purge ? mine(all.disks) : [];
   const who = options.student === undefined ? `class ${className}` : `student ${options.student} of class ${className}`;
-  const result: DownResult = { class: className, containers: [], networks: [], volumes: [] };
-  if (containers.length + networks.length + volumes.length === 0) {
+  const result: DownResult = { class: className, containers: [], networks: [], volumes: [], disks: [] };
+  if (containers.length + networks.length + volumes.length + disks.length === 0) {
     reporter.result(`Nothing to remove: no labctl objects for ${who}.`, result);
     return result;
   }
@@ -50,16 +52,17 @@ export async function down(options: DownOptions, ctx: Context = defaultContext(o
     }
   }
   await reporter.task(`Removing ${who}`, () =>
-    removeObjects(engine, { containers, networks, volumes }, { graceful: !options.purge }),
+    removeObjects(engine, { containers, networks, volumes, disks }, { graceful: !options.purge }),
   );
   result.containers = containers.map((c) => c.name);
   result.networks = networks.map((n) => n.name);
   result.volumes = volumes.map((v) => v.name);
+  result.disks = disks.map((d) => d.name);
   const kept = options.purge
     ? ''
     : ` Mailboxes kept (${mine(all.volumes).length} volumes); \`labctl down --purge\` deletes them.`;
   reporter.result(
-    `Removed ${result.containers.length} containers and ${result.networks.length} networks${options.purge ? ` and ${result.volumes.length} volumes` : ''} of ${who}.${kept}`,
+    `Removed ${result.containers.length} containers and ${result.networks.length} networks${options.purge ? `, ${result.volumes.length} volumes and ${result.disks.length} disks` : ''} of ${who}.${kept}`,
     result,
   );
   return result;

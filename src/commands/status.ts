@@ -2,7 +2,9 @@ import { SERVICES } from '../core/lab.js';
 import type { Endpoint } from '../core/ports.js';
 
 const ENDPOINTS: Endpoint[] = [...SERVICES, 'web'];
+import { DISK_NEAR_FULL, diskUse, studentDisk, type DiskUse } from '../core/board-model.js';
 import { LABEL } from '../core/labels.js';
+import { formatBytes } from '../core/reconcile.js';
 import { parsePorts } from '../core/ports.js';
 import { probe } from '../probe.js';
 import { table } from '../ui/tables.js';
@@ -20,6 +22,15 @@ export interface StudentStatus {
   address: string;
   containers: Record<string, string>;
   services: Record<string, boolean>;
+  /** How full the student's disk is, where the engine gives them one. */
+  disk?: DiskUse;
+}
+
+/** "12% of 1 GiB", "FULL 95% of 1 GiB" near the bound, "-" where the engine gives students no disk. */
+function diskCell(disk: DiskUse | undefined): string {
+  if (!disk) return '-';
+  const text = `${disk.percent}% of ${formatBytes(disk.boundBytes)}`;
+  return disk.percent >= DISK_NEAR_FULL ? `FULL ${text}` : text;
 }
 
 /** Per student: the containers' state and whether each service answers with its greeting. */
@@ -27,7 +38,8 @@ export async function status(options: StatusOptions, ctx: Context = defaultConte
   const { engine, reporter } = ctx;
   await engine.ping();
   // The class lock (role lock, held while an `up` runs) is no student's container.
-  const containers = (await engine.list(options.className)).containers.filter((c) => c.labels[LABEL.role] !== 'lock');
+  const objects = await engine.list(options.className);
+  const containers = objects.containers.filter((c) => c.labels[LABEL.role] !== 'lock');
   const rows = new Map<string, StudentStatus>();
   for (const c of containers) {
     const key = `${c.labels[LABEL.class]}/${c.labels[LABEL.student]}`;
@@ -39,6 +51,13 @@ export async function status(options: StatusOptions, ctx: Context = defaultConte
       services: {},
     };
     row.containers[c.labels[LABEL.role] ?? c.name] = c.state;
+    const disk = diskUse(
+      studentDisk(
+        objects.disks.filter((d) => d.labels[LABEL.class] === row.class),
+        row.student,
+      ),
+    );
+    if (disk) row.disk = disk;
     rows.set(key, row);
   }
   const probes = containers
@@ -64,7 +83,7 @@ export async function status(options: StatusOptions, ctx: Context = defaultConte
     result.length === 0
       ? `No labctl class${options.className ? ` named ${options.className}` : ''} on this Docker engine.`
       : table(
-          ['class', 'student', 'address', 'mail', 'sidecar', ...ENDPOINTS],
+          ['class', 'student', 'address', 'mail', 'sidecar', ...ENDPOINTS, 'disk'],
           result.map((r) => [
             r.class,
             r.student,
@@ -72,6 +91,7 @@ export async function status(options: StatusOptions, ctx: Context = defaultConte
             r.containers.mail ?? 'missing',
             r.containers.sidecar ?? 'missing',
             ...ENDPOINTS.map((s) => (r.services[s] ? 'ok' : 'DOWN')),
+            diskCell(r.disk),
           ]),
         );
   reporter.result(text, result);

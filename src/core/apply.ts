@@ -26,6 +26,10 @@ class Journal {
   createdVolume(name: string) {
     this.undo.push({ order: 4, run: () => this.engine.removeVolume(name) });
   }
+  /** A disk this run made (not one it only mounted again): removed after the volumes on it. */
+  createdDisk(name: string) {
+    this.undo.push({ order: 5, run: () => this.engine.removeDisk(name) });
+  }
   createdContainer(name: string) {
     this.undo.push({ order: 1, run: () => this.engine.removeContainer(name) });
   }
@@ -38,11 +42,11 @@ class Journal {
     this.undo.push({ order: 2, run: () => replacement.undo() });
   }
 
-  /** Undoes every step: workloads first, then networks, then volumes. Call once nothing is in flight. */
+  /** Undoes every step: workloads first, then networks, then volumes, then disks. Call once nothing is in flight. */
   async rollback(): Promise<string[]> {
     const failures: string[] = [];
     const limit = pLimit(this.parallel);
-    for (const order of [1, 2, 3, 4]) {
+    for (const order of [1, 2, 3, 4, 5]) {
       await Promise.all(
         this.undo
           .filter((u) => u.order === order)
@@ -177,7 +181,7 @@ function madeWithWorkload(steps: Step[]): Set<string> {
   );
 }
 
-/** A student's leftovers removed, then their network and volumes created together. */
+/** A student's leftovers removed, their disk made or mounted, then their network and volumes created together. */
 async function prepareStudent(steps: Step[], engine: Engine, journal: Journal, signal: AbortSignal) {
   // Each step starts only if the run is still on.
   const go = async (work: () => Promise<unknown>) => {
@@ -186,6 +190,11 @@ async function prepareStudent(steps: Step[], engine: Engine, journal: Journal, s
   };
   for (const step of steps) {
     if (step.kind === 'remove') await go(() => engine.removeContainer(step.name));
+  }
+  for (const step of steps) {
+    if (step.kind !== 'create-disk') continue;
+    if (!step.exists) journal.createdDisk(step.disk.name);
+    await go(() => engine.createDisk(step.disk));
   }
   await go(() =>
     allInFlight(
@@ -198,7 +207,7 @@ async function prepareStudent(steps: Step[], engine: Engine, journal: Journal, s
           journal.createdVolume(step.name);
           // A volume that a new workload mounts is made with it, as `docker run` does: one call fewer per volume.
           if (madeWithWorkload(steps).has(step.name)) return undefined;
-          return engine.createVolume(step.name, step.labels);
+          return engine.createVolume(step.name, step.labels, step.disk);
         }
         return undefined;
       }),

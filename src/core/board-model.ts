@@ -1,5 +1,5 @@
 import pLimit from 'p-limit';
-import type { Engine } from '../docker/engine.js';
+import type { DiskInfo, Engine } from '../docker/engine.js';
 import { studentMails } from './class-objects.js';
 import { labFromLabels } from './lab.js';
 import { LABEL } from './labels.js';
@@ -22,6 +22,32 @@ export interface StudentResults extends PersonFields {
   lastProgressAt?: string;
   /** Set when the student has made no progress for the board's stuck time or more: for how long, in minutes. */
   stuckMinutes?: number;
+  /** How full the student's disk is, where the engine gives them one. */
+  disk?: DiskUse;
+}
+
+export interface DiskUse {
+  usedBytes: number;
+  /** The disk's size: what the student may write in all. */
+  boundBytes: number;
+  /** Whole percent of what the student may write that is used, as `df` gives it. */
+  percent: number;
+}
+
+/** A disk this full (percent) is flagged on the board and in `status`: its student is near their bound. */
+export const DISK_NEAR_FULL = 90;
+
+/** How full a mounted disk is; undefined for one that is not mounted. */
+export function diskUse(disk: DiskInfo | undefined): DiskUse | undefined {
+  if (!disk || disk.usedBytes === undefined || disk.availableBytes === undefined) return undefined;
+  const usable = disk.usedBytes + disk.availableBytes;
+  const percent = usable > 0 ? Math.ceil((100 * disk.usedBytes) / usable) : 100;
+  return { usedBytes: disk.usedBytes, boundBytes: disk.bytes, percent: Math.min(100, percent) };
+}
+
+/** The student's disk among the class's disks. */
+export function studentDisk(disks: DiskInfo[], student: number): DiskInfo | undefined {
+  return disks.find((d) => d.labels[LABEL.student] === String(student));
 }
 
 /** How many students (of those on the board) have done one exercise. */
@@ -81,7 +107,7 @@ export function exerciseShares(exercises: { id: string }[], students: StudentRes
 export async function classBoard(className: string, engine: Engine, options: BoardOptions = {}): Promise<Board> {
   const { student } = options;
   const stuckAfterMinutes = options.stuckMinutes ?? DEFAULT_STUCK_MINUTES;
-  const { containers, volumes } = await engine.list(className);
+  const { containers, volumes, disks } = await engine.list(className);
   const roster = rosterOf(className, volumes);
   const mails = studentMails(containers, className, student);
   const lab = await labFromLabels(mails[0]!.labels);
@@ -120,11 +146,15 @@ export async function classBoard(className: string, engine: Engine, options: Boa
     ),
   );
   const marked = markStuck(students, stuckAfterMinutes, (options.now ?? (() => new Date()))());
+  const withDisk = (s: StudentResults): StudentResults => {
+    const disk = diskUse(studentDisk(disks, s.student));
+    return disk ? { ...s, disk } : s;
+  };
   return {
     class: className,
     lab: lab.name,
     exercises: lab.exercises,
-    students: marked.map((s) => ({ ...s, ...personAt(roster, s.student) })),
+    students: marked.map((s) => ({ ...withDisk(s), ...personAt(roster, s.student) })),
     stuckAfterMinutes,
     shares: exerciseShares(lab.exercises, marked),
   };

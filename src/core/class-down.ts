@@ -1,5 +1,5 @@
 import pLimit from 'p-limit';
-import type { ContainerInfo, Engine, LabelledObject } from '../docker/engine.js';
+import type { ContainerInfo, DiskInfo, Engine, LabelledObject } from '../docker/engine.js';
 import { LABEL } from './labels.js';
 import { concurrency } from './limits.js';
 
@@ -11,11 +11,12 @@ import { concurrency } from './limits.js';
  */
 export async function removeObjects(
   engine: Engine,
-  objects: { containers: ContainerInfo[]; networks: LabelledObject[]; volumes: LabelledObject[] },
+  objects: { containers: ContainerInfo[]; networks: LabelledObject[]; volumes: LabelledObject[]; disks?: DiskInfo[] },
   { graceful }: { graceful: boolean },
 ): Promise<void> {
   const studentOf = (o: { labels: Record<string, string> }) => o.labels[LABEL.student] ?? '';
-  const students = new Set([...objects.containers, ...objects.networks, ...objects.volumes].map(studentOf));
+  const disks = objects.disks ?? [];
+  const students = new Set([...objects.containers, ...objects.networks, ...objects.volumes, ...disks].map(studentOf));
   const limit = pLimit(concurrency(engine.parallelism));
   await Promise.all(
     [...students].map((n) =>
@@ -33,6 +34,8 @@ export async function removeObjects(
           ...mine(objects.networks).map((o) => engine.removeNetwork(o.name)),
           ...mine(objects.volumes).map((o) => engine.removeVolume(o.name)),
         ]);
+        // A disk goes once the volumes on it have.
+        await Promise.all(mine(disks).map((d) => engine.removeDisk(d.name)));
       }),
     ),
   );

@@ -8,7 +8,7 @@ import { concurrency } from './limits.js';
 import { planClass, type Plan } from './plan.js';
 import { ephemeralWarning, readEphemeralRange } from './ports.js';
 import type { Progress } from './progress.js';
-import { reconcile, type Diff, type Observed } from './reconcile.js';
+import { formatBytes, ranges, reconcile, type Diff, type Observed } from './reconcile.js';
 import { tracePhase } from './trace.js';
 import { classToken, newClassToken } from './token.js';
 
@@ -25,16 +25,17 @@ export interface ClassUpInput {
   passwords?: PasswordPolicy;
 }
 
-const NOTHING: ClassObjects = { containers: [], networks: [], volumes: [] };
+const NOTHING: ClassObjects = { containers: [], networks: [], volumes: [], disks: [] };
 
 /** What runs for the class, as reconcile wants it. */
 export async function observe(engine: Engine, className: string): Promise<Observed> {
-  const [objects, names, published] = await Promise.all([
+  const [objects, names, published, disks] = await Promise.all([
     engine.list(className),
     engine.names(),
     engine.publishedPorts(),
+    engine.diskSupport(),
   ]);
-  return { objects, names, published };
+  return { objects, names, published, disks: disks.ok };
 }
 
 /** The plan for the class: its token and password policy come from what runs, if anything does. */
@@ -72,6 +73,7 @@ export async function dryRun(
     objects: NOTHING,
     names: { containers: new Set(), networks: new Set(), volumes: new Set() },
     published: new Map(),
+    disks: false,
   };
   const plan = await planFor(input, observed?.objects ?? NOTHING, true);
   return { plan, diff: reconcile(plan, observed ?? empty, { prune: input.prune }), engine: observed !== undefined };
@@ -104,6 +106,21 @@ export async function classUp(
     );
   if (ephemeral) progress.warn(ephemeral);
   const diff = reconcile(plan, observed, { prune: input.prune });
+  const disks = await engine.diskSupport();
+  if (!disks.ok) {
+    progress.warn(
+      `What each student writes is not bounded on this engine (${disks.why}): one student can fill its disk. See README, "Disk".`,
+    );
+  } else if (disks.freeBytes !== undefined && plan.students.length * input.lab.disk > disks.freeBytes) {
+    progress.warn(
+      `${plan.students.length} students may write up to ${formatBytes(plan.students.length * input.lab.disk)} in all (${formatBytes(input.lab.disk)} each), and the engine's host has ${formatBytes(disks.freeBytes)} free: students who fill their disks could fill it.`,
+    );
+  }
+  if (disks.ok && diff.unbounded.length > 0) {
+    progress.warn(
+      `Student${diff.unbounded.length > 1 ? 's' : ''} ${ranges(diff.unbounded)} keep${diff.unbounded.length > 1 ? '' : 's'} mailboxes made before disks were bounded: what they write is not bounded until \`labctl down --purge\` and \`up\` make their volumes again.`,
+    );
+  }
   refuseConflicts(diff);
   await checkHostPorts(diff, plan, engine);
   tracePhase('up: reconciled, no conflict');

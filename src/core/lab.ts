@@ -9,6 +9,29 @@ import { studentPassword } from './token.js';
 
 const userName = z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'a Unix user name such as util1');
 
+const MiB = 1024 * 1024;
+/** The smallest disk a student's server works on: Postfix refuses mail below twice the largest message free. */
+export const MIN_DISK_BYTES = 128 * MiB;
+export const DEFAULT_DISK_BYTES = 1024 * MiB;
+const UNITS: Record<string, number> = { '': 1, k: 1024, m: MiB, g: 1024 * MiB, t: 1024 * 1024 * MiB };
+
+/** "1GiB", "512 MiB", "1G", "300M" or a number of bytes, in bytes; undefined when it is none of these. */
+export function parseSize(value: string | number): number | undefined {
+  if (typeof value === 'number') return Number.isInteger(value) && value > 0 ? value : undefined;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(?:([kmgt])(?:i?b)?|b)?\s*$/i.exec(value);
+  if (!m) return undefined;
+  return Math.round(Number(m[1]) * UNITS[(m[2] ?? '').toLowerCase()]!);
+}
+
+const diskSize = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const bytes = parseSize(value);
+  if (bytes === undefined || bytes < MIN_DISK_BYTES || bytes > 1024 * 1024 * MiB) {
+    ctx.addIssue({ code: 'custom', message: 'a size from 128MiB to 1TiB, such as 1GiB or 512MiB' });
+    return z.NEVER;
+  }
+  return bytes;
+});
+
 export const labSchema = z
   .object({
     name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,40}$/, 'lower-case letters, digits and dashes'),
@@ -22,6 +45,11 @@ export const labSchema = z
         .regex(/^[^\s:]+$/, 'a password without spaces or colons'),
     }),
     pairs: z.array(z.tuple([userName, userName])).min(1),
+    /**
+     * What one student's server may write in all (mailboxes, Maildirs, logs, the message archive, the mail queue):
+     * the size of their disk (see README, Security model).
+     */
+    disk: diskSize.default(DEFAULT_DISK_BYTES),
     services: z
       .record(z.enum(['smtp', 'pop3', 'imap', 'ssh']), z.number().int().min(1).max(65535))
       .refine((s) => ['smtp', 'pop3', 'imap', 'ssh'].every((k) => k in s), 'smtp, pop3, imap and ssh ports'),
@@ -52,6 +80,8 @@ export interface Lab {
   file: string;
   accounts: Account[];
   pairs: [string, string][];
+  /** Bytes one student's server may write in all: the size of their disk. */
+  disk: number;
   services: Record<Service, number>;
   exercises: { id: string; title: string }[];
 }
@@ -126,6 +156,7 @@ function toLab(data: LabFile, file: string): Lab {
     file,
     accounts,
     pairs: data.pairs,
+    disk: data.disk,
     services,
     exercises: data.exercises,
   };
@@ -140,7 +171,8 @@ export async function labFromLabels(labels: Record<string, string>): Promise<Lab
   const data = labels['dev.labctl.lab-data'];
   if (data) {
     try {
-      return JSON.parse(data) as Lab;
+      // A class made before disks were bounded stored its lab without one: it gets the default.
+      return { disk: DEFAULT_DISK_BYTES, ...(JSON.parse(data) as Omit<Lab, 'disk'>) };
     } catch {
       // an unreadable label: fall back to the file
     }

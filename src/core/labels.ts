@@ -20,9 +20,11 @@ export const LABEL = {
   lockHost: 'dev.labctl.lock-host',
   lockSince: 'dev.labctl.lock-since',
   roster: 'dev.labctl.roster',
+  /** On a volume: the student's disk it lives on (see docker/disks.ts). */
+  disk: 'dev.labctl.disk',
 } as const;
 
-export type Role = 'mail' | 'sidecar' | 'network' | 'volume' | 'lock' | 'roster';
+export type Role = 'mail' | 'sidecar' | 'network' | 'volume' | 'disk' | 'lock' | 'roster';
 
 export function studentLabels(className: string, student: number, role: Role): Record<string, string> {
   return { [LABEL.class]: className, [LABEL.student]: String(student), [LABEL.role]: role };

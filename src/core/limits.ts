@@ -27,8 +27,11 @@ export const MAIL_SERVICE_LIMITS = {
   messagesPerMinute: 30,
   recipientsPerMinute: 60,
   connectionsPerMinute: 60,
-  /** Postfix refuses mail when the disk under its queue has less free than this. */
-  queueMinFree: 1024 * 1024 * 1024,
+  /**
+   * Postfix refuses mail when the student's disk (queue, mailboxes, logs, archive) has less free than this: twice
+   * the largest message (Postfix wants at least 1.5 times), well under the smallest disk a lab may give.
+   */
+  queueMinFree: 2 * 20 * 1024 * 1024,
   /** The largest file a student's ssh session may write. */
   fileSizeMiB: 64,
   /** Processes of one account (pam_limits nproc): a fork bomb stops there, and the server keeps answering. */

@@ -17,7 +17,7 @@ import {
 import { adminKey, studentKey } from './token.js';
 import { render } from './render.js';
 import { usageError } from '../errors.js';
-import type { ContainerLimits, ContainerSecurity } from '../docker/engine.js';
+import type { ContainerLimits, ContainerSecurity, DiskSpec } from '../docker/engine.js';
 import { ARCHIVE, EVIDENCE_UID, MAIL_LIMITS, MAIL_SERVICE_LIMITS, SIDECAR_LIMITS } from './limits.js';
 
 export interface ClassOptions {
@@ -50,7 +50,8 @@ export interface PlannedContainer {
   labels: Record<string, string>;
   /** Published ports: container port -> host port. */
   ports: { service: Endpoint; container: number; host: number }[];
-  mounts: { volume: string; target: string; readOnly?: boolean }[];
+  /** `disk`: the student's disk the volume lives on (bounded where the engine bounds disks). */
+  mounts: { volume: string; target: string; readOnly?: boolean; disk?: string }[];
   env: string[];
   /**
    * Rendered configuration. It travels in the workload's own spec (env LABCTL_SERVER_CONFIG, a gzipped tar in base64, which
@@ -62,6 +63,13 @@ export interface PlannedContainer {
   security: ContainerSecurity;
 }
 
+export interface PlannedVolume {
+  name: string;
+  labels: Record<string, string>;
+  /** The student's disk it lives on, when it holds what the student can fill. */
+  disk?: string;
+}
+
 export interface StudentPlan {
   student: number;
   id: string;
@@ -70,7 +78,9 @@ export interface StudentPlan {
   ports: PortMap;
   pair: [string, string];
   network: { name: string; labels: Record<string, string> };
-  volumes: { name: string; labels: Record<string, string> }[];
+  /** Holds every volume the student can fill: what their server writes is bounded by its size. */
+  disk: DiskSpec;
+  volumes: PlannedVolume[];
   containers: PlannedContainer[];
 }
 
@@ -138,6 +148,7 @@ export async function renderMailConfig(
   student: number,
   domain: string,
 ): Promise<PlannedFile[]> {
+  const disk = diskLimits(lab.disk);
   const values = {
     className,
     student,
@@ -146,6 +157,7 @@ export async function renderMailConfig(
     ports: lab.services,
     outsideTransport: 'error:5.7.1 labctl: mail to other domains stays in the lab (envoi hors du lab bloque)',
     limits: MAIL_SERVICE_LIMITS,
+    disk,
     archive: ARCHIVE,
     accounts: lab.accounts,
   };
@@ -160,11 +172,34 @@ export async function renderMailConfig(
     { path: 'etc/ssh/sshd_config.d/labctl.conf', content: await render('ssh/sshd_config.ejs', values), mode: 0o644 },
     { path: 'etc/security/limits.d/labctl.conf', content: await render('ssh/limits.conf.ejs', values), mode: 0o644 },
     {
+      // Read by the entrypoint's archive pruning.
+      path: 'etc/labctl/limits',
+      content: `ARCHIVE_MAX_KIB=${Math.floor(disk.archiveBytes / 1024)}\nARCHIVE_MAX_AGE_MIN=${disk.archiveAgeMinutes}\n`,
+      mode: 0o644,
+    },
+    {
       path: 'etc/labctl/uids',
       content: lab.accounts.map((a, i) => `${a.user} ${studentUid(student, i)}\n`).join(''),
       mode: 0o644,
     },
   ];
+}
+
+/**
+ * How a student's disk is shared out, so that each writer's own bound leaves room for the others: the message
+ * archive takes at most a quarter, and each log is rotated at a 64th (two files each). The logs are written by
+ * root (rsyslog), which the disk's 10% reserve keeps writing when the student has filled the rest.
+ */
+export function diskLimits(bytes: number) {
+  const log = Math.max(1024 * 1024, Math.floor(bytes / 64));
+  return {
+    bytes,
+    archiveBytes: Math.floor(bytes / 4),
+    archiveAgeMinutes: 24 * 60,
+    /** mail.log and the verification log; syslog and auth.log get a quarter of it. */
+    logBytes: log,
+    smallLogBytes: Math.max(256 * 1024, Math.floor(log / 4)),
+  };
 }
 
 /**
@@ -191,21 +226,34 @@ async function planStudent(lab: Lab, options: ClassOptions, n: number): Promise<
     const lines = accounts.map((a) => `${a.user}:${a.password}\n`).join('');
     files.push({ path: 'etc/labctl/passwords', content: lines, mode: 0o600 });
   }
-  const volume = (suffix: string) => ({
+  const volume = (suffix: string): PlannedVolume => ({
     name: resourceName(className, n, suffix),
     labels: studentLabels(className, n, 'volume'),
   });
+  // Everything the student can fill, directly or through the daemons, is on their disk; what only labctl's side
+  // writes (progress, host keys) is not, so that a full disk never costs a credit.
+  const disk: DiskSpec = {
+    name: resourceName(className, n, 'disk'),
+    bytes: lab.disk,
+    labels: studentLabels(className, n, 'disk'),
+  };
+  const onDisk = (suffix: string): PlannedVolume => {
+    const v = volume(suffix);
+    return { ...v, labels: { ...v.labels, [LABEL.disk]: disk.name }, disk: disk.name };
+  };
   // The progress volume outlives the containers (down keeps it): it carries the class token and password policy too.
   const progress = volume('progress');
   progress.labels = { ...progress.labels, [LABEL.token]: options.token, [LABEL.passwords]: options.passwords };
-  const spool = volume('spool');
-  const home = volume('home');
-  const log = volume('log');
+  const spool = onDisk('spool');
+  const home = onDisk('home');
+  const log = onDisk('log');
   // The trusted log and Postfix's message archive (only root, Postfix and the sidecar read them), and the
   // ssh host keys made at the server's first start.
-  const evidence = volume('evidence');
+  const evidence = onDisk('evidence');
+  // Postfix's queue: a student's local sendmail fills it as fast as the mailboxes.
+  const queue = onDisk('queue');
   const keys = volume('keys');
-  const volumes = [spool, home, log, evidence, keys, progress];
+  const volumes = [spool, home, log, evidence, queue, keys, progress];
   const pair = pairFor(lab, n);
   const mail: PlannedContainer = {
     name: resourceName(className, n, 'mail'),
@@ -220,20 +268,26 @@ async function planStudent(lab: Lab, options: ClassOptions, n: number): Promise<
     })),
     env: [await configEnv(files)],
     mounts: [
-      { volume: spool.name, target: '/var/mail' },
-      { volume: home.name, target: '/home' },
-      { volume: log.name, target: '/var/log' },
-      { volume: evidence.name, target: '/var/lib/labctl/evidence' },
+      { volume: spool.name, target: '/var/mail', disk: disk.name },
+      { volume: home.name, target: '/home', disk: disk.name },
+      { volume: log.name, target: '/var/log', disk: disk.name },
+      { volume: evidence.name, target: '/var/lib/labctl/evidence', disk: disk.name },
+      { volume: queue.name, target: '/var/spool/postfix', disk: disk.name },
       { volume: keys.name, target: '/var/lib/labctl/keys' },
     ],
     files,
     limits: MAIL_LIMITS,
     // NET_ADMIN only to set the egress firewall: the entrypoint drops it before any daemon starts.
-    // Students write only their homes and the spool (volumes) and these two (bounded) places.
+    // Students write only their homes and the spool (volumes on their disk) and these (bounded) places: /run
+    // holds the world-writable /run/lock, which on the container's own layer would be the host's disk.
     security: {
       capAdd: ['NET_ADMIN'],
       capDrop: ['NET_RAW', 'MKNOD'],
-      tmpfs: { '/tmp': 'size=64m,mode=1777', '/var/tmp': 'size=64m,mode=1777' },
+      tmpfs: {
+        '/tmp': 'size=64m,mode=1777',
+        '/var/tmp': 'size=64m,mode=1777',
+        '/run': 'size=16m,mode=755',
+      },
     },
   };
   mail.labels = {
@@ -255,6 +309,7 @@ async function planStudent(lab: Lab, options: ClassOptions, n: number): Promise<
     pair,
     accounts,
     evidence: evidence.name,
+    disk: disk.name,
     progress: progress.name,
   });
   return {
@@ -265,6 +320,7 @@ async function planStudent(lab: Lab, options: ClassOptions, n: number): Promise<
     ports,
     pair,
     network: { name: resourceName(className, n), labels: studentLabels(className, n, 'network') },
+    disk,
     volumes,
     containers: [mail, sidecar],
   };
@@ -281,6 +337,8 @@ function planSidecar(
     pair: [string, string];
     accounts: Account[];
     evidence: string;
+    /** The student's disk, which the evidence volume lives on. */
+    disk: string;
     progress: string;
   },
 ): PlannedContainer {
@@ -304,7 +362,7 @@ function planSidecar(
     ports: [{ service: 'web', container: WEB_CONTAINER_PORT, host: s.ports.web }],
     // Only the evidence Postfix and Courier wrote (read-only), never the students' homes or mail.log.
     mounts: [
-      { volume: s.evidence, target: '/evidence', readOnly: true },
+      { volume: s.evidence, target: '/evidence', readOnly: true, disk: s.disk },
       { volume: s.progress, target: '/state' },
     ],
     env: [

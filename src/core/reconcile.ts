@@ -1,4 +1,4 @@
-import type { ClassObjects, ContainerInfo } from '../docker/engine.js';
+import type { ClassObjects, ContainerInfo, DiskSpec } from '../docker/engine.js';
 import { LABEL } from './labels.js';
 import type { Plan, PlannedContainer, StudentPlan } from './plan.js';
 
@@ -8,12 +8,16 @@ export interface Observed {
   names: { containers: Set<string>; networks: Set<string>; volumes: Set<string> };
   /** Host port -> the container that publishes it (any container on the engine). */
   published: Map<number, string>;
+  /** Whether the engine gives each student a disk of their own (else their volumes are plain). */
+  disks: boolean;
 }
 
 /** One change to one student's objects. */
 export type Step =
+  /** The student's disk: made (exists false) or, after a reboot of the engine's host, mounted again. */
+  | { kind: 'create-disk'; disk: DiskSpec; exists: boolean }
   | { kind: 'create-network'; name: string; labels: Record<string, string> }
-  | { kind: 'create-volume'; name: string; labels: Record<string, string> }
+  | { kind: 'create-volume'; name: string; labels: Record<string, string>; disk?: string }
   /** A workload that does not exist: create and start it. */
   | { kind: 'create'; container: PlannedContainer }
   /** A workload whose spec (image, config, ports…) changed, or that is dead: replace it, keeping the old until the new answers. */
@@ -41,6 +45,8 @@ export interface Diff {
   prune: StudentDiff[];
   /** Why the plan cannot be applied; nothing may be changed when there is one. */
   conflicts: Conflict[];
+  /** Students whose volumes were made before disks were bounded: plain volumes, not on their disk. */
+  unbounded: number[];
 }
 
 export interface Conflict {
@@ -63,12 +69,28 @@ export function reconcile(plan: Plan, observed: Observed, options: { prune?: boo
     networks: new Set(objects.networks.map((n) => n.name)),
     volumes: new Set(objects.volumes.map((v) => v.name)),
   };
-  const diff: Diff = { className: plan.className, apply: [], unchanged: [], extra: [], prune: [], conflicts: [] };
+  const diff: Diff = {
+    className: plan.className,
+    apply: [],
+    unchanged: [],
+    extra: [],
+    prune: [],
+    conflicts: [],
+    unbounded: [],
+  };
+  const disks = new Map(objects.disks.map((d) => [d.name, d]));
+  const volumeLabels = new Map(objects.volumes.map((v) => [v.name, v.labels]));
   const planned = new Set(plan.students.flatMap((s) => s.containers.map((c) => c.name)));
 
   for (const s of plan.students) {
     const steps: Step[] = [];
     clashes(s, observed, ours, plan.className, diff.conflicts);
+    if (observed.disks) {
+      const disk = disks.get(s.disk.name);
+      if (!disk?.mounted) steps.push({ kind: 'create-disk', disk: s.disk, exists: disk !== undefined });
+      const plain = s.volumes.some((v) => v.disk && volumeLabels.has(v.name) && !volumeLabels.get(v.name)![LABEL.disk]);
+      if (plain) diff.unbounded.push(s.student);
+    }
     if (!ours.networks.has(s.network.name)) steps.push({ kind: 'create-network', ...s.network });
     for (const v of s.volumes) if (!ours.volumes.has(v.name)) steps.push({ kind: 'create-volume', ...v });
     for (const c of s.containers) {
@@ -171,6 +193,8 @@ export function formatDiff(diff: Diff, plan: Plan): string {
   const lines: string[] = [];
   const describe = (step: Step): string => {
     switch (step.kind) {
+      case 'create-disk':
+        return `${step.exists ? 'mount' : 'create'} disk ${step.disk.name} (${formatBytes(step.disk.bytes)})`;
       case 'create-network':
         return `create network ${step.name}`;
       case 'create-volume':
@@ -208,6 +232,19 @@ export function formatDiff(diff: Diff, plan: Plan): string {
     `Class ${plan.className}: ${changes === 0 && diff.prune.length === 0 ? 'nothing to change' : `${changes} change${changes === 1 ? '' : 's'} for ${diff.apply.length} student${diff.apply.length === 1 ? '' : 's'}`}${diff.conflicts.length > 0 ? `, ${diff.conflicts.length} conflict${diff.conflicts.length > 1 ? 's' : ''}` : ''}.`,
   );
   return lines.join('\n');
+}
+
+/** 1 GiB, 512 MiB, 3.2 MiB */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  const digits = value >= 10 || Number.isInteger(value) ? 0 : 1;
+  return `${value.toFixed(digits)} ${units[unit]}`;
 }
 
 /** 1-3, 5, 7-9 */

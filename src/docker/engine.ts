@@ -15,9 +15,10 @@ export interface ContainerSpec {
   ports: { container: number; host: number }[];
   /**
    * Named volumes. `labels`, when given, are the volume's: the engine creates a missing volume with them as it
-   * creates the workload (one call, as `docker run` does, rather than one per volume).
+   * creates the workload (one call, as `docker run` does, rather than one per volume). `disk`: the student's disk the
+   * volume lives on, where the engine bounds disks (see Engine.diskSupport).
    */
-  mounts: { volume: string; target: string; readOnly?: boolean; labels?: Record<string, string> }[];
+  mounts: { volume: string; target: string; readOnly?: boolean; labels?: Record<string, string>; disk?: string }[];
   env?: string[];
   limits?: ContainerLimits;
   security?: ContainerSecurity;
@@ -60,10 +61,30 @@ export interface LabelledObject {
   labels: Record<string, string>;
 }
 
+/** A student's disk: a fixed-size filesystem holding the volumes they can fill, so that what they write is bounded. */
+export interface DiskSpec {
+  name: string;
+  bytes: number;
+  labels: Record<string, string>;
+}
+
+export interface DiskInfo extends LabelledObject {
+  /** Its size (the bound), as made. */
+  bytes: number;
+  mounted: boolean;
+  /** How full it is, when mounted (from the filesystem): bytes used, and bytes the student may still write. */
+  usedBytes?: number;
+  availableBytes?: number;
+}
+
+/** freeBytes: what the host has left where the disks are (they are sparse: each takes room as it fills). */
+export type DiskSupport = { ok: true; freeBytes?: number } | { ok: false; why: string };
+
 export interface ClassObjects {
   containers: ContainerInfo[];
   networks: LabelledObject[];
   volumes: LabelledObject[];
+  disks: DiskInfo[];
 }
 
 /** A maintenance action run in a student's environment (their mail server), as root. */
@@ -128,7 +149,14 @@ export interface Engine {
   /** Whether a host port is free where the engine publishes it; true when that cannot be known from here. */
   portAvailable(bind: string, port: number): Promise<boolean>;
   createNetwork(name: string, labels: Record<string, string>): Promise<void>;
-  createVolume(name: string, labels: Record<string, string>): Promise<void>;
+  /** A volume; on the student's disk `disk` when the engine bounds disks. */
+  createVolume(name: string, labels: Record<string, string>, disk?: string): Promise<void>;
+  /** Whether this engine can give each student a disk of a fixed size, and why not when it cannot. */
+  diskSupport(): Promise<DiskSupport>;
+  /** Makes the disk if missing and mounts it if it is not (idempotent); resolves to what it did. */
+  createDisk(disk: DiskSpec): Promise<'created' | 'mounted' | 'present'>;
+  /** Deletes a disk and everything on it; a disk already gone is fine. */
+  removeDisk(name: string): Promise<void>;
   /** Creates a student's workload (one role: mail or sidecar), with its configuration files in place. */
   createContainer(spec: ContainerSpec): Promise<void>;
   startContainer(name: string): Promise<void>;

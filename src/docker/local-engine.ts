@@ -5,6 +5,7 @@ import type Docker from 'dockerode';
 import { ExitCode, LabctlError } from '../errors.js';
 import { LABEL } from '../core/labels.js';
 import { dockerClient } from './client.js';
+import { HostDisks } from './disks.js';
 import { engineUnreachable, failed, type DockerError } from './errors.js';
 import { buildImage, ensureBaseImage, pushImage } from './images.js';
 import { backupDir, resetCommand } from './reset-command.js';
@@ -13,6 +14,8 @@ import type {
   ClassObjects,
   ContainerInfo,
   ContainerSpec,
+  DiskSpec,
+  DiskSupport,
   Engine,
   ExecResult,
   ImageFile,
@@ -88,7 +91,10 @@ export class LocalEngine implements Engine {
   readonly where: string;
   readonly parallelism = 4;
 
-  constructor(private readonly docker: Docker = dockerClient()) {
+  constructor(
+    private readonly docker: Docker = dockerClient(),
+    private readonly disks = new HostDisks(),
+  ) {
     this.where = process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock';
   }
 
@@ -137,10 +143,44 @@ export class LocalEngine implements Engine {
         })),
         networks: networks.map((n) => ({ name: n.Name, labels: n.Labels ?? {} })),
         volumes: (volumes.Volumes ?? []).map((v) => ({ name: v.Name, labels: v.Labels ?? {} })),
+        disks: await this.listDisks(className),
       };
     } catch (error) {
       throw failed('list labctl objects', error);
     }
+  }
+
+  /** The students' disks on this host (none when the engine is elsewhere: they would be that host's). */
+  private async listDisks(className?: string) {
+    if (!this.disks.available(remoteEngineHost() !== undefined).ok) return [];
+    return (await this.disks.list()).filter((d) =>
+      className === undefined ? LABEL.class in d.labels : d.labels[LABEL.class] === className,
+    );
+  }
+
+  async diskSupport(): Promise<DiskSupport> {
+    const support = this.disks.available(remoteEngineHost() !== undefined);
+    return support.ok ? { ok: true, freeBytes: await this.disks.freeBytes() } : support;
+  }
+
+  async createDisk(disk: DiskSpec): Promise<'created' | 'mounted' | 'present'> {
+    const support = this.disks.available(remoteEngineHost() !== undefined);
+    if (!support.ok) throw new LabctlError(ExitCode.engine, `Cannot make disk ${disk.name}: ${support.why}.`);
+    return this.disks.ensure(disk);
+  }
+
+  removeDisk(name: string): Promise<void> {
+    return this.disks.remove(name);
+  }
+
+  /**
+   * Where a volume on disk `disk` is bound from (the volume's directory on that disk), when this engine bounds
+   * disks; undefined for a plain volume.
+   */
+  private async volumeDriver(volume: string, disk: string | undefined) {
+    if (disk === undefined || !this.disks.available(remoteEngineHost() !== undefined).ok) return undefined;
+    const device = await this.disks.volumeDir(disk, volume);
+    return { Name: 'local', Options: { type: 'none', o: 'bind', device } };
   }
 
   async names() {
@@ -230,9 +270,14 @@ export class LocalEngine implements Engine {
     }
   }
 
-  async createVolume(name: string, labels: Record<string, string>): Promise<void> {
+  async createVolume(name: string, labels: Record<string, string>, disk?: string): Promise<void> {
+    const driver = await this.volumeDriver(name, disk);
     try {
-      await this.docker.createVolume({ Name: name, Labels: labels });
+      await this.docker.createVolume({
+        Name: name,
+        Labels: labels,
+        ...(driver && { Driver: driver.Name, DriverOpts: driver.Options }),
+      });
     } catch (error) {
       throw failed(`create volume ${name}`, error);
     }
@@ -245,6 +290,10 @@ export class LocalEngine implements Engine {
       exposed[`${p.container}/tcp`] = {};
       bindings[`${p.container}/tcp`] = [{ HostIp: spec.bind, HostPort: String(p.host) }];
     }
+    // A volume made with the workload on the student's disk is bound from its directory there.
+    const drivers = await Promise.all(
+      spec.mounts.map((m) => (m.labels ? this.volumeDriver(m.volume, m.disk) : undefined)),
+    );
     try {
       await this.docker.createContainer({
         name: spec.name,
@@ -257,12 +306,14 @@ export class LocalEngine implements Engine {
         HostConfig: {
           PortBindings: bindings,
           // VolumeOptions is the API's (a missing volume is made with these labels); @types/dockerode lacks it.
-          Mounts: spec.mounts.map((m) => ({
+          Mounts: spec.mounts.map((m, i) => ({
             Type: 'volume',
             Source: m.volume,
             Target: m.target,
             ReadOnly: m.readOnly ?? false,
-            ...(m.labels && { VolumeOptions: { Labels: m.labels } }),
+            ...(m.labels && {
+              VolumeOptions: { Labels: m.labels, ...(drivers[i] && { DriverConfig: drivers[i] }) },
+            }),
           })) as Docker.MountSettings[],
           NetworkMode: spec.network,
           RestartPolicy: { Name: 'unless-stopped' },

@@ -34,6 +34,7 @@ export function mergeObjects(swarm: ClassObjects, local: ClassObjects): ClassObj
     containers: [...swarm.containers, ...local.containers.filter((c) => !c.labels['com.docker.swarm.task.id'])],
     networks: [...swarm.networks, ...local.networks.filter((n) => !networks.has(n.name))],
     volumes: [...swarm.volumes, ...local.volumes.filter((v) => !volumes.has(v.name))],
+    disks: local.disks,
   };
 }
 

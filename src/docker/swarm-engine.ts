@@ -9,6 +9,7 @@ import type {
   ClassObjects,
   ContainerInfo,
   ContainerSpec,
+  DiskSupport,
   Engine,
   ExecResult,
   ImageFile,
@@ -253,6 +254,7 @@ export class SwarmEngine implements Engine {
         containers,
         networks: networks.map((n) => ({ name: n.Name, labels: n.Labels ?? {} })),
         volumes: [...seen.values()],
+        disks: [],
       };
     } catch (error) {
       throw failed('list labctl services', error);
@@ -314,6 +316,22 @@ export class SwarmEngine implements Engine {
       }
       throw failed(`create network ${name}`, error);
     }
+  }
+
+  /** Students' volumes are made by the nodes that run them, where labctl mounts nothing. */
+  diskSupport(): Promise<DiskSupport> {
+    return Promise.resolve({
+      ok: false,
+      why: 'on Swarm, each node makes the volumes of the students it runs, and labctl mounts no disk there',
+    });
+  }
+
+  createDisk(): Promise<'created' | 'mounted' | 'present'> {
+    return Promise.reject(new LabctlError(ExitCode.engine, 'Swarm nodes have no labctl disks.'));
+  }
+
+  removeDisk(): Promise<void> {
+    return Promise.resolve();
   }
 
   /** A volume is created by the node that first runs a task mounting it; here only its labels are kept for that. */

@@ -1,5 +1,5 @@
 import { escapeHtml } from './html.js';
-import type { Board } from '../core/board-model.js';
+import { DISK_NEAR_FULL, type Board } from '../core/board-model.js';
 import { studentState } from './board.js';
 
 function rows(board: Board): string {
@@ -63,8 +63,9 @@ source.onmessage = (message) => {
     if (!row) { location.reload(); return; }
     const stuck = s.stuckMinutes !== undefined;
     row.className = s.error ? 'down' : stuck ? 'stuck' : 'up';
+    const full = s.disk && s.disk.percent >= ${DISK_NEAR_FULL} ? 'disk ' + s.disk.percent + '% full' : '';
     row.querySelector('.state').textContent =
-      s.error || (stuck ? 'stuck: no progress for ' + s.stuckMinutes + ' min' : '');
+      [s.error || (stuck ? 'stuck: no progress for ' + s.stuckMinutes + ' min' : ''), full].filter(Boolean).join('; ');
     let done = 0;
     for (const e of s.exercises) {
       const cell = document.getElementById('cell-' + s.student + '-' + e.id);

@@ -1,10 +1,18 @@
-import type { Board, StudentResults } from '../core/board-model.js';
+import { DISK_NEAR_FULL, type Board, type StudentResults } from '../core/board-model.js';
 import { table } from './tables.js';
 
-/** What the last column says of a student: why their sidecar did not answer, or that they are stuck. */
+/** A student's disk, when near its bound: "disk 95% full". */
+export function diskNote(s: Pick<StudentResults, 'disk'>): string {
+  return s.disk && s.disk.percent >= DISK_NEAR_FULL ? `disk ${s.disk.percent}% full` : '';
+}
+
+/**
+ * What the last column says of a student: why their sidecar did not answer, or that they are stuck; and that
+ * their disk is nearly full.
+ */
 export function studentState(s: StudentResults): string {
-  if (s.error) return s.error;
-  return s.stuckMinutes === undefined ? '' : `stuck: no progress for ${s.stuckMinutes} min`;
+  const state = s.error ?? (s.stuckMinutes === undefined ? '' : `stuck: no progress for ${s.stuckMinutes} min`);
+  return [state, diskNote(s)].filter(Boolean).join('; ');
 }
 
 /**

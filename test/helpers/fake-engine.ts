@@ -3,6 +3,9 @@ import type {
   ClassObjects,
   ContainerInfo,
   ContainerSpec,
+  DiskInfo,
+  DiskSpec,
+  DiskSupport,
   Engine,
   ImageFile,
   LabelledObject,
@@ -31,6 +34,9 @@ export class FakeEngine implements Engine {
   containers = new Map<string, FakeContainer>();
   networks = new Map<string, LabelledObject>();
   volumes = new Map<string, LabelledObject>();
+  /** The students' disks, when `diskSupport` says the engine has them (by default it does). */
+  disks = new Map<string, DiskInfo>();
+  diskSupportAnswer: DiskSupport = { ok: true };
   images = new Set<string>();
   /** Every call that changed something, in order: "create-container labctl-…-mail". */
   calls: string[] = [];
@@ -64,6 +70,7 @@ export class FakeEngine implements Engine {
         })),
       networks: [...this.networks.values()].filter((n) => mine(n.labels)),
       volumes: [...this.volumes.values()].filter((v) => mine(v.labels)),
+      disks: [...this.disks.values()].filter((d) => mine(d.labels)),
     });
   }
   names() {
@@ -90,6 +97,20 @@ export class FakeEngine implements Engine {
   createVolume(name: string, labels: Record<string, string>) {
     this.record(`create-volume ${name}`);
     this.volumes.set(name, { name, labels });
+    return Promise.resolve();
+  }
+  diskSupport() {
+    return Promise.resolve(this.diskSupportAnswer);
+  }
+  createDisk(disk: DiskSpec) {
+    const known = this.disks.get(disk.name);
+    this.record(`${known ? 'mount' : 'create'}-disk ${disk.name}`);
+    this.disks.set(disk.name, { name: disk.name, labels: disk.labels, bytes: disk.bytes, mounted: true });
+    return Promise.resolve(known ? ('mounted' as const) : ('created' as const));
+  }
+  removeDisk(name: string) {
+    this.record(`remove-disk ${name}`);
+    this.disks.delete(name);
     return Promise.resolve();
   }
   /** Milliseconds a call takes, for tests of what is in flight. */

@@ -47,6 +47,11 @@ describe('a class on an engine reached through DOCKER_HOST=tcp://…', { timeout
     const args = ['--class', className, '--base-port', String(base), '--host', address!, '--bind', '0.0.0.0'];
     const up = await labctl(['up', '--students', '1', ...args, '--timeout', '120'], undefined, engine.env);
     assert.equal(up.code, 0, up.stderr);
+    // labctl mounts no disk on another host: it says what is not bounded there.
+    assert.match(
+      up.stderr,
+      /What each student writes is not bounded on this engine \(the Docker engine is on another host/,
+    );
     assert.deepEqual(await labelled(main), { containers: 0, volumes: 0 });
     assert.deepEqual(await labelled(engine.docker), { containers: 2, volumes: 6 });
 

@@ -394,8 +394,10 @@ describe('before anything is created', () => {
     );
     assert.deepEqual(
       checks.map((c) => c.check),
-      ['docker engine', 'disk space', 'base image', 'address pool', 'swarm', 'bootstrap tool'],
+      ['docker engine', 'disk space', 'base image', 'address pool', 'disk bound', 'swarm', 'bootstrap tool'],
     );
+    // Here (root, the engine on this host) every student gets a disk of their own.
+    assert.equal(checks.find((c) => c.check === 'disk bound')!.ok, true);
     // The engine says how many networks its pools hold (or that it does not say).
     assert.match(checks.find((c) => c.check === 'address pool')!.detail, /hold \d+ networks|does not report/);
   });

@@ -48,5 +48,9 @@ describe('down (removeObjects) against a fake engine', () => {
     assert.equal(most, engine.parallelism, 'students worked on at once');
     const left = await engine.list('dn');
     assert.deepEqual([left.containers.length, left.networks.length, left.volumes.length], [0, 0, 0]);
+    assert.equal(left.disks.length, 0);
+    // Each disk goes after the volumes on it.
+    const s1 = (call: string) => engine.calls.indexOf(call);
+    assert.ok(s1('remove-disk labctl-dn-s01-disk') > s1('remove-volume labctl-dn-s01-spool'));
   });
 });

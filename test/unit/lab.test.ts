@@ -66,6 +66,14 @@ describe('lab file', () => {
     );
   });
 
+  it("reads the disk's size in the units people write, and refuses one too small to hold a message", () => {
+    assert.equal(parseLab(VALID, '/labs/ok.yaml').disk, 1024 ** 3, 'the default: 1 GiB');
+    assert.equal(parseLab(`${VALID}disk: 512MiB\n`, '/labs/ok.yaml').disk, 512 * 1024 ** 2);
+    assert.equal(parseLab(`${VALID}disk: 2G\n`, '/labs/ok.yaml').disk, 2 * 1024 ** 3);
+    assert.match(invalid(`${VALID}disk: 100MiB\n`), /disk: a size from 128MiB to 1TiB, such as 1GiB or 512MiB/);
+    assert.match(invalid(`${VALID}disk: lots\n`), /disk: a size from 128MiB/);
+  });
+
   it('refuses unknown fields and duplicate exercise ids', () => {
     assert.match(invalid(`${VALID}colour: blue\n`), /Unrecognized key.*colour/i);
     assert.match(

@@ -123,7 +123,7 @@ describe('ephemeral range', () => {
 });
 
 describe('class plan', () => {
-  it('plans one network, six volumes, a mail server and a sidecar per student, all labelled', async () => {
+  it('plans one network, a disk, seven volumes, a mail server and a sidecar per student, all labelled', async () => {
     const plan = await planClass(await loadLab(), options);
     assert.equal(plan.students.length, 3);
     const s2 = plan.students[1]!;
@@ -136,9 +136,24 @@ describe('class plan', () => {
         'labctl-td1-s02-home',
         'labctl-td1-s02-log',
         'labctl-td1-s02-evidence',
+        'labctl-td1-s02-queue',
         'labctl-td1-s02-keys',
         'labctl-td1-s02-progress',
       ],
+    );
+    // What the student can fill is on their disk of the lab's size; what only labctl's side writes is not.
+    assert.deepEqual(s2.disk, {
+      name: 'labctl-td1-s02-disk',
+      bytes: 1024 ** 3,
+      labels: { [LABEL.class]: 'td1', [LABEL.student]: '2', [LABEL.role]: 'disk' },
+    });
+    assert.deepEqual(
+      s2.volumes.filter((v) => v.disk === 'labctl-td1-s02-disk').map((v) => v.labels[LABEL.disk]),
+      Array(5).fill('labctl-td1-s02-disk'),
+    );
+    assert.deepEqual(
+      s2.volumes.filter((v) => !v.disk).map((v) => v.name),
+      ['labctl-td1-s02-keys', 'labctl-td1-s02-progress'],
     );
     const mail = s2.containers[0]!;
     assert.equal(mail.name, 'labctl-td1-s02-mail');
@@ -166,7 +181,7 @@ describe('class plan', () => {
     assert.equal(sidecar.labels[LABEL.token], 'secret-token');
     assert.deepEqual(sidecar.ports, [{ service: 'web', container: 8080, host: 10280 }]);
     assert.deepEqual(sidecar.mounts, [
-      { volume: 'labctl-td1-s02-evidence', target: '/evidence', readOnly: true },
+      { volume: 'labctl-td1-s02-evidence', target: '/evidence', readOnly: true, disk: 'labctl-td1-s02-disk' },
       { volume: 'labctl-td1-s02-progress', target: '/state' },
     ]);
     const env = Object.fromEntries(sidecar.env.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
@@ -195,7 +210,7 @@ describe('class plan', () => {
     assert.match(get('etc/courier/pop3d'), /^PORT=110$/m);
     assert.match(get('etc/courier/authdaemonrc'), /^authmodulelist="authpam"$/m);
     assert.match(get('etc/rsyslog.conf'), /^\$FileCreateMode 0644$/m);
-    assert.match(get('etc/rsyslog.conf'), /^mail\.\*\s+\/var\/log\/mail\.log$/m);
+    assert.match(get('etc/rsyslog.conf'), /^mail\.\* action\(type="omfile" file="\/var\/log\/mail\.log"$/m);
   });
 
   it('limits every container and runs the sidecar unprivileged', async () => {
@@ -220,8 +235,10 @@ describe('class plan', () => {
     assert.deepEqual(mail.security.capAdd, ['NET_ADMIN']);
     assert.deepEqual(
       mail.mounts.map((m) => m.target),
-      ['/var/mail', '/home', '/var/log', '/var/lib/labctl/evidence', '/var/lib/labctl/keys'],
+      ['/var/mail', '/home', '/var/log', '/var/lib/labctl/evidence', '/var/spool/postfix', '/var/lib/labctl/keys'],
     );
+    // World-writable /run/lock would otherwise be on the container's layer: the host's disk.
+    assert.equal(mail.security.tmpfs?.['/run'], 'size=16m,mode=755');
   });
 
   it('renders the limits, the evidence channels and a locked-down sshd for each server', async () => {

@@ -32,6 +32,7 @@ const snapshot = () => ({
   containers: [...engine.containers.values()].map((c) => `${c.name} ${c.image} ${c.state}`).sort(),
   networks: [...engine.networks.keys()].sort(),
   volumes: [...engine.volumes.keys()].sort(),
+  disks: [...engine.disks.values()].map((d) => `${d.name} ${d.mounted ? 'mounted' : 'unmounted'}`).sort(),
 });
 
 describe('reconcile(plan, observed) against a fake engine', () => {
@@ -40,7 +41,7 @@ describe('reconcile(plan, observed) against a fake engine', () => {
     engine = new FakeEngine();
   });
 
-  it('a first up creates each student network, six volumes, then mail and sidecar', async () => {
+  it('a first up creates each student disk, network, seven volumes, then mail and sidecar', async () => {
     const p = await plan();
     const diff = await diffOf(p);
     assert.deepEqual(diff.conflicts, []);
@@ -49,14 +50,15 @@ describe('reconcile(plan, observed) against a fake engine', () => {
       [1, 2],
     );
     assert.deepEqual(kinds(diff.apply[0]!.steps), [
+      'create-disk',
       'create-network',
-      ...Array(6).fill('create-volume'),
+      ...Array(7).fill('create-volume'),
       'create',
       'create',
     ]);
     assert.match(
       formatDiff(diff, p),
-      /^Class rc: 18 changes for 2 students\.\nstudent 1:\n {2}create network labctl-rc-s01\n/,
+      /^Class rc: 22 changes for 2 students\.\nstudent 1:\n {2}create disk labctl-rc-s01-disk \(1 GiB\)\n {2}create network labctl-rc-s01\n/,
     );
   });
 
@@ -170,6 +172,51 @@ describe('apply and rollback', () => {
   beforeEach(async () => {
     lab ??= await loadLab();
     engine = new FakeEngine();
+  });
+
+  it('a disk left unmounted (its host restarted) is mounted again before the volumes on it; nothing else changes', async () => {
+    const p = await plan({ students: 2 });
+    await apply(await diffOf(p), p);
+    engine.disks.get('labctl-rc-s02-disk')!.mounted = false;
+    engine.calls = [];
+    const diff = await diffOf(p);
+    assert.deepEqual(
+      diff.apply.map((s) => [s.student, kinds(s.steps)]),
+      [[2, ['create-disk']]],
+    );
+    assert.match(formatDiff(diff, p), /mount disk labctl-rc-s02-disk \(1 GiB\)/);
+    await apply(diff, p);
+    assert.deepEqual(engine.calls, ['mount-disk labctl-rc-s02-disk']);
+  });
+
+  it('a run that fails after mounting a disk it did not make leaves the disk (and the mail on it) in place', async () => {
+    const p = await plan({ students: 1 });
+    await apply(await diffOf(p), p);
+    engine.disks.get('labctl-rc-s01-disk')!.mounted = false;
+    await engine.stopContainer('labctl-rc-s01-mail');
+    engine.failOn = (call) => call === 'start labctl-rc-s01-mail';
+    await assert.rejects(apply(await diffOf(p), p), /start labctl-rc-s01-mail failed/);
+    assert.ok(engine.disks.has('labctl-rc-s01-disk'), 'the disk is still there');
+    assert.ok(!engine.calls.includes('remove-disk labctl-rc-s01-disk'));
+  });
+
+  it('an engine that gives no disks gets plain volumes and no disk step; the same plan again changes nothing', async () => {
+    engine.diskSupportAnswer = { ok: false, why: 'elsewhere' };
+    const p = await plan({ students: 1 });
+    const diff = await diffOf(p);
+    assert.ok(!kinds(diff.apply[0]!.steps).includes('create-disk'));
+    await apply(diff, p);
+    assert.equal(engine.disks.size, 0);
+    assert.match(formatDiff(await diffOf(p), p), /nothing to change/);
+  });
+
+  it('names the students whose volumes were made before disks were bounded', async () => {
+    const p = await plan({ students: 2 });
+    await apply(await diffOf(p), p);
+    const spool = engine.volumes.get('labctl-rc-s02-spool')!;
+    const { [LABEL.disk]: _, ...plain } = spool.labels;
+    engine.volumes.set(spool.name, { ...spool, labels: plain });
+    assert.deepEqual((await diffOf(p)).unbounded, [2]);
   });
 
   it('a failed first up removes everything it created, and only that', async () => {

@@ -115,7 +115,12 @@ function volumesEngine(failCreate = false) {
   return {
     volumes,
     async list(className?: string): Promise<ClassObjects> {
-      return { containers: [], networks: [], volumes: volumes.filter((v) => v.labels[LABEL.class] === className) };
+      return {
+        containers: [],
+        networks: [],
+        volumes: volumes.filter((v) => v.labels[LABEL.class] === className),
+        disks: [],
+      };
     },
     async createVolume(name: string, labels: Record<string, string>) {
       if (failCreate) throw new Error('engine said no');

@@ -168,7 +168,7 @@ function fakeEngine(): Engine {
   };
   return {
     ping: () => Promise.resolve(),
-    list: () => Promise.resolve({ containers: [mail, sidecar], networks: [], volumes: [] }),
+    list: () => Promise.resolve({ containers: [mail, sidecar], networks: [], volumes: [], disks: [] }),
     address: () => '127.0.0.1',
   } as unknown as Engine;
 }

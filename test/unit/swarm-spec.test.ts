@@ -208,6 +208,7 @@ describe('choosing the engine', () => {
           { name: 'labctl-b-s01', labels: labels('b', 'network') },
         ],
         volumes: [{ name: 'labctl-a-s01-spool', labels: labels('a', 'volume') }],
+        disks: [],
       },
       {
         containers: [
@@ -222,6 +223,7 @@ describe('choosing the engine', () => {
           { name: 'labctl-a-s01-spool', labels: labels('a', 'volume') },
           { name: 'labctl-b-s01-spool', labels: labels('b', 'volume') },
         ],
+        disks: [],
       },
     );
     assert.deepEqual(
