@@ -92,7 +92,12 @@ describe('labctl board', { timeout: 600_000 }, () => {
 
       await docker.getContainer(`labctl-${CLASS}-s02-sidecar`).stop({ t: 5 });
       await page.waitForSelector('#student-2.down', { timeout: 15_000 });
-      assert.match((await page.textContent('#student-2 .state')) ?? '', /sidecar exited/);
+      // While the engine stops it, the sidecar may first refuse connections ("sidecar down"); then it has exited.
+      await page.waitForFunction(
+        () => /sidecar exited/.test(document.querySelector('#student-2 .state')?.textContent ?? ''),
+        undefined,
+        { timeout: 15_000 },
+      );
       assert.equal(await page.getAttribute('#student-1', 'class'), 'up');
       await mkdir(ARTIFACTS, { recursive: true });
       await page.screenshot({ path: `${ARTIFACTS}board.png`, fullPage: true });

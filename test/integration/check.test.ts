@@ -125,7 +125,7 @@ describe('the sidecars and labctl check', { timeout: 600_000 }, () => {
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
-    for (let i = 0; i < 60 && (out.match(/\(updated /g)?.length ?? 0) < 2; i++)
+    for (let i = 0; i < 300 && (out.match(/\(updated /g)?.length ?? 0) < 2; i++)
       await new Promise((r) => setTimeout(r, 100));
     child.kill('SIGINT');
     assert.equal(await exited, 130);

@@ -52,9 +52,9 @@ const maildirCount = async (student: number, user: string) =>
   );
 const messages = (mbox: string) => mbox.match(/^From /gm)?.length ?? 0;
 
-async function until<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean): Promise<T> {
+async function until<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, tries = 50): Promise<T> {
   let v = await fn();
-  for (let i = 0; i < 50 && !ok(v); i++) {
+  for (let i = 0; i < tries && !ok(v); i++) {
     await new Promise((r) => setTimeout(r, 100));
     v = await fn();
   }
@@ -245,12 +245,19 @@ describe('teaching-assistant tools', { timeout: 600_000 }, () => {
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
-    await new Promise((r) => setTimeout(r, 1500));
+    // The message goes once the log is followed in the container, however long labctl took to start.
+    await until(
+      'a tail following the log',
+      async () => (await exec(mailName(1), ['sh', '-c', 'ps ax | grep -c "[t]ail -n"'])).output.trim(),
+      (n) => n === '1',
+      300,
+    );
     await send(1, ['util11'], 'en direct');
     await until(
       'the delivery streamed',
       async () => out,
       (o) => /to=<util11@[^>]+>, orig_to=<util11>.*status=sent/.test(o),
+      300,
     );
     child.kill('SIGINT');
     assert.equal(await exited, 0);
