@@ -394,10 +394,15 @@ describe('before anything is created', () => {
     );
     assert.deepEqual(
       checks.map((c) => c.check),
-      ['docker engine', 'disk space', 'base image', 'address pool', 'swarm', 'bootstrap tool'],
+      ['docker engine', 'disk space', 'base image', 'address pool', 'port forwarding', 'swarm', 'bootstrap tool'],
     );
     // The engine says how many networks its pools hold (or that it does not say).
     assert.match(checks.find((c) => c.check === 'address pool')!.detail, /hold \d+ networks|does not report/);
+    // This engine was started as scripts/setup-host.sh starts it: ports forwarded in the kernel.
+    assert.match(
+      checks.find((c) => c.check === 'port forwarding')!.detail,
+      /^in the kernel \(dockerd --userland-proxy=false\)/,
+    );
   });
 
   it('a failing image build stops with the failing step and its output', async () => {
