@@ -3,8 +3,10 @@ import { statfs } from 'node:fs/promises';
 import { packagePath } from '../paths.js';
 import { MIN_POOL_NETWORKS, POOL_FLAG, poolNetworks } from '../core/address-pool.js';
 import { BASE_IMAGE } from '../core/images.js';
+import { detectPortForwarding, type PortForwarding } from '../core/port-proxy.js';
 import { bootstrapTool } from '../docker/images.js';
 import { DISKS_DIR } from '../docker/disks.js';
+import { remoteEngineHost } from '../docker/local-engine.js';
 import { SwarmEngine } from '../docker/swarm-engine.js';
 import { ExitCode, LabctlError } from '../errors.js';
 import { table } from '../ui/tables.js';
@@ -59,6 +61,7 @@ async function checks(ctx: Context): Promise<Check[]> {
   });
   result.push(await addressPoolCheck(ctx, engineOk));
   if (engineOk) result.push(await diskBoundCheck(ctx));
+  if (engineOk) result.push(portForwardingCheck(localForwarding()));
   if (engineOk) result.push(...(await swarmChecks()));
   const tool = bootstrapTool();
   result.push({
@@ -150,6 +153,53 @@ async function addressPoolCheck(ctx: Context, engineOk: boolean): Promise<Check>
     warning: true,
     detail: `the default pools (${list}) hold ${networks} networks${networks >= MIN_POOL_NETWORKS ? '' : `, fewer than ${MIN_POOL_NETWORKS}`}`,
     fix,
+  };
+}
+
+/** How the engine labctl talks to forwards ports, when it runs on this machine (undefined: at DOCKER_HOST). */
+function localForwarding(dockerHost = process.env.DOCKER_HOST): PortForwarding | undefined {
+  if (remoteEngineHost(dockerHost)) return undefined;
+  const socket = dockerHost?.startsWith('unix://') ? dockerHost.slice('unix://'.length) : undefined;
+  return detectPortForwarding(socket);
+}
+
+const MiB = (kib: number) => (kib / 1024).toFixed(1);
+
+/** The userland proxy costs the class its clients' addresses and memory: a warning, not a failure. */
+export function portForwardingCheck(forwarding: PortForwarding | undefined): Check {
+  const check = 'port forwarding';
+  if (!forwarding)
+    return {
+      check,
+      ok: true,
+      detail: "unknown for an engine at DOCKER_HOST (labctl reads dockerd's command line here)",
+    };
+  const { mode, source, proxies, proxyKiB } = forwarding;
+  if (mode === 'kernel') {
+    return {
+      check,
+      ok: true,
+      detail:
+        `in the kernel (${source}): each server sees its clients' own addresses, so per-source limits and the mail ` +
+        `log tell classmates apart, and no docker-proxy runs; a container on another Docker network cannot reach ` +
+        `students' ports at the host's address`,
+    };
+  }
+  if (mode === 'unknown') return { check, ok: true, detail: `unknown (${source})` };
+  const cost =
+    proxies > 0
+      ? `${proxies} docker-proxy processes hold ${MiB(proxyKiB)} MiB, ${MiB((proxyKiB / proxies) * 5)} MiB per student of 5 ports`
+      : 'about 17 MiB of docker-proxy per student (5 ports)';
+  return {
+    check,
+    ok: false,
+    warning: true,
+    detail:
+      `userland proxy (${source}): every client shows as its network's gateway, so per-source limits cannot tell ` +
+      `classmates apart and the mail log does not name their PC; ${cost}`,
+    fix:
+      'start dockerd with --userland-proxy=false (scripts/setup-host.sh does), or set "userland-proxy": false in ' +
+      '/etc/docker/daemon.json, and restart it (running classes stop; `labctl up` brings them back)',
   };
 }
 

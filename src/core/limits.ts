@@ -36,6 +36,33 @@ export const MAIL_SERVICE_LIMITS = {
   fileSizeMiB: 64,
   /** Processes of one account (pam_limits nproc): a fork bomb stops there, and the server keeps answering. */
   processes: 64,
+  /**
+   * What one client address may hold at once, so that a classmate's idle sockets never lock the student out (each
+   * server sees its clients' own addresses: see the README, "Port proxies"). A mail client opens up to 5 IMAP
+   * connections per account, and a student has two accounts.
+   */
+  perSource: {
+    /** Courier's MAXPERIP, IMAP and POP3 each, out of MAXDAEMONS. */
+    courier: 10,
+    courierTotal: 40,
+    /** Postfix's smtpd_client_connection_count_limit (of 100 smtpd processes). */
+    smtp: 10,
+    /** sshd's PerSourceMaxStartups: connections not logged in yet, out of MaxStartups' 10 (then dropped at random). */
+    sshStartups: 4,
+  },
+  /** sshd's LoginGraceTime, in seconds: long enough to type a password, short enough that idle sockets go. */
+  sshLoginGraceSeconds: 30,
+};
+
+/** The sidecar's HTTP server: the page, its live stream and its terminal need a handful of connections. */
+export const SIDECAR_HTTP_LIMITS = {
+  perSource: 16,
+  total: 128,
+  /** From the connection to the end of a request's headers, then of the whole request (not of its answer). */
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  /** How often Node looks for requests past those timeouts. */
+  checkIntervalMs: 2_000,
 };
 
 /** The address Postfix copies every message to (always_bcc), delivered into the evidence archive. */

@@ -1,4 +1,6 @@
 import http from 'node:http';
+import type { Socket } from 'node:net';
+import { SIDECAR_HTTP_LIMITS } from '../core/limits.js';
 import { sameSecret } from '../core/token.js';
 import {
   HealthSchema,
@@ -51,7 +53,8 @@ export function createServer(sidecar: Sidecar): http.Server {
   const keepAlive = setInterval(() => streams.forEach((res) => res.write(': keep-alive\n\n')), 15_000);
   keepAlive.unref();
 
-  const server = http.createServer((req, res) => {
+  const limits = SIDECAR_HTTP_LIMITS;
+  const server = http.createServer({ connectionsCheckingInterval: limits.checkIntervalMs }, (req, res) => {
     const url = new URL(req.url ?? '/', 'http://sidecar');
     const who = access(req, url, sidecar);
     const route = `${req.method} ${url.pathname}`;
@@ -98,9 +101,32 @@ export function createServer(sidecar: Sidecar): http.Server {
     req.on('close', () => streams.delete(res));
   });
   server.on('close', () => clearInterval(keepAlive));
+  limitConnections(server, limits);
   // The terminal in the page: a WebSocket upgrade, with the page's own access rule.
   if (sidecar.config.terminal) {
     attachTerminal(server, sidecar.config.terminal, (req, url) => access(req, url, sidecar) !== 'none');
   }
   return server;
+}
+
+/**
+ * Connections held open (idle sockets, half-sent headers, streams) cannot lock a student out of their page: one
+ * address may hold `perSource` of them, everyone `total`, and a request must send its headers and body in time.
+ */
+export function limitConnections(server: http.Server, limits: typeof SIDECAR_HTTP_LIMITS): void {
+  server.maxConnections = limits.total;
+  server.headersTimeout = limits.headersTimeoutMs;
+  server.requestTimeout = limits.requestTimeoutMs;
+  const bySource = new Map<string, number>();
+  server.on('connection', (socket: Socket) => {
+    const source = socket.remoteAddress ?? '';
+    const held = bySource.get(source) ?? 0;
+    if (held >= limits.perSource) return void socket.destroy();
+    bySource.set(source, held + 1);
+    socket.once('close', () => {
+      const left = (bySource.get(source) ?? 1) - 1;
+      if (left > 0) bySource.set(source, left);
+      else bySource.delete(source);
+    });
+  });
 }

@@ -394,12 +394,26 @@ describe('before anything is created', () => {
     );
     assert.deepEqual(
       checks.map((c) => c.check),
-      ['docker engine', 'disk space', 'base image', 'address pool', 'disk bound', 'swarm', 'bootstrap tool'],
+      [
+        'docker engine',
+        'disk space',
+        'base image',
+        'address pool',
+        'disk bound',
+        'port forwarding',
+        'swarm',
+        'bootstrap tool',
+      ],
     );
     // Here (root, the engine on this host) every student gets a disk of their own.
     assert.equal(checks.find((c) => c.check === 'disk bound')!.ok, true);
     // The engine says how many networks its pools hold (or that it does not say).
     assert.match(checks.find((c) => c.check === 'address pool')!.detail, /hold \d+ networks|does not report/);
+    // This engine was started as scripts/setup-host.sh starts it: ports forwarded in the kernel.
+    assert.match(
+      checks.find((c) => c.check === 'port forwarding')!.detail,
+      /^in the kernel \(dockerd --userland-proxy=false\)/,
+    );
   });
 
   it('a failing image build stops with the failing step and its output', async () => {

@@ -265,6 +265,14 @@ describe('class plan', () => {
       assert.match(sshd, new RegExp(`^${line}$`, 'm'));
     assert.match(sshd, /^AllowUsers util1 util2 .* util19$/m);
     assert.match(sshd, /^HostKey \/var\/lib\/labctl\/keys\/ssh_host_ed25519_key$/m);
+    // Per-source limits, so that one client address cannot lock the student out (README, "Port proxies").
+    assert.match(sshd, /^PerSourceMaxStartups 4$/m);
+    assert.match(sshd, /^LoginGraceTime 30$/m);
+    assert.match(mainCf, /^smtpd_client_connection_count_limit = 10$/m);
+    for (const courier of [get('etc/courier/imapd'), get('etc/courier/pop3d')]) {
+      assert.match(courier, /^MAXPERIP=10$/m);
+      assert.match(courier, /^MAXDAEMONS=40$/m);
+    }
     assert.match(get('etc/security/limits.d/labctl.conf'), /^util7 {2}hard {2}nproc {2}64$/m);
     assert.match(get('etc/labctl/uids'), /^util1 102001\nutil2 102002\n/);
   });
