@@ -34,19 +34,25 @@ fi
 
 engine_up() { docker info >/dev/null 2>&1; }
 if ! engine_up; then
+  # The engine's settings, unless this host already has its own (then `labctl doctor` says what they cost):
+  # - each student takes one network and Docker's default pools hold about 30; this pool holds 1,024 networks
+  #   of /26 (64 addresses: plenty for a student's two containers), room for 150 students and more;
+  # - without the userland proxy the kernel forwards published ports itself: a student's server sees each
+  #   client's own address (per-client limits then hold per client, and the mail log names the PC), and the
+  #   engine runs no docker-proxy process per port (about 17 MiB a student). See README, "Port proxies".
+  if [ ! -e /etc/docker/daemon.json ]; then
+    log "writing /etc/docker/daemon.json (address pool for 1,024 networks, no userland proxy)"
+    mkdir -p /etc/docker
+    printf '%s\n' '{' '  "default-address-pools": [{ "base": "10.213.0.0/16", "size": 26 }],' \
+      '  "userland-proxy": false' '}' >/etc/docker/daemon.json
+  fi
   if [ -d /run/systemd/system ]; then
     log "starting docker with systemd"
     systemctl start docker
   else
-    # No init system (containers, CI sandboxes): run dockerd in the background. Each student takes
-    # one network and Docker's default pools hold about 30; this pool holds 1,024 networks of /26
-    # (64 addresses: plenty for a student's two containers), room for 150 students and more.
-    # Without the userland proxy the kernel forwards published ports itself: a student's server sees each
-    # client's own address (per-client limits then hold per client, and the mail log names the PC), and the
-    # engine runs no docker-proxy process per port (about 17 MiB a student). See README, "Port proxies".
+    # No init system (containers, CI sandboxes): run dockerd in the background.
     log "starting dockerd in the background (log: /var/log/labctl-dockerd.log)"
-    setsid nohup dockerd --default-address-pool base=10.213.0.0/16,size=26 --userland-proxy=false \
-      >/var/log/labctl-dockerd.log 2>&1 < /dev/null &
+    setsid nohup dockerd >/var/log/labctl-dockerd.log 2>&1 < /dev/null &
   fi
   for _ in $(seq 1 60); do engine_up && break; sleep 1; done
   engine_up || { log "dockerd did not answer within 60 s; see /var/log/labctl-dockerd.log"; tail -20 /var/log/labctl-dockerd.log >&2 || true; exit 1; }

@@ -412,7 +412,7 @@ describe('before anything is created', () => {
     // This engine was started as scripts/setup-host.sh starts it: ports forwarded in the kernel.
     assert.match(
       checks.find((c) => c.check === 'port forwarding')!.detail,
-      /^in the kernel \(dockerd --userland-proxy=false\)/,
+      /^in the kernel \((dockerd --userland-proxy=false|"userland-proxy": false in \S+daemon\.json)\)/,
     );
   });
 
