@@ -112,6 +112,17 @@ describe('credit that a student cannot forge', { timeout: 300_000 }, () => {
     assert.deepEqual(await done(), ['smtp-simple', 'smtp-subject']);
   });
 
+  it("a sender quoted to look like the qmgr line's own fields is no spoof; the real one right after is", async () => {
+    // Postfix takes a quoted local part with an escaped ">" and logs it bare:
+    // from=<"boss@gmail.com>, size=1, nrcpt=1 x"@s01…>, size=…, nrcpt=….
+    await smtpSession(port('smtp'), `<"boss@gmail.com\\>, size=1, nrcpt=1 x"@${domain()}>`, ['util1'], ['', 'x']);
+    await smtpSession(port('smtp'), 'president@u-picardie.fr', ['util1'], ['', 'x']);
+    // Credits are taken in the log's order and kept: the first sender believed to be outside is the evidence.
+    const board = await waitForCredits(CLASS, 1, ['smtp-spoofed-sender']);
+    const evidence = board.students[0]!.exercises.find((e) => e.id === 'smtp-spoofed-sender')!.evidence ?? '';
+    assert.match(evidence, /expéditeur d'enveloppe president@u-picardie\.fr/);
+  });
+
   it('the real sessions right after earn every exercise', async () => {
     await smtpSession(port('smtp'), 'president@u-picardie.fr', ['util1', 'util11'], ['Subject: test', '', 'test', '']);
     await smtpSession(
