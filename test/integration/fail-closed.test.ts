@@ -44,10 +44,16 @@ async function startMail(suffix: string, host: Docker.HostConfig, mounts: Docker
   return name;
 }
 
-/** The container's exit code once it stops (never restarted: these have no restart policy), and what it said. */
+/** The container's exit code once it stops, and what it said; fails if it starts its daemons instead. */
 async function exited(name: string): Promise<{ code: number; log: string }> {
-  const { StatusCode } = (await docker.getContainer(name).wait()) as { StatusCode: number };
-  return { code: StatusCode, log: await containerLogs(name) };
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const log = await containerLogs(name);
+    const { State } = await docker.getContainer(name).inspect();
+    if (!State.Running) return { code: State.ExitCode, log };
+    if (/mail server up/.test(log) || Date.now() > deadline) assert.fail(`${name} did not stop:\n${log}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
 
 /** Waits until the container's log matches `line`; fails with the log if it stops first or never says it. */
@@ -68,7 +74,7 @@ const onProgress = (script: string) => runOnce(sidecarImage, script, { [progress
 /** The board's row of student 1, asked until `ready` holds (the sidecar answers within a poll or two). */
 async function row(ready: (r: Awaited<ReturnType<typeof classBoard>>['students'][number]) => boolean) {
   let last;
-  for (let i = 0; i < 120; i++) {
+  for (const deadline = Date.now() + 60_000; Date.now() < deadline;) {
     last = (await classBoard(CLASS)).students[0]!;
     if (ready(last)) return last;
     await new Promise((r) => setTimeout(r, 250));
@@ -195,6 +201,10 @@ describe('fail closed, lose nothing', { timeout: 600_000 }, () => {
     const up = await labctl([...upArgs(CLASS, 1, base), '--timeout', '60']);
     assert.equal(up.code, 0, up.stderr);
     const kept = await row((r) => r.exercises.some((e) => e.id === 'smtp-simple' && e.done));
+    // Taken over at its first start, not after a failed one.
+    const sidecar = await docker.getContainer(sidecarName).inspect();
+    assert.equal(sidecar.RestartCount, 0, await containerLogs(sidecarName));
+    assert.match(await containerLogs(sidecarName), /\/state is owned by root .*giving it to uid 990/);
     assert.equal(kept.error, undefined);
     assert.match(kept.exercises.find((e) => e.id === 'smtp-simple')?.evidence ?? '', /OLD1/);
     // A new credit is saved there: it is still there after the sidecar restarts.
