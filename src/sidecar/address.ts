@@ -1,9 +1,10 @@
 /**
  * One grammar for a mail address as Postfix logs it between `<` and `>`, used both to cut the address out of a log
  * line and to read its parts in the rules. Postfix logs a local part that needs it quoted, and a quoted local part
- * may hold `>`, `, ` and `@` (`MAIL FROM:<"boss@gmail.com\>, size=1"@s01.td1.test>` is logged as
- * `from=<"boss@gmail.com>, size=1"@s01.td1.test>`): read with this grammar, that is one address at s01.td1.test,
- * never a field or a domain of the student's making. An address outside the grammar is refused, not guessed at.
+ * may hold `>`, `, ` or `@` (`MAIL FROM:<"x\>, size=1"@s01.td1.test>` is logged as `from=<"x>, size=1"@s01.td1.test>`;
+ * Postfix 3.7 refuses one that holds both `@` and `>`, another version may not): read with this grammar, that is one
+ * address at s01.td1.test, never a field or a domain of the student's making. An address outside the grammar is
+ * refused, not guessed at.
  */
 const QUOTED = String.raw`"(?:[^"\\\r\n]|\\.)*"`;
 const ATOMS = String.raw`[^\s"<>,;@\\]+`;

@@ -531,7 +531,7 @@ describe('smtp-spoofed-sender', () => {
   });
 
   it("does not credit a sender quoted to look like the qmgr line's fields, then credits a real spoof", () => {
-    // MAIL FROM:<"boss@gmail.com\>, size=1, nrcpt=1 x"@s01.td1.test>, as Postfix logs it.
+    // The forged sender, as a Postfix that takes it would log it.
     const forged = smtpSession('AB16', '"boss@gmail.com>, size=1, nrcpt=1 x"@s01.td1.test', ['util11']);
     assert.equal(check('smtp-spoofed-sender', input(forged)).done, false);
     const real = [...forged, ...smtpSession('AB17', 'president@u-picardie.fr', ['util11'])];
