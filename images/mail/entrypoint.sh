@@ -7,18 +7,31 @@ evidence=/var/lib/labctl/evidence
 keys=/var/lib/labctl/keys
 
 # Nothing in a student's network opens a connection outside the lab: only loopback and the replies to
-# connections that came in (published ports) may leave the container. One restore per family, not one
-# command per rule: each iptables run costs as much as the whole rule set.
+# connections that came in (published ports) may leave the container. Nor do the lab's accounts (every uid
+# from 1000: the image's 2001+ and the per-student 100000+) reach Docker's resolver at 127.0.0.11, over UDP
+# or TCP: the host would resolve for them, a way out by DNS. Their rule comes before loopback's, as the
+# resolver sits on loopback; filter OUTPUT sees Docker's DNAT-ed packet, still bound for 127.0.0.11. Root
+# still resolves; no daemon here asks (Postfix, Courier and sshd look no names up). One restore per family,
+# not one command per rule: each iptables run costs as much as the whole rule set.
 firewall() {
-  local rules='*filter
-:OUTPUT ACCEPT [0:0]
--A OUTPUT -o lo -j ACCEPT
+  local dns rules out f off
+  dns='-A OUTPUT -d 127.0.0.11/32 -p tcp -m owner --uid-owner 1000-4294967294 -j REJECT --reject-with tcp-reset
+-A OUTPUT -d 127.0.0.11/32 -m owner --uid-owner 1000-4294967294 -j REJECT'
+  rules='-A OUTPUT -o lo -j ACCEPT
 -A OUTPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
 -A OUTPUT -p tcp -j REJECT --reject-with tcp-reset
 -A OUTPUT -j REJECT
 COMMIT'
-  printf '%s\n' "$rules" | iptables-restore -w 2>/dev/null || return 1
-  printf '%s\n' "$rules" | ip6tables-restore -w 2>/dev/null || true
+  out=$(printf '*filter\n:OUTPUT ACCEPT [0:0]\n%s\n%s\n' "$dns" "$rules" | iptables-restore -w 2>&1) ||
+    { why="iptables-restore: ${out:-failed}"; return 1; }
+  # The same for IPv6 (the resolver is IPv4 only). ip6tables may fail only where there is no IPv6 to close:
+  # none in the kernel, or IPv6 off on every interface and for new ones (Docker's default without --ipv6).
+  out=$(printf '*filter\n:OUTPUT ACCEPT [0:0]\n%s\n' "$rules" | ip6tables-restore -w 2>&1) && return 0
+  for f in /proc/sys/net/ipv6/conf/*/disable_ipv6; do
+    [ -e "$f" ] || break
+    read -r off <"$f"
+    [ "$off" = 1 ] || { why="ip6tables-restore: ${out:-failed}, and IPv6 is on (${f%/disable_ipv6})"; return 1; }
+  done
 }
 
 if [ "${1:-}" != daemons ]; then
@@ -30,11 +43,13 @@ if [ "${1:-}" != daemons ]; then
       { echo "labctl: cannot unpack this server's configuration (LABCTL_SERVER_CONFIG)" >&2; exit 1; }
   fi
   unset LABCTL_SERVER_CONFIG
-  if firewall; then
-    exec capsh --drop=cap_net_admin -- "$0" daemons
+  # Without its firewall a server would let mail and students out of the lab: it does not start.
+  why=''
+  if ! firewall; then
+    echo "labctl: this mail server does not start: its egress firewall cannot be set, and without it mail and students could leave the lab ($why). It needs the NET_ADMIN capability and the host's iptables (IPv6 too, unless IPv6 is off)." >&2
+    exit 1
   fi
-  echo "labctl: WARNING: no egress firewall (the container lacks NET_ADMIN); mail can leave this server" >&2
-  exec "$0" daemons
+  exec capsh --drop=cap_net_admin -- "$0" daemons
 fi
 
 stop() {

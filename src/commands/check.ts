@@ -69,7 +69,9 @@ export async function check(options: CheckOptions, ctx: Context = defaultContext
   if (format !== 'table') {
     const down = board.students.filter((s) => s.error).map((s) => s.student);
     if (down.length > 0)
-      ctx.reporter.warn(`student(s) ${down.join(', ')} did not answer: their rows show 0 (status column says why).`);
+      ctx.reporter.warn(
+        `student(s) ${down.join(', ')}: their sidecar did not answer or cannot save their progress (status column says why).`,
+      );
   }
   if (!options.watch) {
     await show(board);

@@ -15,7 +15,10 @@ export type ExerciseResult = ExerciseStatus;
 
 export interface StudentResults extends PersonFields {
   student: number;
-  /** Set when the student's sidecar did not answer: their row says so, the others still show. */
+  /**
+   * Set when the student's sidecar did not answer (their row shows nothing done), or answered that it cannot keep
+   * their progress (their row shows what it holds in memory): their row says so, the others still show.
+   */
   error?: string;
   exercises: ExerciseResult[];
   /** The last time the student made progress (ISO), as their sidecar says (see wire.ts). */
@@ -136,6 +139,7 @@ export async function classBoard(className: string, engine: Engine, options: Boa
             student: n,
             exercises: notDone.map((e) => byId.get(e.id) ?? e),
             ...(progress.lastProgressAt !== undefined && { lastProgressAt: progress.lastProgressAt }),
+            ...(progress.problem !== undefined && { error: `progress not saved: ${progress.problem}` }),
           };
         } catch (error) {
           const message = (error as Error).message;

@@ -18,7 +18,7 @@ import { adminKey, studentKey } from './token.js';
 import { render } from './render.js';
 import { usageError } from '../errors.js';
 import type { ContainerLimits, ContainerSecurity, DiskSpec } from '../docker/engine.js';
-import { ARCHIVE, EVIDENCE_UID, MAIL_LIMITS, MAIL_SERVICE_LIMITS, SIDECAR_LIMITS } from './limits.js';
+import { ARCHIVE, MAIL_LIMITS, MAIL_SERVICE_LIMITS, SIDECAR_LIMITS } from './limits.js';
 
 export interface ClassOptions {
   className: string;
@@ -374,9 +374,12 @@ function planSidecar(
     ],
     files: [],
     limits: SIDECAR_LIMITS,
+    // Root with four capabilities for its entrypoint only, which hands a progress volume of an older labctl (owned
+    // by root) to the sidecar's uid, then runs the sidecar as that uid with none (images/sidecar/entrypoint.sh).
     security: {
-      user: `${EVIDENCE_UID}:${EVIDENCE_UID}`,
+      user: '0:0',
       capDrop: ['ALL'],
+      capAdd: ['CHOWN', 'SETUID', 'SETGID', 'SETPCAP'],
       noNewPrivileges: true,
       readOnlyRootfs: true,
       tmpfs: { '/tmp': 'size=16m' },

@@ -44,7 +44,12 @@ export class SidecarClient {
     const answer = await this.request('GET', '/health', timeoutMs, false, () => {
       return new Error(`no web answer from ${host}:${port} within ${timeoutMs} ms`);
     });
-    if (answer.status !== 200) throw new Error(`web ${host}:${port}/health answered ${answer.status}`);
+    if (answer.status !== 200) {
+      const health = HealthSchema.safeParse(safeJson(answer.body));
+      const why =
+        health.success && health.data.status !== 'ok' ? ` (${health.data.status}: ${health.data.reason})` : '';
+      throw new Error(`web ${host}:${port}/health answered ${answer.status}${why}`);
+    }
     this.parse('/health', HealthSchema, answer.body) satisfies Health;
     return `HTTP ${answer.status}`;
   }
@@ -112,5 +117,13 @@ export class SidecarClient {
       req.on('error', reject);
       req.end();
     });
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
   }
 }

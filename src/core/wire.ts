@@ -36,13 +36,21 @@ export const ProgressSchema = z.object({
    * (the sidecar's first start, or the last progress reset). The board marks a student stuck from it.
    */
   lastProgressAt: z.optional(z.string()),
+  /**
+   * Set when the sidecar cannot keep the student's progress (its file cannot be read, or cannot be written): why, for
+   * the instructor. The credits shown are then held in memory only.
+   */
+  problem: z.optional(z.string()),
 });
 export type Progress = z.infer<typeof ProgressSchema>;
 
-/** GET /health: 200 with status ok, or 503 with status stalled and why. */
+/**
+ * GET /health: 200 with status ok, or 503 with why: stalled (its polls stopped) or unsaved (its progress file cannot be
+ * read or written, see Progress.problem).
+ */
 export const HealthSchema = z.union([
   z.object({ status: z.literal('ok'), student: z.number() }),
-  z.object({ status: z.literal('stalled'), student: z.number(), reason: z.string() }),
+  z.object({ status: z.enum(['stalled', 'unsaved']), student: z.number(), reason: z.string() }),
 ]);
 export type Health = z.infer<typeof HealthSchema>;
 

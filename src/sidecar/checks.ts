@@ -1,4 +1,5 @@
 import { ARCHIVE } from '../core/limits.js';
+import { splitAddress } from './address.js';
 import type { Delivery, LogEvent, MailService } from './events.js';
 import { type MessageFacts } from './message.js';
 import type { Clock } from './parse-log.js';
@@ -43,11 +44,6 @@ const MESSAGE_EXERCISES = [
   'smtp-headers-from-to',
 ] as const;
 
-function domainOf(address: string): string | undefined {
-  const at = address.lastIndexOf('@');
-  return at < 0 ? undefined : address.slice(at + 1).toLowerCase();
-}
-
 /** The class's domain, which holds every student's: the card's domain minus its first label (s01.td1.test → td1.test). */
 export function classDomain(cardDomain: string): string {
   const labels = cardDomain.toLowerCase().split('.');
@@ -58,11 +54,15 @@ function inDomain(domain: string, parent: string): boolean {
   return domain === parent || domain.endsWith(`.${parent}`);
 }
 
-/** A bare user ("util1") is inside: Postfix appends the lab's own domain to it. So are localhost and the class's domain. */
+/**
+ * A bare user ("util1") is inside: Postfix appends the lab's own domain to it. So are localhost and the class's domain.
+ * An address outside the grammar of address.ts is neither inside nor outside: the rules believe nothing of it.
+ */
 export function isInsideLab(address: string, cardDomain: string): boolean {
-  const domain = domainOf(address);
-  if (domain === undefined || domain === 'localhost') return true;
-  return inDomain(domain, classDomain(cardDomain));
+  const parts = splitAddress(address);
+  if (!parts) return false;
+  if (parts.domain === undefined || parts.domain === 'localhost') return true;
+  return inDomain(parts.domain, classDomain(cardDomain));
 }
 
 const RESERVED_SUFFIXES = ['.test', '.invalid', '.localhost', '.example', '.local'];
@@ -71,7 +71,8 @@ const TOP_LABEL = /^[a-z]{2,}$/;
 
 /**
  * The spoofing rule (smtp-spoofed-sender). The envelope sender, as the trusted qmgr line of a message
- * received over SMTP gives it, counts as spoofed when its domain is a real outside domain: it has at least one
+ * received over SMTP gives it, counts as spoofed when its domain (after the last `@` outside quotes, as the grammar
+ * of address.ts reads it) is a real outside domain: it has at least one
  * dot; it is syntactically a host name, made of labels of letters, digits and hyphens, the last label being
  * two letters or more; it is neither the class's domain (the card's domain minus its first label, e.g.
  * td1.test for s01.td1.test) nor one of its subdomains, nor localhost; and it does not end in .test, .invalid,
@@ -80,7 +81,7 @@ const TOP_LABEL = /^[a-z]{2,}$/;
  * spoofs. The From: header plays no part.
  */
 export function isSpoofedSender(address: string, cardDomain: string): boolean {
-  const domain = domainOf(address);
+  const domain = splitAddress(address)?.domain;
   if (domain === undefined || !domain.includes('.')) return false;
   const labels = domain.split('.');
   if (!labels.every((l) => LABEL.test(l)) || !TOP_LABEL.test(labels[labels.length - 1] ?? '')) return false;
@@ -90,8 +91,7 @@ export function isSpoofedSender(address: string, cardDomain: string): boolean {
 
 /** The account an address delivers to: its local part, lowercased, without a +extension. */
 export function accountOf(address: string): string {
-  const at = address.lastIndexOf('@');
-  return (at < 0 ? address : address.slice(0, at)).split('+')[0]?.toLowerCase() ?? '';
+  return splitAddress(address)?.local.split('+')[0]?.toLowerCase() ?? '';
 }
 
 /**
@@ -455,7 +455,9 @@ export class Verifier {
 
   private outside(address: string): boolean {
     return (
-      address !== '' && address.toLowerCase() !== ARCHIVE_ADDRESS && !isInsideLab(address, this.options.cardDomain)
+      splitAddress(address) !== undefined &&
+      address.toLowerCase() !== ARCHIVE_ADDRESS &&
+      !isInsideLab(address, this.options.cardDomain)
     );
   }
 

@@ -12,6 +12,13 @@ const config = configFromEnv();
 const sidecar = new Sidecar(config);
 await sidecar.store.load();
 
+// Said in the container's log when it starts and whenever it changes (`up` shows that log when a sidecar fails).
+let reported: string | undefined;
+const reportProblem = () => {
+  const problem = sidecar.store.problem;
+  if (problem !== reported) process.stderr.write(`sidecar: ${problem ?? 'progress is saved again'}\n`);
+  reported = problem;
+};
 let polling = false;
 const tick = async () => {
   if (polling) return;
@@ -22,6 +29,7 @@ const tick = async () => {
     process.stderr.write(`sidecar: ${(error as Error).message}\n`);
   } finally {
     polling = false;
+    reportProblem();
   }
 };
 await tick();

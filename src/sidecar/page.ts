@@ -29,6 +29,7 @@ export function renderPage(config: SidecarConfig, progress: Progress, key: strin
  li.done .mark{color:#1a7f37;font-weight:bold} li.todo .mark{color:#999}
  .evidence{font-size:.85em;color:#555;margin-left:1.6rem} #score{font-weight:bold}
  .hint{font-size:.85em;color:#8a4b00;margin-left:1.6rem}
+ .problem{border:1px solid #b42318;color:#b42318;border-radius:6px;padding:.5rem 1rem}
 </style></head><body>
 <h1>Étudiant ${c.student} — ${escapeHtml(progress.title)}</h1>
 <div class="card">
@@ -44,6 +45,7 @@ export function renderPage(config: SidecarConfig, progress: Progress, key: strin
 </table>
 <p>Boîte mbox : <code>/var/spool/mail/${escapeHtml(first)}</code> · journal : <code>/var/log/mail.log</code></p>
 </div>
+<p id="problem" class="problem"${progress.problem === undefined ? ' hidden' : ''}>Votre progression n'est pas enregistrée en ce moment : ce qui s'affiche ici serait perdu au redémarrage du suivi. Prévenez l'enseignant.</p>
 <h2>Exercices réalisés : <span id="score">${progress.done} / ${progress.total}</span></h2>
 <ul id="exercises">
 ${rows}
@@ -54,6 +56,7 @@ const source = new EventSource('/api/stream?k=${encodeURIComponent(key)}');
 source.onmessage = (message) => {
   const progress = JSON.parse(message.data);
   document.getElementById('score').textContent = progress.done + ' / ' + progress.total;
+  document.getElementById('problem').hidden = !progress.problem;
   for (const e of progress.exercises) {
     const li = document.getElementById('ex-' + e.id);
     if (!li) continue;

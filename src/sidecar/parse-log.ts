@@ -1,3 +1,4 @@
+import { ADDRESS_PATTERN } from './address.js';
 import type { Counts, LogEvent, MailService } from './events.js';
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -13,15 +14,14 @@ const VERIFY =
   /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})) uid=(\d{1,10}) pid=(\d{1,10}) (\S+ [^\s:[\]]+(?:\[\d+\])?: .*)$/;
 const QUEUE_ID = '([0-9A-Za-z]+)';
 const CLIENT = '([^\\s[]*)\\[([^\\]]*)\\]';
-// An address as Postfix logs it, when it holds nothing that could pass for another field: a local part
-// quoted to carry "<", ">", a comma or a space is refused rather than guessed at.
-const ADDRESS = '([^<>"\\s,;]*)';
+// An address as Postfix logs it, in the one grammar the rules read it with (address.ts).
+const ADDRESS = `(${ADDRESS_PATTERN})`;
 const CONNECT = new RegExp(`^connect from ${CLIENT}$`);
 const DISCONNECT = new RegExp(`^disconnect from ${CLIENT}(.*)$`);
 const SMTP_CLIENT = new RegExp(`^${QUEUE_ID}: client=${CLIENT}`);
 const REJECT = new RegExp(`^${QUEUE_ID}: reject: (\\S+) from ${CLIENT}: (\\d{3}) (.*)$`);
 const MESSAGE_ID = new RegExp(`^${QUEUE_ID}: message-id=<([^>]*)>`);
-const QUEUED = new RegExp(`^${QUEUE_ID}: from=<([^>]*)>, size=(\\d+), nrcpt=(\\d+)`);
+const QUEUED = new RegExp(`^${QUEUE_ID}: from=<${ADDRESS}>, size=(\\d+), nrcpt=(\\d+)`);
 const DELIVERY = new RegExp(
   `^${QUEUE_ID}: to=<${ADDRESS}>, (?:orig_to=<${ADDRESS}>, )?(relay=.*?)status=(\\w+)(?: \\((.*)\\))?$`,
 );
@@ -174,7 +174,7 @@ function parsePostfix(daemon: string, message: string, base: Base): LogEvent | u
 
 // What Postfix appends to a reject reason. The reason comes first, so the leftmost match is Postfix's own
 // (a HELO name that repeats "to=<..>" can only come after it, at the end of the line).
-const REJECT_TAIL = /; from=<([^>]*)>(?: to=<([^>]*)>)? proto=(\S+)(?: helo=<(.*)>)?$/;
+const REJECT_TAIL = new RegExp(`; from=<${ADDRESS}>(?: to=<${ADDRESS}>)? proto=(\\S+)(?: helo=<(.*)>)?$`);
 // Postfix's reason for a refused recipient starts with the address as it was given: "5.7.1 <x@gmail.com>: ...".
 const REASON_ADDRESS = new RegExp(`^\\d\\.\\d{1,3}\\.\\d{1,3} <${ADDRESS}>: `);
 

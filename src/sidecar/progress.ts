@@ -1,5 +1,7 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
+import * as z from 'zod/mini';
+import { describeIssue } from '../core/wire.js';
 import type { Result } from './checks.js';
 
 export interface Credit {
@@ -7,9 +9,21 @@ export interface Credit {
   evidence: string;
 }
 
+/** The file's shape; a file of any other shape is not this sidecar's to overwrite. */
+const StateSchema = z.object({
+  credits: z.optional(z.record(z.string(), z.object({ at: z.nullable(z.string()), evidence: z.string() }))),
+  resetAt: z.optional(z.nullable(z.string())),
+  startedAt: z.optional(z.nullable(z.string())),
+  cursor: z.optional(z.unknown()),
+});
+
 /**
  * The student's credits, kept on the sidecar's own volume. A credit once earned stays: it survives a
  * mailbox reset, a restart and log rotation. Only an explicit reset (with the class token) clears it.
+ *
+ * Nothing is lost to a fault: a file that exists but cannot be read (permissions, cut short, not this shape) is never
+ * written over, and a write goes to a temporary file, synced, then renamed over the old one. Credits earned meanwhile
+ * are kept in memory; `problem` says why they are not saved (the sidecar's /health and the progress API report it).
  */
 export class ProgressStore {
   private credits: Record<string, Credit> = {};
@@ -19,26 +33,43 @@ export class ProgressStore {
   startedAt: string | null = null;
   /** Where the sidecar's readers stand (log offset, archive names seen), so that a restart resumes there. */
   cursor: unknown = undefined;
+  /** Set when the file exists but could not be read: it is then never written (only set aside by clear()). */
+  private unreadable: string | undefined;
+  /** Set while the last write failed; the next one tries again. */
+  private unwritten: string | undefined;
+  /** Writes one after the other: two at once would share the temporary file. */
+  private writing: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly file: string,
     private readonly now: () => Date = () => new Date(),
   ) {}
 
+  /** Why the credits are not being saved, or undefined when they are. */
+  get problem(): string | undefined {
+    return this.unreadable ?? this.unwritten;
+  }
+
   async load(): Promise<void> {
+    let text: string | undefined;
     try {
-      const data = JSON.parse(await readFile(this.file, 'utf8')) as {
-        credits?: Record<string, Credit>;
-        resetAt?: string;
-        startedAt?: string;
-        cursor?: unknown;
-      };
+      text = await readFile(this.file, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+        this.unreadable = `cannot read ${this.file} (${(error as Error).message}); it is kept as it is`;
+        return;
+      }
+    }
+    if (text !== undefined) {
+      const data = parseState(text);
+      if (typeof data === 'string') {
+        this.unreadable = `${this.file} is not a progress file (${data}); it is kept as it is`;
+        return;
+      }
       this.credits = data.credits ?? {};
       this.resetAt = data.resetAt ?? null;
       this.startedAt = data.startedAt ?? null;
       this.cursor = data.cursor;
-    } catch {
-      this.credits = {};
     }
     if (this.startedAt === null) {
       this.startedAt = this.now().toISOString();
@@ -51,7 +82,7 @@ export class ProgressStore {
     return this.resetAt ?? this.startedAt;
   }
 
-  /** Adds the new credits among the results; says whether anything changed. */
+  /** Adds the new credits among the results; says whether anything changed. They stay in memory if not saved. */
   async merge(results: Result[]): Promise<boolean> {
     let changed = false;
     for (const r of results) {
@@ -59,33 +90,79 @@ export class ProgressStore {
       this.credits[r.id] = { at: r.at, evidence: r.evidence ?? '' };
       changed = true;
     }
-    if (changed) await this.save();
+    if (changed) await this.save().catch(() => undefined);
     return changed;
   }
 
+  /**
+   * Clears the credits (the instructor asked for it). A file that could not be read is set aside, beside it, as
+   * <file>.unreadable-<time>, and a new one is started. Throws when the new state cannot be saved.
+   */
   async clear(): Promise<void> {
+    const at = this.now().toISOString();
+    if (this.unreadable !== undefined) {
+      await rename(this.file, `${this.file}.unreadable-${at.replace(/[:.]/g, '-')}`);
+      this.unreadable = undefined;
+    }
     this.credits = {};
-    this.resetAt = this.now().toISOString();
+    this.resetAt = at;
+    this.startedAt ??= at;
     await this.save();
   }
 
-  /** Records where the readers stand; written with the credits. */
+  /** Records where the readers stand; written with the credits (kept in memory if it cannot be). */
   async saveCursor(cursor: unknown): Promise<void> {
     this.cursor = cursor;
-    await this.save();
+    await this.save().catch(() => undefined);
   }
 
   get(id: string): Credit | undefined {
     return this.credits[id];
   }
 
-  private async save(): Promise<void> {
-    await mkdir(path.dirname(this.file), { recursive: true });
-    const tmp = `${this.file}.tmp`;
-    await writeFile(
-      tmp,
-      JSON.stringify({ credits: this.credits, resetAt: this.resetAt, startedAt: this.startedAt, cursor: this.cursor }),
-    );
-    await rename(tmp, this.file);
+  private save(): Promise<void> {
+    const run = this.writing.then(() => this.write());
+    this.writing = run.catch(() => undefined);
+    return run;
   }
+
+  private async write(): Promise<void> {
+    if (this.unreadable !== undefined) throw new Error(this.unreadable);
+    const state = JSON.stringify({
+      credits: this.credits,
+      resetAt: this.resetAt,
+      startedAt: this.startedAt,
+      cursor: this.cursor,
+    });
+    const tmp = `${this.file}.tmp`;
+    try {
+      await mkdir(path.dirname(this.file), { recursive: true });
+      // A leftover of an interrupted write (maybe another owner's) goes first: it is never the only copy.
+      await rm(tmp, { force: true });
+      const handle = await open(tmp, 'wx', 0o600);
+      try {
+        await handle.writeFile(state);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await rename(tmp, this.file);
+      this.unwritten = undefined;
+    } catch (error) {
+      this.unwritten = `cannot save progress to ${this.file} (${(error as Error).message}); credits are kept in memory until it can`;
+      throw error;
+    }
+  }
+}
+
+/** The state in `text`, or why it is not one. */
+function parseState(text: string): z.infer<typeof StateSchema> | string {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (error) {
+    return text.trim() === '' ? 'empty' : `not JSON: ${(error as Error).message}`;
+  }
+  const parsed = StateSchema.safeParse(data);
+  return parsed.success ? parsed.data : describeIssue(parsed.error);
 }

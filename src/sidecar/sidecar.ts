@@ -88,6 +88,7 @@ export class Sidecar extends EventEmitter {
       this.restored = true;
     }
     const before = JSON.stringify(this.log.cursor());
+    const problem = this.store.problem;
     await this.log.read((e) => this.verifier.addEvent(e));
     await this.archive.read((m) => this.verifier.addMessage(m));
     this.verifier.prune();
@@ -105,19 +106,25 @@ export class Sidecar extends EventEmitter {
     }
     this.lastPoll = this.now().getTime();
     this.polls++;
-    if (changed || hinted) this.emit('change');
+    if (changed || hinted || this.store.problem !== problem) this.emit('change');
   }
 
-  /** Healthy while polls keep completing: none for 10 poll periods (at least 5 s) means the loop is stuck. */
-  health(): { ok: true } | { ok: false; reason: string } {
+  /**
+   * Healthy while polls keep completing and the credits are saved: no poll for 10 poll periods (at least 5 s) means
+   * the loop is stuck (stalled); a progress file that cannot be read or written means credits are not kept (unsaved).
+   */
+  health(): { status: 'ok' } | { status: 'stalled' | 'unsaved'; reason: string } {
     const limit = Math.max(10 * this.config.pollMs, 5000);
     const since = this.now().getTime() - (this.lastPoll ?? this.startedAt);
-    if (since <= limit) return { ok: true };
-    const stalled =
-      this.lastPoll === undefined
-        ? `no poll completed in the ${Math.round(since / 1000)} s since the start`
-        : `no poll completed for ${Math.round(since / 1000)} s (limit ${Math.round(limit / 1000)} s)`;
-    return { ok: false, reason: this.lastError ? `${stalled}; last error: ${this.lastError}` : stalled };
+    if (since > limit) {
+      const stalled =
+        this.lastPoll === undefined
+          ? `no poll completed in the ${Math.round(since / 1000)} s since the start`
+          : `no poll completed for ${Math.round(since / 1000)} s (limit ${Math.round(limit / 1000)} s)`;
+      return { status: 'stalled', reason: this.lastError ? `${stalled}; last error: ${this.lastError}` : stalled };
+    }
+    const problem = this.store.problem;
+    return problem === undefined ? { status: 'ok' } : { status: 'unsaved', reason: problem };
   }
 
   stats(): SidecarStats {
@@ -169,6 +176,7 @@ export class Sidecar extends EventEmitter {
       total: exercises.length,
       exercises,
       ...(last !== null && { lastProgressAt: last }),
+      ...(this.store.problem !== undefined && { problem: this.store.problem }),
     };
   }
 

@@ -36,20 +36,59 @@ export async function containerId(name: string): Promise<string> {
   return (await docker.getContainer(name).inspect()).Id;
 }
 
-export async function exec(name: string, cmd: string[]): Promise<{ code: number; output: string }> {
-  const e = await docker.getContainer(name).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
-  const stream = await e.start({ hijack: true, stdin: false });
-  const chunks: Buffer[] = [];
-  stream.on('data', (c: Buffer) => chunks.push(c));
-  await new Promise((r) => stream.on('end', r));
-  const raw = Buffer.concat(chunks);
+/** stdout and stderr of Docker's multiplexed stream, in order, as text. */
+function demux(raw: Buffer): string {
   let out = '';
   for (let i = 0; i + 8 <= raw.length;) {
     const size = raw.readUInt32BE(i + 4);
     out += raw.subarray(i + 8, i + 8 + size).toString();
     i += 8 + size;
   }
-  return { code: (await e.inspect()).ExitCode ?? -1, output: out };
+  return out;
+}
+
+export async function exec(name: string, cmd: string[]): Promise<{ code: number; output: string }> {
+  const e = await docker.getContainer(name).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
+  const stream = await e.start({ hijack: true, stdin: false });
+  const chunks: Buffer[] = [];
+  stream.on('data', (c: Buffer) => chunks.push(c));
+  await new Promise((r) => stream.on('end', r));
+  return { code: (await e.inspect()).ExitCode ?? -1, output: demux(Buffer.concat(chunks)) };
+}
+
+/** What a container wrote so far (stdout and stderr). */
+export async function containerLogs(name: string): Promise<string> {
+  const raw = (await docker.getContainer(name).logs({ stdout: true, stderr: true })) as unknown as Buffer;
+  return demux(raw);
+}
+
+/**
+ * Runs `script` (sh) to its end in a container of its own, as root, from `image`, with `volumes` (name -> mount point)
+ * mounted and `labels` (a class's, so that cleanClass removes it if it is left); resolves to its exit code and output.
+ */
+export async function runOnce(
+  image: string,
+  script: string,
+  volumes: Record<string, string>,
+  labels: Record<string, string>,
+): Promise<{ code: number; output: string }> {
+  const container = await docker.createContainer({
+    Image: image,
+    User: '0:0',
+    Entrypoint: ['sh', '-c', script],
+    Labels: labels,
+    HostConfig: {
+      NetworkMode: 'none',
+      Mounts: Object.entries(volumes).map(([Source, Target]) => ({ Type: 'volume', Source, Target })),
+    },
+  });
+  try {
+    await container.start();
+    const { StatusCode } = (await container.wait()) as { StatusCode: number };
+    return { code: StatusCode, output: await containerLogs(container.id) };
+  } finally {
+    await container.remove({ force: true }).catch(() => {});
+  }
 }
 
 export { docker };

@@ -4,6 +4,7 @@ import type { ClassInfo } from '../../src/core/class-model.js';
 import { labctl, labctlJson, upArgs } from '../helpers/cli.js';
 import { cleanClass } from '../helpers/docker.js';
 import { freeBasePort } from '../helpers/ports.js';
+import { Session, SMTP_FINAL } from '../helpers/session.js';
 import { sshRun } from '../helpers/ssh.js';
 import {
   classBoard,
@@ -162,5 +163,30 @@ describe('credit that a student cannot forge', { timeout: 300_000 }, () => {
     await popSession(port('pop3'), 'util1', PASSWORD, false);
     await waitForCredits(CLASS, 1, ['pop-login']);
     assert.deepEqual(await done(), ['pop-login']);
+  });
+
+  it("a sender quoted to look like the qmgr line's own fields is read whole: a spoof only at an outside domain", async () => {
+    const spoofEvidence = async () =>
+      (await waitForCredits(CLASS, 1, ['smtp-spoofed-sender'])).students[0]!.exercises.find(
+        (e) => e.id === 'smtp-spoofed-sender',
+      )!.evidence ?? '';
+    // The issue's form (an "@" and a ">" in the quotes) Postfix itself refuses.
+    const s = await Session.open(port('smtp'));
+    await s.read(SMTP_FINAL);
+    await s.say('helo pv', SMTP_FINAL);
+    assert.match(await s.say(`mail from:<"boss@gmail.com\\>, size=1, nrcpt=1 x"@${domain()}>`, SMTP_FINAL), /^501 /);
+    s.close();
+    // A ">, " in the quotes it takes, and logs bare: from=<"boss>, size=1, nrcpt=1 x"@s01…>, size=…, nrcpt=….
+    const forged = `<"boss\\>, size=1, nrcpt=1 x"@${domain()}>`;
+    await smtpSession(port('smtp'), forged, ['util1'], ['', 'x']);
+    await smtpSession(port('smtp'), '<"le.president\\>, size=1"@u-picardie.fr>', ['util1'], ['', 'x']);
+    // Credits are taken in the log's order: the first sender believed to be outside is the evidence.
+    assert.match(await spoofEvidence(), /expéditeur d'enveloppe "le\.president>, size=1"@u-picardie\.fr /);
+    // And after a reset, the forged sender again, then the TD's own spoof.
+    const reset = await labctl(['reset', '--class', CLASS, '--student', '1', '--user', 'util1', '--progress', '--yes']);
+    assert.equal(reset.code, 0, reset.stderr);
+    await smtpSession(port('smtp'), forged, ['util1'], ['', 'x']);
+    await smtpSession(port('smtp'), 'president@u-picardie.fr', ['util1'], ['', 'x']);
+    assert.match(await spoofEvidence(), /expéditeur d'enveloppe president@u-picardie\.fr /);
   });
 });

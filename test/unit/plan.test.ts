@@ -225,9 +225,11 @@ describe('class plan', () => {
       log: { maxSize: '1m', maxFiles: 3 },
     });
     assert.equal(sidecar.limits.pids, 64);
+    // Root only for its entrypoint, which then runs the sidecar as uid 990 with no capability.
     assert.deepEqual(sidecar.security, {
-      user: '990:990',
+      user: '0:0',
       capDrop: ['ALL'],
+      capAdd: ['CHOWN', 'SETUID', 'SETGID', 'SETPCAP'],
       noNewPrivileges: true,
       readOnlyRootfs: true,
       tmpfs: { '/tmp': 'size=16m' },

@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import {
   EXERCISE_IDS,
+  accountOf,
   classDomain,
   evaluate,
   isInsideLab,
@@ -205,6 +206,15 @@ describe('lab domains', () => {
       assert.equal(isInsideLab(a, 's01.td1.test'), true, a);
     }
     for (const a of ['x@gmail.com', 'x@td2.test', 'x@mail']) assert.equal(isInsideLab(a, 's01.td1.test'), false, a);
+    assert.equal(isInsideLab('"x@gmail.com>, y"@s01.td1.test', 's01.td1.test'), true);
+    assert.equal(isInsideLab('"x@s01.td1.test"@gmail.com', 's01.td1.test'), false);
+  });
+
+  it('takes the account from the unquoted local part, without its extension', () => {
+    assert.equal(accountOf('Util1+x@s01.td1.test'), 'util1');
+    assert.equal(accountOf('"util1+x>, orig_to=<util11"@s01.td1.test'), 'util1');
+    assert.equal(accountOf('"util11"'), 'util11');
+    assert.equal(accountOf('a@b@c'), '');
   });
 });
 
@@ -233,9 +243,15 @@ describe('isSpoofedSender', () => {
       'x@10.0.0.1',
       'x@under_score.com',
       'x@gmail.c',
+      // Quoted local parts: the domain is what follows the quotes.
+      '"boss@gmail.com>, size=1, nrcpt=1 x"@s01.td1.test',
+      '"boss@gmail.com"@s01.td1.test',
+      '"boss@gmail.com"',
+      '"boss@gmail.com',
     ]) {
       assert.equal(isSpoofedSender(a, 's01.td1.test'), false, a);
     }
+    assert.equal(isSpoofedSender('"le president"@u-picardie.fr', 's01.td1.test'), true);
   });
 });
 
@@ -512,6 +528,16 @@ describe('smtp-spoofed-sender', () => {
     assert.equal(check('smtp-spoofed-sender', input(lines)).done, false);
     const real = [...lines, ...smtpSession('AB15', 'president@u-picardie.fr', ['util11'])];
     assert.equal(check('smtp-spoofed-sender', input(real)).done, true);
+  });
+
+  it("does not credit a sender quoted to look like the qmgr line's fields, then credits a real spoof", () => {
+    // The issue's forged sender, as a Postfix that takes it would log it.
+    const forged = smtpSession('AB16', '"boss@gmail.com>, size=1, nrcpt=1 x"@s01.td1.test', ['util11']);
+    assert.equal(check('smtp-spoofed-sender', input(forged)).done, false);
+    const real = [...forged, ...smtpSession('AB17', 'president@u-picardie.fr', ['util11'])];
+    const result = check('smtp-spoofed-sender', input(real));
+    assert.equal(result.done, true);
+    assert.match(result.evidence ?? '', /AB17/);
   });
 });
 

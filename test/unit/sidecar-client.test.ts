@@ -142,7 +142,7 @@ describe('SidecarClient against a sidecar of another version', () => {
     try {
       await assert.rejects(
         new SidecarClient({ host: '127.0.0.1', port: stalled.port }).health(),
-        new RegExp(`^Error: web 127.0.0.1:${stalled.port}/health answered 503$`),
+        new RegExp(`^Error: web 127.0.0.1:${stalled.port}/health answered 503 \\(stalled: x\\)$`),
       );
     } finally {
       stalled.close();

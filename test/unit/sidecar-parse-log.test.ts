@@ -1,5 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { splitAddress } from '../../src/sidecar/address.js';
+import { accountOf } from '../../src/sidecar/checks.js';
 import { lineTime, parseLog, parseLogLine, parseVerifyLine } from '../../src/sidecar/parse-log.js';
 
 /** A fixed clock, a day after the lines below were written. */
@@ -292,9 +294,36 @@ describe('parseVerifyLine, the trusted verification log', () => {
     assert.equal(parseVerifyLine(forged, new Set([2001]))?.type, 'queued');
   });
 
-  it('refuses a delivery whose addresses are quoted to look like other fields', () => {
+  it('reads a quoted address whole: a local part quoted to look like other fields forges none', () => {
     const line = `${STAMP} uid=0 pid=168 mail postfix/local[168]: AB12: to=<util1@s01.td1.test>, orig_to=<"util1+x>, orig_to=<util11"@s01.td1.test>, relay=local, delay=0.02, delays=0/0/0/0, dsn=2.0.0, status=sent (delivered to mailbox)`;
-    assert.equal(parseVerifyLine(line), undefined);
+    const e = parseVerifyLine(line);
+    assert.ok(e?.type === 'delivery');
+    assert.equal(e.origTo, '"util1+x>, orig_to=<util11"@s01.td1.test');
+    assert.equal(accountOf(e.origTo), 'util1');
+  });
+
+  it("reads a sender quoted to look like the qmgr line's own fields as one address at the student's domain", () => {
+    // The issue's line. Postfix 3.7 refuses "@" and ">" together in the quotes, but logs "x\>" as a bare "x>".
+    const line = `${STAMP} uid=101 pid=161 mail postfix/qmgr[161]: AB12: from=<"boss@gmail.com>, size=1, nrcpt=1 x"@s01.td1.test>, size=300, nrcpt=2 (queue active)`;
+    const e = parseVerifyLine(line);
+    assert.ok(e?.type === 'queued');
+    assert.deepEqual(
+      { from: e.from, size: e.size, nrcpt: e.nrcpt },
+      { from: '"boss@gmail.com>, size=1, nrcpt=1 x"@s01.td1.test', size: 300, nrcpt: 2 },
+    );
+    assert.deepEqual(splitAddress(e.from), { local: 'boss@gmail.com>, size=1, nrcpt=1 x', domain: 's01.td1.test' });
+    const escaped = parseVerifyLine(line.replace('x"@', 'x\\"@gmail.com>, size=9, nrcpt=9 "@'));
+    assert.ok(escaped?.type === 'queued');
+    // An escaped quote does not end the quoted part: still one address at the student's domain.
+    assert.equal(splitAddress(escaped.from)?.domain, 's01.td1.test', escaped.from);
+    assert.equal(escaped.size, 300);
+  });
+
+  it('refuses an address outside the grammar rather than guess at it', () => {
+    for (const from of ['"unterminated@gmail.com', 'a b@gmail.com', 'a@b@gmail.com']) {
+      const line = `${STAMP} uid=101 pid=161 mail postfix/qmgr[161]: AB12: from=<${from}>, size=300, nrcpt=2 (queue active)`;
+      assert.equal(parseVerifyLine(line), undefined, from);
+    }
   });
 
   it('takes a refused recipient only where the reason and to= agree, whatever the HELO name says', () => {

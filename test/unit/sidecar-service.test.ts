@@ -537,20 +537,34 @@ describe('sidecar health', () => {
 
 describe('sidecar health, when polls fail', () => {
   let dir: string;
+  const config = (d: string) => makeConfig(d);
   after(() => rm(dir, { recursive: true, force: true }));
 
   it('gives the last error as part of the reason', async () => {
     dir = await freshDir();
-    await writeFile(path.join(dir, 'not-a-dir'), '');
-    const config = { ...makeConfig(dir), stateFile: path.join(dir, 'not-a-dir/progress.json') };
-    await writeFile(config.verifyLog, POP(T0));
+    await writeFile(config(dir).verifyLog, POP(T0));
     let nowMs = T0;
-    const sidecar = new Sidecar(config, { now: () => new Date(nowMs) });
+    const sidecar = new Sidecar(config(dir), { now: () => new Date(nowMs) });
+    sidecar.store.merge = () => Promise.reject(new Error('disk on fire'));
     await assert.rejects(sidecar.poll());
     nowMs += 6000;
     const health = sidecar.health();
-    assert.equal(health.ok, false);
-    assert.match(health.ok ? '' : health.reason, /since the start; last error: .*not-a-dir/);
+    assert.equal(health.status, 'stalled');
+    assert.match('reason' in health ? health.reason : '', /since the start; last error: disk on fire/);
+    await sidecar.close();
+  });
+
+  it('keeps polling when its progress cannot be saved, and says so (unsaved)', async () => {
+    dir = await freshDir();
+    await writeFile(path.join(dir, 'not-a-dir'), '');
+    const unwritable = { ...makeConfig(dir), stateFile: path.join(dir, 'not-a-dir/progress.json') };
+    await writeFile(unwritable.verifyLog, POP(T0));
+    const sidecar = new Sidecar(unwritable, { now: () => new Date(T0) });
+    await sidecar.poll();
+    assert.ok(sidecar.progress().exercises.find((e) => e.id === 'pop-login')?.done);
+    const health = sidecar.health();
+    assert.equal(health.status, 'unsaved');
+    assert.match('reason' in health ? health.reason : '', /cannot save progress to .*not-a-dir/);
     await sidecar.close();
   });
 });

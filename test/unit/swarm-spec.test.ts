@@ -84,10 +84,10 @@ describe('swarm service spec', () => {
     const tmp = m.TaskTemplate.ContainerSpec.Mounts.find((x) => x.Target === '/tmp');
     assert.deepEqual(tmp, { Type: 'tmpfs', Target: '/tmp', TmpfsOptions: { SizeBytes: 64 * 1024 ** 2, Mode: 0o1777 } });
     const sc = serviceSpec(sidecar, { nodeId: 'n', replicas: 1, volumeLabels: () => ({}) });
-    assert.equal(sc.TaskTemplate.ContainerSpec.User, '990:990');
+    assert.equal(sc.TaskTemplate.ContainerSpec.User, '0:0');
     assert.equal(sc.TaskTemplate.ContainerSpec.ReadOnly, true);
     assert.deepEqual(sc.TaskTemplate.ContainerSpec.CapabilityDrop, ['ALL']);
-    assert.equal(sc.TaskTemplate.ContainerSpec.CapabilityAdd, undefined);
+    assert.deepEqual(sc.TaskTemplate.ContainerSpec.CapabilityAdd, ['CHOWN', 'SETUID', 'SETGID', 'SETPCAP']);
   });
 
   it('mounts the volumes read-only where the plan says, with the labels the node creates them with', async () => {
