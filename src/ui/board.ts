@@ -2,7 +2,7 @@ import type { Board, StudentResults } from '../core/board-model.js';
 import { table } from './tables.js';
 
 /** What the last column says of a student: why their sidecar did not answer, or that they are stuck. */
-export function studentState(s: StudentResults): string {
+export function studentState(s: Pick<StudentResults, 'error' | 'stuckMinutes'>): string {
   if (s.error) return s.error;
   return s.stuckMinutes === undefined ? '' : `stuck: no progress for ${s.stuckMinutes} min`;
 }

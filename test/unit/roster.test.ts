@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import type { Board } from '../../src/core/board-model.js';
 import type { ClassInfo } from '../../src/core/class-model.js';
 import type { ClassObjects, LabelledObject } from '../../src/docker/engine.js';
-import { boardPage } from '../../src/ui/board-page.js';
+import { boardPage, boardView } from '../../src/ui/board-page.js';
 import { studentCard } from '../../src/ui/cards.js';
 import { cardsHtml, cardsMarkdown } from '../../src/ui/print-cards.js';
 import { LABEL } from '../../src/core/labels.js';
@@ -228,7 +228,7 @@ describe('roster: names where the class is shown', () => {
         { student: 2, exercises: [{ id: 'smtp-simple', title: 'Envoyer', done: false, at: null, evidence: null }] },
       ],
     };
-    const page = boardPage(board, '/api/stream');
+    const page = boardPage(boardView(board), '/api/stream');
     assert.match(page, /<tr id="student-1" class="up"><th>1 <span class="name">Zoé &lt;Martin&gt;<\/span><\/th>/);
     assert.match(page, /<tr id="student-2" class="up"><th>2<\/th>/);
   });
