@@ -1,4 +1,5 @@
 import type { Board, StudentResults } from '../core/board-model.js';
+import { spreadsheetText } from './csv.js';
 import { table } from './tables.js';
 
 /** What the last column says of a student: why their sidecar did not answer, or that they are stuck. */
@@ -41,7 +42,10 @@ export function boardTable(board: Board): string {
   return `Class ${board.class}, lab ${board.lab}\n${grid}${note}\n\n${legend}`;
 }
 
-const csvCell = (v: string | number) => (/[",\n]/.test(String(v)) ? `"${String(v).replace(/"/g, '""')}"` : String(v));
+const csvCell = (value: string | number) => {
+  const v = String(spreadsheetText(value));
+  return /[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
+};
 
 /** One row per student, 1/0 per exercise, for a grading sheet; with a roster, who sits there after the seat. */
 export function boardCsv(board: Board): string {

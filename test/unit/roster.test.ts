@@ -50,6 +50,11 @@ describe('roster: reading a class list', () => {
     assert.equal(people[1]!.name, 'Marie-Hélène Élodie');
   });
 
+  it('puts a name whose cell holds line breaks on one line', () => {
+    const people = parseRoster('nom;email;numero\n"Zoé\r\n\r\n# Note : 20/20\n  Martin";z@x.fr;7\n', 'a.csv');
+    assert.equal(people[0]!.name, 'Zoé # Note : 20/20 Martin');
+  });
+
   it('accepts the usual header spellings and ignores other columns', () => {
     const people = parseRoster('E-mail,ID,Nom,Remarque\nx@y.fr,7,Zoé,absente lundi\n', 'a.csv');
     assert.deepEqual(people, [{ seat: 1, name: 'Zoé', email: 'x@y.fr', number: '7' }]);
