@@ -1,8 +1,9 @@
 import http from 'node:http';
-import { classBoard, type Board } from '../core/board-model.js';
+import { classBoard } from '../core/board-model.js';
 import { boardKey, classToken, sameSecret } from '../core/token.js';
 import { usageError } from '../errors.js';
-import { boardPage } from '../ui/board-page.js';
+import { boardPage, boardView, type BoardView } from '../ui/board-page.js';
+import { keyCookie, newNonce, pageHeaders, plainHeaders, readCookie } from '../ui/web.js';
 import { DEFAULT_CLASS, defaultContext, type Context } from './context.js';
 
 export interface BoardOptions {
@@ -28,19 +29,12 @@ export function loopbackHosts(listen: string, port: number): Set<string> {
   return new Set([...names.map((n) => `${n}:${port}`), ...(port === 80 ? names : [])]);
 }
 
-function cookie(req: http.IncomingMessage, name: string): string | undefined {
-  for (const part of (req.headers.cookie ?? '').split(';')) {
-    const [k, ...v] = part.trim().split('=');
-    if (k === name) return decodeURIComponent(v.join('='));
-  }
-  return undefined;
-}
-
 /**
  * The instructor's live board: students × exercises, from the sidecars, pushed to the page as results
- * come in. On loopback it answers only requests addressed to loopback (Host header); elsewhere every request
- * needs the board key (?key=, then a cookie). The board key is read-only: it opens this page and nothing else,
- * reveals no password, and no sidecar accepts it.
+ * come in. It sends only what the board shows (see BoardView). On loopback it answers only requests addressed to
+ * loopback (Host header); elsewhere every request needs the board key: the printed address carries it once, the
+ * answer moves it into a cookie and sends the browser to an address without it. The board key is read-only: it
+ * opens this page and nothing else, reveals no password, and no sidecar accepts it.
  */
 export async function board(
   options: BoardOptions,
@@ -49,9 +43,11 @@ export async function board(
   const className = options.className ?? DEFAULT_CLASS;
   const listen = options.listen ?? '127.0.0.1';
   await ctx.engine.ping();
-  const ask = () =>
-    classBoard(className, ctx.engine, { ...(options.stuck !== undefined && { stuckMinutes: options.stuck }) });
-  let current: Board = await ask();
+  const ask = async () =>
+    boardView(
+      await classBoard(className, ctx.engine, { ...(options.stuck !== undefined && { stuckMinutes: options.stuck }) }),
+    );
+  let current: BoardView = await ask();
   const token = classToken((await ctx.engine.list(className)).containers);
   const needsKey = !LOOPBACK.test(listen);
   if (needsKey && !token)
@@ -81,32 +77,50 @@ export async function board(
 
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://board');
+    const text = (status: number, body: string) => {
+      res.writeHead(status, { ...plainHeaders(), 'content-type': 'text/plain; charset=utf-8' });
+      res.end(body);
+    };
     if (!needsKey && !allowedHosts.has((req.headers.host ?? '').toLowerCase())) {
-      res.writeHead(421, { 'content-type': 'text/plain; charset=utf-8' });
-      return res.end('This board answers only addresses on loopback, such as http://127.0.0.1:PORT/.\n');
+      return text(421, 'This board answers only addresses on loopback, such as http://127.0.0.1:PORT/.\n');
     }
-    const given = url.searchParams.get('key') ?? cookie(req, COOKIE);
-    if (needsKey && !sameSecret(given, key)) {
-      res.writeHead(401, { 'content-type': 'text/plain; charset=utf-8' });
-      return res.end('The board key is needed: open the address `labctl board` printed.\n');
+    const inAddress = url.searchParams.get('key');
+    if (needsKey && !sameSecret(inAddress ?? readCookie(req.headers.cookie, COOKIE), key)) {
+      return text(401, 'The board key is needed: open the address `labctl board` printed.\n');
     }
-    const suffix = needsKey ? `?key=${encodeURIComponent(key)}` : '';
+    if (needsKey && inAddress !== null) {
+      // The key goes into the cookie, and out of the address bar, the history and the projected screen.
+      url.searchParams.delete('key');
+      res.writeHead(303, {
+        ...plainHeaders(),
+        location: `${url.pathname}${url.search}`,
+        // Lax: an address followed from another site (a mail, a chat) still carries the cookie through the redirect.
+        // The board only shows, so a request another site makes can change nothing.
+        'set-cookie': keyCookie(COOKIE, key, 'Lax'),
+        'cache-control': 'no-store',
+      });
+      return res.end();
+    }
     if (url.pathname === '/') {
+      const nonce = newNonce();
       res.writeHead(200, {
+        ...pageHeaders(nonce),
         'content-type': 'text/html; charset=utf-8',
         'cache-control': 'no-store',
-        ...(needsKey
-          ? { 'set-cookie': `${COOKIE}=${encodeURIComponent(key)}; HttpOnly; SameSite=Strict; Path=/` }
-          : {}),
       });
-      return res.end(boardPage(current, `/api/stream${suffix}`));
+      return res.end(boardPage(current, '/api/stream', nonce));
     }
     if (url.pathname === '/api/board') {
-      res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' });
+      res.writeHead(200, {
+        ...plainHeaders(),
+        'content-type': 'application/json; charset=utf-8',
+        'cache-control': 'no-store',
+      });
       return res.end(last);
     }
     if (url.pathname === '/api/stream') {
       res.writeHead(200, {
+        ...plainHeaders(),
         'content-type': 'text/event-stream',
         'cache-control': 'no-store',
         connection: 'keep-alive',

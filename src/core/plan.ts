@@ -352,6 +352,7 @@ function planSidecar(
     password: s.accounts.find((a) => a.user === s.pair[0])?.password ?? '',
     passwords: Object.fromEntries(s.pair.map((u) => [u, s.accounts.find((a) => a.user === u)?.password ?? ''])),
     accounts: lab.accounts.length,
+    users: lab.accounts.map((a) => a.user),
   };
   const sidecar: PlannedContainer = {
     name: resourceName(options.className, n, 'sidecar'),

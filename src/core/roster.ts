@@ -150,7 +150,9 @@ export function parseRoster(input: string | Buffer, source: string): Person[] {
   const bySeat = new Map<number, number>();
   for (const [i, { record, info }] of rows.entries()) {
     const line = info.lines;
-    const cell = (field: Field) => (index[field] === -1 ? '' : (record[index[field]] ?? ''));
+    // A quoted cell may hold line breaks; a name goes on one line of a card, a table row, a heading.
+    const cell = (field: Field) =>
+      index[field] === -1 ? '' : (record[index[field]] ?? '').replace(/\s+/g, ' ').trim();
     const name = [cell('firstName'), cell('name')].filter(Boolean).join(' ');
     const email = cell('email');
     const number = cell('number');

@@ -213,7 +213,7 @@ export interface Engine {
   saveImages(refs: string[]): Promise<NodeJS.ReadableStream>;
   /** Loads an archive in `docker save`'s format; resolves to the tags it held. */
   loadImages(archive: NodeJS.ReadableStream): Promise<string[]>;
-  /** Tags image `ref` as `registry/ref` and pushes it there; resolves to the pushed reference. */
+  /** Tags image `ref` as `registry/ref` and pushes it there; resolves to the pushed image by digest (`registry/ref@sha256:…`). */
   pushImage(ref: string, registry: string, onStep: (line: string) => void): Promise<string>;
 
   // Nodes

@@ -16,7 +16,7 @@ interface ProgressEvent {
   status?: string;
   error?: string;
   errorDetail?: { message?: string };
-  aux?: { ID?: string };
+  aux?: { ID?: string; Digest?: string };
 }
 
 function packContext(files: ImageFile[]): tar.Pack {
@@ -67,7 +67,21 @@ function follow(
   });
 }
 
-/** Tags `ref` as `registry/ref` and pushes it; a refused push (no registry there, no auth) is an engine error. */
+/** `host:5000/labctl/mail:abc` as its repository and tag (`latest` when it names none). */
+export function splitReference(ref: string): { repo: string; tag: string } {
+  const colon = ref.lastIndexOf(':');
+  return colon > ref.lastIndexOf('/')
+    ? { repo: ref.slice(0, colon), tag: ref.slice(colon + 1) }
+    : { repo: ref, tag: 'latest' };
+}
+
+const DIGEST = /sha256:[0-9a-f]{64}/;
+
+/**
+ * Tags `ref` as `registry/ref` and pushes it; a refused push (no registry there, no auth) is an engine error.
+ * Resolves to the pushed image by the digest the registry gave for it, `registry/ref@sha256:…`: whoever can write
+ * to the registry can move its tag, not that digest.
+ */
 export async function pushImage(
   docker: Docker,
   ref: string,
@@ -75,9 +89,8 @@ export async function pushImage(
   onStep: (line: string) => void,
 ): Promise<string> {
   const target = `${registry.replace(/\/+$/, '')}/${ref}`;
-  const colon = target.lastIndexOf(':');
-  const [repo, tag] =
-    colon > target.lastIndexOf('/') ? [target.slice(0, colon), target.slice(colon + 1)] : [target, 'latest'];
+  const { repo, tag } = splitReference(target);
+  let digest: string | undefined;
   try {
     await docker.getImage(ref).tag({ repo, tag });
     // Docker wants an X-Registry-Auth header even for a registry without auth.
@@ -87,12 +100,14 @@ export async function pushImage(
         stream,
         (error: Error | null) => (error ? reject(error) : resolve()),
         (event: ProgressEvent) => {
-          if (event.error || event.errorDetail) reject(new Error(event.errorDetail?.message ?? event.error));
-          else if (event.status && /^(Pushed|Layer already exists|.*digest:)/.test(event.status)) onStep(event.status);
+          if (event.error || event.errorDetail) return reject(new Error(event.errorDetail?.message ?? event.error));
+          digest = DIGEST.exec(event.aux?.Digest ?? '')?.[0] ?? digest;
+          if (event.status && /^(Pushed|Layer already exists|.*digest:)/.test(event.status)) onStep(event.status);
         },
       );
     });
-    return target;
+    if (!digest) throw new Error('the registry gave no digest for the image');
+    return `${target}@${digest}`;
   } catch (error) {
     // A push that failed leaves no registry name behind on this engine.
     await docker

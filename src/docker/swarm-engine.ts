@@ -28,6 +28,7 @@ import {
   chooseNode,
   parseConstraint,
   pinnedNode,
+  pinnedReference,
   serviceSpec,
   type NodeView,
   type ServiceSpec,
@@ -119,6 +120,8 @@ export class SwarmEngine implements Engine {
   private readonly placements = new Map<string, Promise<string>>();
   private readonly chosen = new Map<string, string>();
   private placementQueue: Promise<unknown> = Promise.resolve();
+  /** Local image -> its reference in the registry, by digest (see pinned). */
+  private readonly pinnedImages = new Map<string, Promise<string>>();
 
   constructor(
     private readonly docker: Docker = dockerClient(),
@@ -392,10 +395,33 @@ export class SwarmEngine implements Engine {
     return id;
   }
 
+  /**
+   * A local image as the nodes pull it from the registry: by the digest `build --push` (or this run's build) got back
+   * for it, which this engine recorded; an image it never pushed there is pushed now. Never by tag alone: the
+   * registry may let anyone on the network push, and a tag is whatever was pushed last.
+   */
+  private pinned(image: string, registry: string): Promise<string> {
+    let ref = this.pinnedImages.get(image);
+    if (!ref) {
+      ref = (async () => {
+        const recorded = await this.docker
+          .getImage(image)
+          .inspect()
+          .then(
+            (i) => i.RepoDigests ?? [],
+            () => [],
+          );
+        return pinnedReference(image, registry, recorded) ?? (await this.local.pushImage(image, registry, () => {}));
+      })();
+      ref.catch(() => this.pinnedImages.delete(image));
+      this.pinnedImages.set(image, ref);
+    }
+    return ref;
+  }
+
   private async specFor(spec: ContainerSpec, replicas: number): Promise<ServiceSpec> {
     const nodeId = await this.placement(spec.labels);
-    // With a registry, the nodes pull the image from it by that name.
-    if (this.registry) spec = { ...spec, image: `${this.registry}/${spec.image}` };
+    if (this.registry) spec = { ...spec, image: await this.pinned(spec.image, this.registry) };
     return serviceSpec(spec, {
       nodeId,
       constraints: this.constraints,
@@ -774,7 +800,9 @@ export class SwarmEngine implements Engine {
     buildArgs?: Record<string, string>,
   ): Promise<void> {
     await this.local.buildImage(tag, files, onStep, buildArgs);
-    if (this.registry && !tag.startsWith('labctl/base:')) await this.local.pushImage(tag, this.registry, onStep);
+    if (this.registry && !tag.startsWith('labctl/base:')) {
+      this.pinnedImages.set(tag, Promise.resolve(await this.local.pushImage(tag, this.registry, onStep)));
+    }
   }
 
   pushImage(ref: string, registry: string, onStep: (line: string) => void): Promise<string> {

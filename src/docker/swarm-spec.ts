@@ -69,12 +69,30 @@ export function tmpfsOptions(options: string): { SizeBytes?: number; Mode?: numb
   return out;
 }
 
+/** Whether an image reference names a registry host (`host:5000/…`, `registry.example/…`). */
+const FROM_REGISTRY = /^[^/]+[.:][^/]*\//;
+const PINNED = /@sha256:[0-9a-f]{64}$/;
+
+/**
+ * Image `repo:tag` as pushed to `registry`, by its digest: `registry/repo:tag@sha256:…`, from the digests the engine
+ * recorded when it pushed it there (the image's RepoDigests), or undefined when it never did.
+ */
+export function pinnedReference(image: string, registry: string, repoDigests: readonly string[]): string | undefined {
+  const target = `${registry.replace(/\/+$/, '')}/${image}`;
+  const colon = target.lastIndexOf(':');
+  const repo = colon > target.lastIndexOf('/') ? target.slice(0, colon) : target;
+  const digest = repoDigests.find((d) => d.startsWith(`${repo}@`) && PINNED.test(d));
+  return digest && `${target}${digest.slice(repo.length)}`;
+}
+
 /**
  * A student's workload as a service of one replica (or none, stopped): the same name and labels as the container,
  * its labels on the container template too, pinned to `nodeId` (the student's volumes are on that node), its ports
  * published in host mode on that node (no routing mesh: it needs IPVS), limits and capabilities as on one host.
  * What Swarm on Docker 20.10 cannot say (see the README's Security model): no-new-privileges, the swap limit, and the
- * address ports are bound to (host mode publishes on every address of the node).
+ * address ports are bound to (host mode publishes on every address of the node). An image from a registry must be
+ * pinned to its digest (pinnedReference): a node pulls what the tag names when its task starts, and anyone who can
+ * push to the registry could have moved it.
  */
 export function serviceSpec(
   spec: ContainerSpec,
@@ -85,6 +103,9 @@ export function serviceSpec(
     volumeLabels: (name: string) => Record<string, string>;
   },
 ): ServiceSpec {
+  if (FROM_REGISTRY.test(spec.image) && !PINNED.test(spec.image)) {
+    throw new Error(`Service ${spec.name}: image ${spec.image} comes from a registry by tag alone, not by digest`);
+  }
   const labels = { ...spec.labels, [ENGINE_LABEL]: 'swarm' };
   const mounts: ServiceMount[] = spec.mounts.map((m) => ({
     Type: 'volume',

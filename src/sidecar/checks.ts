@@ -193,6 +193,11 @@ interface QueueState {
 export interface VerifierOptions {
   /** The student's mail domain (the card's), e.g. s01.td1.test. */
   cardDomain: string;
+  /**
+   * The accounts of the student's server. A failed login's name is quoted in a hint only when it is one of them:
+   * anyone in the room can fail a login there, and their text would otherwise land on the student's page.
+   */
+  accounts?: readonly string[];
   /** The exercises to look for; others are not evaluated. Default: all. */
   exercises?: readonly string[];
   now?: Clock;
@@ -229,6 +234,7 @@ export class Verifier {
   private readonly nearMisses = new Map<string, string>();
   private hintsChanged = false;
   private readonly wanted: ReadonlySet<string>;
+  private readonly accounts: ReadonlySet<string>;
   private readonly now: Clock;
   private readonly maxQueueIds: number;
   private readonly maxAgeMs: number;
@@ -237,6 +243,7 @@ export class Verifier {
 
   constructor(private readonly options: VerifierOptions) {
     this.wanted = new Set(options.exercises ?? EXERCISE_IDS);
+    this.accounts = new Set(options.accounts ?? []);
     this.now = options.now ?? (() => new Date());
     this.maxQueueIds = options.maxQueueIds ?? 5000;
     this.maxAgeMs = options.maxAgeMs ?? 3600_000;
@@ -340,14 +347,16 @@ export class Verifier {
           .join(' ');
         return this.hint('smtp-simple', `votre session SMTP s'est terminée sans message accepté (${said})`);
       }
-      case 'login-failed':
-        if (this.counts(e.time)) {
-          this.hint(
-            e.service === 'pop3' ? 'pop-login' : 'imap-login',
-            `une connexion ${e.service.toUpperCase()}${e.user ? ` de « ${quote(e.user)} »` : ''} a échoué : identifiant ou mot de passe refusé`,
-          );
+      case 'login-failed': {
+        if (!this.counts(e.time)) return;
+        const service = e.service.toUpperCase();
+        const id = e.service === 'pop3' ? 'pop-login' : 'imap-login';
+        if (e.user === undefined || this.accounts.has(e.user)) {
+          const who = e.user === undefined ? '' : ` de « ${e.user} »`;
+          return this.hint(id, `une connexion ${service}${who} a échoué : identifiant ou mot de passe refusé`);
         }
-        return;
+        return this.hint(id, `une connexion ${service} a échoué : identifiant inconnu sur ce serveur`);
+      }
       case 'login':
         if (this.counts(e.time)) {
           this.credit(e.service === 'pop3' ? 'pop-login' : 'imap-login', {
@@ -502,11 +511,17 @@ export interface CheckInput {
   messages: MessageFacts[];
   /** The student's mail domain first, e.g. s01.td1.test: the class's domain (td1.test) is inside the lab. */
   labDomains: string[];
+  /** The accounts of the student's server (see VerifierOptions). */
+  accounts?: readonly string[];
 }
 
 /** The hints a whole log and archive give at once (tests, tooling): exercise id → hint, for those not done. */
 export function hintsFor(input: CheckInput, exerciseIds: string[]): Record<string, string> {
-  const verifier = new Verifier({ cardDomain: input.labDomains[0] ?? '', exercises: exerciseIds });
+  const verifier = new Verifier({
+    cardDomain: input.labDomains[0] ?? '',
+    exercises: exerciseIds,
+    ...(input.accounts && { accounts: input.accounts }),
+  });
   for (const m of input.messages) verifier.addMessage(m);
   for (const e of input.events) verifier.addEvent(e);
   return Object.fromEntries(verifier.hints());

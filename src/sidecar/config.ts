@@ -10,6 +10,8 @@ export interface SidecarCard {
   /** The password of each account of the pair. */
   passwords?: Record<string, string>;
   accounts: number;
+  /** Every account of the lab on the student's server: only these names are quoted back in hints. */
+  users?: string[];
 }
 
 export interface SidecarConfig {

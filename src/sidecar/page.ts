@@ -3,8 +3,13 @@ import type { SidecarConfig } from './config.js';
 import type { Progress } from './sidecar.js';
 import { terminalSection } from './terminal-page.js';
 
-/** The student's page, in French: their connection card and the checklist, updated live (SSE). */
-export function renderPage(config: SidecarConfig, progress: Progress, key: string): string {
+/**
+ * The student's page, in French: their connection card and the checklist, updated live (SSE). It holds no key: its
+ * requests carry the cookie the server set, and its first script takes the key out of the address bar and the
+ * history (a room's PCs are shared). Its inline scripts run under the Content-Security-Policy nonce.
+ */
+export function renderPage(config: SidecarConfig, progress: Progress, nonce = ''): string {
+  const scriptTag = nonce ? `<script nonce="${escapeHtml(nonce)}">` : '<script>';
   const c = config.card;
   const p = c.ports;
   const [first, second] = c.pair;
@@ -21,6 +26,7 @@ export function renderPage(config: SidecarConfig, progress: Progress, key: strin
   return `<!doctype html>
 <html lang="fr"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
 <title>Étudiant ${c.student} · ${escapeHtml(progress.title)}</title>
+${scriptTag}if (location.search || location.hash) history.replaceState(null, '', location.pathname);</script>
 <style>
  body{font-family:system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem;color:#222}
  .card{border:1px solid #bbb;border-radius:8px;padding:1rem 1.5rem;background:#fafafa}
@@ -50,9 +56,9 @@ export function renderPage(config: SidecarConfig, progress: Progress, key: strin
 <ul id="exercises">
 ${rows}
 </ul>
-${terminalSection(config, key)}
-<script>
-const source = new EventSource('/api/stream?k=${encodeURIComponent(key)}');
+${terminalSection(config, scriptTag)}
+${scriptTag}
+const source = new EventSource('/api/stream');
 source.onmessage = (message) => {
   const progress = JSON.parse(message.data);
   document.getElementById('score').textContent = progress.done + ' / ' + progress.total;

@@ -10,22 +10,47 @@ import {
   type Progress,
   type WireError,
 } from '../core/wire.js';
+import { keyCookie, newNonce, pageHeaders, plainHeaders, readCookie } from '../ui/web.js';
+import type { SidecarConfig } from './config.js';
 import { renderPage } from './page.js';
 import type { Sidecar } from './sidecar.js';
 import { attachTerminal, isTerminalAsset, serveTerminalAsset } from './terminal.js';
 
 type Access = 'none' | 'student' | 'labctl';
 
-/** Who is asking: labctl (Bearer: this sidecar's admin key) or the student (the key of their page address). */
-function access(req: http.IncomingMessage, url: URL, sidecar: Sidecar): Access {
+/**
+ * The cookie that holds the student's key once their page has it. Cookies ignore ports, so every sidecar of the host
+ * names its own: a shared PC keeps each student's key apart, and no sidecar reads another's.
+ */
+export function keyCookieName(config: SidecarConfig): string {
+  return `labctl_${config.card.className}_s${String(config.card.student).padStart(2, '0')}`.replace(
+    /[^A-Za-z0-9_-]/g,
+    '_',
+  );
+}
+
+/**
+ * Who is asking: labctl (Bearer: this sidecar's admin key) or the student (the key of their page address, in the
+ * address, a header, or the cookie their page set).
+ */
+function access(req: http.IncomingMessage, url: URL, config: SidecarConfig): Access {
   const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
-  if (sameSecret(bearer, sidecar.config.adminKey)) return 'labctl';
-  const key = url.searchParams.get('k') ?? (req.headers['x-labctl-key'] as string | undefined);
-  return sameSecret(key ?? undefined, sidecar.config.studentKey) ? 'student' : 'none';
+  if (sameSecret(bearer, config.adminKey)) return 'labctl';
+  return studentAsks(req, url, config) ? 'student' : 'none';
+}
+
+function studentAsks(req: http.IncomingMessage, url: URL, config: SidecarConfig): boolean {
+  const header = req.headers['x-labctl-key'];
+  const given = [
+    url.searchParams.get('k'),
+    typeof header === 'string' ? header : null,
+    readCookie(req.headers.cookie, keyCookieName(config)),
+  ];
+  return given.some((key) => key != null && sameSecret(key, config.studentKey));
 }
 
 function send(res: http.ServerResponse, status: number, type: string, body: string): void {
-  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
+  res.writeHead(status, { ...plainHeaders(), 'content-type': type, 'cache-control': 'no-store' });
   res.end(body);
 }
 
@@ -56,7 +81,7 @@ export function createServer(sidecar: Sidecar): http.Server {
   const limits = SIDECAR_HTTP_LIMITS;
   const server = http.createServer({ connectionsCheckingInterval: limits.checkIntervalMs }, (req, res) => {
     const url = new URL(req.url ?? '/', 'http://sidecar');
-    const who = access(req, url, sidecar);
+    const who = access(req, url, sidecar.config);
     const route = `${req.method} ${url.pathname}`;
     if (route === 'GET /health') {
       return answer.health(res, { ...sidecar.health(), student: sidecar.config.card.student });
@@ -84,24 +109,33 @@ export function createServer(sidecar: Sidecar): http.Server {
           )
         : answer.error(res, 403, { error: "a student key (?k=) or labctl's admin key is needed" });
     }
-    if (url.pathname === '/')
-      return send(
-        res,
-        200,
-        'text/html; charset=utf-8',
-        renderPage(sidecar.config, sidecar.progress(), sidecar.config.studentKey),
-      );
+    if (url.pathname === '/') {
+      // The student's key moves into a cookie; the page then takes it out of the address bar (replaceState).
+      const nonce = newNonce();
+      res.writeHead(200, {
+        ...pageHeaders(nonce),
+        'content-type': 'text/html; charset=utf-8',
+        'cache-control': 'no-store',
+        ...(who === 'student' && { 'set-cookie': keyCookie(keyCookieName(sidecar.config), sidecar.config.studentKey) }),
+      });
+      return res.end(renderPage(sidecar.config, sidecar.progress(), nonce));
+    }
     if (url.pathname === '/api/progress') return answer.progress(res, sidecar.progress());
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+    res.writeHead(200, {
+      ...plainHeaders(),
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-store',
+      connection: 'keep-alive',
+    });
     res.write(`data: ${JSON.stringify(ProgressSchema.parse(sidecar.progress()))}\n\n`);
     streams.add(res);
     req.on('close', () => streams.delete(res));
   });
   server.on('close', () => clearInterval(keepAlive));
   limitConnections(server, limits);
-  // The terminal in the page: a WebSocket upgrade, with the page's own access rule.
+  // The terminal in the page: a WebSocket upgrade, for the student's key only (labctl's admin key opens no shell).
   if (sidecar.config.terminal) {
-    attachTerminal(server, sidecar.config.terminal, (req, url) => access(req, url, sidecar) !== 'none');
+    attachTerminal(server, sidecar.config.terminal, (req, url) => studentAsks(req, url, sidecar.config));
   }
   return server;
 }

@@ -60,6 +60,7 @@ export class Sidecar extends EventEmitter {
     this.store = new ProgressStore(config.stateFile, this.now);
     this.verifier = new Verifier({
       cardDomain: config.card.domain,
+      accounts: config.card.users ?? [],
       exercises: config.exercises.map((e) => e.id),
       now: this.now,
       since: () => this.store.resetAt,

@@ -4,9 +4,9 @@ import type { SidecarConfig } from './config.js';
 /**
  * The terminal block of the student's page (src/sidecar/page.ts includes it): a button opens xterm.js, connected
  * through this sidecar's WebSocket (src/sidecar/terminal.ts) to an ssh session on the student's own server.
- * Empty when the sidecar has no terminal.
+ * Empty when the sidecar has no terminal. `scriptTag` opens its inline script (with the page's CSP nonce).
  */
-export function terminalSection(config: SidecarConfig, key: string): string {
+export function terminalSection(config: SidecarConfig, scriptTag = '<script>'): string {
   const t = config.terminal;
   if (!t) return '';
   const user = escapeHtml(t.user);
@@ -24,9 +24,10 @@ ${t.maxSessions} terminaux au plus à la fois.</p>
 <div class="bar"><button id="terminal-button" type="button">Ouvrir un terminal</button>
 <span id="terminal-status" role="status"></span></div>
 <div id="terminal"></div>
-<script>
+${scriptTag}
 (() => {
-  const url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/api/terminal?k=${encodeURIComponent(key)}';
+  // The key travels in the page's cookie.
+  const url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/api/terminal';
   const button = document.getElementById('terminal-button');
   const box = document.getElementById('terminal');
   const status = document.getElementById('terminal-status');

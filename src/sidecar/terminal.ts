@@ -4,6 +4,7 @@ import type { Client, ClientChannel } from 'ssh2';
 import type { RawData, WebSocket, WebSocketServer } from 'ws';
 import type { TerminalConfig } from './config.js';
 import type { Asset } from './terminal-assets.js';
+import { plainHeaders } from '../ui/web.js';
 
 /**
  * The terminal in the student's page: a WebSocket from the page to this sidecar, and from here an ssh session
@@ -59,7 +60,7 @@ export async function serveTerminalAsset(pathname: string, res: http.ServerRespo
   assets ??= import('./terminal-assets.js').then((m) => m.terminalAssets());
   const asset = (await assets)[pathname.slice(TERMINAL_ASSET_PREFIX.length)];
   if (!asset) return notFound();
-  res.writeHead(200, { 'content-type': asset.type, 'cache-control': 'public, max-age=3600' });
+  res.writeHead(200, { ...plainHeaders(), 'content-type': asset.type, 'cache-control': 'public, max-age=3600' });
   res.end(asset.body);
 }
 
@@ -81,8 +82,24 @@ function load(): Promise<Libraries> {
 }
 
 /**
- * Adds the terminal's WebSocket to the sidecar's server. `allowed` is the page's own access rule (the student's
- * key, or this sidecar's admin key): anyone else gets 401 before any WebSocket or ssh connection exists.
+ * Whether a WebSocket handshake comes from the page itself, or from a client that is no browser (which sends no
+ * Origin, and cannot be made to by a web page). A page of another origin is refused, even one of the same site,
+ * such as a classmate's page on another port of this host, whose requests carry this page's key cookie.
+ */
+export function sameOrigin(req: http.IncomingMessage): boolean {
+  const origin = req.headers.origin;
+  if (origin === undefined) return true;
+  try {
+    return new URL(origin).host === (req.headers.host ?? '').toLowerCase();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Adds the terminal's WebSocket to the sidecar's server. `allowed` says whether the student's key came with the
+ * request: a page of another origin gets 403, anyone else without the key 401, before any WebSocket or ssh
+ * connection exists.
  */
 export function attachTerminal(
   server: http.Server,
@@ -95,9 +112,8 @@ export function attachTerminal(
     socket.on('error', () => {});
     const url = new URL(req.url ?? '/', 'http://sidecar');
     if (url.pathname !== TERMINAL_PATH) return refuse(socket, 404, 'Not Found', 'not found');
-    if (!allowed(req, url)) {
-      return refuse(socket, 401, 'Unauthorized', "the student's key (?k=) or this sidecar's admin key is needed");
-    }
+    if (!sameOrigin(req)) return refuse(socket, 403, 'Forbidden', 'the terminal opens only from its own page');
+    if (!allowed(req, url)) return refuse(socket, 401, 'Unauthorized', "the student's key is needed");
     load().then(
       (lib) => {
         wss ??= new lib.WebSocketServer({ noServer: true, maxPayload: 64 * 1024, perMessageDeflate: false });

@@ -2,7 +2,51 @@ import { escapeHtml } from './html.js';
 import { DISK_NEAR_FULL, type Board } from '../core/board-model.js';
 import { studentState } from './board.js';
 
-function rows(board: Board): string {
+/**
+ * What the board shows, and all it sends to the projector's browser: per seat the name, the state (and how full the
+ * student's disk is), and, per exercise,
+ * done and its evidence (a cell's tooltip). No e-mail, student number, group, hint or time: whoever holds the board
+ * key, or photographs the screen, learns no more than the room sees.
+ */
+export interface BoardView {
+  class: string;
+  lab: string;
+  exercises: { id: string; title: string }[];
+  stuckAfterMinutes: number;
+  shares: Board['shares'];
+  students: {
+    student: number;
+    name?: string;
+    error?: string;
+    stuckMinutes?: number;
+    disk?: Board['students'][number]['disk'];
+    exercises: { id: string; done: boolean; evidence?: string }[];
+  }[];
+}
+
+export function boardView(board: Board): BoardView {
+  return {
+    class: board.class,
+    lab: board.lab,
+    exercises: board.exercises.map(({ id, title }) => ({ id, title })),
+    stuckAfterMinutes: board.stuckAfterMinutes,
+    shares: board.shares,
+    students: board.students.map((s) => ({
+      student: s.student,
+      ...(s.name !== undefined && { name: s.name }),
+      ...(s.error !== undefined && { error: s.error }),
+      ...(s.stuckMinutes !== undefined && { stuckMinutes: s.stuckMinutes }),
+      ...(s.disk !== undefined && { disk: s.disk }),
+      exercises: s.exercises.map((e) => ({
+        id: e.id,
+        done: e.done,
+        ...(e.done && e.evidence !== null && { evidence: e.evidence }),
+      })),
+    })),
+  };
+}
+
+function rows(board: BoardView): string {
   return board.students
     .map((s) => {
       const done = s.exercises.filter((e) => e.done).length;
@@ -19,17 +63,21 @@ function rows(board: Board): string {
     .join('\n');
 }
 
-const rowClass = (s: Board['students'][number]) => (s.error ? 'down' : s.stuckMinutes !== undefined ? 'stuck' : 'up');
+const rowClass = (s: BoardView['students'][number]) =>
+  s.error ? 'down' : s.stuckMinutes !== undefined ? 'stuck' : 'up';
 
-function shareRow(board: Board): string {
+function shareRow(board: BoardView): string {
   const cells = board.shares
     .map((x) => `<td id="share-${escapeHtml(x.id)}" title="${x.done}/${x.students}">${x.percent}%</td>`)
     .join('');
   return `<tr id="shares"><th>share</th>${cells}<td></td><td></td></tr>`;
 }
 
-/** The instructor's board; it redraws itself from the server-sent events at `stream`. */
-export function boardPage(board: Board, stream: string): string {
+/**
+ * The instructor's board; it redraws itself from the server-sent events at `stream`. Its inline script runs under
+ * the Content-Security-Policy nonce the server sends with it.
+ */
+export function boardPage(board: BoardView, stream: string, nonce = ''): string {
   const head = board.exercises
     .map(
       (e, i) =>
@@ -54,7 +102,8 @@ export function boardPage(board: Board, stream: string): string {
 <tbody id="rows">
 ${rows(board)}
 </tbody><tfoot>${shareRow(board)}</tfoot></table>
-<script>
+<script${nonce ? ` nonce="${escapeHtml(nonce)}"` : ''}>
+const exercises = ${JSON.stringify(Object.fromEntries(board.exercises.map((e) => [e.id, e.title]))).replace(/</g, '\\u003c')};
 const source = new EventSource(${JSON.stringify(stream)});
 source.onmessage = (message) => {
   const board = JSON.parse(message.data);
@@ -72,6 +121,7 @@ source.onmessage = (message) => {
       if (!cell) continue;
       cell.className = e.done ? 'done' : 'todo';
       cell.textContent = e.done ? '✔' : '';
+      cell.title = (exercises[e.id] || e.id) + (e.done ? '\\n' + (e.evidence || '') : '');
       if (e.done) done++;
     }
     row.querySelector('.total').textContent = done + '/' + s.exercises.length;

@@ -1,4 +1,5 @@
 import { DISK_NEAR_FULL, type Board, type StudentResults } from '../core/board-model.js';
+import { spreadsheetText } from './csv.js';
 import { table } from './tables.js';
 
 /** A student's disk, when near its bound: "disk 95% full". */
@@ -10,7 +11,7 @@ export function diskNote(s: Pick<StudentResults, 'disk'>): string {
  * What the last column says of a student: why their sidecar did not answer, or that they are stuck; and that
  * their disk is nearly full.
  */
-export function studentState(s: StudentResults): string {
+export function studentState(s: Pick<StudentResults, 'error' | 'stuckMinutes' | 'disk'>): string {
   const state = s.error ?? (s.stuckMinutes === undefined ? '' : `stuck: no progress for ${s.stuckMinutes} min`);
   return [state, diskNote(s)].filter(Boolean).join('; ');
 }
@@ -49,7 +50,10 @@ export function boardTable(board: Board): string {
   return `Class ${board.class}, lab ${board.lab}\n${grid}${note}\n\n${legend}`;
 }
 
-const csvCell = (v: string | number) => (/[",\n]/.test(String(v)) ? `"${String(v).replace(/"/g, '""')}"` : String(v));
+const csvCell = (value: string | number) => {
+  const v = String(spreadsheetText(value));
+  return /[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
+};
 
 /** One row per student, 1/0 per exercise, for a grading sheet; with a roster, who sits there after the seat. */
 export function boardCsv(board: Board): string {

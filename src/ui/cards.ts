@@ -12,7 +12,7 @@ export function studentCard(info: ClassInfo, s: StudentInfo): string {
   const rule = '─'.repeat(64);
   return [
     rule,
-    `Étudiant ${s.student}${s.name ? ` · ${s.name}` : ''} · classe ${info.class} · ${info.title}`,
+    `Étudiant ${s.student}${s.name ? ` · ${s.name.replace(/\s+/g, ' ')}` : ''} · classe ${info.class} · ${info.title}`,
     rule,
     `Serveur de messagerie : ${s.host}   (domaine ${s.domain})`,
     accounts,

@@ -1,6 +1,7 @@
 import { stringify } from 'csv-stringify/sync';
 import ExcelJS from 'exceljs';
 import type { Board, StudentResults } from '../core/board-model.js';
+import { spreadsheetText } from './csv.js';
 
 const doneCount = (s: StudentResults) => s.exercises.filter((e) => e.done).length;
 const doneAt = (s: StudentResults, id: string) => (s.exercises.find((x) => x.id === id)?.done ? 1 : 0);
@@ -13,7 +14,8 @@ export const MOODLE_TOTAL = 'Total';
 /**
  * A CSV for Moodle's gradebook import (Grades → Import → CSV file): one row per person of the roster, identified by
  * e-mail and ID number (the student number), then 1 or 0 per exercise and the total, comma-separated, UTF-8, with
- * dots for decimals. Seats without a person are left out (they cannot be matched to a Moodle user).
+ * dots for decimals. Seats without a person are left out (they cannot be matched to a Moodle user). A roster field
+ * that a spreadsheet would take for a formula is kept as text (see spreadsheetText).
  */
 export function moodleCsv(board: Board): { csv: string; rows: number; skipped: number[] } {
   const people = board.students.filter((s) => s.email);
@@ -26,7 +28,10 @@ export function moodleCsv(board: Board): { csv: string; rows: number; skipped: n
     doneCount(s),
   ]);
   return {
-    csv: stringify([header, ...rows], { record_delimiter: 'unix' }),
+    csv: stringify(
+      [header, ...rows].map((row) => row.map((v) => spreadsheetText(v ?? ''))),
+      { record_delimiter: 'unix' },
+    ),
     rows: rows.length,
     skipped: board.students.filter((s) => !s.email).map((s) => s.student),
   };

@@ -223,9 +223,10 @@ ${info.students.map((s) => htmlCard(info, s)).join('\n')}
 
 // ------------------------------------------------------------ Markdown
 
-/** Escapes text so Markdown (and the HTML it may contain) shows it literally. */
+/** Escapes text so Markdown (and the HTML it may contain) shows it literally, on the line it was put on. */
 export function escapeMarkdown(value: string): string {
   return value
+    .replace(/\s*[\r\n]+\s*/g, ' ')
     .replace(/[\\`*_[\]#!|~>]/g, '\\$&')
     .replace(/&/g, '&amp;')
     .replace(/</g, '&lt;');

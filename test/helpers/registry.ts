@@ -23,8 +23,17 @@ export interface TestRegistry {
   address: string;
   /** The tags the registry holds for a repository (GET /v2/REPO/tags/list). */
   tags(repo: string): Promise<string[]>;
+  /** The digest of the manifest a tag names now. */
+  digest(repo: string, tag: string): Promise<string>;
+  /**
+   * What anyone on the network can do to a registry without login: point `toRepo:toTag` at the image `fromRepo:fromTag`
+   * (its blobs mounted across repositories, then its manifest put under the tag), with no Docker engine involved.
+   */
+  retag(fromRepo: string, fromTag: string, toRepo: string, toTag: string): Promise<void>;
   stop(): Promise<void>;
 }
+
+const MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
 
 /** A Docker registry (the distribution's, Debian's docker-registry) on a free loopback port, storing in a temp dir. */
 export async function startTestRegistry(): Promise<TestRegistry> {
@@ -51,9 +60,33 @@ export async function startTestRegistry(): Promise<TestRegistry> {
     if (i > 100) throw new Error(`docker-registry did not answer at ${address}`);
     await sleep(100);
   }
+  const base = `http://${address}/v2`;
+  const manifest = async (repo: string, tag: string) => {
+    const res = await fetch(`${base}/${repo}/manifests/${tag}`, { headers: { accept: MANIFEST } });
+    if (!res.ok) throw new Error(`GET manifest ${repo}:${tag}: ${res.status}`);
+    return { body: await res.text(), digest: res.headers.get('docker-content-digest') ?? '' };
+  };
+  const retag = async (fromRepo: string, fromTag: string, toRepo: string, toTag: string) => {
+    const { body } = await manifest(fromRepo, fromTag);
+    const parsed = JSON.parse(body) as { config: { digest: string }; layers: { digest: string }[] };
+    for (const blob of [parsed.config, ...parsed.layers]) {
+      const res = await fetch(`${base}/${toRepo}/blobs/uploads/?mount=${blob.digest}&from=${fromRepo}`, {
+        method: 'POST',
+      });
+      if (res.status !== 201) throw new Error(`mount ${blob.digest} into ${toRepo}: ${res.status}`);
+    }
+    const put = await fetch(`${base}/${toRepo}/manifests/${toTag}`, {
+      method: 'PUT',
+      headers: { 'content-type': MANIFEST },
+      body,
+    });
+    if (put.status !== 201) throw new Error(`PUT manifest ${toRepo}:${toTag}: ${put.status} ${await put.text()}`);
+  };
   return {
     address,
     tags,
+    digest: async (repo, tag) => (await manifest(repo, tag)).digest,
+    retag,
     async stop() {
       child.kill('SIGTERM');
       await new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once('exit', r)));

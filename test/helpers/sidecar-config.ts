@@ -17,6 +17,7 @@ export function makeConfig(
       pair: ['util1', 'util11'],
       password: 'x',
       accounts: 19,
+      users: Array.from({ length: 19 }, (_, i) => `util${i + 1}`),
     },
     labName: 'smtp-pop-imap',
     labTitle: 'TD',

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Browser } from 'playwright-core';
@@ -32,6 +34,22 @@ async function startBoard(args: string[]): Promise<{ child: ChildProcess; url: s
     child.on('close', (code) => reject(new Error(`board exited ${code}: ${err}`)));
   });
   return { child, url };
+}
+
+/** A message typed by hand, as in the TD, with a Subject. */
+async function sendMessage(port: number, rcpts = ['util11']): Promise<void> {
+  const s = await Session.open(port);
+  await s.read(SMTP_FINAL);
+  await s.say('helo pv', SMTP_FINAL);
+  await s.say('mail from: util1', SMTP_FINAL);
+  for (const r of rcpts) await s.say(`rcpt to: ${r}`, SMTP_FINAL);
+  await s.say('data', SMTP_FINAL);
+  s.type('Subject: tableau');
+  s.type('');
+  s.type('bonjour');
+  await s.say('.', SMTP_FINAL);
+  await s.say('quit', SMTP_FINAL);
+  s.close();
 }
 
 async function stopBoard(child: ChildProcess): Promise<number | null> {
@@ -69,18 +87,7 @@ describe('labctl board', { timeout: 600_000 }, () => {
       assert.equal(await page.textContent('#student-1 .total'), '0/12');
 
       // Student 1 sends a message by hand, as in the TD.
-      const s = await Session.open(info.students[0]!.ports.smtp!);
-      await s.read(SMTP_FINAL);
-      await s.say('helo pv', SMTP_FINAL);
-      await s.say('mail from: util1', SMTP_FINAL);
-      await s.say('rcpt to: util11', SMTP_FINAL);
-      await s.say('data', SMTP_FINAL);
-      s.type('Subject: tableau');
-      s.type('');
-      s.type('bonjour');
-      await s.say('.', SMTP_FINAL);
-      await s.say('quit', SMTP_FINAL);
-      s.close();
+      await sendMessage(info.students[0]!.ports.smtp!);
 
       await page.waitForSelector('#cell-1-smtp-simple.done', { timeout: 15_000 });
       await page.waitForSelector('#cell-1-smtp-subject.done', { timeout: 15_000 });
@@ -107,18 +114,57 @@ describe('labctl board', { timeout: 600_000 }, () => {
     }
   });
 
-  it('off loopback, every request needs the board key', async () => {
+  it('off loopback, every request needs the board key; the projector shows an address without it', async () => {
+    // Who sits where: the board shows the names, and must send nothing else of the list to the projector.
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'bd-roster-'));
+    const list = path.join(dir, 'l3.csv');
+    await writeFile(list, 'nom;prenom;email;numero;groupe\nMartin;Zoé;zoe.martin@etud.example.fr;22004817;TD3\n');
+    const imported = await labctl(['roster', 'import', list, '--class', CLASS]);
+    await rm(dir, { recursive: true, force: true });
+    assert.equal(imported.code, 0, imported.stderr);
+
     const { child, url } = await startBoard(['--port', String(boardPort), '--listen', '0.0.0.0']);
     try {
-      const key = new URL(url.replace('THIS-HOST', '127.0.0.1')).searchParams.get('key');
+      const printed = url.replace('THIS-HOST', '127.0.0.1');
+      const key = new URL(printed).searchParams.get('key');
       assert.ok(key && key.length > 10, url);
       const local = `http://127.0.0.1:${boardPort}`;
       assert.equal((await fetch(`${local}/`)).status, 401);
       assert.equal((await fetch(`${local}/api/board`)).status, 401);
       assert.equal((await fetch(`${local}/?key=wrong`)).status, 401);
-      const ok = await fetch(`${local}/?key=${key}`);
-      assert.equal(ok.status, 200);
-      assert.match(await ok.text(), new RegExp(`Class ${CLASS}`));
+
+      // The projector's browser opens the printed address: the key goes into a cookie, out of the address bar.
+      const csp: string[] = [];
+      const page = await browser.newPage();
+      page.on('console', (m) => /Content.Security.Policy/i.test(m.text()) && csp.push(m.text()));
+      await page.goto(printed);
+      assert.equal(page.url(), `${local}/`);
+      assert.match(await page.innerText('h1'), new RegExp(`Class ${CLASS}`));
+      assert.match(await page.innerText('#student-1 th'), /Zoé Martin/);
+      const html = await page.content();
+      assert.ok(!html.includes(key), 'the key is in the page');
+
+      // What the projector's browser receives holds no e-mail and no student number.
+      const cookie = (await page.context().cookies()).find((c) => c.name === 'labctl_board')!;
+      const headers = { cookie: `labctl_board=${cookie.value}` };
+      const json = await (await fetch(`${local}/api/board`, { headers })).text();
+      assert.match(json, /Zoé Martin/);
+      assert.ok(!/zoe\.martin|22004817|TD3/.test(json), json);
+
+      // It stays live on the address without the key: student 1 writes to two accounts, the cell turns green.
+      assert.equal(await page.getAttribute('#cell-1-smtp-two-recipients', 'class'), 'todo');
+      await sendMessage(info.students[0]!.ports.smtp!, ['util1', 'util11']);
+      await page.waitForSelector('#cell-1-smtp-two-recipients.done', { timeout: 20_000 });
+      assert.deepEqual(csp, [], 'the page broke its own Content-Security-Policy');
+      await page.close();
+
+      // The address followed from a link on another site (a mail, a chat) works as well.
+      const elsewhere = await browser.newContext();
+      const link = await elsewhere.newPage();
+      await link.setContent(`<a id="board" href="${printed}">tableau</a>`);
+      await Promise.all([link.waitForURL(`${local}/`), link.click('#board')]);
+      assert.match(await link.innerText('h1'), new RegExp(`Class ${CLASS}`));
+      await elsewhere.close();
     } finally {
       await stopBoard(child);
     }

@@ -183,6 +183,16 @@ describe('hints on the student page, and stuck students on the board', { timeout
     assert.match(forged.stdout, /sent/);
     await new Promise((r) => setTimeout(r, 2000));
     assert.equal(exercise(await progress(), 'pop-login').hint, undefined, 'a forged log line gave a hint');
+
+    // A classmate, from their own PC, fails a login on this student's POP3 port with a "name" written for them.
+    const phishing = 'Note_TD_annulée:_confirmez_votre_mot_de_passe_sur_http://u-picardie.example.net/td';
+    await popSession(port('pop3'), phishing, 'x', false);
+    const unknown = 'une connexion POP3 a échoué : identifiant inconnu sur ce serveur';
+    await waitFor('no hint for the unknown name', (x) => exercise(x, 'pop-login').hint === unknown);
+    await studentPage.waitForSelector('#ex-pop-login .hint:not([hidden])', { timeout: 15_000 });
+    assert.equal(await studentPage.innerText('#ex-pop-login .hint'), `Indice : ${unknown}`);
+    assert.ok(!(await studentPage.content()).includes('picardie'), 'the classmate’s text is on the page');
+
     await popSession(port('pop3'), 'util1', 'not-the-password', false);
     await waitFor('no hint for pop-login', (x) =>
       /connexion POP3 de « util1 » a échoué/.test(exercise(x, 'pop-login').hint ?? ''),

@@ -13,16 +13,22 @@ describe('a Swarm class from a registry', { timeout: 600_000, skip: testRegistry
   let registry: TestRegistry;
   let swarmCreated = false;
   let pushed: string[] = [];
+  let built: { mail: string; sidecar: string; pushed: string[] };
+  const tagOf = (ref: string) => ref.replace(/@sha256:.*$/, '');
   /** Only the registry's names of the images: labctl's own tags stay. */
   const untagPushed = () =>
     Promise.all(
       pushed.map((ref) =>
         docker
-          .getImage(ref)
+          .getImage(tagOf(ref))
           .remove()
           .catch(() => {}),
       ),
     );
+  const serviceImages = async () =>
+    (await docker.listServices({ filters: { label: [`dev.labctl.class=${CLASS}`] } }))
+      .map((s) => (s.Spec!.TaskTemplate as { ContainerSpec: { Image: string } }).ContainerSpec.Image)
+      .sort();
 
   before(async () => {
     swarmCreated = await ensureSwarm();
@@ -36,16 +42,20 @@ describe('a Swarm class from a registry', { timeout: 600_000, skip: testRegistry
     await leaveSwarm(swarmCreated);
   });
 
-  it('build --push puts the mail and sidecar images in the registry', async () => {
-    const built = await labctlJson<{ mail: string; sidecar: string; pushed: string[] }>([
+  it('build --push puts the mail and sidecar images in the registry, and names each by its digest', async () => {
+    built = await labctlJson<{ mail: string; sidecar: string; pushed: string[] }>([
       'build',
       '--push',
       registry.address,
     ]);
     pushed = built.pushed;
-    assert.deepEqual(pushed, [`${registry.address}/${built.mail}`, `${registry.address}/${built.sidecar}`]);
-    assert.deepEqual(await registry.tags('labctl/mail'), [built.mail.split(':')[1]]);
-    assert.deepEqual(await registry.tags('labctl/sidecar'), [built.sidecar.split(':')[1]]);
+    const [mailTag, sidecarTag] = [built.mail.split(':')[1]!, built.sidecar.split(':')[1]!];
+    assert.deepEqual(pushed, [
+      `${registry.address}/${built.mail}@${await registry.digest('labctl/mail', mailTag)}`,
+      `${registry.address}/${built.sidecar}@${await registry.digest('labctl/sidecar', sidecarTag)}`,
+    ]);
+    assert.deepEqual(await registry.tags('labctl/mail'), [mailTag]);
+    assert.deepEqual(await registry.tags('labctl/sidecar'), [sidecarTag]);
   });
 
   it('up --engine swarm --registry runs services that pull from it; a second up changes nothing', async () => {
@@ -56,12 +66,10 @@ describe('a Swarm class from a registry', { timeout: 600_000, skip: testRegistry
     const args = [...upArgs(CLASS, 1, base), '--engine', 'swarm', '--registry', registry.address];
     const up = await labctl(args);
     assert.equal(up.code, 0, up.stderr);
+    // Services name the images by digest; an image this engine no longer knew as pushed was pushed again.
+    assert.deepEqual(await serviceImages(), [...pushed].sort());
+    assert.ok((await docker.getImage(pushed[0]!).inspect()).Id, 'the node has the mail image');
     const services = await docker.listServices({ filters: { label: [`dev.labctl.class=${CLASS}`] } });
-    assert.deepEqual(
-      services.map((s) => (s.Spec!.TaskTemplate as { ContainerSpec: { Image: string } }).ContainerSpec.Image).sort(),
-      [...pushed].sort(),
-    );
-    assert.ok((await docker.getImage(pushed[0]!).inspect()).Id, 'the node pulled the mail image');
     const versions = services.map((s) => s.Version!.Index);
     const again = await labctl(args);
     assert.equal(again.code, 0, again.stderr);
@@ -70,6 +78,30 @@ describe('a Swarm class from a registry', { timeout: 600_000, skip: testRegistry
       after.map((s) => s.Version!.Index),
       versions,
     );
+    const down = await labctl(['down', '--class', CLASS, '--purge', '--yes']);
+    assert.equal(down.code, 0, down.stderr);
+  });
+
+  it('runs the image build --push pushed, after someone on the network moved its tag in the registry', async () => {
+    // The registry takes pushes without login: a classmate points the sidecar's tag at another image (here the
+    // mail image, as good as any image of theirs), after the instructor's build --push and before up.
+    const sidecarTag = built.sidecar.split(':')[1]!;
+    await registry.retag('labctl/mail', built.mail.split(':')[1]!, 'labctl/sidecar', sidecarTag);
+    assert.equal(
+      await registry.digest('labctl/sidecar', sidecarTag),
+      await registry.digest('labctl/mail', built.mail.split(':')[1]!),
+    );
+    const base = await freeBasePort(1);
+    const up = await labctl([...upArgs(CLASS, 1, base), '--engine', 'swarm', '--registry', registry.address]);
+    assert.equal(up.code, 0, up.stderr);
+    assert.deepEqual(await serviceImages(), [...pushed].sort());
+    // The sidecar's container runs the image labctl built, and answers.
+    const [task] = await docker.listContainers({
+      filters: { label: [`dev.labctl.class=${CLASS}`, 'dev.labctl.role=sidecar', 'com.docker.swarm.task'] },
+    });
+    assert.equal(task?.ImageID, (await docker.getImage(built.sidecar).inspect()).Id);
+    const health = await fetch(`http://127.0.0.1:${base + 180}/health`);
+    assert.equal(((await health.json()) as { status: string }).status, 'ok');
     const down = await labctl(['down', '--class', CLASS, '--purge', '--yes']);
     assert.equal(down.code, 0, down.stderr);
   });

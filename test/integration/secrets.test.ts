@@ -144,7 +144,9 @@ describe('secrets with the least power', { timeout: 600_000 }, () => {
       const url = new URL(/(http:\/\/\S+)/.exec(printed)![1]!.replace('THIS-HOST', '127.0.0.1'));
       const key = url.searchParams.get('key');
       assert.ok(key && key.length >= 20 && key !== token, printed);
-      assert.equal((await fetch(url)).status, 200);
+      const opened = await fetch(url, { redirect: 'manual' });
+      assert.equal(opened.status, 303);
+      assert.match(String(opened.headers.get('set-cookie')), /^labctl_board=/);
 
       const sidecar = `http://127.0.0.1:${info.students[0]!.ports.web}`;
       const withKey = await fetch(`${sidecar}/api/reset-progress`, {

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -140,7 +142,12 @@ describe('the terminal in the student’s page', { timeout: 600_000 }, () => {
 
   it('runs the TD’s SMTP dialogue typed into the page: the message lands in the spool, the exercise turns green', async () => {
     const page = await browser.newPage({ viewport: { width: 1100, height: 1400 } });
+    const csp: string[] = [];
+    page.on('console', (m) => /Content.Security.Policy/i.test(m.text()) && csp.push(m.text()));
     await page.goto(s1.page!);
+    // The key leaves the address bar (a room's PCs are shared); the page works on with its cookie.
+    assert.equal(page.url(), `http://127.0.0.1:${s1.ports.web}/`);
+    assert.ok(!(await page.content()).includes(keyOf(s1)), 'the key is in the page');
     assert.equal(await page.getAttribute('#ex-smtp-subject', 'class'), 'todo');
     await page.click('#terminal-button');
     await page.waitForSelector('#terminal-status:has-text("Connecté")', { timeout: 20_000 });
@@ -175,6 +182,7 @@ describe('the terminal in the student’s page', { timeout: 600_000 }, () => {
     await typeLine(page, '1', /corps du message/);
     await typeLine(page, 'q', /Held 1 message|Saved 1 message/);
     await page.screenshot({ path: `${ARTIFACTS}terminal-mail.png`, fullPage: true });
+    assert.deepEqual(csp, [], 'the page broke its own Content-Security-Policy');
     await page.close();
     await until(async () => (await processesOf('util1')).length === 0, 'the page’s session to end');
   });
@@ -191,18 +199,52 @@ describe('the terminal in the student’s page', { timeout: 600_000 }, () => {
     const own = await connect(wsUrl(s2, keyOf(s2)));
     assert.equal(own.status, 101);
     own.ws!.close();
-    // labctl's admin key for this sidecar (Bearer), as the page accepts it.
+    // labctl's admin key for this very sidecar reads and resets progress, but opens no shell as the student.
     const token = (await docker.getContainer(`labctl-${CLASS}-s01-sidecar`).inspect()).Config.Labels[
       'dev.labctl.token'
     ]!;
     const admin = await connect(wsUrl(s1), { authorization: `Bearer ${adminKey(token, 1)}` });
-    assert.equal(admin.status, 101);
-    const tty = new Tty(admin.ws!);
-    await tty.waitFor((t) => /util1@mail\S*:~\$/.test(t.text), 'a prompt');
-    admin.ws!.close();
+    assert.equal(admin.status, 401);
+    assert.equal((await connect(wsUrl(s1, adminKey(token, 1)))).status, 401);
     const otherAdmin = await connect(wsUrl(s1), { authorization: `Bearer ${adminKey(token, 2)}` });
     assert.equal(otherAdmin.status, 401);
-    await until(async () => (await processesOf('util1')).length === 0, 'no session left');
+    assert.deepEqual(await processesOf('util1'), [], 'no session was opened');
+  });
+
+  it('opens no terminal for a page of another origin, in a browser that holds the student’s cookie', async () => {
+    // Another web page on the same host is the same site: the browser sends the page's SameSite cookie with it.
+    const evil = http.createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      res.end('<!doctype html><title>Résultats du TD</title><p>Chargement…</p>');
+    });
+    await new Promise<void>((r) => evil.listen(0, '127.0.0.1', r));
+    const context = await browser.newContext();
+    try {
+      const own = await context.newPage();
+      await own.goto(s1.page!);
+      assert.ok((await context.cookies()).some((c) => c.name === 'labctl_' + CLASS + '_s01'));
+      const page = await context.newPage();
+      await page.goto(`http://127.0.0.1:${(evil.address() as AddressInfo).port}/`);
+      const attempt = await page.evaluate(
+        (url) =>
+          new Promise<string>((resolve) => {
+            const ws = new WebSocket(url);
+            ws.binaryType = 'arraybuffer';
+            let text = '';
+            ws.onmessage = (e) => {
+              text += new TextDecoder().decode(e.data as ArrayBuffer);
+              if (/\$ $/.test(text)) resolve(`shell: ${text}`);
+            };
+            ws.onclose = (e) => resolve(`closed ${e.code}`);
+          }),
+        `ws://127.0.0.1:${s1.ports.web}/api/terminal`,
+      );
+      assert.match(attempt, /^closed /);
+      assert.deepEqual(await processesOf('util1'), [], 'no session was opened');
+    } finally {
+      await context.close();
+      evil.close();
+    }
   });
 
   it('gives a student three sessions at once and refuses the fourth with a message; RSS with three open', async (t) => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { exerciseShares, markStuck, type Board, type StudentResults } from '../../src/core/board-model.js';
-import { boardPage } from '../../src/ui/board-page.js';
+import { boardPage, boardView } from '../../src/ui/board-page.js';
 import { boardCsv, boardTable } from '../../src/ui/board.js';
 
 const exercises = [
@@ -107,7 +107,7 @@ describe('stuck students and the share of the class', () => {
     assert.match(text, /^4 +· +· +0\/2 +stuck: no progress for 40 min$/m);
     assert.match(text, /^share +50% +25%$/m);
     assert.match(text, /^2 stuck \(no progress for 15 min or more\): student 1, 4$/m);
-    const page = boardPage(b, '/api/stream');
+    const page = boardPage(boardView(b), '/api/stream');
     assert.match(page, /<tr id="student-1" class="stuck">(?:(?!<tr).)*stuck: no progress for 30 min/s);
     assert.match(page, /<tr id="student-3" class="up">/);
     assert.match(page, /<td id="share-pop-login" title="1\/4">25%<\/td>/);

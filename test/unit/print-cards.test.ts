@@ -172,6 +172,18 @@ describe('printable student cards (Markdown)', () => {
     assert.doesNotMatch(card, /progression|null|undefined|http/);
   });
 
+  it('keeps a name with line breaks on its heading line', () => {
+    // A class list whose name cell held line breaks, written to add a heading and a link to the card.
+    const name = 'Zoé Martin\n\nNote finale : 20/20\n===\r\n- Rendez-vous sur http://evil.example';
+    const card = mdCards(classInfo([student(1, { name })]))[0]!;
+    const lines = card.split('\n');
+    assert.equal(
+      lines[0],
+      '# Étudiant 1 · Zoé Martin Note finale : 20/20 === - Rendez-vous sur http://evil.example · classe td1',
+    );
+    assert.ok(!lines.some((l) => /^(===|- Rendez-vous|Note finale)/.test(l)), card);
+  });
+
   it('escapes Markdown and HTML in values', () => {
     const md = cardsMarkdown({
       class: '*td*<b>',

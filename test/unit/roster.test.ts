@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import type { Board } from '../../src/core/board-model.js';
 import type { ClassInfo } from '../../src/core/class-model.js';
 import type { ClassObjects, LabelledObject } from '../../src/docker/engine.js';
-import { boardPage } from '../../src/ui/board-page.js';
+import { boardPage, boardView } from '../../src/ui/board-page.js';
 import { studentCard } from '../../src/ui/cards.js';
 import { cardsHtml, cardsMarkdown } from '../../src/ui/print-cards.js';
 import { LABEL } from '../../src/core/labels.js';
@@ -48,6 +48,11 @@ describe('roster: reading a class list', () => {
       group: 'TD2',
     });
     assert.equal(people[1]!.name, 'Marie-Hélène Élodie');
+  });
+
+  it('puts a name whose cell holds line breaks on one line', () => {
+    const people = parseRoster('nom;email;numero\n"Zoé\r\n\r\n# Note : 20/20\n  Martin";z@x.fr;7\n', 'a.csv');
+    assert.equal(people[0]!.name, 'Zoé # Note : 20/20 Martin');
   });
 
   it('accepts the usual header spellings and ignores other columns', () => {
@@ -233,7 +238,7 @@ describe('roster: names where the class is shown', () => {
         { student: 2, exercises: [{ id: 'smtp-simple', title: 'Envoyer', done: false, at: null, evidence: null }] },
       ],
     };
-    const page = boardPage(board, '/api/stream');
+    const page = boardPage(boardView(board), '/api/stream');
     assert.match(page, /<tr id="student-1" class="up"><th>1 <span class="name">Zoé &lt;Martin&gt;<\/span><\/th>/);
     assert.match(page, /<tr id="student-2" class="up"><th>2<\/th>/);
   });

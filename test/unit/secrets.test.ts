@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -7,6 +7,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { board } from '../../src/commands/board.js';
 import { LABEL } from '../../src/core/labels.js';
+import type { Person } from '../../src/core/roster.js';
 import { adminKey, boardKey, studentKey, studentPassword } from '../../src/core/token.js';
 import type { ContainerInfo, Engine } from '../../src/docker/engine.js';
 import { configFromEnv } from '../../src/sidecar/config.js';
@@ -132,6 +133,30 @@ describe('sidecar server: who may read and reset', () => {
     assert.equal((await reset(bearer(key))).status, 401);
   });
 
+  it('moves the key of the page address into a cookie of its own, and keeps the page out of frames', async () => {
+    const key = studentKey(TOKEN, 1);
+    const page = await request(port, `/?k=${key}`);
+    assert.equal(page.status, 200);
+    assert.equal(page.headers['set-cookie']?.[0], `labctl_td1_s01=${key}; HttpOnly; SameSite=Strict; Path=/`);
+    assert.ok(!page.body.includes(key), 'the page holds no key');
+    assert.match(page.body, /history\.replaceState\(null, '', location\.pathname\)/);
+    const csp = String(page.headers['content-security-policy']);
+    assert.match(csp, /frame-ancestors 'none'/);
+    const nonce = /script-src 'self' 'nonce-([^']+)'/.exec(csp)?.[1];
+    assert.ok(nonce, csp);
+    assert.equal(
+      page.body.match(/<script/g)?.length,
+      page.body.match(new RegExp(`<script nonce="${nonce}">`, 'g'))?.length,
+    );
+    assert.equal(page.headers['referrer-policy'], 'no-referrer');
+    // The cookie alone opens the page, its progress and its stream; another student's cookie name does not.
+    const cookie = `labctl_td1_s01=${key}`;
+    assert.equal((await request(port, '/', { headers: { cookie } })).status, 200);
+    assert.equal((await request(port, '/api/progress', { headers: { cookie } })).status, 200);
+    assert.match((await request(port, '/api/stream', { headers: { cookie } })).body, /^data: /);
+    assert.equal((await request(port, '/', { headers: { cookie: `labctl_td1_s02=${key}` } })).status, 403);
+  });
+
   it('accepts its own admin key for progress, the stream and a reset', async () => {
     const mine = bearer(adminKey(TOKEN, 1));
     const progress = await request(port, '/api/progress', { headers: mine });
@@ -142,8 +167,11 @@ describe('sidecar server: who may read and reset', () => {
   });
 });
 
-/** An engine holding one student whose sidecar is stopped: the board serves without asking any sidecar. */
-function fakeEngine(): Engine {
+/**
+ * An engine holding one student. Without `sidecarPort` their sidecar is stopped, and the board serves without asking
+ * any sidecar; with it, the sidecar answers there (on loopback). `people` is the class's roster.
+ */
+function fakeEngine(options: { sidecarPort?: number; people?: Person[] } = {}): Engine {
   const mail: ContainerInfo = {
     id: 'm',
     name: 'labctl-sec-s01-mail',
@@ -151,7 +179,7 @@ function fakeEngine(): Engine {
       [LABEL.class]: 'sec',
       [LABEL.student]: '1',
       [LABEL.role]: 'mail',
-      [LABEL.ports]: 'smtp=10125,web=10180',
+      [LABEL.ports]: `smtp=10125,web=${options.sidecarPort ?? 10180}`,
     },
     image: 'labctl/mail:test',
     state: 'running',
@@ -164,11 +192,20 @@ function fakeEngine(): Engine {
     name: 'labctl-sec-s01-sidecar',
     labels: { ...mail.labels, [LABEL.role]: 'sidecar', [LABEL.token]: TOKEN },
     image: 'labctl/sidecar:test',
-    state: 'exited',
+    state: options.sidecarPort === undefined ? 'exited' : 'running',
   };
+  const roster = {
+    name: 'labctl-sec-roster-1',
+    labels: {
+      [LABEL.class]: 'sec',
+      [LABEL.role]: 'roster',
+      [LABEL.roster]: JSON.stringify({ importedAt: '2026-09-01T08:00:00Z', source: 'l3.csv', people: options.people }),
+    },
+  };
+  const volumes = options.people ? [roster] : [];
   return {
     ping: () => Promise.resolve(),
-    list: () => Promise.resolve({ containers: [mail, sidecar], networks: [], volumes: [], disks: [] }),
+    list: () => Promise.resolve({ containers: [mail, sidecar], networks: [], volumes, disks: [] }),
     address: () => '127.0.0.1',
   } as unknown as Engine;
 }
@@ -182,12 +219,12 @@ class Captured extends Reporter {
 }
 
 /** Starts the board and returns it with the address it printed. */
-async function startBoard(listen: string): Promise<{ server: http.Server; port: number; printed: string }> {
+async function startBoard(
+  listen: string,
+  engine = fakeEngine(),
+): Promise<{ server: http.Server; port: number; printed: string }> {
   const reporter = new Captured({ quiet: true });
-  const server = await board(
-    { className: 'sec', port: 0, listen, interval: 60_000 },
-    { engine: fakeEngine(), reporter },
-  );
+  const server = await board({ className: 'sec', port: 0, listen, interval: 60_000 }, { engine, reporter });
   return { server, port: (server.address() as AddressInfo).port, printed: reporter.printed };
 }
 
@@ -230,17 +267,73 @@ describe('board: the projector sees, and nothing else', () => {
       assert.equal((await request(port, `/?token=${TOKEN}`)).status, 401);
       assert.equal((await request(port, `/?key=${adminKey(TOKEN, 1)}`)).status, 401);
 
-      const page = await request(port, `/?key=${key}`);
+      // The printed address sets the cookie and sends the browser on to an address without the key.
+      const first = await request(port, `/?key=${key}`);
+      assert.equal(first.status, 303);
+      assert.equal(first.headers.location, '/');
+      const setCookie = String(first.headers['set-cookie']?.[0] ?? '');
+      assert.match(setCookie, /^labctl_board=[^;]+; HttpOnly; SameSite=Lax; Path=\/$/);
+      const cookie = setCookie.split(';')[0]!;
+      const page = await request(port, '/', { headers: { cookie } });
       assert.equal(page.status, 200);
       assert.ok(!page.body.includes(TOKEN));
-      assert.ok(page.body.includes(`/api/stream?key=${key}`), 'the live stream carries the key');
-      const cookie = String(page.headers['set-cookie']?.[0] ?? '').split(';')[0]!;
-      assert.match(cookie, /^labctl_board=/);
+      assert.ok(!page.body.includes(key), 'the page holds no key');
+      assert.match(page.body, /new EventSource\("\/api\/stream"\)/);
+      assert.match(String(page.headers['content-security-policy']), /frame-ancestors 'none'/);
+      assert.equal(page.headers['referrer-policy'], 'no-referrer');
       assert.equal((await request(port, '/api/board', { headers: { cookie } })).status, 200);
-      assert.equal((await request(port, `/api/stream?key=${key}`)).status, 200);
+      assert.equal((await request(port, '/api/stream', { headers: { cookie } })).status, 200);
+      assert.equal((await request(port, `/api/stream?key=${key}`)).status, 303);
       assert.equal((await request(port, '/api/board', { headers: { cookie: 'labctl_board=nope' } })).status, 401);
     } finally {
       await stop(server);
+    }
+  });
+
+  it('sends the projector the names it shows, and no e-mail, student number, group or hint', async () => {
+    // Student 1 failed a POP3 login: their sidecar has a hint for them, and the roster knows who they are.
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'labctl-board-leak-'));
+    const config = makeConfig(dir, ['smtp-simple', 'pop-login'], {
+      adminKey: adminKey(TOKEN, 1),
+      studentKey: studentKey(TOKEN, 1),
+    });
+    await mkdir(path.dirname(config.verifyLog), { recursive: true });
+    await writeFile(
+      config.verifyLog,
+      '2026-11-26T09:00:00.000001+00:00 uid=0 pid=300 mail pop3d: LOGIN FAILED, user=util1, ip=[::ffff:10.213.1.1]\n',
+    );
+    const sidecar = new Sidecar(config);
+    await sidecar.store.load();
+    await sidecar.poll();
+    assert.match(sidecar.progress().exercises[1]!.hint ?? '', /a échoué/);
+    const sidecarServer = createServer(sidecar);
+    await new Promise<void>((r) => sidecarServer.listen(0, '127.0.0.1', r));
+    const people: Person[] = [
+      { seat: 1, name: 'Zoé Martin', email: 'zoe.martin@etud.example.fr', number: '22004817', group: 'TD3' },
+    ];
+    const engine = fakeEngine({ sidecarPort: (sidecarServer.address() as AddressInfo).port, people });
+    const { server, port } = await startBoard('0.0.0.0', engine);
+    try {
+      // Whoever holds the board key (it is on the projector) reads the page, its JSON and its stream.
+      const cookie = String((await request(port, `/?key=${boardKey(TOKEN)}`)).headers['set-cookie']?.[0]).split(
+        ';',
+      )[0]!;
+      const seen = [
+        (await request(port, '/', { headers: { cookie } })).body,
+        (await request(port, '/api/board', { headers: { cookie } })).body,
+        (await request(port, '/api/stream', { headers: { cookie } })).body,
+      ];
+      for (const body of seen) {
+        assert.match(body, /Zoé Martin/, 'the board shows who sits there');
+        for (const secret of ['zoe.martin', '22004817', 'TD3', 'a échoué', 'hint', 'lastProgressAt']) {
+          assert.ok(!body.includes(secret), `the board sent ${secret}: ${body.slice(0, 400)}`);
+        }
+      }
+    } finally {
+      await stop(server);
+      await stop(sidecarServer);
+      await sidecar.close();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

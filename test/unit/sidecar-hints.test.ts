@@ -52,8 +52,12 @@ function archived(queueId: string, message: string, envelope = 'util1@s01.td1.te
   return parseMessage(`${top.join('\r\n')}\r\n${message.replace(/\r?\n/g, '\r\n')}`);
 }
 
+const ACCOUNTS = Array.from({ length: 19 }, (_, i) => `util${i + 1}`);
 const hints = (lines: string[], messages: MessageFacts[] = []) =>
-  hintsFor({ events: parseVerifyLog(lines.join('\n')), messages, labDomains: ['s01.td1.test'] }, ALL);
+  hintsFor(
+    { events: parseVerifyLog(lines.join('\n')), messages, labDomains: ['s01.td1.test'], accounts: ACCOUNTS },
+    ALL,
+  );
 
 const MULTIPART_NO_ATTACHMENT = `From: util1@s01.td1.test
 To: util11@s01.td1.test
@@ -200,6 +204,15 @@ describe('hints: near misses from the trusted log and the archive', () => {
     assert.ok(hints(then)['imap-login']);
   });
 
+  it("quotes no name a classmate made up: a failed login's name reaches the page only when it is an account", () => {
+    // From another PC of the room, to student 1's POP3 and IMAP ports: the "name" is a message for student 1.
+    const phishing = 'Note_TD_annulée:_confirmez_votre_mot_de_passe_sur_http://u-picardie.example/td';
+    const h = hints(log(`pop3d: LOGIN FAILED, user=${phishing}, ${IP}`, `imapd: LOGIN FAILED, user=UTIL1, ${IP}`));
+    assert.equal(h['pop-login'], 'une connexion POP3 a échoué : identifiant inconnu sur ce serveur');
+    assert.equal(h['imap-login'], 'une connexion IMAP a échoué : identifiant inconnu sur ce serveur');
+    assert.ok(!JSON.stringify(h).includes('picardie'), JSON.stringify(h));
+  });
+
   it('a POP3 or IMAP session that read nothing, but not one that never logged in', () => {
     const h = hints(
       log(
@@ -226,7 +239,7 @@ describe('hints: near misses from the trusted log and the archive', () => {
     const held = verifier.hints();
     assert.ok(held.size <= EXERCISE_IDS.length, `${held.size} hints`);
     for (const text of held.values()) assert.ok(text.length <= HINT_LIMIT, text);
-    assert.match(held.get('pop-login') ?? '', /x…/);
+    assert.equal(held.get('pop-login'), 'une connexion POP3 a échoué : identifiant inconnu sur ce serveur');
   });
 });
 

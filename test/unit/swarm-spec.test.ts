@@ -9,11 +9,13 @@ import {
   matches,
   parseConstraint,
   pinnedNode,
+  pinnedReference,
   serviceSpec,
   tmpfsOptions,
   type NodeView,
 } from '../../src/docker/swarm-spec.js';
 import { mergeObjects, selectEngine } from '../../src/docker/select-engine.js';
+import { SwarmEngine } from '../../src/docker/swarm-engine.js';
 
 const node = (id: string, hostname: string, labels: Record<string, string> = {}, available = true): NodeView => ({
   id,
@@ -109,6 +111,76 @@ describe('swarm service spec', () => {
     assert.throws(() => tmpfsOptions('size=big'), /not a size/);
     assert.throws(() => tmpfsOptions('mode=999'), /not an octal mode/);
     assert.throws(() => tmpfsOptions('noexec'), /no Swarm equivalent/);
+  });
+});
+
+const MAIL_DIGEST = `sha256:${'a'.repeat(64)}`;
+const OTHER_DIGEST = `sha256:${'b'.repeat(64)}`;
+
+describe('swarm images from a registry', () => {
+  it('names an image pushed to the registry by the digest the push recorded', () => {
+    const recorded = [`10.0.0.5:5000/labctl/sidecar@${OTHER_DIGEST}`, `10.0.0.5:5000/labctl/mail@${MAIL_DIGEST}`];
+    assert.equal(
+      pinnedReference('labctl/mail:abc', '10.0.0.5:5000/', recorded),
+      `10.0.0.5:5000/labctl/mail:abc@${MAIL_DIGEST}`,
+    );
+    assert.equal(pinnedReference('labctl/mail:abc', 'registry.example', recorded), undefined, 'another registry');
+    assert.equal(pinnedReference('labctl/mail:abc', '10.0.0.5:5000', []), undefined, 'never pushed');
+    assert.equal(
+      pinnedReference('labctl/mail:abc', '10.0.0.5:5000', ['10.0.0.5:5000/labctl/mail@sha256:short']),
+      undefined,
+    );
+  });
+
+  it('refuses a service that would pull an image from a registry by tag alone', async () => {
+    const { mail } = await plannedStudent();
+    const options = { nodeId: 'n', replicas: 1, volumeLabels: () => ({}) };
+    assert.throws(
+      () => serviceSpec({ ...mail, image: '10.0.0.5:5000/labctl/mail:abc' }, options),
+      /image 10\.0\.0\.5:5000\/labctl\/mail:abc comes from a registry by tag alone/,
+    );
+    const pinned = `10.0.0.5:5000/labctl/mail:abc@${MAIL_DIGEST}`;
+    assert.equal(serviceSpec({ ...mail, image: pinned }, options).TaskTemplate.ContainerSpec.Image, pinned);
+    // The node's own image (images load), by its local tag.
+    assert.equal(serviceSpec(mail, options).TaskTemplate.ContainerSpec.Image, 'labctl/mail:abc');
+  });
+
+  it('creates each service on the digest build --push got back, not on the tag a classmate could move', async () => {
+    const created: { Name: string; TaskTemplate: { ContainerSpec: { Image: string } } }[] = [];
+    const docker = {
+      listServices: () => Promise.resolve([]),
+      listNodes: () =>
+        Promise.resolve([
+          {
+            ID: 'n1',
+            Spec: { Role: 'manager', Availability: 'active' },
+            Description: { Hostname: 'node1' },
+            Status: { State: 'ready', Addr: '10.0.0.1' },
+          },
+        ]),
+      // What the engine recorded when `labctl build --push 10.0.0.5:5000` pushed each image.
+      getImage: (ref: string) => ({
+        inspect: () =>
+          Promise.resolve({
+            RepoDigests: [`10.0.0.5:5000/${ref.split(':')[0]}@${ref.includes('mail') ? MAIL_DIGEST : OTHER_DIGEST}`],
+          }),
+      }),
+      createService: (body: (typeof created)[number]) => {
+        created.push(body);
+        return Promise.resolve({});
+      },
+    };
+    const engine = new SwarmEngine(docker as never, { registry: '10.0.0.5:5000' });
+    const { mail, sidecar } = await plannedStudent();
+    await engine.createContainer(mail);
+    await engine.createContainer(sidecar);
+    assert.deepEqual(
+      created.map((c) => [c.Name, c.TaskTemplate.ContainerSpec.Image]),
+      [
+        ['labctl-swunit-s02-mail', `10.0.0.5:5000/labctl/mail:abc@${MAIL_DIGEST}`],
+        ['labctl-swunit-s02-sidecar', `10.0.0.5:5000/labctl/sidecar:def@${OTHER_DIGEST}`],
+      ],
+    );
   });
 });
 

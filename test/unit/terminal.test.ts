@@ -148,6 +148,31 @@ describe('the terminal’s WebSocket, against a small sshd', () => {
     assert.deepEqual(sshd.logins, [], 'no ssh login was even tried');
   });
 
+  it('opens no shell for labctl’s admin key of this very sidecar: only the student’s key does', async () => {
+    // Whoever holds the admin key (it reads progress and resets it) gets no shell as the student with it.
+    assert.equal((await connect(base, { authorization: `Bearer ${adminKey(TOKEN, 1)}` })).status, 401);
+    assert.equal((await connect(`${base}?k=${adminKey(TOKEN, 1)}`)).status, 401);
+    assert.deepEqual(sshd.logins, []);
+  });
+
+  it('refuses a page of another origin, even one whose browser sends the student’s cookie (403)', async () => {
+    const port = (server.address() as AddressInfo).port;
+    const cookie = `labctl_td1_s01=${key}`;
+    // A page on another port of the same host is the same site: the browser sends the cookie with its WebSocket.
+    for (const origin of [`http://127.0.0.1:${port + 1}`, 'http://evil.example', 'null']) {
+      assert.equal((await connect(base, { origin, cookie })).status, 403, origin);
+      assert.equal((await connect(`${base}?k=${key}`, { origin })).status, 403, origin);
+    }
+    assert.deepEqual(sshd.logins, [], 'no ssh login was even tried');
+    // The page itself, with the cookie it was given.
+    const own = await connect(base, { origin: `http://127.0.0.1:${port}`, cookie });
+    assert.equal(own.status, 101);
+    const tty = new Tty(own.ws!);
+    await tty.waitFor(() => tty.output.includes('util1@mail:~$'), 'the prompt');
+    tty.ws.close();
+    for (let i = 0; i < 40 && sshd.open.size > 0; i++) await sleep(50);
+  });
+
   it('bridges keystrokes to the shell, ends the ssh session when the socket closes, and allows 3 at once', async () => {
     const ttys: Tty[] = [];
     for (let i = 0; i < 3; i++) {
@@ -220,8 +245,14 @@ describe('the terminal’s WebSocket, against a small sshd', () => {
     assert.equal(js.status, 200);
     assert.match(await js.text(), /Terminal/);
     assert.equal((await fetch(`http://127.0.0.1:${port}/terminal/nope.js`)).status, 404);
-    const page = await (await fetch(`http://127.0.0.1:${port}/?k=${key}`)).text();
+    const answer = await fetch(`http://127.0.0.1:${port}/?k=${key}`);
+    const page = await answer.text();
     assert.match(page, /id="terminal-button"/);
-    assert.match(page, new RegExp(`/api/terminal\\?k=${key}`));
+    assert.match(page, /location\.host \+ '\/api\/terminal';/);
+    assert.ok(!page.includes(key), 'the page holds no key: its cookie does');
+    assert.match(
+      String(answer.headers.get('set-cookie')),
+      new RegExp(`^labctl_td1_s01=${key}; HttpOnly; SameSite=Strict; Path=/$`),
+    );
   });
 });
