@@ -72,7 +72,11 @@ program
     cfg?.students,
   )
   .addOption(classOption())
-  .option('--lab <file>', 'lab file (default: labs/smtp-pop-imap.yaml)', cfg?.lab)
+  .option(
+    '--lab <name|path>',
+    'a lab of labs/ by name (smtp-tls), or a lab folder or file (default: smtp-pop-imap)',
+    cfg?.lab,
+  )
   .option(
     '--base-port <port>',
     'shifts the port plan: student n uses base + n*100 + 25/10/43/22 (web 80)',
@@ -134,7 +138,7 @@ program
   .option('--students <n>', 'number of students', int('--students'))
   .option('--base-port <port>', 'base of the port plan', int('--base-port', 1024))
   .option('--host <address>', 'address students connect to')
-  .option('--lab <file>', 'lab file')
+  .option('--lab <name|path>', 'a lab of labs/ by name, or a lab folder or file')
   .addOption(new Option('--passwords <policy>', 'lab or random').choices(['lab', 'random']))
   .option('--output <file>', 'where to write it (default: $LABCTL_CONFIG or ./labctl.yaml)')
   .option('--force', 'replace an existing class file')
@@ -294,7 +298,7 @@ program
 program
   .command('build')
   .description('build the base, mail and sidecar images (up builds them when missing)')
-  .option('--lab <file>', 'lab file whose accounts go into the image')
+  .option('--lab <name|path>', 'the lab whose accounts go into the image')
   .option('--push <registry>', 'then push the mail and sidecar images to this registry (host[:port]), for Swarm nodes')
   .addOption(jsonOption())
   .action(async (o) => {
@@ -309,7 +313,7 @@ images
   .command('save')
   .description("write the lab's mail and sidecar images (built if missing) to one archive")
   .requiredOption('-o, --output <file>', 'archive to write (docker save format)')
-  .option('--lab <file>', 'lab file whose images to save', cfg?.lab)
+  .option('--lab <name|path>', 'the lab whose images to save', cfg?.lab)
   .addOption(jsonOption())
   .action(async (o) => {
     const { imagesSave } = await import('./commands/images.js');

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import inquirer from 'inquirer';
 import { classFilePath, formatClassFile, type ClassFile } from '../core/class-file.js';
-import { DEFAULT_LAB_FILE, loadLab } from '../core/lab.js';
+import { DEFAULT_LAB, loadLab } from '../core/lab.js';
 import { validateClassOptions } from '../core/plan.js';
 import { DEFAULT_BASE_PORT } from '../core/ports.js';
 import { usageError } from '../errors.js';
@@ -27,7 +27,7 @@ async function ask(options: InitOptions): Promise<Omit<ClassFile, 'bind'>> {
     students: options.students ?? 19,
     basePort: options.basePort ?? DEFAULT_BASE_PORT,
     host: options.host ?? defaultHost(),
-    lab: options.lab ?? DEFAULT_LAB_FILE,
+    lab: options.lab ?? DEFAULT_LAB,
     passwords: options.passwords ?? ('lab' as const),
   };
   if (!process.stdin.isTTY) return defaults;
@@ -63,7 +63,13 @@ async function ask(options: InitOptions): Promise<Omit<ClassFile, 'bind'>> {
       default: defaults.host,
       skip: options.host,
     },
-    { name: 'lab', type: 'input', message: 'Lab file:', default: defaults.lab, skip: options.lab },
+    {
+      name: 'lab',
+      type: 'input',
+      message: 'Lab (a name of labs/, or a path):',
+      default: defaults.lab,
+      skip: options.lab,
+    },
     {
       name: 'passwords',
       type: 'select',

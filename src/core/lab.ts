@@ -1,9 +1,11 @@
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { packagePath } from '../paths.js';
-import { parseDocument } from 'yaml';
+import { LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
 import { usageError } from '../errors.js';
+import { compileRules } from './lab-rules/compile.js';
+import { SpecError, type EvidenceSpec, type ExerciseSpec } from './lab-rules/spec.js';
 import { collisionText, portCollision } from './ports.js';
 import { studentPassword } from './token.js';
 
@@ -32,6 +34,31 @@ const diskSize = z.union([z.string(), z.number()]).transform((value, ctx) => {
   return bytes;
 });
 
+/** Field paths and their conditions (checked in depth by lab-rules/compile.ts). */
+const conditions = z.record(z.string(), z.unknown());
+
+const rule = z
+  .object({
+    on: z.string(),
+    part: conditions.optional(),
+    where: conditions.optional(),
+    say: z.string().min(1),
+    at: z.string().optional(),
+  })
+  .strict();
+
+const linePattern = z
+  .object({
+    program: z.union([z.string(), z.array(z.string())]).optional(),
+    match: z.string().optional(),
+    like: z.string().optional(),
+    within: z.record(z.string(), z.string()).optional(),
+    where: conditions.optional(),
+    set: z.record(z.string(), z.string()).optional(),
+    uid: z.union([z.enum(['root', 'postfix']), z.array(z.enum(['root', 'postfix']))]).optional(),
+  })
+  .strict();
+
 export const labSchema = z
   .object({
     name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,40}$/, 'lower-case letters, digits and dashes'),
@@ -53,14 +80,33 @@ export const labSchema = z
     services: z
       .record(z.enum(['smtp', 'pop3', 'imap', 'ssh']), z.number().int().min(1).max(65535))
       .refine((s) => ['smtp', 'pop3', 'imap', 'ssh'].every((k) => k in s), 'smtp, pop3, imap and ssh ports'),
+    evidence: z
+      .object({
+        lines: z.record(z.string(), linePattern),
+        message: z
+          .object({
+            key: z.string(),
+            complete: z.array(z.string()).optional(),
+            sender: z.string().optional(),
+            untouched: z.object({ on: z.string(), where: conditions.optional() }).strict().optional(),
+            lists: z.record(z.string(), z.object({ on: z.string(), value: z.string() }).strict()).optional(),
+          })
+          .strict()
+          .optional(),
+      })
+      .strict(),
     exercises: z
       .array(
-        z.object({
-          id: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'an id of lower-case letters, digits and dashes'),
-          title: z.string().min(1),
-        }),
+        z
+          .object({
+            id: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'an id of lower-case letters, digits and dashes'),
+            title: z.string().min(1),
+            credit: z.union([rule, z.array(rule).min(1)]),
+            hints: z.array(rule).optional(),
+          })
+          .strict(),
       )
-      .default([]),
+      .min(1),
   })
   .strict();
 
@@ -78,53 +124,102 @@ export interface Lab {
   title: string;
   /** Absolute path of the file the lab was read from. */
   file: string;
+  /** The lab's folder: what else it needs (templates, handout, solve) is there. */
+  dir: string;
   accounts: Account[];
   pairs: [string, string][];
   /** Bytes one student's server may write in all: the size of their disk. */
   disk: number;
   services: Record<Service, number>;
-  exercises: { id: string; title: string }[];
+  /** What the server saw that the exercises are credited on: line patterns and how a message is made. */
+  evidence: EvidenceSpec;
+  /** In order, each with its rules (credit, hints). */
+  exercises: ExerciseSpec[];
 }
 
-export const DEFAULT_LAB_FILE = packagePath('labs', 'smtp-pop-imap.yaml');
+/** The labs that come with labctl: labs/<name>/lab.yaml. */
+export const LABS_DIR = packagePath('labs');
+export const DEFAULT_LAB = 'smtp-pop-imap';
+export const DEFAULT_LAB_FILE = path.join(LABS_DIR, DEFAULT_LAB, 'lab.yaml');
 
-/** Reads and validates a lab file. Errors name the file, the field and what is expected. */
-export async function loadLab(file: string = DEFAULT_LAB_FILE): Promise<Lab> {
-  const abs = path.resolve(file);
+/**
+ * The lab file `--lab` names: a lab of labs/ by its name (smtp-tls), a lab's folder, or a lab file (a path: it has a
+ * slash or ends in .yaml).
+ */
+export async function labFile(ref: string = DEFAULT_LAB): Promise<string> {
+  const isPath = /[/\\]/.test(ref) || /\.ya?ml$/i.test(ref) || ref === '.' || ref === '..';
+  const abs = isPath ? path.resolve(ref) : path.join(LABS_DIR, ref, 'lab.yaml');
+  const info = await stat(abs).catch(() => undefined);
+  return info?.isDirectory() ? path.join(abs, 'lab.yaml') : abs;
+}
+
+/** Reads and validates a lab: `--lab NAME` (a lab of labs/) or `--lab PATH`. Errors name the file, the field and the line. */
+export async function loadLab(ref: string = DEFAULT_LAB): Promise<Lab> {
+  const abs = await labFile(ref);
   let text: string;
   try {
     text = await readFile(abs, 'utf8');
   } catch (error) {
+    const known = /[/\\]/.test(ref) || /\.ya?ml$/i.test(ref) ? '' : ` (labs here: ${await labNames()})`;
     throw usageError(
-      `cannot read lab file ${abs}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
-      'Check the --lab path.',
+      `cannot read lab file ${abs}: ${(error as NodeJS.ErrnoException).code ?? String(error)}${known}`,
+      'Check --lab: the name of a lab of labs/, or the path of a lab file or folder.',
     );
   }
-  return parseLab(text, abs);
+  // The lab's folder is the real one: labs/smtp-pop-imap.yaml is a link to smtp-pop-imap/lab.yaml.
+  const dir = path.dirname(await realpath(abs).catch(() => abs));
+  return parseLab(text, abs, dir);
 }
 
-export function parseLab(text: string, file: string): Lab {
-  const doc = parseDocument(text);
+/** The names of the labs in labs/. */
+export async function labNames(): Promise<string> {
+  const entries = await readdir(LABS_DIR, { withFileTypes: true }).catch(() => []);
+  return entries
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort()
+    .join(', ');
+}
+
+/** The line of the YAML node at `at`, or of its nearest parent that is there. */
+function lineOf(doc: Document, counter: LineCounter, at: readonly PropertyKey[]): number | undefined {
+  for (let p = [...at]; ; p = p.slice(0, -1)) {
+    const node = p.length === 0 ? doc.contents : doc.getIn(p as (string | number)[], true);
+    const range = (node as { range?: [number, number, number] } | null | undefined)?.range;
+    if (range) return counter.linePos(range[0]).line;
+    if (p.length === 0) return undefined;
+  }
+}
+
+export function parseLab(text: string, file: string, dir = path.dirname(file)): Lab {
+  const counter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: counter });
   if (doc.errors.length > 0) {
     const first = doc.errors[0]!;
     const where = first.linePos?.[0] ? ` (line ${first.linePos[0].line})` : '';
     throw usageError(`${file}${where}: not valid YAML: ${first.message.split('\n')[0]}`);
   }
-  const parsed = labSchema.safeParse(doc.toJS());
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((issue) => {
-      const field = issue.path.length > 0 ? issue.path.join('.') : '(top level)';
-      return `  ${field}: ${issue.message}`;
-    });
-    throw usageError(
+  const problem = (at: readonly PropertyKey[], message: string) => {
+    const field = at.length > 0 ? at.map(String).join('.') : '(top level)';
+    const line = lineOf(doc, counter, at);
+    return `  ${field}: ${message}${line === undefined ? '' : ` (line ${line})`}`;
+  };
+  const invalid = (lines: string[]) =>
+    usageError(
       `${file}: invalid lab file:\n${lines.join('\n')}`,
-      'Fix the fields above; see "Lab file format" in the README.',
+      'Fix the fields above; see "Lab format" in the README.',
     );
+  const parsed = labSchema.safeParse(doc.toJS());
+  if (!parsed.success) throw invalid(parsed.error.issues.map((issue) => problem(issue.path, issue.message)));
+  try {
+    return toLab(parsed.data, file, dir);
+  } catch (error) {
+    if (error instanceof SpecError) throw invalid([problem(error.path, error.message)]);
+    throw error;
   }
-  return toLab(parsed.data, file);
 }
 
-function toLab(data: LabFile, file: string): Lab {
+function toLab(data: LabFile, file: string, dir: string): Lab {
   const accounts = Array.from({ length: data.accounts.count }, (_, i) => ({
     user: `${data.accounts.prefix}${i + 1}`,
     password: data.accounts.password,
@@ -133,32 +228,31 @@ function toLab(data: LabFile, file: string): Lab {
   data.pairs.forEach((pair, i) => {
     pair.forEach((user, j) => {
       if (!known.has(user)) {
-        throw usageError(
-          `${file}: invalid lab file:\n  pairs.${i}.${j}: "${user}" is not one of the accounts ${accounts[0]!.user}..${accounts.at(-1)!.user}`,
+        throw new SpecError(
+          ['pairs', i, j],
+          `"${user}" is not one of the accounts ${accounts[0]!.user}..${accounts.at(-1)!.user}`,
         );
       }
     });
   });
-  const ids = new Set<string>();
-  data.exercises.forEach((exercise, i) => {
-    if (ids.has(exercise.id))
-      throw usageError(`${file}: invalid lab file:\n  exercises.${i}.id: "${exercise.id}" appears twice`);
-    ids.add(exercise.id);
-  });
   const services = data.services as Record<Service, number>;
   const collision = portCollision(services);
-  if (collision) {
-    throw usageError(`${file}: invalid lab file:\n  services.${collision.service}: ${collisionText(collision)}`);
-  }
+  if (collision) throw new SpecError(['services', collision.service], collisionText(collision));
+  const evidence = data.evidence as EvidenceSpec;
+  const exercises = data.exercises as ExerciseSpec[];
+  // Every exercise has a rule that can credit it, over events the lab's evidence defines: checked here, once.
+  compileRules({ evidence, exercises });
   return {
     name: data.name,
     title: data.title,
     file,
+    dir,
     accounts,
     pairs: data.pairs,
     disk: data.disk,
     services,
-    exercises: data.exercises,
+    evidence,
+    exercises,
   };
 }
 
@@ -171,8 +265,15 @@ export async function labFromLabels(labels: Record<string, string>): Promise<Lab
   const data = labels['dev.labctl.lab-data'];
   if (data) {
     try {
-      // A class made before disks were bounded stored its lab without one: it gets the default.
-      return { disk: DEFAULT_DISK_BYTES, ...(JSON.parse(data) as Omit<Lab, 'disk'>) };
+      // A class made before disks were bounded stored its lab without one: it gets the default. One made before labs
+      // were folders has no folder: its file's.
+      const lab = JSON.parse(data) as Partial<Lab> & Pick<Lab, 'name' | 'file'>;
+      return {
+        disk: DEFAULT_DISK_BYTES,
+        dir: path.dirname(lab.file),
+        evidence: { lines: {} },
+        ...lab,
+      } as Lab;
     } catch {
       // an unreadable label: fall back to the file
     }

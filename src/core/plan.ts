@@ -367,7 +367,7 @@ function planSidecar(
       { volume: s.progress, target: '/state' },
     ],
     env: [
-      `LABCTL_LAB=${JSON.stringify({ labName: lab.name, labTitle: lab.title, exercises: lab.exercises })}`,
+      `LABCTL_LAB=${JSON.stringify({ labName: lab.name, labTitle: lab.title, exercises: lab.exercises, evidence: lab.evidence })}`,
       `LABCTL_CARD=${JSON.stringify(card)}`,
       // Its own keys only: the class token stays on the host side (the label below, readable with Docker access).
       `LABCTL_ADMIN_KEY=${adminKey(options.token, n)}`,

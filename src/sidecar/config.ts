@@ -1,3 +1,5 @@
+import type { EvidenceSpec, ExerciseSpec } from '../core/lab-rules/spec.js';
+
 /** What labctl tells a sidecar, through its environment. */
 export interface SidecarCard {
   className: string;
@@ -18,7 +20,10 @@ export interface SidecarConfig {
   card: SidecarCard;
   labName: string;
   labTitle: string;
-  exercises: { id: string; title: string }[];
+  /** The lab's exercises, in order, with the rules that credit them and their hints. */
+  exercises: ExerciseSpec[];
+  /** What the rules read: the lab's line patterns, and how a message is made. */
+  evidence: EvidenceSpec;
   /** labctl's key for this sidecar (Bearer): progress and reset. Not the class token, which stays on the host. */
   adminKey: string;
   studentKey: string;
@@ -42,13 +47,17 @@ function required(env: NodeJS.ProcessEnv, name: string): string {
 }
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): SidecarConfig {
-  const lab = JSON.parse(required(env, 'LABCTL_LAB')) as Pick<SidecarConfig, 'labName' | 'labTitle' | 'exercises'>;
+  const lab = JSON.parse(required(env, 'LABCTL_LAB')) as Pick<
+    SidecarConfig,
+    'labName' | 'labTitle' | 'exercises' | 'evidence'
+  >;
   const card = JSON.parse(required(env, 'LABCTL_CARD')) as SidecarCard;
   return {
     card,
     labName: lab.labName,
     labTitle: lab.labTitle,
     exercises: lab.exercises,
+    evidence: lab.evidence,
     adminKey: required(env, 'LABCTL_ADMIN_KEY'),
     studentKey: required(env, 'LABCTL_STUDENT_KEY'),
     verifyLog: env.LABCTL_VERIFY_LOG ?? '/evidence/log/verify.log',
