@@ -93,6 +93,7 @@ export const labSchema = z
           })
           .strict()
           .optional(),
+        session: z.object({ key: z.string(), opens: z.string() }).strict().optional(),
       })
       .strict(),
     exercises: z

@@ -1,4 +1,10 @@
-import type { CompiledLab, CompiledRule } from '../core/lab-rules/compile.js';
+import {
+  GROUPS,
+  type CompiledGroup,
+  type CompiledLab,
+  type CompiledRule,
+  type GroupName,
+} from '../core/lab-rules/compile.js';
 import type { RuleContext } from '../core/lab-rules/conditions.js';
 import { resolve } from '../core/lab-rules/template.js';
 import { eventsOfLine, type LabEvent } from './lines.js';
@@ -23,8 +29,11 @@ export const HINT_LIMIT = 240;
 /** Values kept per list of a message (the accounts it was delivered to). */
 const LIST_LIMIT = 10;
 
-/** What the trusted log and the archive said so far about one message; dropped after maxAgeMs or beyond maxQueueIds. */
-interface MessageState {
+/**
+ * What the trusted log (and, for a message, the archive) said so far about one message or session; dropped after
+ * maxAgeMs or beyond maxQueueIds.
+ */
+interface GroupState {
   /** Clock time (ms) the sidecar first heard of it. */
   seenAt: number;
   /** Its events, by kind, in the order they came (the fields the rules read). */
@@ -54,7 +63,7 @@ export interface VerifierOptions {
   since?: () => string | null;
   /** Exercises already credited need nothing more. */
   isCredited?: (id: string) => boolean;
-  /** Messages kept at most (oldest dropped first). */
+  /** Messages (and sessions) kept at most (oldest dropped first). */
   maxQueueIds?: number;
   /** Messages older than this (by the clock) are dropped. */
   maxAgeMs?: number;
@@ -77,7 +86,9 @@ export interface VerifierStats {
  * bounds, and nothing about the exercises already credited. Call take() to collect what was earned since the last call.
  */
 export class LabVerifier {
-  private readonly messages = new Map<string, MessageState>();
+  /** The messages and sessions of the lab, by key. */
+  private readonly groups = new Map<GroupName, Map<string, GroupState>>(GROUPS.map((g) => [g, new Map()]));
+  private readonly messages = this.groups.get('message')!;
   private readonly found = new Map<string, Evidence>();
   /** One near miss per exercise not done (the latest). */
   private readonly nearMisses = new Map<string, string>();
@@ -147,13 +158,15 @@ export class LabVerifier {
     };
   }
 
-  /** Drops the messages older than maxAgeMs, then the oldest beyond maxQueueIds. */
+  /** Drops the messages and sessions older than maxAgeMs, then the oldest beyond maxQueueIds. */
   prune(): void {
     const oldest = this.now().getTime() - this.maxAgeMs;
-    for (const [key, m] of this.messages) {
-      if (m.seenAt >= oldest && this.messages.size <= this.maxQueueIds) break;
-      this.messages.delete(key);
-      this.dropped++;
+    for (const map of this.groups.values()) {
+      for (const [key, m] of map) {
+        if (m.seenAt >= oldest && map.size <= this.maxQueueIds) break;
+        map.delete(key);
+        this.dropped++;
+      }
     }
   }
 
@@ -165,54 +178,64 @@ export class LabVerifier {
   addEvent(e: LabEvent): void {
     const time = String(e.fields.time);
     if (!this.counts(time)) return;
-    const key = this.readsMessages() ? this.keyOf(e.fields) : undefined;
-    let message: MessageState | undefined;
-    if (key !== undefined) {
-      // Only the events the rules read through `message.` are kept, and only as many and as much as they read.
-      const keep = this.options.lab.message!.keeps.get(e.name);
-      message = keep ? this.entry(key) : this.messages.get(key);
-      const kept = message?.events[e.name] ?? [];
-      if (message && keep && kept.length < keep.count) {
+    const joined: { group: CompiledGroup; key: string; state: GroupState }[] = [];
+    for (const group of this.options.lab.groups) {
+      const key = this.reads(group.name) ? keyOf(e.fields, group.key) : undefined;
+      if (key === undefined) continue;
+      const map = this.groups.get(group.name)!;
+      // Only the events the rules read through `message.` or `session.` are kept, as many and as much as they read.
+      const keep = group.keeps.get(e.name);
+      let state: GroupState | undefined;
+      if (group.opens === e.name) {
+        map.delete(key);
+        state = this.entry(map, key);
+      } else state = keep && !group.opens ? this.entry(map, key) : map.get(key);
+      if (!state) continue;
+      const kept = state.events[e.name] ?? [];
+      if (keep && kept.length < keep.count) {
         // A new array of the exact length: an array grown by push() holds room for 16 more.
-        message.events[e.name] = [...kept, keep.fields === 'all' ? e.fields : slim(e.fields, keep.fields)];
+        state.events[e.name] = [...kept, keep.fields === 'all' ? e.fields : slim(e.fields, keep.fields)];
       }
+      joined.push({ group, key, state });
     }
     const rules = this.rulesOn.get(e.name);
     if (rules) {
-      const scope = message ? { ...e.fields, message: this.view(key!, message) } : e.fields;
+      const scope: Record<string, unknown> = { ...e.fields };
+      for (const j of joined) scope[j.group.name] = this.view(j.group, j.key, j.state);
       for (const rule of rules) {
         if (this.done(rule.exercise) || !rule.where(scope, this.ctx)) continue;
         if (rule.hint) this.hint(rule.exercise, rule.say.render(scope));
         else this.credit(rule.exercise, { at: this.timeOf(rule, scope) ?? time, evidence: rule.say.render(scope) });
       }
     }
-    if (message) this.lookAt(key!, message);
+    for (const j of joined) if (j.group.name === 'message') this.lookAt(j.group, j.key, j.state);
   }
 
   /** A copy from the archive. Only one that our smtpd received (see receivedQueueId) can count. */
   addMessage(m: MessageFacts): void {
-    if (m.queueId === undefined || !this.options.lab.message) {
+    const group = this.options.lab.groups.find((g) => g.name === 'message');
+    if (m.queueId === undefined || !group) {
       this.ignoredMessages++;
       return;
     }
     if ((this.rulesOn.get('message') ?? []).every((r) => this.done(r.exercise))) return;
-    const message = this.entry(m.queueId);
+    const message = this.entry(this.messages, m.queueId);
     if (message.copy || message.checked) return;
     message.copy = m;
-    this.lookAt(m.queueId, message);
+    this.lookAt(group, m.queueId, message);
   }
 
   /** The rules on messages, once: when the message is complete and has its copy. Then the copy is let go. */
-  private lookAt(key: string, message: MessageState): void {
+  private lookAt(group: CompiledGroup, key: string, message: GroupState): void {
     const rules = this.rulesOn.get('message');
     if (!rules || !message.copy || message.checked) return;
-    const view = this.view(key, message);
-    if (!this.options.lab.message!.complete.every((name) => view[name] !== undefined)) return;
+    const view = this.view(group, key, message);
+    if (!group.complete.every((name) => view[name] !== undefined)) return;
     message.checked = true;
     delete message.copy;
     for (const rule of rules) {
       if (this.done(rule.exercise)) continue;
-      const scope: Record<string, unknown> = { [this.options.lab.message!.key]: key, message: view };
+      const scope: Record<string, unknown> = { [group.key]: key, message: view };
       let holds = true;
       if (rule.part) {
         const part = (view.copy as { attachments: unknown[] }).attachments.find((a) => rule.part!(a, this.ctx));
@@ -226,19 +249,19 @@ export class LabVerifier {
   }
 
   /**
-   * A message as the rules read it: its key, the first event of each kind (after the last reset), its copy, the
-   * From: and To: headers the client wrote, whether it came untouched, and its lists.
+   * A message or a session as the rules read it: its key and the first event of each kind (after the last reset);
+   * a message also its copy, the From: and To: headers the client wrote, whether it came untouched, and its lists.
    */
-  private view(key: string, message: MessageState): Record<string, unknown> {
-    const spec = this.options.lab.message!;
-    const view: Record<string, unknown> = { [spec.key]: key };
+  private view(group: CompiledGroup, key: string, state: GroupState): Record<string, unknown> {
+    const view: Record<string, unknown> = { [group.key]: key };
     const events = new Map<string, Record<string, unknown>[]>();
-    for (const [name, list] of Object.entries(message.events)) {
+    for (const [name, list] of Object.entries(state.events)) {
       const counted = list.filter((f) => this.counts(String(f.time)));
       events.set(name, counted);
       if (counted[0]) view[name] = counted[0];
     }
-    for (const list of spec.lists) {
+    if (group.name !== 'message') return view;
+    for (const list of group.lists) {
       const values: string[] = [];
       for (const f of events.get(list.on) ?? []) {
         const value = list.value.render(f);
@@ -246,9 +269,9 @@ export class LabVerifier {
       }
       view[list.name] = values;
     }
-    const untouched = spec.untouched;
+    const untouched = group.untouched;
     view.untouched = untouched ? (events.get(untouched.on) ?? []).some((f) => untouched.where(f, this.ctx)) : false;
-    const copy = message.copy;
+    const copy = state.copy;
     if (copy) {
       view.copy = {
         ...copy,
@@ -260,21 +283,15 @@ export class LabVerifier {
           size: a.size,
         })),
       };
-      const sender = spec.sender ? (spec.sender.value?.(view) ?? spec.sender.render(view)) : undefined;
+      const sender = group.sender ? (group.sender.value?.(view) ?? group.sender.render(view)) : undefined;
       view.written = writtenHeaders(copy, typeof sender === 'string' ? sender : undefined, view.untouched === true);
     }
     return view;
   }
 
-  /** Whether an exercise still to earn has a rule that reads messages: else none is kept. */
-  private readsMessages(): boolean {
-    return this.options.lab.rules.some((r) => r.readsMessage && !this.done(r.exercise));
-  }
-
-  private keyOf(fields: Record<string, unknown>): string | undefined {
-    const key = this.options.lab.message?.key;
-    const value = key === undefined ? undefined : fields[key];
-    return typeof value === 'string' && value !== '' ? value : undefined;
+  /** Whether an exercise still to earn has a rule that reads this group: else none is kept. */
+  private reads(group: GroupName): boolean {
+    return this.options.lab.rules.some((r) => r.reads.includes(group) && !this.done(r.exercise));
   }
 
   /** The time of the event a rule's `at` names. */
@@ -309,15 +326,21 @@ export class LabVerifier {
     this.hintsChanged = true;
   }
 
-  private entry(key: string): MessageState {
-    let m = this.messages.get(key);
+  private entry(map: Map<string, GroupState>, key: string): GroupState {
+    let m = map.get(key);
     if (!m) {
       m = { seenAt: this.now().getTime(), events: {} };
-      this.messages.set(key, m);
-      if (this.messages.size > this.maxQueueIds) this.prune();
+      map.set(key, m);
+      if (map.size > this.maxQueueIds) this.prune();
     }
     return m;
   }
+}
+
+/** The key of a group an event belongs to: its field (queueId, pid), as text. */
+function keyOf(fields: Record<string, unknown>, key: string): string | undefined {
+  const value = fields[key];
+  return (typeof value === 'string' && value !== '') || typeof value === 'number' ? String(value) : undefined;
 }
 
 /** The fields of an event a message keeps, copied (a field cut out of a log line would hold the whole line). */

@@ -24,19 +24,27 @@ export interface CompiledRule {
   exercise: string;
   hint: boolean;
   on: string;
-  /** It reads the message its event belongs to (`message.…`), or is on a message. */
-  readsMessage: boolean;
+  /** The groups it reads (`message.…`, `session.…`; a rule on a message reads it). */
+  reads: GroupName[];
   part?: Predicate;
   where: Predicate;
   say: TextTemplate;
   at?: string;
 }
 
-export interface CompiledMessage {
+/** The two groups lines can make: a message (by queue id, with Postfix's copy) and a session (by smtpd's pid). */
+export type GroupName = 'message' | 'session';
+export const GROUPS: GroupName[] = ['message', 'session'];
+
+export interface CompiledGroup {
+  name: GroupName;
   key: string;
+  /** A session: the event that starts its key's session anew (smtpd's connect). */
+  opens?: string;
+  /** A message: the events it needs before the rules `on: message` look at it (with its copy). */
   complete: string[];
   /**
-   * The events a message keeps: those the rules read through `message.`, how many of each (the lists' events, up
+   * The events a group keeps: those the rules read through `message.` or `session.`, how many of each (a list's, up
    * to 20) and which of their fields (always their time).
    */
   keeps: Map<string, { count: number; fields: Set<string> | 'all' }>;
@@ -47,15 +55,15 @@ export interface CompiledMessage {
 
 export interface CompiledLab {
   patterns: CompiledPattern[];
-  message?: CompiledMessage;
+  groups: CompiledGroup[];
   rules: CompiledRule[];
   /** Each event and its fields: true for a field with fields of its own. */
   events: Map<string, Map<string, boolean>>;
 }
 
 const EVENT_NAME = /^[a-z][a-z0-9-]*$/;
-/** Names a message's view already uses. */
-const RESERVED = ['message', 'copy', 'written', 'untouched', 'part'];
+/** Names a group's view already uses. */
+const RESERVED = ['message', 'session', 'copy', 'written', 'untouched', 'part'];
 const asList = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
 /** `postfix/*` and lists of such names as one expression; `*` matches any characters, `/` included. */
@@ -151,8 +159,8 @@ export function compileRules(rules: LabRules): CompiledLab {
     ...pattern,
     where: compileWhere(where, ['evidence', 'lines', pattern.name, 'where'], (p, at) => checkEventPath(fields, p, at)),
   }));
-  const message = compileMessage(rules, events);
-  const compiled: CompiledLab = { patterns, ...(message && { message }), rules: [], events };
+  const groups = GROUPS.flatMap((name) => compileGroup(name, rules, events));
+  const compiled: CompiledLab = { patterns, groups, rules: [], events };
   const ids = new Set<string>();
   rules.exercises.forEach((exercise, i) => {
     if (ids.has(exercise.id)) throw new SpecError(['exercises', i, 'id'], `"${exercise.id}" appears twice`);
@@ -162,84 +170,100 @@ export function compileRules(rules: LabRules): CompiledLab {
   return compiled;
 }
 
-function compileMessage(rules: LabRules, events: Map<string, Map<string, boolean>>): CompiledMessage | undefined {
-  const spec = rules.evidence.message;
-  if (spec === undefined) return undefined;
-  const path = ['evidence', 'message'];
+function compileGroup(name: GroupName, rules: LabRules, events: Map<string, Map<string, boolean>>): CompiledGroup[] {
+  const spec = rules.evidence[name];
+  if (spec === undefined) return [];
+  const path = ['evidence', name];
   if (typeof spec.key !== 'string' || ![...events.values()].some((f) => f.has(spec.key)))
-    throw new SpecError([...path, 'key'], 'a field some line pattern captures (queueId)');
+    throw new SpecError(
+      [...path, 'key'],
+      `a field some line pattern captures (${name === 'message' ? 'queueId' : 'pid'})`,
+    );
   const keyed = new Map([...events].filter(([, fields]) => fields.has(spec.key)));
-  const eventOf = (name: unknown, at: (string | number)[]) => {
-    if (typeof name !== 'string' || !keyed.has(name))
-      throw new SpecError(at, `no event "${String(name)}" with a ${spec.key} (${[...keyed.keys()].join(', ')})`);
-    return keyed.get(name)!;
+  const eventOf = (event: unknown, at: (string | number)[]) => {
+    if (typeof event !== 'string' || !keyed.has(event))
+      throw new SpecError(at, `no event "${String(event)}" with a ${spec.key} (${[...keyed.keys()].join(', ')})`);
+    return keyed.get(event)!;
   };
-  asList(spec.complete).forEach((name, i) => eventOf(name, [...path, 'complete', i]));
-  const lists = Object.entries(spec.lists ?? {}).map(([name, list]) => {
-    const at = [...path, 'lists', name];
-    const fields = eventOf(list?.on, [...at, 'on']);
-    if (keyed.has(name) || ['copy', 'written', 'untouched', spec.key].includes(name))
-      throw new SpecError(at, `"${name}" is already a part of a message`);
-    const value = compileText(String(list.value), [...at, 'value']);
-    for (const p of value.paths) checkEventPath(fields, p, [...at, 'value'], `the event "${list.on}"`);
-    return { name, on: list.on, value };
-  });
-  const keeps: CompiledMessage['keeps'] = new Map();
-  const keep = (name: string, count: number, fields: string[] | 'all') => {
-    const k = keeps.get(name) ?? { count: 0, fields: new Set<string>(['time']) };
+  const keeps: CompiledGroup['keeps'] = new Map();
+  const keep = (event: string, count: number, fields: string[]) => {
+    const k = keeps.get(event) ?? { count: 0, fields: new Set<string>(['time']) };
     k.count = Math.max(k.count, count);
-    if (k.fields !== 'all') for (const f of fields === 'all' ? [] : fields) k.fields.add(f.split('.')[0]!);
-    if (fields === 'all') k.fields = 'all';
-    keeps.set(name, k);
+    if (k.fields !== 'all') for (const f of fields) k.fields.add(f.split('.')[0]!);
+    keeps.set(event, k);
   };
-  for (const name of asList(spec.complete)) keep(name, 1, []);
-  for (const list of lists) keep(list.on, 20, list.value.paths);
-  const message: CompiledMessage = { key: spec.key, complete: asList(spec.complete), keeps, lists };
-  if (spec.untouched !== undefined) {
-    const fields = eventOf(spec.untouched.on, [...path, 'untouched', 'on']);
-    message.untouched = {
-      on: spec.untouched.on,
-      where: compileWhere(spec.untouched.where, [...path, 'untouched', 'where'], (p, at) => {
-        checkEventPath(fields, p, at, `the event "${spec.untouched!.on}"`);
-        keep(spec.untouched!.on, 1, [p]);
+  const group: CompiledGroup = { name, key: spec.key, complete: [], keeps, lists: [] };
+  if (name === 'session') {
+    const opens = (spec as { opens?: string }).opens;
+    eventOf(opens, [...path, 'opens']);
+    group.opens = opens;
+    return [group];
+  }
+  const message = spec as NonNullable<LabRules['evidence']['message']>;
+  group.complete = asList(message.complete);
+  group.complete.forEach((event, i) => {
+    eventOf(event, [...path, 'complete', i]);
+    keep(event, 1, []);
+  });
+  group.lists = Object.entries(message.lists ?? {}).map(([list, spec]) => {
+    const at = [...path, 'lists', list];
+    const fields = eventOf(spec?.on, [...at, 'on']);
+    if (keyed.has(list) || RESERVED.includes(list) || list === group.key)
+      throw new SpecError(at, `"${list}" is already a part of a message`);
+    const value = compileText(String(spec.value), [...at, 'value']);
+    for (const p of value.paths) checkEventPath(fields, p, [...at, 'value'], `the event "${spec.on}"`);
+    keep(spec.on, 20, value.paths);
+    return { name: list, on: spec.on, value };
+  });
+  if (message.untouched !== undefined) {
+    const on = message.untouched.on;
+    const fields = eventOf(on, [...path, 'untouched', 'on']);
+    group.untouched = {
+      on,
+      where: compileWhere(message.untouched.where, [...path, 'untouched', 'where'], (p, at) => {
+        checkEventPath(fields, p, at, `the event "${on}"`);
+        keep(on, 1, [p]);
       }),
     };
   }
-  if (spec.sender !== undefined) {
-    message.sender = compileText(String(spec.sender), [...path, 'sender']);
-    const check = messagePathCheck(keyed, message);
-    for (const p of message.sender.paths) check(`message.${p}`, [...path, 'sender']);
+  if (message.sender !== undefined) {
+    group.sender = compileText(String(message.sender), [...path, 'sender']);
+    const check = groupPathCheck(keyed, group);
+    for (const p of group.sender.paths) check(`message.${p}`, [...path, 'sender']);
   }
-  return message;
+  return [group];
 }
 
-/** Paths under `message.`: its events and their fields, its copy, the headers written, its lists. */
-function messagePathCheck(keyed: Map<string, Map<string, boolean>>, message: CompiledMessage): PathCheck {
+/** Paths under `message.` or `session.`: its events and their fields; a message's copy, written headers, lists. */
+function groupPathCheck(keyed: Map<string, Map<string, boolean>>, group: CompiledGroup): PathCheck {
   return (path, at) => {
     const [, part = '', ...rest] = path.split('.');
-    if (part === message.key) return;
+    if (part === group.key) return;
     if (keyed.has(part)) {
       if (rest.length > 0) checkEventPath(keyed.get(part)!, rest.join('.'), at, `the event "${part}"`);
-      // What the rules read of a message's events is all it keeps of them.
-      // (`message.delivered` alone is its presence and its time.)
-      const k = message.keeps.get(part) ?? { count: 1, fields: new Set<string>(['time']) };
+      // What the rules read of a group's events is all it keeps of them (`message.delivered` alone is its
+      // presence and its time).
+      const k = group.keeps.get(part) ?? { count: 1, fields: new Set<string>(['time']) };
       if (k.fields !== 'all' && rest[0] !== undefined) k.fields.add(rest[0]);
-      message.keeps.set(part, k);
+      group.keeps.set(part, k);
       return;
     }
-    if (part === 'copy') {
-      if (rest.length > 0 && !COPY_FIELDS.includes(rest[0]!))
-        throw new SpecError(at, `a copy has no field "${rest[0]}" (it has ${COPY_FIELDS.join(', ')})`);
-      return;
+    const parts = [group.key, ...keyed.keys()];
+    if (group.name === 'message') {
+      if (part === 'copy') {
+        if (rest.length > 0 && !COPY_FIELDS.includes(rest[0]!))
+          throw new SpecError(at, `a copy has no field "${rest[0]}" (it has ${COPY_FIELDS.join(', ')})`);
+        return;
+      }
+      if (part === 'written') {
+        if (rest.length > 0 && !['from', 'to'].includes(rest[0]!))
+          throw new SpecError(at, `written has from and to only`);
+        return;
+      }
+      if (part === 'untouched' || group.lists.some((l) => l.name === part)) return;
+      parts.push('copy', 'written', 'untouched', ...group.lists.map((l) => l.name));
     }
-    if (part === 'written') {
-      if (rest.length > 0 && !['from', 'to'].includes(rest[0]!))
-        throw new SpecError(at, `written has from and to only`);
-      return;
-    }
-    if (part === 'untouched' || message.lists.some((l) => l.name === part)) return;
-    const parts = [message.key, ...keyed.keys(), 'copy', 'written', 'untouched', ...message.lists.map((l) => l.name)];
-    throw new SpecError(at, `a message has no "${part}" (it has ${parts.join(', ')})`);
+    throw new SpecError(at, `a ${group.name} has no "${part}" (it has ${parts.join(', ')})`);
   };
 }
 
@@ -273,19 +297,23 @@ function compileRule(
       [...path, 'on'],
       `no event "${String(rule.on)}" (${[...lab.events.keys(), 'message'].join(', ')})`,
     );
-  if (onMessage && !lab.message)
+  const message = lab.groups.find((g) => g.name === 'message');
+  if (onMessage && !message)
     throw new SpecError([...path, 'on'], 'the lab says nothing of messages (evidence.message)');
   if (rule.part !== undefined && !onMessage)
     throw new SpecError([...path, 'part'], 'only a rule on a message has parts');
-  const keyed = new Map([...lab.events].filter(([, f]) => lab.message && f.has(lab.message.key)));
-  const inMessage = lab.message && (onMessage || fields!.has(lab.message.key));
-  const messageCheck = lab.message && messagePathCheck(keyed, lab.message);
-  let readsMessage = onMessage;
+  const reads = new Set<GroupName>(onMessage ? ['message'] : []);
+  const groupChecks = new Map(
+    lab.groups
+      .filter((g) => (onMessage ? g.name === 'message' : fields!.has(g.key)))
+      .map((g) => [g.name, groupPathCheck(new Map([...lab.events].filter(([, f]) => f.has(g.key))), g)]),
+  );
   const check: PathCheck = (p, at) => {
-    const head = p.split('.')[0];
-    if (head === 'message' && inMessage) {
-      readsMessage = true;
-      return messageCheck!(p, at);
+    const head = p.split('.')[0] ?? '';
+    const group = groupChecks.get(head as GroupName);
+    if (group) {
+      reads.add(head as GroupName);
+      return group(p, at);
     }
     if (head === 'part' && rule.part !== undefined) {
       const sub = p.split('.')[1];
@@ -294,8 +322,8 @@ function compileRule(
       return;
     }
     if (onMessage) {
-      if (p === lab.message!.key) return;
-      throw new SpecError(at, `a rule on a message reads ${lab.message!.key}, message.… and part.…, not "${p}"`);
+      if (p === message!.key) return;
+      throw new SpecError(at, `a rule on a message reads ${message!.key}, message.… and part.…, not "${p}"`);
     }
     checkEventPath(fields!, p, at, `the event "${rule.on}"`);
   };
@@ -312,7 +340,7 @@ function compileRule(
     exercise,
     hint,
     on: rule.on,
-    readsMessage,
+    reads: [...reads],
     ...(rule.part !== undefined && {
       part: compileWhere(rule.part, [...path, 'part'], (p, at) => {
         if (!PART_FIELDS.includes(p))

@@ -60,9 +60,17 @@ export interface MessageSpec {
   lists?: Record<string, { on: string; value: string }>;
 }
 
+/** How an SMTP session's lines make one: those of one smtpd process (its pid) from a connect on. */
+export interface SessionSpec {
+  key: string;
+  /** The event that starts its key's session anew. */
+  opens: string;
+}
+
 export interface EvidenceSpec {
   lines: Record<string, LinePattern>;
   message?: MessageSpec;
+  session?: SessionSpec;
 }
 
 /** When a rule is looked at (`on` an event, or a message), what must hold, and what it says (in French). */
