@@ -1,28 +1,59 @@
 import net from 'node:net';
-import type { Service } from './core/lab.js';
+import tls from 'node:tls';
+import type { Protocol, TlsMode } from './core/lab.js';
 import { SidecarClient } from './core/sidecar-client.js';
-import type { Endpoint } from './core/ports.js';
 
-const BANNER: Record<Service, RegExp> = {
+const BANNER: Record<Protocol, RegExp> = {
   smtp: /^220[ -]/,
   pop3: /^\+OK/,
   imap: /^\* OK/,
   ssh: /^SSH-/,
 };
-const GOODBYE: Partial<Record<Service, string>> = { smtp: 'QUIT\r\n', pop3: 'QUIT\r\n', imap: 'a LOGOUT\r\n' };
+const GOODBYE: Partial<Record<Protocol, string>> = { smtp: 'QUIT\r\n', pop3: 'QUIT\r\n', imap: 'a LOGOUT\r\n' };
+
+/**
+ * What a port should answer: the greeting of its protocol, after a TLS handshake for a service with implicit TLS
+ * (checked against `ca` for `servername` when given: the server shows the certificate the class's CA signed for it).
+ */
+export interface Greeting {
+  protocol: Protocol | 'web';
+  tls?: TlsMode;
+  ca?: string;
+  servername?: string;
+}
+
+/** The greeting of a service known by its name alone (smtp, pop3, imap, ssh, web). */
+export function greetingOf(service: string): Greeting {
+  return { protocol: service as Protocol | 'web' };
+}
 
 /**
  * Connects and reads the greeting a student would see: 220, +OK, * OK or SSH- (or the sidecar's
  * /health). Resolves to it, or rejects.
  */
-export function probe(host: string, port: number, service: Endpoint, timeoutMs = 2000): Promise<string> {
-  if (service === 'web') return new SidecarClient({ host, port }).health(timeoutMs);
-  return probeMail(host, port, service, timeoutMs);
+export function probe(host: string, port: number, greeting: Greeting | string, timeoutMs = 2000): Promise<string> {
+  const g = typeof greeting === 'string' ? greetingOf(greeting) : greeting;
+  if (g.protocol === 'web') return new SidecarClient({ host, port }).health(timeoutMs);
+  return probeMail(host, port, g as Greeting & { protocol: Protocol }, timeoutMs);
 }
 
-function probeMail(host: string, port: number, service: Service, timeoutMs: number): Promise<string> {
+function probeMail(
+  host: string,
+  port: number,
+  g: Greeting & { protocol: Protocol },
+  timeoutMs: number,
+): Promise<string> {
+  const service = g.tls === 'implicit' ? `${g.protocol} (TLS)` : g.protocol;
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host, port });
+    const socket =
+      g.tls === 'implicit'
+        ? tls.connect({
+            host,
+            port,
+            ...(g.servername && { servername: g.servername }),
+            ...(g.ca ? { ca: g.ca } : { rejectUnauthorized: false }),
+          })
+        : net.connect({ host, port });
     let data = '';
     const done = (error?: Error) => {
       clearTimeout(timer);
@@ -40,9 +71,9 @@ function probeMail(host: string, port: number, service: Service, timeoutMs: numb
       data += chunk;
       const line = data.split(/\r?\n/)[0] ?? '';
       if (!data.includes('\n')) return;
-      if (BANNER[service].test(line)) {
+      if (BANNER[g.protocol].test(line)) {
         done();
-        const bye = GOODBYE[service];
+        const bye = GOODBYE[g.protocol];
         if (bye) socket.end(bye);
         else socket.end();
         resolve(line);
@@ -59,7 +90,7 @@ function probeMail(host: string, port: number, service: Service, timeoutMs: numb
 export async function waitForGreeting(
   host: string,
   port: number,
-  service: Endpoint,
+  greeting: Greeting | string,
   deadline: number,
   signal?: AbortSignal,
   intervalMs = 100,
@@ -68,11 +99,12 @@ export async function waitForGreeting(
   while (Date.now() < deadline) {
     signal?.throwIfAborted();
     try {
-      return await probe(host, port, service, Math.min(2000, Math.max(100, deadline - Date.now())));
+      return await probe(host, port, greeting, Math.min(2000, Math.max(100, deadline - Date.now())));
     } catch (error) {
       last = error;
       await new Promise((r) => setTimeout(r, intervalMs));
     }
   }
-  throw last instanceof Error ? last : new Error(`no ${service} greeting from ${host}:${port}`);
+  const name = typeof greeting === 'string' ? greeting : greeting.protocol;
+  throw last instanceof Error ? last : new Error(`no ${name} greeting from ${host}:${port}`);
 }

@@ -1,12 +1,9 @@
-import { SERVICES } from '../core/lab.js';
-import type { Endpoint } from '../core/ports.js';
-
-const ENDPOINTS: Endpoint[] = [...SERVICES, 'web'];
+import { labFromLabels } from '../core/lab.js';
 import { DISK_NEAR_FULL, diskUse, studentDisk, type DiskUse } from '../core/board-model.js';
 import { LABEL } from '../core/labels.js';
 import { formatBytes } from '../core/reconcile.js';
 import { parsePorts } from '../core/ports.js';
-import { probe } from '../probe.js';
+import { probe, type Greeting } from '../probe.js';
 import { table } from '../ui/tables.js';
 import { defaultContext, type Context } from './context.js';
 
@@ -18,6 +15,8 @@ export interface StatusOptions {
 export interface StudentStatus {
   class: string;
   student: number;
+  /** The lab the class runs. */
+  lab: string;
   /** Where the student's ports answer, as the engine says. */
   address: string;
   containers: Record<string, string>;
@@ -46,6 +45,7 @@ export async function status(options: StatusOptions, ctx: Context = defaultConte
     const row = rows.get(key) ?? {
       class: c.labels[LABEL.class] ?? '',
       student: Number(c.labels[LABEL.student]),
+      lab: '',
       address: '',
       containers: {},
       services: {},
@@ -60,38 +60,44 @@ export async function status(options: StatusOptions, ctx: Context = defaultConte
     if (disk) row.disk = disk;
     rows.set(key, row);
   }
-  const probes = containers
-    .filter((c) => c.labels[LABEL.role] === 'mail')
-    .flatMap((c) => {
+  const mails = containers.filter((c) => c.labels[LABEL.role] === 'mail');
+  const probes = await Promise.all(
+    mails.map(async (c) => {
       const row = rows.get(`${c.labels[LABEL.class]}/${c.labels[LABEL.student]}`)!;
+      const lab = await labFromLabels(c.labels).catch(() => undefined);
+      row.lab = lab?.name ?? c.labels[LABEL.lab] ?? '';
       const ports = parsePorts(c.labels[LABEL.ports]);
       const host = engine.address(c.labels[LABEL.bind] ?? c.ports[0]?.ip ?? '', c.node);
       row.address = host;
-      return ENDPOINTS.map(async (service) => {
+      return Object.keys(ports).map(async (service) => {
+        const greeting: Greeting = lab?.protocols[service] ?? { protocol: service as Greeting['protocol'] };
         row.services[service] =
           (service === 'web' ? row.containers.sidecar === 'running' : c.state === 'running') &&
-          ports[service] !== undefined &&
-          (await probe(host, ports[service], service, 1500).then(
+          (await probe(host, ports[service]!, greeting, 1500).then(
             () => true,
             () => false,
           ));
       });
-    });
-  await Promise.all(probes);
+    }),
+  );
+  await Promise.all(probes.flat());
   const result = [...rows.values()].sort((a, b) => a.class.localeCompare(b.class) || a.student - b.student);
+  // Every service of every class shown, in their labs' order, the page last; "-" where a class's lab has none.
+  const endpoints = [...new Set(result.flatMap((r) => Object.keys(r.services).filter((s) => s !== 'web'))), 'web'];
   const text =
     result.length === 0
       ? `No labctl class${options.className ? ` named ${options.className}` : ''} on this Docker engine.`
       : table(
-          ['class', 'student', 'address', 'mail', 'sidecar', ...ENDPOINTS, 'disk'],
+          ['class', 'student', 'address', 'mail', 'sidecar', ...endpoints, 'disk', 'lab'],
           result.map((r) => [
             r.class,
             r.student,
             r.address,
             r.containers.mail ?? 'missing',
             r.containers.sidecar ?? 'missing',
-            ...ENDPOINTS.map((s) => (r.services[s] ? 'ok' : 'DOWN')),
+            ...endpoints.map((s) => (!(s in r.services) ? '-' : r.services[s] ? 'ok' : 'DOWN')),
             diskCell(r.disk),
+            r.lab,
           ]),
         );
   reporter.result(text, result);

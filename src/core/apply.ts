@@ -268,8 +268,13 @@ async function waitReady(s: StudentPlan, plan: Plan, engine: Engine, deadline: n
       // proxy and the kernel some CPU, which the servers starting beside it need more. SMTP answers last (Postfix
       // starts after rsyslog, Courier and sshd); once it does, the other ports are asked, and answer at once.
       const [first, ...rest] = [...c.ports].sort((a, b) => Number(b.service === 'smtp') - Number(a.service === 'smtp'));
-      if (first) await waitForGreeting(host, first.host, first.service, deadline, signal, READY_POLL_MS);
-      await Promise.all(rest.map((p) => waitForGreeting(host, p.host, p.service, deadline, signal)));
+      // A TLS port answers with the certificate the class's CA signed for this server, or not at all.
+      const greeting = (service: string) => {
+        const info = plan.lab.protocols[service];
+        return info ? { ...info, ...(plan.ca && { ca: plan.ca, servername: s.hostname }) } : service;
+      };
+      if (first) await waitForGreeting(host, first.host, greeting(first.service), deadline, signal, READY_POLL_MS);
+      await Promise.all(rest.map((p) => waitForGreeting(host, p.host, greeting(p.service), deadline, signal)));
     } catch (error) {
       if (signal.aborted) throw signal.reason;
       const logs = await engine.logs(c.name, 20).catch(() => '(no logs)');

@@ -1,6 +1,9 @@
 import type { Engine } from '../docker/engine.js';
 import { studentMails } from './class-objects.js';
 import { labFromLabels, pairFor, studentAccounts, type Lab } from './lab.js';
+import { usesTls } from './plan.js';
+import { labServices, type ServiceInfo } from './services.js';
+import { classCa } from './tls.js';
 import { LABEL } from './labels.js';
 import { parsePorts } from './ports.js';
 import { personAt, rosterOf, type PersonFields } from './roster.js';
@@ -22,6 +25,10 @@ export interface ClassInfo {
   class: string;
   lab: string;
   title: string;
+  /** The services of the lab's server, in its order (the cards list them). */
+  services?: ({ name: string } & ServiceInfo)[];
+  /** The class's certificate authority (PEM), when the lab's services speak TLS: `openssl s_client -CAfile` checks with it. */
+  ca?: string;
   students: StudentInfo[];
 }
 
@@ -60,5 +67,12 @@ export async function classInfo(className: string, engine: Engine, student?: num
     });
   }
   const first = await labOf(mails[0]!.labels);
-  return { class: className, lab: first.name, title: first.title, students };
+  return {
+    class: className,
+    lab: first.name,
+    title: first.title,
+    services: labServices(first),
+    ...(token && usesTls(first) && { ca: classCa(token, className).cert }),
+    students,
+  };
 }

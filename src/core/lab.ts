@@ -7,7 +7,10 @@ import { usageError } from '../errors.js';
 import { compileRules } from './lab-rules/compile.js';
 import { SpecError, type EvidenceSpec, type ExerciseSpec } from './lab-rules/spec.js';
 import { collisionText, portCollision } from './ports.js';
+import { PROTOCOLS, serviceInfo, type ServiceInfo } from './services.js';
 import { studentPassword } from './token.js';
+
+export { PROTOCOLS, serviceInfo, type Protocol, type ServiceInfo, type TlsMode } from './services.js';
 
 const userName = z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'a Unix user name such as util1');
 
@@ -59,6 +62,9 @@ const linePattern = z
   })
   .strict();
 
+const port = z.number().int().min(1).max(65535);
+const tls = z.enum(['none', 'starttls', 'implicit']).optional();
+
 export const labSchema = z
   .object({
     name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,40}$/, 'lower-case letters, digits and dashes'),
@@ -78,8 +84,20 @@ export const labSchema = z
      */
     disk: diskSize.default(DEFAULT_DISK_BYTES),
     services: z
-      .record(z.enum(['smtp', 'pop3', 'imap', 'ssh']), z.number().int().min(1).max(65535))
-      .refine((s) => ['smtp', 'pop3', 'imap', 'ssh'].every((k) => k in s), 'smtp, pop3, imap and ssh ports'),
+      .record(
+        z.string().regex(/^[a-z][a-z0-9-]{0,15}$/, 'a service name: lower-case letters, digits, dashes'),
+        z.union([
+          port,
+          z.object({ port, protocol: z.enum(PROTOCOLS).optional(), tls, label: z.string().min(1).optional() }).strict(),
+        ]),
+      )
+      .refine((s) => 'ssh' in s, 'an ssh service (students log in to read their mailboxes and the log)')
+      .refine((s) => !('web' in s), 'no service named web: that is the progress page'),
+    /** Debian packages the lab adds to the mail image. */
+    image: z
+      .object({ packages: z.array(z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/, 'a Debian package name')).default([]) })
+      .strict()
+      .default({ packages: [] }),
     evidence: z
       .object({
         lines: z.record(z.string(), linePattern),
@@ -112,8 +130,8 @@ export const labSchema = z
   .strict();
 
 export type LabFile = z.infer<typeof labSchema>;
-export type Service = 'smtp' | 'pop3' | 'imap' | 'ssh';
-export const SERVICES: readonly Service[] = ['smtp', 'pop3', 'imap', 'ssh'];
+/** A service of the mail container, by the lab's name for it (smtp, submission, imaps, ssh…). */
+export type Service = string;
 
 export interface Account {
   user: string;
@@ -131,11 +149,59 @@ export interface Lab {
   pairs: [string, string][];
   /** Bytes one student's server may write in all: the size of their disk. */
   disk: number;
+  /** Each service's container port, in the lab's order. */
   services: Record<Service, number>;
+  /** How each service is spoken to. */
+  protocols: Record<Service, ServiceInfo>;
+  /** Debian packages the lab adds to the mail image. */
+  image: { packages: string[] };
+  /**
+   * What the lab adds to each server's configuration: the templates of its folder's server/ (see serverFiles), kept
+   * with the lab (in its label), so that a class never reads them from a folder that may have moved.
+   */
+  server: ServerTemplate[];
   /** What the server saw that the exercises are credited on: line patterns and how a message is made. */
   evidence: EvidenceSpec;
   /** In order, each with its rules (credit, hints). */
   exercises: ExerciseSpec[];
+}
+
+/** A file of a lab's server/ folder: rendered (ejs) to `path` on the server, replacing or added to the base's. */
+export interface ServerTemplate {
+  /** Where it goes, under / (etc/postfix/main.cf). */
+  path: string;
+  template: string;
+  mode: number;
+  /** `main.cf+.ejs`: added at the end of the base's file instead of replacing it. */
+  append: boolean;
+}
+
+/**
+ * The templates of a lab's server/ folder, which mirrors the server's file system under /etc: `etc/x.ejs` renders to
+ * /etc/x (replacing the base's, if any), `etc/x+.ejs` is added at the end of the base's /etc/x, and a file without .ejs
+ * is copied as it is; an executable one keeps its x bits (the start hooks, etc/labctl/start.d/*.sh).
+ */
+export async function serverFiles(dir: string): Promise<ServerTemplate[]> {
+  const root = path.join(dir, 'server');
+  const out: ServerTemplate[] = [];
+  const walk = async (at: string): Promise<void> => {
+    for (const entry of await readdir(at, { withFileTypes: true }).catch(() => [])) {
+      const full = path.join(at, entry.name);
+      if (entry.isDirectory()) await walk(full);
+      else if (entry.isFile()) {
+        const rel = path.relative(root, full).split(path.sep).join('/');
+        const append = rel.endsWith('+.ejs');
+        const target = append ? rel.slice(0, -5) : rel.replace(/\.ejs$/, '');
+        if (!target.startsWith('etc/'))
+          throw usageError(`${full}: a lab's server files go under server/etc/ (the server's /etc)`);
+        const text = await readFile(full, 'utf8');
+        const template = rel.endsWith('.ejs') ? text : text.replace(/<%/g, '<%%');
+        out.push({ path: target, template, mode: (await stat(full)).mode & 0o111 ? 0o755 : 0o644, append });
+      }
+    }
+  };
+  await walk(root);
+  return out.sort((a, b) => a.path.localeCompare(b.path));
 }
 
 /** The labs that come with labctl: labs/<name>/lab.yaml. */
@@ -169,7 +235,7 @@ export async function loadLab(ref: string = DEFAULT_LAB): Promise<Lab> {
   }
   // The lab's folder is the real one: labs/smtp-pop-imap.yaml is a link to smtp-pop-imap/lab.yaml.
   const dir = path.dirname(await realpath(abs).catch(() => abs));
-  return parseLab(text, abs, dir);
+  return { ...parseLab(text, abs, dir), server: await serverFiles(dir) };
 }
 
 /** The names of the labs in labs/. */
@@ -192,7 +258,10 @@ function lineOf(doc: Document, counter: LineCounter, at: readonly PropertyKey[])
   }
 }
 
-export function parseLab(text: string, file: string, dir = path.dirname(file)): Lab {
+/**
+ * Reads a YAML file of a lab with its schema, then `check`s it: every problem names the file, the field and its line.
+ */
+function parseYaml<S extends z.ZodType, T>(text: string, file: string, schema: S, check: (data: z.infer<S>) => T): T {
   const counter = new LineCounter();
   const doc = parseDocument(text, { lineCounter: counter });
   if (doc.errors.length > 0) {
@@ -210,14 +279,18 @@ export function parseLab(text: string, file: string, dir = path.dirname(file)): 
       `${file}: invalid lab file:\n${lines.join('\n')}`,
       'Fix the fields above; see "Lab format" in the README.',
     );
-  const parsed = labSchema.safeParse(doc.toJS());
+  const parsed = schema.safeParse(doc.toJS());
   if (!parsed.success) throw invalid(parsed.error.issues.map((issue) => problem(issue.path, issue.message)));
   try {
-    return toLab(parsed.data, file, dir);
+    return check(parsed.data);
   } catch (error) {
     if (error instanceof SpecError) throw invalid([problem(error.path, error.message)]);
     throw error;
   }
+}
+
+export function parseLab(text: string, file: string, dir = path.dirname(file)): Lab {
+  return parseYaml(text, file, labSchema, (data) => toLab(data, file, dir));
 }
 
 function toLab(data: LabFile, file: string, dir: string): Lab {
@@ -236,7 +309,17 @@ function toLab(data: LabFile, file: string, dir: string): Lab {
       }
     });
   });
-  const services = data.services as Record<Service, number>;
+  const services: Record<Service, number> = {};
+  const protocols: Record<Service, ServiceInfo> = {};
+  for (const [name, declared] of Object.entries(data.services)) {
+    const spec = typeof declared === 'number' ? { port: declared } : declared;
+    const info = serviceInfo(name, spec);
+    if (!info) throw new SpecError(['services', name], `give its protocol (${PROTOCOLS.join(', ')})`);
+    if (name === 'ssh' && (info.protocol !== 'ssh' || info.tls !== 'none'))
+      throw new SpecError(['services', name], 'ssh is ssh, without TLS');
+    services[name] = spec.port;
+    protocols[name] = info;
+  }
   const collision = portCollision(services);
   if (collision) throw new SpecError(['services', collision.service], collisionText(collision));
   const evidence = data.evidence as EvidenceSpec;
@@ -252,6 +335,9 @@ function toLab(data: LabFile, file: string, dir: string): Lab {
     pairs: data.pairs,
     disk: data.disk,
     services,
+    protocols,
+    image: data.image,
+    server: [],
     evidence,
     exercises,
   };
@@ -269,10 +355,15 @@ export async function labFromLabels(labels: Record<string, string>): Promise<Lab
       // A class made before disks were bounded stored its lab without one: it gets the default. One made before labs
       // were folders has no folder: its file's.
       const lab = JSON.parse(data) as Partial<Lab> & Pick<Lab, 'name' | 'file'>;
+      const services = lab.services ?? {};
+      const protocols = Object.fromEntries(Object.keys(services).map((name) => [name, serviceInfo(name)!]));
       return {
         disk: DEFAULT_DISK_BYTES,
         dir: path.dirname(lab.file),
         evidence: { lines: {} },
+        image: { packages: [] },
+        server: [],
+        protocols,
         ...lab,
       } as Lab;
     } catch {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import tar from 'tar-stream';
-import type { Account, Lab, PasswordPolicy, Service } from './lab.js';
+import type { Account, Lab, PasswordPolicy, Service, ServiceInfo } from './lab.js';
 import { pairFor, studentAccounts } from './lab.js';
 import { LABEL, studentLabels } from './labels.js';
 import type { Endpoint, PortMap } from './ports.js';
@@ -15,7 +15,9 @@ import {
   WEB_OFFSET,
 } from './ports.js';
 import { adminKey, studentKey } from './token.js';
-import { render } from './render.js';
+import { render, renderText } from './render.js';
+import { classCa, serverCertificate } from './tls.js';
+import { labServices } from './services.js';
 import { usageError } from '../errors.js';
 import type { ContainerLimits, ContainerSecurity, DiskSpec } from '../docker/engine.js';
 import { ARCHIVE, MAIL_LIMITS, MAIL_SERVICE_LIMITS, SIDECAR_LIMITS } from './limits.js';
@@ -86,10 +88,12 @@ export interface StudentPlan {
 
 export interface Plan {
   className: string;
-  lab: { name: string; file: string; title: string };
+  lab: { name: string; file: string; title: string; protocols: Record<Service, ServiceInfo> };
   host: string;
   bind: string;
   basePort: number;
+  /** The class's CA (PEM), when the lab speaks TLS: `up` checks each server's certificate against it. */
+  ca?: string;
   students: StudentPlan[];
 }
 
@@ -133,13 +137,17 @@ export async function planClass(lab: Lab, options: ClassOptions): Promise<Plan> 
   for (let n = 1; n <= options.students; n++) students.push(await planStudent(lab, options, n));
   return {
     className: options.className,
-    lab: { name: lab.name, file: lab.file, title: lab.title },
+    lab: { name: lab.name, file: lab.file, title: lab.title, protocols: lab.protocols },
     host: options.host,
     bind: options.bind,
     basePort: options.basePort,
+    ...(usesTls(lab) && { ca: classCa(options.token, options.className).cert }),
     students,
   };
 }
+
+/** Whether one of the lab's services speaks TLS (then the class has a CA, and each server a certificate). */
+export const usesTls = (lab: Pick<Lab, 'protocols'>) => Object.values(lab.protocols).some((p) => p.tls !== 'none');
 
 /** The mail server's configuration files for one student, rendered from templates/. */
 export async function renderMailConfig(
@@ -147,21 +155,26 @@ export async function renderMailConfig(
   className: string,
   student: number,
   domain: string,
+  token = IMAGE_TOKEN,
 ): Promise<PlannedFile[]> {
   const disk = diskLimits(lab.disk);
+  const tls = usesTls(lab);
   const values = {
     className,
     student,
     hostname: `mail.${domain}`,
     domain,
     ports: lab.services,
+    services: lab.protocols,
+    /** Where the server's certificate, its key and the class's CA are, when the lab speaks TLS. */
+    tls: tls ? TLS_FILES : undefined,
     outsideTransport: 'error:5.7.1 labctl: mail to other domains stays in the lab (envoi hors du lab bloque)',
     limits: MAIL_SERVICE_LIMITS,
     disk,
     archive: ARCHIVE,
     accounts: lab.accounts,
   };
-  return [
+  const files: PlannedFile[] = [
     { path: 'etc/postfix/main.cf', content: await render('postfix/main.cf.ejs', values), mode: 0o644 },
     { path: 'etc/postfix/master.cf', content: await render('postfix/master.cf.ejs', values), mode: 0o644 },
     { path: 'etc/mailname', content: `${domain}\n`, mode: 0o644 },
@@ -182,7 +195,53 @@ export async function renderMailConfig(
       content: lab.accounts.map((a, i) => `${a.user} ${studentUid(student, i)}\n`).join(''),
       mode: 0o644,
     },
+    {
+      // Read by the entrypoint, which says what answers where.
+      path: 'etc/labctl/services',
+      content: Object.entries(lab.services)
+        .map(([name, port]) => `${name} ${lab.protocols[name]?.protocol} ${lab.protocols[name]?.tls} ${port}\n`)
+        .join(''),
+      mode: 0o644,
+    },
+    ...(tls ? tlsFiles(token, className, `mail.${domain}`) : []),
   ];
+  return withLabFiles(files, lab, values);
+}
+
+/** Signs nothing a student uses: the image's own default configuration, which each server's replaces. */
+const IMAGE_TOKEN = 'labctl-image-default';
+
+const TLS_DIR = 'etc/labctl/tls';
+/** The server's TLS files: its certificate and key (and both in one, as Courier wants them), and the class's CA. */
+export const TLS_FILES = {
+  ca: `/${TLS_DIR}/ca.pem`,
+  cert: `/${TLS_DIR}/server.pem`,
+  key: `/${TLS_DIR}/server.key`,
+  keyAndCert: `/${TLS_DIR}/server-key-cert.pem`,
+};
+
+function tlsFiles(token: string, className: string, hostname: string): PlannedFile[] {
+  const ca = classCa(token, className);
+  const server = serverCertificate(token, className, hostname);
+  return [
+    { path: `${TLS_DIR}/ca.pem`, content: ca.cert, mode: 0o644 },
+    { path: `${TLS_DIR}/server.pem`, content: server.cert, mode: 0o644 },
+    { path: `${TLS_DIR}/server.key`, content: server.key, mode: 0o600 },
+    { path: `${TLS_DIR}/server-key-cert.pem`, content: server.key + server.cert, mode: 0o600 },
+  ];
+}
+
+/** The lab's own server files (its folder's server/): each replaces the base's file, or (`+`) is added to its end. */
+function withLabFiles(files: PlannedFile[], lab: Lab, values: Record<string, unknown>): PlannedFile[] {
+  const out = [...files];
+  for (const t of lab.server ?? []) {
+    const content = renderText(`${lab.name}/server/${t.path}`, t.template, values);
+    const i = out.findIndex((f) => f.path === t.path);
+    if (i >= 0 && t.append) out[i] = { ...out[i]!, content: `${out[i]!.content.replace(/\n?$/, '\n')}${content}` };
+    else if (i >= 0) out[i] = { path: t.path, content, mode: t.mode };
+    else out.push({ path: t.path, content, mode: t.mode });
+  }
+  return out;
 }
 
 /**
@@ -220,7 +279,7 @@ async function planStudent(lab: Lab, options: ClassOptions, n: number): Promise<
   const hostname = `mail.${domain}`;
   const ports = studentPorts(lab, options.basePort, n);
   const accounts = studentAccounts(lab, options.passwords, options.token, n);
-  const files = await renderMailConfig(lab, className, n, domain);
+  const files = await renderMailConfig(lab, className, n, domain, options.token);
   if (options.passwords === 'random') {
     // The entrypoint gives the accounts these passwords (chpasswd) when the container starts.
     const lines = accounts.map((a) => `${a.user}:${a.password}\n`).join('');
@@ -261,10 +320,10 @@ async function planStudent(lab: Lab, options: ClassOptions, n: number): Promise<
     image: options.mailImage,
     hostname,
     labels: {},
-    ports: (Object.keys(lab.services) as Service[]).map((service) => ({
+    ports: Object.entries(lab.services).map(([service, container]) => ({
       service,
-      container: lab.services[service],
-      host: ports[service],
+      container,
+      host: ports[service]!,
     })),
     env: [await configEnv(files)],
     mounts: [
@@ -353,6 +412,8 @@ function planSidecar(
     passwords: Object.fromEntries(s.pair.map((u) => [u, s.accounts.find((a) => a.user === u)?.password ?? ''])),
     accounts: lab.accounts.length,
     users: lab.accounts.map((a) => a.user),
+    services: labServices(lab),
+    ...(usesTls(lab) && { ca: classCa(options.token, options.className).cert }),
   };
   const sidecar: PlannedContainer = {
     name: resourceName(options.className, n, 'sidecar'),

@@ -1,3 +1,4 @@
+import type { ServiceInfo } from '../core/services.js';
 import type { EvidenceSpec, ExerciseSpec } from '../core/lab-rules/spec.js';
 
 /** What labctl tells a sidecar, through its environment. */
@@ -14,6 +15,10 @@ export interface SidecarCard {
   accounts: number;
   /** Every account of the lab on the student's server: only these names are quoted back in hints. */
   users?: string[];
+  /** The services of the lab, in its order, as the page lists them. */
+  services?: ({ name: string } & ServiceInfo)[];
+  /** The class's certificate authority (PEM), when the lab speaks TLS: the page offers it as /ca.pem. */
+  ca?: string;
 }
 
 export interface SidecarConfig {

@@ -372,7 +372,9 @@ function valuesOf(s: StudentInfo, card: CardModel): Values {
     n: s.student,
     host: card.host,
     domain: card.domain,
-    ...card.ports,
+    ...(Object.fromEntries(
+      ['smtp', 'pop3', 'imap', 'ssh'].map((k) => [k, s.ports[k] === undefined ? '?' : String(s.ports[k])]),
+    ) as Pick<Values, 'smtp' | 'pop3' | 'imap' | 'ssh'>),
     first: card.accounts[0]?.user ?? '',
     second: card.accounts[1]?.user ?? '',
     secondPassword: card.accounts[1]?.password ?? '',

@@ -57,8 +57,25 @@ describe('lab file', () => {
     assert.match(message, /accounts\.count: /);
   });
 
-  it('names a missing service', () => {
-    assert.match(invalid(VALID.replace('ssh: 22', '')), /services\.ssh: Invalid input: expected number/);
+  it('names a missing service, and a service whose protocol it cannot guess', () => {
+    assert.match(invalid(VALID.replace(', ssh: 22', '')), /services: an ssh service/);
+    assert.match(
+      invalid(VALID.replace('ssh: 22', 'ssh: 22, submission: 587')),
+      /services\.submission: give its protocol/,
+    );
+    const lab = parseLab(
+      VALID.replace(
+        'ssh: 22',
+        'ssh: 22, submission: { port: 587, protocol: smtp, tls: starttls }, imaps: { port: 993, protocol: imap, tls: implicit }',
+      ),
+      '/labs/ok.yaml',
+    );
+    assert.deepEqual(lab.protocols.submission, { protocol: 'smtp', tls: 'starttls', label: 'SMTP (STARTTLS)' });
+    assert.deepEqual(lab.protocols.imaps, { protocol: 'imap', tls: 'implicit', label: 'IMAPS' });
+    assert.match(
+      invalid(VALID.replace('ssh: 22', 'ssh: 22, pop3s: { port: 1110, protocol: pop3, tls: implicit }')),
+      /services\.pop3s: port 1110 maps to the same host port as pop3/,
+    );
   });
 
   it('refuses a pair that names an unknown account', () => {
