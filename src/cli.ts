@@ -180,7 +180,7 @@ program
 
 program
   .command('handout')
-  .description("the TD's exercises for each student (in French), with their server, ports and accounts: HTML or PDF")
+  .description("the lab's exercises for each student (in French), with their server, ports and accounts: HTML or PDF")
   .addOption(classOption())
   .option('--student <n>', 'only this student', int('--student'))
   .addOption(
@@ -190,6 +190,10 @@ program
     ).choices(['html', 'pdf']),
   )
   .option('--output <file>', 'write to this file (a PDF needs one; HTML goes to stdout without it)')
+  .option('--lab <name|path>', "this lab's handout for a class not up yet (with --students, --base-port, --host)")
+  .option('--students <n>', 'with --lab: number of students', int('--students'), cfg?.students)
+  .option('--base-port <port>', 'with --lab: the port plan', int('--base-port', 1024), cfg?.basePort)
+  .option('--host <address>', 'with --lab: the address students connect to', cfg?.host)
   .action(async (o) => {
     const { handout } = await import('./commands/handout.js');
     await handout({ ...o, className: o.class });

@@ -1,10 +1,12 @@
 import { writeFile, chmod } from 'node:fs/promises';
-import { classExercises } from '../core/class-exercises.js';
-import { classInfo } from '../core/class-model.js';
+import { classLab } from '../core/class-exercises.js';
+import { classInfo, plannedClassInfo } from '../core/class-model.js';
+import { loadLab } from '../core/lab.js';
+import { DEFAULT_BASE_PORT } from '../core/ports.js';
 import { usageError } from '../errors.js';
 import { handoutHtml } from '../ui/handout.js';
 import { findChromium, printPdf } from '../ui/pdf.js';
-import { DEFAULT_CLASS, defaultContext, type Context } from './context.js';
+import { DEFAULT_CLASS, defaultContext, defaultHost, type Context } from './context.js';
 
 export interface HandoutOptions {
   className?: string;
@@ -13,6 +15,14 @@ export interface HandoutOptions {
   format?: 'html' | 'pdf';
   /** Write the handout to this file (a PDF needs one); HTML goes to stdout without it. */
   output?: string;
+  /**
+   * The handout of this lab for a class not up yet (as `up --lab` would make it: --students, --base-port, --host), to
+   * print before the session; without it, the running class's.
+   */
+  lab?: string;
+  students?: number;
+  basePort?: number;
+  host?: string;
 }
 
 export interface HandoutResult {
@@ -36,10 +46,23 @@ export async function handout(
     );
   // Before asking the engine anything: a missing browser is the first thing to fix.
   const chromium = format === 'pdf' ? await findChromium() : undefined;
-  await ctx.engine.ping();
-  const info = await classInfo(className, ctx.engine, options.student);
-  const exercises = await classExercises(className, ctx.engine, options.student);
-  const html = handoutHtml(info, exercises);
+  let html: string;
+  let info;
+  if (options.lab) {
+    const lab = await loadLab(options.lab);
+    info = plannedClassInfo(lab, {
+      className,
+      students: Math.max(options.students ?? 1, options.student ?? 1),
+      basePort: options.basePort ?? DEFAULT_BASE_PORT,
+      host: options.host ?? defaultHost(),
+      ...(options.student !== undefined && { student: options.student }),
+    });
+    html = handoutHtml(info, lab);
+  } else {
+    await ctx.engine.ping();
+    info = await classInfo(className, ctx.engine, options.student);
+    html = handoutHtml(info, await classLab(className, ctx.engine, options.student));
+  }
   const result: HandoutResult = {
     class: className,
     format,

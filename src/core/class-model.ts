@@ -1,7 +1,8 @@
 import type { Engine } from '../docker/engine.js';
 import { studentMails } from './class-objects.js';
 import { labFromLabels, pairFor, studentAccounts, type Lab } from './lab.js';
-import { usesTls } from './plan.js';
+import { studentDomain, usesTls } from './plan.js';
+import { studentPorts } from './ports.js';
 import { labServices, type ServiceInfo } from './services.js';
 import { classCa } from './tls.js';
 import { LABEL } from './labels.js';
@@ -75,4 +76,29 @@ export async function classInfo(className: string, engine: Engine, student?: num
     ...(token && usesTls(first) && { ca: classCa(token, className).cert }),
     students,
   };
+}
+
+/**
+ * A class as `up` would make it, before it exists: what a handout needs of each student (host, domain, ports, the
+ * lab's accounts and passwords, the pair), without page addresses or the class's CA (both come from its token).
+ */
+export function plannedClassInfo(
+  lab: Lab,
+  options: { className: string; students: number; basePort: number; host: string; student?: number },
+): ClassInfo {
+  const students: StudentInfo[] = [];
+  for (let n = 1; n <= options.students; n++) {
+    if (options.student !== undefined && n !== options.student) continue;
+    students.push({
+      student: n,
+      host: options.host,
+      domain: studentDomain(options.className, n),
+      ports: studentPorts(lab, options.basePort, n),
+      accounts: lab.accounts,
+      pair: pairFor(lab, n),
+      state: 'planned',
+      page: null,
+    });
+  }
+  return { class: options.className, lab: lab.name, title: lab.title, services: labServices(lab), students };
 }

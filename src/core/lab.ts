@@ -5,6 +5,7 @@ import { LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
 import { usageError } from '../errors.js';
 import { compileRules } from './lab-rules/compile.js';
+import { compileText } from './lab-rules/template.js';
 import { SpecError, type EvidenceSpec, type ExerciseSpec } from './lab-rules/spec.js';
 import { collisionText, portCollision } from './ports.js';
 import { PROTOCOLS, serviceInfo, type ServiceInfo } from './services.js';
@@ -160,11 +161,53 @@ export interface Lab {
    * with the lab (in its label), so that a class never reads them from a folder that may have moved.
    */
   server: ServerTemplate[];
+  /** The French text of the lab's handout (its folder's handout.yaml), if it has one. */
+  handout?: HandoutText;
   /** What the server saw that the exercises are credited on: line patterns and how a message is made. */
   evidence: EvidenceSpec;
   /** In order, each with its rules (credit, hints). */
   exercises: ExerciseSpec[];
 }
+
+const step = z
+  .object({
+    text: z.string(),
+    kind: z.enum(['shell', 'smtp', 'pop3', 'imap']).optional(),
+    lines: z.array(z.string()).optional(),
+    note: z.string().optional(),
+  })
+  .strict();
+
+/** A lab's handout.yaml: the French text of `labctl handout`, with each student's values in {…}. */
+export const handoutSchema = z
+  .object({
+    intro: z.string().optional(),
+    before: z.array(z.string()).default([]),
+    tools: z.array(step).default([]),
+    client: z.string().optional(),
+    exercises: z
+      .record(
+        z.string(),
+        z.object({ goal: z.string(), steps: z.array(step).default([]), question: z.string().optional() }).strict(),
+      )
+      .default({}),
+  })
+  .strict();
+
+export type HandoutText = z.infer<typeof handoutSchema>;
+/** What a handout's {…} may name. */
+export const HANDOUT_VALUES = [
+  'n',
+  'host',
+  'domain',
+  'ports',
+  'first',
+  'second',
+  'firstPassword',
+  'secondPassword',
+  'ca',
+  'class',
+];
 
 /** A file of a lab's server/ folder: rendered (ejs) to `path` on the server, replacing or added to the base's. */
 export interface ServerTemplate {
@@ -235,7 +278,10 @@ export async function loadLab(ref: string = DEFAULT_LAB): Promise<Lab> {
   }
   // The lab's folder is the real one: labs/smtp-pop-imap.yaml is a link to smtp-pop-imap/lab.yaml.
   const dir = path.dirname(await realpath(abs).catch(() => abs));
-  return { ...parseLab(text, abs, dir), server: await serverFiles(dir) };
+  const lab = { ...parseLab(text, abs, dir), server: await serverFiles(dir) };
+  const handoutFile = path.join(dir, 'handout.yaml');
+  const handout = await readFile(handoutFile, 'utf8').catch(() => undefined);
+  return handout === undefined ? lab : { ...lab, handout: parseHandout(handout, handoutFile, lab) };
 }
 
 /** The names of the labs in labs/. */
@@ -291,6 +337,35 @@ function parseYaml<S extends z.ZodType, T>(text: string, file: string, schema: S
 
 export function parseLab(text: string, file: string, dir = path.dirname(file)): Lab {
   return parseYaml(text, file, labSchema, (data) => toLab(data, file, dir));
+}
+
+/** A lab's handout.yaml: its exercises are the lab's, and its {…} name a student's values. */
+export function parseHandout(text: string, file: string, lab: Pick<Lab, 'exercises'>): HandoutText {
+  return parseYaml(text, file, handoutSchema, (data) => {
+    const checkText = (value: string, at: (string | number)[]) => {
+      for (const p of compileText(value, at).paths) {
+        if (!HANDOUT_VALUES.includes(p.split('.')[0]!))
+          throw new SpecError(at, `"${p}" is not a student's value (${HANDOUT_VALUES.join(', ')})`);
+      }
+    };
+    const checkStep = (s: z.infer<typeof step>, at: (string | number)[]) => {
+      checkText(s.text, [...at, 'text']);
+      s.lines?.forEach((l, i) => checkText(l, [...at, 'lines', i]));
+      if (s.note !== undefined) checkText(s.note, [...at, 'note']);
+    };
+    if (data.intro !== undefined) checkText(data.intro, ['intro']);
+    data.before.forEach((b, i) => checkText(b, ['before', i]));
+    data.tools.forEach((s, i) => checkStep(s, ['tools', i]));
+    if (data.client !== undefined) checkText(data.client, ['client']);
+    for (const [id, x] of Object.entries(data.exercises)) {
+      if (!lab.exercises.some((e) => e.id === id))
+        throw new SpecError(['exercises', id], `the lab has no exercise "${id}"`);
+      checkText(x.goal, ['exercises', id, 'goal']);
+      x.steps.forEach((s, i) => checkStep(s, ['exercises', id, 'steps', i]));
+      if (x.question !== undefined) checkText(x.question, ['exercises', id, 'question']);
+    }
+    return data;
+  });
 }
 
 function toLab(data: LabFile, file: string, dir: string): Lab {
