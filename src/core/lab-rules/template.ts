@@ -114,9 +114,10 @@ export class Tally {
     return new Tally(values, this.tried);
   }
 
+  /** As smtpd writes it: `k=N`, or `k=ok/tried` for commands some of which were refused. */
   toString(): string {
     return Object.entries(this.values)
-      .map(([k, n]) => `${k}=${n}`)
+      .map(([k, n]) => (this.tried && this.tried[k] !== n ? `${k}=${n}/${this.tried[k]}` : `${k}=${n}`))
       .join(' ');
   }
 }
