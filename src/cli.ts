@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { readClassFile, type ClassFile } from './core/class-file.js';
 import { ExitCode, LabctlError, errorJson } from './errors.js';
+import { Reporter } from './ui/reporter.js';
 
 const int =
   (name: string, min = 1) =>
@@ -36,12 +37,13 @@ const wantsJson = (() => {
 
 /** Reports an error the way the command was asked to (JSON on stdout with --json, else text on stderr). */
 function reportError(error: LabctlError): void {
-  if (wantsJson) process.stdout.write(`${JSON.stringify(errorJson(error), null, 2)}\n`);
-  else {
-    process.stderr.write(`labctl: ${error.message}\n`);
-    if (error.hint) process.stderr.write(`  ${error.hint}\n`);
-  }
+  new Reporter({ json: wantsJson }).failure(error, errorJson(error));
 }
+
+/** The signal every command's long operations stop on (see onSignal below), and which command runs. */
+const interrupt = new AbortController();
+const { signal } = interrupt;
+let commandName = '';
 
 const classOption = () =>
   new Option('--class <name>', 'class name (every Docker object is labelled with it)').default(cfg?.class ?? 'td1');
@@ -59,6 +61,7 @@ const program = new Command('labctl')
   })
   .hook('preAction', (_program, command) => {
     const topLevel = command.parent && command.parent !== program ? command.parent.name() : command.name();
+    commandName = topLevel;
     if (classFileError !== undefined && CLASS_FILE_COMMANDS.has(topLevel)) throw classFileError;
   });
 
@@ -124,7 +127,7 @@ program
       );
     }
     const { up } = await import('./commands/up.js');
-    await up({ ...o, className: o.class, constraints: o.constraint });
+    await up({ ...o, className: o.class, constraints: o.constraint, signal });
   });
 
 program
@@ -141,7 +144,7 @@ program
   .addOption(jsonOption())
   .action(async (o) => {
     const { init } = await import('./commands/init.js');
-    await init({ ...o, className: o.class });
+    await init({ ...o, className: o.class, signal });
   });
 
 program
@@ -154,7 +157,7 @@ program
   .addOption(jsonOption())
   .action(async (o) => {
     const { down } = await import('./commands/down.js');
-    await down({ ...o, className: o.class });
+    await down({ ...o, className: o.class, signal });
   });
 
 program
@@ -171,7 +174,7 @@ program
   .addOption(jsonOption())
   .action(async (o) => {
     const { info } = await import('./commands/info.js');
-    await info({ ...o, className: o.class });
+    await info({ ...o, className: o.class, signal });
   });
 
 program
@@ -188,7 +191,7 @@ program
   .option('--output <file>', 'write to this file (a PDF needs one; HTML goes to stdout without it)')
   .action(async (o) => {
     const { handout } = await import('./commands/handout.js');
-    await handout({ ...o, className: o.class });
+    await handout({ ...o, className: o.class, signal });
   });
 
 program
@@ -198,7 +201,7 @@ program
   .addOption(jsonOption())
   .action(async (o) => {
     const { status } = await import('./commands/status.js');
-    await status({ ...o, className: o.class });
+    await status({ ...o, className: o.class, signal });
   });
 
 program
@@ -219,7 +222,7 @@ program
   .addOption(jsonOption())
   .action(async (o) => {
     const { check } = await import('./commands/check.js');
-    await check({ ...o, className: o.class });
+    await check({ ...o, className: o.class, signal });
   });
 
 const roster = program
@@ -234,7 +237,7 @@ roster
   .addOption(jsonOption())
   .action(async (file: string, o) => {
     const { rosterImport } = await import('./commands/roster.js');
-    await rosterImport({ ...o, file, className: o.class });
+    await rosterImport({ ...o, file, className: o.class, signal });
   });
 
 roster
@@ -244,7 +247,7 @@ roster
   .addOption(jsonOption())
   .action(async (o) => {
     const { rosterShow } = await import('./commands/roster.js');
-    await rosterShow({ ...o, className: o.class });
+    await rosterShow({ ...o, className: o.class, signal });
   });
 
 program
@@ -264,7 +267,7 @@ program
   .addOption(jsonOption())
   .action(async (o) => {
     const { reset } = await import('./commands/reset.js');
-    await reset({ ...o, className: o.class });
+    await reset({ ...o, className: o.class, signal });
   });
 
 program
@@ -276,7 +279,7 @@ program
   .option('--since <time>', 'only lines from this time on: 10m, 2h, 1d, or a date such as 2026-11-26T09:00')
   .action(async (o) => {
     const { logs } = await import('./commands/logs.js');
-    await logs({ ...o, className: o.class });
+    await logs({ ...o, className: o.class, signal });
   });
 
 program
@@ -288,7 +291,7 @@ program
   .option('--stuck <minutes>', 'mark students with no progress for this many minutes as stuck', int('--stuck'), 15)
   .action(async (o) => {
     const { board } = await import('./commands/board.js');
-    await board({ ...o, className: o.class });
+    await board({ ...o, className: o.class, signal });
   });
 
 program
@@ -299,7 +302,7 @@ program
   .addOption(jsonOption())
   .action(async (o) => {
     const { build } = await import('./commands/build.js');
-    await build(o);
+    await build({ ...o, signal });
   });
 
 const images = program
@@ -313,7 +316,7 @@ images
   .addOption(jsonOption())
   .action(async (o) => {
     const { imagesSave } = await import('./commands/images.js');
-    await imagesSave(o);
+    await imagesSave({ ...o, signal });
   });
 images
   .command('load')
@@ -322,7 +325,7 @@ images
   .addOption(jsonOption())
   .action(async (file: string, o) => {
     const { imagesLoad } = await import('./commands/images.js');
-    await imagesLoad({ ...o, file });
+    await imagesLoad({ ...o, file, signal });
   });
 
 program
@@ -332,7 +335,7 @@ program
   .addOption(jsonOption())
   .action(async (o) => {
     const { doctor } = await import('./commands/doctor.js');
-    await doctor(o);
+    await doctor({ ...o, signal });
   });
 
 program.addHelpText(
@@ -344,13 +347,19 @@ Exit codes: 0 ok, 1 internal error, 2 bad input, 3 conflict (ports, names, stude
 Example: labctl up --students 19 && labctl info --student 7`,
 );
 
-// Ctrl-C ends a command with 130, except where a command handles it (logs --follow ends cleanly).
-process.on('SIGINT', () => {
-  if (process.listenerCount('SIGINT') === 1) {
+// Ctrl-C and SIGTERM: the commands that work for a while get the one signal and stop cleanly (up undoes what it did,
+// logs --follow and the board end); a second signal does not cut that short. Every other command ends with 130.
+const INTERRUPTIBLE = new Set(['up', 'down', 'reset', 'logs', 'board', 'check', 'build', 'images']);
+const onSignal = () => {
+  if (!INTERRUPTIBLE.has(commandName)) {
     if (wantsJson) reportError(new LabctlError(ExitCode.interrupted, 'Interrupted.'));
     process.exit(ExitCode.interrupted);
   }
-});
+  if (interrupt.signal.aborted) new Reporter().info('Still stopping; please wait.');
+  else interrupt.abort(new LabctlError(ExitCode.interrupted, 'Interrupted.'));
+};
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
 
 try {
   await program.parseAsync(process.argv);
@@ -363,7 +372,7 @@ try {
     if (wantsJson) {
       reportError(new LabctlError(ExitCode.internal, `internal error: ${(error as Error)?.message ?? String(error)}`));
     }
-    process.stderr.write(`labctl: internal error: ${stack}\nPlease report this.\n`);
+    new Reporter().failure({ message: `internal error: ${stack}`, hint: 'Please report this.' }, undefined);
     process.exitCode = ExitCode.internal;
   }
 }

@@ -1,12 +1,11 @@
-import { writeFile, chmod } from 'node:fs/promises';
-import { classExercises } from '../core/class-exercises.js';
-import { classInfo } from '../core/class-model.js';
+import { infoOf } from '../core/class-model.js';
+import { observeClass } from '../core/observed-class.js';
 import { usageError } from '../errors.js';
 import { handoutHtml } from '../ui/handout.js';
 import { findChromium, printPdf } from '../ui/pdf.js';
-import { DEFAULT_CLASS, defaultContext, type Context } from './context.js';
+import { DEFAULT_CLASS, defaultContext, type Context, type RunOptions } from './context.js';
 
-export interface HandoutOptions {
+export interface HandoutOptions extends RunOptions {
   className?: string;
   student?: number;
   /** html or pdf; by default pdf when --output ends in .pdf, else html. */
@@ -37,9 +36,9 @@ export async function handout(
   // Before asking the engine anything: a missing browser is the first thing to fix.
   const chromium = format === 'pdf' ? await findChromium() : undefined;
   await ctx.engine.ping();
-  const info = await classInfo(className, ctx.engine, options.student);
-  const exercises = await classExercises(className, ctx.engine, options.student);
-  const html = handoutHtml(info, exercises);
+  const observed = await observeClass(ctx.engine, className, options.student);
+  const info = infoOf(observed);
+  const html = handoutHtml(info, observed.lab.exercises);
   const result: HandoutResult = {
     class: className,
     format,
@@ -51,15 +50,12 @@ export async function handout(
     return result;
   }
   const count = `${info.students.length} student${info.students.length === 1 ? '' : 's'}`;
-  if (format === 'pdf') {
-    await ctx.reporter.task(`Printing the handout of ${count} with Chromium`, () =>
-      printPdf(html, options.output!, chromium),
-    );
-  } else {
-    // Accounts and passwords are in it: only the instructor reads the file (mode only applies on creation).
-    await writeFile(options.output, html, { mode: 0o600 });
-    await chmod(options.output, 0o600);
-  }
+  // Accounts and passwords are in it: only the instructor reads the file.
+  const content =
+    format === 'pdf'
+      ? await ctx.reporter.task(`Printing the handout of ${count} with Chromium`, () => printPdf(html, chromium))
+      : html;
+  await ctx.reporter.writePrivate(options.output, content);
   ctx.reporter.result(`Wrote the handout of ${count} (${format}) to ${options.output}.`, result);
   return result;
 }

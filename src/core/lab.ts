@@ -3,7 +3,7 @@ import path from 'node:path';
 import { packagePath } from '../paths.js';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
-import { usageError } from '../errors.js';
+import { ExitCode, LabctlError, usageError } from '../errors.js';
 import { collisionText, portCollision } from './ports.js';
 import { studentPassword } from './token.js';
 
@@ -84,6 +84,8 @@ export interface Lab {
   disk: number;
   services: Record<Service, number>;
   exercises: { id: string; title: string }[];
+  /** The lab file's content, checked: what `up` stores with the class. */
+  definition: LabFile;
 }
 
 export const DEFAULT_LAB_FILE = packagePath('labs', 'smtp-pop-imap.yaml');
@@ -159,25 +161,51 @@ function toLab(data: LabFile, file: string): Lab {
     disk: data.disk,
     services,
     exercises: data.exercises,
+    definition: data,
   };
 }
 
 /**
- * The lab a class runs, from its mail workload's labels: what `up` stored there, so that `info`, `check` and `reset
- * --hard` never read a lab file from a host path that may have moved or changed. Classes made before the label
- * existed fall back to the file.
+ * The lab a class runs, from its mail workload's label (what `up` stored there), checked with the lab file's own
+ * schema: `info`, `check` and `reset --hard` never read a lab file from a host path that may have moved or changed.
  */
-export async function labFromLabels(labels: Record<string, string>): Promise<Lab> {
-  const data = labels['dev.labctl.lab-data'];
-  if (data) {
-    try {
-      // A class made before disks were bounded stored its lab without one: it gets the default.
-      return { disk: DEFAULT_DISK_BYTES, ...(JSON.parse(data) as Omit<Lab, 'disk'>) };
-    } catch {
-      // an unreadable label: fall back to the file
-    }
+export function labFromLabel(data: string | undefined, file: string | undefined): Lab {
+  const where = file ?? '(stored with the class)';
+  const refuse = (why: string) =>
+    new LabctlError(
+      ExitCode.engine,
+      `The lab stored with this class cannot be read (${why}).`,
+      'Run `labctl up` with the lab file again: it stores the lab with the class.',
+    );
+  if (!data) throw refuse('a class made by an older labctl, without it');
+  let json: unknown;
+  try {
+    json = JSON.parse(data);
+  } catch {
+    throw refuse('not JSON');
   }
-  return loadLab(labels['dev.labctl.lab-file']);
+  const parsed = labSchema.safeParse(definitionOf(json));
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw refuse(`${issue.path.join('.') || 'the lab'}: ${issue.message}`);
+  }
+  return toLab(parsed.data, where);
+}
+
+/** A class made before the lab's definition was stored kept the expanded lab (accounts as a list): its definition. */
+function definitionOf(json: unknown): unknown {
+  const old = json as { accounts?: unknown; file?: unknown } | null;
+  if (!old || !Array.isArray(old.accounts)) return json;
+  const accounts = old.accounts as { user: string; password: string }[];
+  const { file: _file, ...rest } = old as Record<string, unknown>;
+  return {
+    ...rest,
+    accounts: {
+      prefix: accounts[0]?.user.replace(/\d+$/, '') ?? '',
+      count: accounts.length,
+      password: accounts[0]?.password ?? '',
+    },
+  };
 }
 
 export type PasswordPolicy = 'lab' | 'random';

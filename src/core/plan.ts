@@ -16,6 +16,7 @@ import {
 } from './ports.js';
 import { adminKey, studentKey } from './token.js';
 import { render } from './render.js';
+import type { Card, SidecarLab } from './wire.js';
 import { usageError } from '../errors.js';
 import type { ContainerLimits, ContainerSecurity, DiskSpec } from '../docker/engine.js';
 import { ARCHIVE, MAIL_LIMITS, MAIL_SERVICE_LIMITS, SIDECAR_LIMITS } from './limits.js';
@@ -294,7 +295,7 @@ async function planStudent(lab: Lab, options: ClassOptions, n: number): Promise<
     ...studentLabels(className, n, 'mail'),
     [LABEL.lab]: lab.name,
     [LABEL.labFile]: lab.file,
-    [LABEL.labData]: JSON.stringify(lab),
+    [LABEL.labData]: JSON.stringify(lab.definition),
     [LABEL.host]: options.host,
     [LABEL.domain]: domain,
     [LABEL.ports]: formatPorts(ports),
@@ -342,7 +343,7 @@ function planSidecar(
     progress: string;
   },
 ): PlannedContainer {
-  const card = {
+  const card: Card = {
     className: options.className,
     student: n,
     host: options.host,
@@ -353,6 +354,7 @@ function planSidecar(
     passwords: Object.fromEntries(s.pair.map((u) => [u, s.accounts.find((a) => a.user === u)?.password ?? ''])),
     accounts: lab.accounts.length,
     users: lab.accounts.map((a) => a.user),
+    sshHost: resourceName(options.className, n, 'mail'),
   };
   const sidecar: PlannedContainer = {
     name: resourceName(options.className, n, 'sidecar'),
@@ -367,7 +369,7 @@ function planSidecar(
       { volume: s.progress, target: '/state' },
     ],
     env: [
-      `LABCTL_LAB=${JSON.stringify({ labName: lab.name, labTitle: lab.title, exercises: lab.exercises })}`,
+      `LABCTL_LAB=${JSON.stringify({ labName: lab.name, labTitle: lab.title, exercises: lab.exercises } satisfies SidecarLab)}`,
       `LABCTL_CARD=${JSON.stringify(card)}`,
       // Its own keys only: the class token stays on the host side (the label below, readable with Docker access).
       `LABCTL_ADMIN_KEY=${adminKey(options.token, n)}`,

@@ -69,3 +69,33 @@ export function describeIssue(error: z.core.$ZodError): string {
   if (issue.code === 'invalid_union') return `${where}: matches none of the expected forms`;
   return `${where}: ${issue.code.replace(/_/g, ' ')}`;
 }
+
+/**
+ * What labctl tells a sidecar when it makes it (LABCTL_CARD): the student's card, read with this schema at the
+ * sidecar's start, so a sidecar never runs on a card it misreads.
+ */
+export const CardSchema = z.object({
+  className: z.string(),
+  student: z.number(),
+  host: z.string(),
+  domain: z.string(),
+  ports: z.record(z.string(), z.number()),
+  pair: z.tuple([z.string(), z.string()]),
+  password: z.string(),
+  /** The password of each account of the pair. */
+  passwords: z.optional(z.record(z.string(), z.string())),
+  accounts: z.number(),
+  /** Every account of the lab on the student's server: only these names are quoted back in hints. */
+  users: z.optional(z.array(z.string())),
+  /** The student's mail server on their own network (its workload's name), where the page's terminal logs in. */
+  sshHost: z.optional(z.string()),
+});
+export type Card = z.infer<typeof CardSchema>;
+
+/** The lab, as the sidecar needs it (LABCTL_LAB). */
+export const SidecarLabSchema = z.object({
+  labName: z.string(),
+  labTitle: z.string(),
+  exercises: z.array(z.object({ id: z.string(), title: z.string() })),
+});
+export type SidecarLab = z.infer<typeof SidecarLabSchema>;

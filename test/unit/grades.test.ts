@@ -212,6 +212,7 @@ describe('check: output flags', () => {
       get: () => () => Promise.reject(new Error('the engine was asked')),
     }),
     reporter: new Reporter({ quiet: true }),
+    signal: new AbortController().signal,
   };
   for (const [flags, message] of [
     [{ csv: true, format: 'xlsx' }, /--csv is --format csv: it does not go with --format xlsx/],

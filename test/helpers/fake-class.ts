@@ -1,0 +1,66 @@
+import { applyDiff } from '../../src/core/apply.js';
+import { observe } from '../../src/core/class-up.js';
+import { loadLab } from '../../src/core/lab.js';
+import { planClass, type ClassOptions, type Plan } from '../../src/core/plan.js';
+import { reconcile } from '../../src/core/reconcile.js';
+import type { Engine } from '../../src/docker/engine.js';
+import { ExitCode, LabctlError } from '../../src/errors.js';
+import { Reporter, type Prompt } from '../../src/ui/reporter.js';
+import type { Context } from '../../src/commands/context.js';
+import type { FakeEngine } from './fake-engine.js';
+
+export const TOKEN = 'secret-token';
+
+/** A class as `up` makes it, on the fake engine: every label written by the plan, every workload running. */
+export async function fakeClass(
+  engine: FakeEngine,
+  options: Partial<ClassOptions> & { students: number },
+): Promise<Plan> {
+  const plan = await planClass(await loadLab(), {
+    className: 'fk',
+    basePort: 10000,
+    host: '192.0.2.10',
+    bind: '0.0.0.0',
+    mailImage: 'labctl/mail:test',
+    sidecarImage: 'labctl/sidecar:test',
+    token: TOKEN,
+    passwords: 'lab',
+    ...options,
+  });
+  const diff = reconcile(plan, await observe(engine, plan.className));
+  const signal = new AbortController().signal;
+  await applyDiff(diff, plan, engine, { concurrency: 4, timeoutSeconds: 5, signal, ready: () => Promise.resolve() });
+  engine.calls = [];
+  return plan;
+}
+
+export interface TestContext {
+  ctx: Context;
+  /** What the command printed on stdout and stderr. */
+  stdout(): string;
+  stderr(): string;
+  /** Ctrl-C, as cli.ts turns it into the context's signal. */
+  interrupt(): void;
+}
+
+/** A context for a command's unit test: the engine given, a reporter whose output is kept, a signal to abort. */
+export function testContext(
+  engine: Engine,
+  options: { json?: boolean; interactive?: boolean; prompt?: Prompt } = {},
+): TestContext {
+  const out: string[] = [];
+  const err: string[] = [];
+  const controller = new AbortController();
+  const reporter = new Reporter({
+    ...options,
+    interactive: options.interactive ?? false,
+    stdout: { isTTY: false, write: (chunk) => out.push(String(chunk)) },
+    stderr: { isTTY: false, write: (chunk) => err.push(String(chunk)) },
+  });
+  return {
+    ctx: { engine, reporter, signal: controller.signal },
+    stdout: () => out.join(''),
+    stderr: () => err.join(''),
+    interrupt: () => controller.abort(new LabctlError(ExitCode.interrupted, 'Interrupted.')),
+  };
+}
