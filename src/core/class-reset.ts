@@ -37,7 +37,7 @@ export interface ResetHooks {
 
 /** Checks what a reset is asked to do, before anything is asked of the engine. */
 export function checkResetRequest(r: ResetRequest & { all?: boolean }): void {
-  if (r.all === (r.student !== undefined))
+  if (Boolean(r.all) === (r.student !== undefined))
     throw usageError('Name what to reset: --student N (optionally with --user U), or --all.');
   if (r.user && r.all) throw usageError('--user goes with --student N, not with --all.');
   if (r.user && r.hard) throw usageError('--hard recreates a whole student; it does not go with --user.');

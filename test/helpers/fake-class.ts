@@ -1,5 +1,6 @@
 import { applyDiff } from '../../src/core/apply.js';
 import { observe } from '../../src/core/class-up.js';
+import { imageContexts } from '../../src/core/images.js';
 import { loadLab } from '../../src/core/lab.js';
 import { planClass, type ClassOptions, type Plan } from '../../src/core/plan.js';
 import { reconcile } from '../../src/core/reconcile.js';
@@ -16,13 +17,16 @@ export async function fakeClass(
   engine: FakeEngine,
   options: Partial<ClassOptions> & { students: number },
 ): Promise<Plan> {
-  const plan = await planClass(await loadLab(), {
+  const lab = await loadLab();
+  // The images `up` would use: a later `up` of the class finds nothing to replace.
+  const images = await imageContexts(lab);
+  const plan = await planClass(lab, {
     className: 'fk',
     basePort: 10000,
     host: '192.0.2.10',
     bind: '0.0.0.0',
-    mailImage: 'labctl/mail:test',
-    sidecarImage: 'labctl/sidecar:test',
+    mailImage: images.mail.tag,
+    sidecarImage: images.sidecar.tag,
     token: TOKEN,
     passwords: 'lab',
     ...options,
@@ -31,6 +35,7 @@ export async function fakeClass(
   const signal = new AbortController().signal;
   await applyDiff(diff, plan, engine, { concurrency: 4, timeoutSeconds: 5, signal, ready: () => Promise.resolve() });
   engine.calls = [];
+  engine.asked = [];
   return plan;
 }
 
