@@ -294,46 +294,48 @@ export class LocalEngine implements Engine {
     const drivers = await Promise.all(
       spec.mounts.map((m) => (m.labels ? this.volumeDriver(m.volume, m.disk) : undefined)),
     );
-    try {
-      await this.docker.createContainer({
-        name: spec.name,
-        Image: spec.image,
-        Hostname: spec.hostname,
-        ...(spec.security?.user && { User: spec.security.user }),
-        Labels: spec.labels,
-        Env: spec.env ?? [],
-        ExposedPorts: exposed,
-        HostConfig: {
-          PortBindings: bindings,
-          // VolumeOptions is the API's (a missing volume is made with these labels); @types/dockerode lacks it.
-          Mounts: spec.mounts.map((m, i) => ({
-            Type: 'volume',
-            Source: m.volume,
-            Target: m.target,
-            ReadOnly: m.readOnly ?? false,
-            ...(m.labels && {
-              VolumeOptions: { Labels: m.labels, ...(drivers[i] && { DriverConfig: drivers[i] }) },
-            }),
-          })) as Docker.MountSettings[],
-          NetworkMode: spec.network,
-          RestartPolicy: { Name: 'unless-stopped' },
-          ...(spec.limits && {
-            LogConfig: {
-              Type: 'json-file',
-              Config: { 'max-size': spec.limits.log.maxSize, 'max-file': String(spec.limits.log.maxFiles) },
-            },
-            PidsLimit: spec.limits.pids,
-            Memory: spec.limits.memoryBytes,
-            MemorySwap: spec.limits.memoryBytes,
-            NanoCpus: Math.round(spec.limits.cpus * 1e9),
+    const body: Docker.ContainerCreateOptions = {
+      Image: spec.image,
+      Hostname: spec.hostname,
+      ...(spec.security?.user && { User: spec.security.user }),
+      Labels: spec.labels,
+      Env: spec.env ?? [],
+      ExposedPorts: exposed,
+      HostConfig: {
+        PortBindings: bindings,
+        // VolumeOptions is the API's (a missing volume is made with these labels); @types/dockerode lacks it.
+        Mounts: spec.mounts.map((m, i) => ({
+          Type: 'volume',
+          Source: m.volume,
+          Target: m.target,
+          ReadOnly: m.readOnly ?? false,
+          ...(m.labels && {
+            VolumeOptions: { Labels: m.labels, ...(drivers[i] && { DriverConfig: drivers[i] }) },
           }),
-          CapAdd: spec.security?.capAdd ?? [],
-          CapDrop: spec.security?.capDrop ?? [],
-          SecurityOpt: spec.security?.noNewPrivileges ? ['no-new-privileges:true'] : [],
-          ReadonlyRootfs: spec.security?.readOnlyRootfs ?? false,
-          Tmpfs: spec.security?.tmpfs ?? {},
-        },
-      });
+        })) as Docker.MountSettings[],
+        NetworkMode: spec.network,
+        RestartPolicy: { Name: 'unless-stopped' },
+        ...(spec.limits && {
+          LogConfig: {
+            Type: 'json-file',
+            Config: { 'max-size': spec.limits.log.maxSize, 'max-file': String(spec.limits.log.maxFiles) },
+          },
+          PidsLimit: spec.limits.pids,
+          Memory: spec.limits.memoryBytes,
+          MemorySwap: spec.limits.memoryBytes,
+          NanoCpus: Math.round(spec.limits.cpus * 1e9),
+        }),
+        CapAdd: spec.security?.capAdd ?? [],
+        CapDrop: spec.security?.capDrop ?? [],
+        SecurityOpt: spec.security?.noNewPrivileges ? ['no-new-privileges:true'] : [],
+        ReadonlyRootfs: spec.security?.readOnlyRootfs ?? false,
+        Tmpfs: spec.security?.tmpfs ?? {},
+      },
+    };
+    try {
+      // Only the name in the address: dockerode would put every option there too (the server's configuration is
+      // tens of KB), which a proxy in front of the engine may refuse, and the engine parses twice.
+      await this.docker.createContainer({ _query: { name: spec.name }, _body: body } as Docker.ContainerCreateOptions);
     } catch (error) {
       throw failed(`create container ${spec.name}`, error);
     }

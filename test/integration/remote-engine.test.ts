@@ -53,7 +53,7 @@ describe('a class on an engine reached through DOCKER_HOST=tcp://…', { timeout
       /What each student writes is not bounded on this engine \(the Docker engine is on another host/,
     );
     assert.deepEqual(await labelled(main), { containers: 0, volumes: 0 });
-    assert.deepEqual(await labelled(engine.docker), { containers: 2, volumes: 6 });
+    assert.deepEqual(await labelled(engine.docker), { containers: 2, volumes: 7 });
 
     // The engine says where the ports answer: its own host, not this machine's loopback.
     const status = await labctlJson<{ address: string; services: Record<string, boolean> }[]>(

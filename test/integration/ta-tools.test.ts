@@ -248,7 +248,7 @@ describe('teaching-assistant tools', { timeout: 600_000 }, () => {
     // The message goes once the log is followed in the container, however long labctl took to start.
     await until(
       'a tail following the log',
-      async () => (await exec(mailName(1), ['sh', '-c', 'ps ax | grep -c "[t]ail -n"'])).output.trim(),
+      async () => (await exec(mailName(1), ['sh', '-c', 'pgrep -c -x tail || true'])).output.trim(),
       (n) => n === '1',
       300,
     );

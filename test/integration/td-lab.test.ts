@@ -343,7 +343,7 @@ describe('the TD on a class of two students', { timeout: 600_000 }, () => {
     let left = await labelled(CLASS);
     assert.equal(left.containers.length, 0);
     assert.equal(left.networks.length, 0);
-    assert.equal(left.volumes.length, 12);
+    assert.equal(left.volumes.length, 14);
     const up = await labctl(upClass(2));
     assert.equal(up.code, 0, up.stderr);
     const pop = await curl(`pop3://127.0.0.1:${port(2, 'pop3')}/1`);
@@ -355,6 +355,7 @@ describe('the TD on a class of two students', { timeout: 600_000 }, () => {
     assert.equal(purge.code, 0, purge.stderr);
     left = await labelled(CLASS);
     assert.equal(left.containers.length + left.networks.length + left.volumes.length, 0);
+    assert.match(purge.stdout, /14 volumes and 2 disks/);
   });
 });
 
