@@ -218,7 +218,7 @@ program
   .option('--csv', 'the same as --format csv')
   .option('--output <file>', 'write the csv, moodle or xlsx output to this file (needed for xlsx on a terminal)')
   .option('--watch', 'redraw the board every 2 s until Ctrl-C')
-  .option('--stuck <minutes>', 'mark students with no progress for this many minutes as stuck', int('--stuck'), 15)
+  .option('--stuck <minutes>', 'mark students with no progress for this many minutes as stuck', int('--stuck', 0), 15)
   .addOption(jsonOption())
   .action(async (o) => {
     const { check } = await import('./commands/check.js');
@@ -288,7 +288,7 @@ program
   .addOption(classOption())
   .option('--port <port>', 'port to listen on', int('--port'), 8090)
   .option('--listen <address>', 'address to listen on; anything but loopback needs the board key', '127.0.0.1')
-  .option('--stuck <minutes>', 'mark students with no progress for this many minutes as stuck', int('--stuck'), 15)
+  .option('--stuck <minutes>', 'mark students with no progress for this many minutes as stuck', int('--stuck', 0), 15)
   .action(async (o) => {
     const { board } = await import('./commands/board.js');
     await board({ ...o, className: o.class, signal });

@@ -221,7 +221,7 @@ export async function doctor(options: DoctorOptions, ctx: Context = defaultConte
       throw new LabctlError(
         ExitCode.usage,
         '--fix installs packages and needs root.',
-        'Run `sudo npx labctl doctor --fix`.',
+        'Run `sudo labctl doctor --fix`.',
       );
     await runSetup();
   }

@@ -51,7 +51,7 @@ export async function reset(options: ResetOptions, ctx: Context = defaultContext
           await reporter.writePrivate(file, tar, { privateDir: true });
           return file;
         },
-        progress: reporter,
+        feedback: reporter,
         signal: ctx.signal,
       },
     ),

@@ -2,7 +2,7 @@ import type { Engine, MaintenanceResult } from '../docker/engine.js';
 import { ExitCode, LabctlError, usageError } from '../errors.js';
 import { upClass } from './class-up.js';
 import type { ObservedClass, ObservedStudent } from './observed-class.js';
-import type { Progress } from './progress.js';
+import type { Feedback } from './feedback.js';
 import { SidecarClient } from './sidecar-client.js';
 
 export interface ResetRequest {
@@ -31,7 +31,7 @@ export const RESET_TIMEOUT_S = 30;
 export interface ResetHooks {
   /** Keeps a student's backup (a tar) safe, before anything else is said; resolves to where it went. */
   saveBackup: (student: number, tar: Buffer) => Promise<string>;
-  progress: Progress;
+  feedback: Feedback;
   signal: AbortSignal;
 }
 
@@ -138,9 +138,9 @@ async function clearProgress(s: ObservedStudent): Promise<void> {
  */
 async function recreate(engine: Engine, observed: ObservedClass, hooks: ResetHooks): Promise<void> {
   const students = Math.max(...observed.students.map((s) => s.student));
-  const quiet: Progress = {
-    info: (message) => hooks.progress.info(message),
-    warn: (message) => hooks.progress.warn(message),
+  const quiet: Feedback = {
+    info: (message) => hooks.feedback.info(message),
+    warn: (message) => hooks.feedback.warn(message),
     task: (_text, fn) => fn(() => {}),
   };
   await upClass(

@@ -7,7 +7,7 @@ import type { Lab, PasswordPolicy } from './lab.js';
 import { concurrency } from './limits.js';
 import { planClass, type Plan } from './plan.js';
 import { ephemeralWarning, readEphemeralRange } from './ports.js';
-import type { Progress } from './progress.js';
+import type { Feedback } from './feedback.js';
 import { formatBytes, ranges, reconcile, type Diff, type Observed } from './reconcile.js';
 import { tracePhase } from './trace.js';
 import { newClassToken } from './token.js';
@@ -88,7 +88,7 @@ export async function dryRun(
 export async function classUp(
   input: ClassUpInput,
   engine: Engine,
-  progress: Progress,
+  feedback: Feedback,
   signal: AbortSignal,
 ): Promise<{ plan: Plan; diff: Diff }> {
   tracePhase('up: locked');
@@ -105,33 +105,33 @@ export async function classUp(
       { basePort: plan.basePort, students: plan.students.length },
       range,
     );
-  if (ephemeral) progress.warn(ephemeral);
+  if (ephemeral) feedback.warn(ephemeral);
   const diff = reconcile(plan, observed, { prune: input.prune });
   const disks = await engine.diskSupport();
   if (!disks.ok) {
-    progress.warn(
+    feedback.warn(
       `What each student writes is not bounded on this engine (${disks.why}): one student can fill its disk. See README, "Disk".`,
     );
   } else if (disks.freeBytes !== undefined && plan.students.length * input.lab.disk > disks.freeBytes) {
-    progress.warn(
+    feedback.warn(
       `${plan.students.length} students may write up to ${formatBytes(plan.students.length * input.lab.disk)} in all (${formatBytes(input.lab.disk)} each), and the engine's host has ${formatBytes(disks.freeBytes)} free: students who fill their disks could fill it.`,
     );
   }
   if (disks.ok && diff.unbounded.length > 0) {
-    progress.warn(
+    feedback.warn(
       `Student${diff.unbounded.length > 1 ? 's' : ''} ${ranges(diff.unbounded)} keep${diff.unbounded.length > 1 ? '' : 's'} mailboxes made before disks were bounded: what they write is not bounded until \`labctl down --purge\` and \`up\` make their volumes again.`,
     );
   }
   refuseConflicts(diff);
   await checkHostPorts(diff, plan, engine);
   tracePhase('up: reconciled, no conflict');
-  await ensureImages(input.lab, engine, progress, false, images);
+  await ensureImages(input.lab, engine, feedback, false, images);
   tracePhase('up: images present');
   // Ctrl-C during an image build: nothing of the class was changed yet.
   signal.throwIfAborted();
   const changing = diff.apply.length;
   if (changing > 0) {
-    await progress.task(
+    await feedback.task(
       `Starting ${changing} student${changing > 1 ? 's' : ''}' servers and waiting for SMTP 220, POP3 +OK, IMAP * OK, ssh`,
       (update) =>
         applyDiff(diff, plan, engine, {
@@ -157,7 +157,7 @@ export async function classUp(
 export async function upClass(
   input: ClassUpInput,
   engine: Engine,
-  progress: Progress,
+  feedback: Feedback,
   signal: AbortSignal,
 ): Promise<{ plan: Plan; diff: Diff }> {
   return withClassLock(
@@ -169,12 +169,12 @@ export async function upClass(
       if (held.aborted) onAbort();
       held.addEventListener('abort', onAbort, { once: true });
       try {
-        return await classUp(input, engine, progress, stop.signal);
+        return await classUp(input, engine, feedback, stop.signal);
       } finally {
         held.removeEventListener('abort', onAbort);
       }
     },
-    { onWait: (message) => progress.info(message), signal },
+    { onWait: (message) => feedback.info(message), signal },
   );
 }
 

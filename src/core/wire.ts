@@ -46,11 +46,17 @@ export type Progress = z.infer<typeof ProgressSchema>;
 
 /**
  * GET /health: 200 with status ok, or 503 with why: stalled (its polls stopped) or unsaved (its progress file cannot be
- * read or written, see Progress.problem).
+ * read or written, see Progress.problem). `polls`: how many polls of the evidence have completed (a test waits for
+ * two more after an act, instead of a fixed time, to know the sidecar has looked at everything written before it).
  */
 export const HealthSchema = z.union([
-  z.object({ status: z.literal('ok'), student: z.number() }),
-  z.object({ status: z.enum(['stalled', 'unsaved']), student: z.number(), reason: z.string() }),
+  z.object({ status: z.literal('ok'), student: z.number(), polls: z.optional(z.number()) }),
+  z.object({
+    status: z.enum(['stalled', 'unsaved']),
+    student: z.number(),
+    reason: z.string(),
+    polls: z.optional(z.number()),
+  }),
 ]);
 export type Health = z.infer<typeof HealthSchema>;
 

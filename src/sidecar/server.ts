@@ -84,7 +84,11 @@ export function createServer(sidecar: Sidecar): http.Server {
     const who = access(req, url, sidecar.config);
     const route = `${req.method} ${url.pathname}`;
     if (route === 'GET /health') {
-      return answer.health(res, { ...sidecar.health(), student: sidecar.config.card.student });
+      return answer.health(res, {
+        ...sidecar.health(),
+        student: sidecar.config.card.student,
+        polls: sidecar.stats().polls,
+      });
     }
     if (route === 'POST /api/reset-progress') {
       if (who !== 'labctl')
