@@ -13,7 +13,7 @@ import { classInfo } from '../../src/core/class-model.js';
 import { loadLab } from '../../src/core/lab.js';
 import { LABEL } from '../../src/core/labels.js';
 import { LocalEngine } from '../../src/docker/local/local-engine.js';
-import { waitForGreeting } from '../../src/probe.js';
+import { waitUntilReady } from '../../src/core/readiness.js';
 import { planClass, type Plan, type PlannedContainer } from '../../src/core/plan.js';
 import { Reporter } from '../../src/ui/reporter.js';
 import { labctl, upArgs } from '../helpers/cli.js';
@@ -301,7 +301,7 @@ async function floorUp(base: number, image: string, sidecarImage: string) {
   const deadline = Date.now() + 90_000;
   await Promise.all(
     floorPlan.students.flatMap((s) =>
-      s.containers.flatMap((c) => c.ports.map((p) => waitForGreeting('127.0.0.1', p.host, p.service, deadline))),
+      s.containers.flatMap((c) => c.ports.map((p) => waitUntilReady('127.0.0.1', p.host, p.service, deadline))),
     ),
   );
 }
