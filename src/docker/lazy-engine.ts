@@ -39,14 +39,10 @@ export class LazyEngine implements Engine {
     return this.engine.parallelism;
   }
 
-  /** The chosen engine; a refusal is given to every call. */
-  chosen(): Promise<Engine> {
-    this.choice ??= this.options.choose().then((engine) => (this.engine = engine));
-    return this.choice;
-  }
-
+  /** Calls the chosen engine, choosing it first if need be; a refused choice is given to every call. */
   private async on<T>(call: (engine: Engine) => Promise<T>): Promise<T> {
-    return call(await this.chosen());
+    this.choice ??= this.options.choose().then((engine) => (this.engine = engine));
+    return call(await this.choice);
   }
 
   /** Synchronous: before the choice (no workload listed yet, so no node), the provisional engine answers. */

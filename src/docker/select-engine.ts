@@ -50,8 +50,6 @@ export function selectEngine(choice: EngineChoice): Engine {
     throw usageError('--registry is where Swarm nodes pull the images: it needs --engine swarm.');
   const { labels, className } = choice;
   const local = new LocalEngine(labels);
-  const swarm = () =>
-    new SwarmEngine(labels, undefined, { constraints: choice.constraints, registry: choice.registry });
   const choose = async (): Promise<Engine> => {
     const onSwarm = await holdsClass(labels.class, className).catch(() => false);
     if (choice.engine === 'local' && onSwarm && className) {
@@ -70,12 +68,12 @@ export function selectEngine(choice: EngineChoice): Engine {
           );
         }
       }
-      return swarm();
+      return new SwarmEngine(labels, undefined, { constraints: choice.constraints, registry: choice.registry });
     }
     return local;
   };
   return new LazyEngine({
-    // Its fields only (where, parallelism): the options are checked when the engine is chosen, as before any call.
+    // For its fields only (where, parallelism): the constraints are read when the engine is chosen, at the first call.
     provisional: choice.engine === 'swarm' ? new SwarmEngine(labels) : local,
     choose,
     // Every class (no class named, no engine asked for): the classes of both engines, side by side.
