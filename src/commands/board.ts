@@ -3,7 +3,7 @@ import { classBoard } from '../core/board-model.js';
 import { boardKey, classToken, sameSecret } from '../core/token.js';
 import { usageError } from '../errors.js';
 import { boardPage, boardView, type BoardView } from '../ui/board-page.js';
-import { keyCookie, newNonce, pageHeaders, plainHeaders, readCookie } from '../ui/web.js';
+import { keyCookie, newNonce, pageHeaders, plainHeaders, readCookie } from '../core/web.js';
 import { DEFAULT_CLASS, defaultContext, type Context } from './context.js';
 
 export interface BoardOptions {

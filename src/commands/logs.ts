@@ -1,5 +1,5 @@
 import { LABEL } from '../core/labels.js';
-import { lineTime } from '../sidecar/parse-log.js';
+import { lineTime } from '../core/log-time.js';
 import { usageError } from '../errors.js';
 import { DEFAULT_CLASS, defaultContext, type Context } from './context.js';
 

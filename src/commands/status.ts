@@ -6,7 +6,7 @@ import { DISK_NEAR_FULL, diskUse, studentDisk, type DiskUse } from '../core/boar
 import { LABEL } from '../core/labels.js';
 import { formatBytes } from '../core/reconcile.js';
 import { parsePorts } from '../core/ports.js';
-import { probe } from '../probe.js';
+import { probe } from '../core/readiness.js';
 import { table } from '../ui/tables.js';
 import { defaultContext, type Context } from './context.js';
 
