@@ -1,7 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { readClassFile, type ClassFile } from './core/class-file.js';
 import { ExitCode, LabctlError, errorJson } from './errors.js';
-import { Reporter } from './ui/reporter.js';
+import { reportFailure, reportInfo } from './commands/report.js';
 
 const int =
   (name: string, min = 1) =>
@@ -37,7 +37,7 @@ const wantsJson = (() => {
 
 /** Reports an error the way the command was asked to (JSON on stdout with --json, else text on stderr). */
 function reportError(error: LabctlError): void {
-  new Reporter({ json: wantsJson }).failure(error, errorJson(error));
+  reportFailure(error, errorJson(error), wantsJson);
 }
 
 /** The signal every command's long operations stop on (see onSignal below), and which command runs. */
@@ -355,7 +355,7 @@ const onSignal = () => {
     if (wantsJson) reportError(new LabctlError(ExitCode.interrupted, 'Interrupted.'));
     process.exit(ExitCode.interrupted);
   }
-  if (interrupt.signal.aborted) new Reporter().info('Still stopping; please wait.');
+  if (interrupt.signal.aborted) reportInfo('Still stopping; please wait.');
   else interrupt.abort(new LabctlError(ExitCode.interrupted, 'Interrupted.'));
 };
 process.on('SIGINT', onSignal);
@@ -372,7 +372,7 @@ try {
     if (wantsJson) {
       reportError(new LabctlError(ExitCode.internal, `internal error: ${(error as Error)?.message ?? String(error)}`));
     }
-    new Reporter().failure({ message: `internal error: ${stack}`, hint: 'Please report this.' }, undefined);
+    reportFailure({ message: `internal error: ${stack}`, hint: 'Please report this.' }, undefined, false);
     process.exitCode = ExitCode.internal;
   }
 }

@@ -1,4 +1,5 @@
 import os from 'node:os';
+import { LABEL } from '../core/labels.js';
 import { tracedEngine } from '../core/trace.js';
 import { selectEngine, type EngineKind } from '../docker/select-engine.js';
 import type { Engine } from '../docker/engine.js';
@@ -36,6 +37,7 @@ export interface ContextOptions {
 export function defaultContext(options: ContextOptions = {}): Context {
   // The local engine unless asked for Swarm (`--engine swarm`, `engine: swarm`) or the class runs on Swarm.
   const engine = selectEngine({
+    labels: LABEL,
     engine: options.engine,
     className: options.className,
     constraints: options.constraints,

@@ -4,10 +4,10 @@ import { packagePath } from '../paths.js';
 import { MIN_POOL_NETWORKS, POOL_FLAG, poolNetworks } from '../core/address-pool.js';
 import { BASE_IMAGE } from '../core/images.js';
 import { detectPortForwarding, type PortForwarding } from '../core/port-proxy.js';
-import { bootstrapTool } from '../docker/images.js';
+import { bootstrapTool } from '../docker/images/base-image.js';
 import { DISKS_DIR } from '../docker/disks.js';
-import { remoteEngineHost } from '../docker/local-engine.js';
-import { SwarmEngine } from '../docker/swarm-engine.js';
+import { remoteEngineHost } from '../docker/net.js';
+import { swarmSurvey } from '../docker/select-engine.js';
 import { ExitCode, LabctlError } from '../errors.js';
 import { table } from '../ui/tables.js';
 import { defaultContext, type Context } from './context.js';
@@ -75,7 +75,7 @@ async function checks(ctx: Context): Promise<Check[]> {
 
 /** Swarm mode, for `--engine swarm`: a manager, its nodes, and room on this node's docker_gwbridge. */
 async function swarmChecks(): Promise<Check[]> {
-  const survey = await SwarmEngine.survey().catch(() => undefined);
+  const survey = await swarmSurvey().catch(() => undefined);
   if (!survey) return [];
   if (survey.state !== 'active') {
     return [

@@ -1,8 +1,8 @@
 import pLimit from 'p-limit';
 import type { Engine, Replacement } from '../docker/engine.js';
 import { ExitCode, LabctlError, conflictError } from '../errors.js';
-import { waitForGreeting } from '../probe.js';
 import type { Plan, PlannedContainer, StudentPlan } from './plan.js';
+import { waitUntilReady } from './readiness.js';
 import type { Diff, Step, StudentDiff } from './reconcile.js';
 
 /**
@@ -258,7 +258,7 @@ async function startStudent(
 
 const READY_POLL_MS = 250;
 
-/** Waits until every port of the student answers with its greeting (SMTP 220, POP3 +OK, IMAP * OK, SSH-, web /health). */
+/** Waits until every port of the student passes its wait strategy (core/readiness.ts: SMTP 220, POP3 +OK, IMAP * OK, SSH-, web /health). */
 async function waitReady(s: StudentPlan, plan: Plan, engine: Engine, deadline: number, signal: AbortSignal) {
   for (const c of s.containers) {
     // Where the workload's ports answer: the node it is placed on, when the engine has several.
@@ -268,8 +268,8 @@ async function waitReady(s: StudentPlan, plan: Plan, engine: Engine, deadline: n
       // proxy and the kernel some CPU, which the servers starting beside it need more. SMTP answers last (Postfix
       // starts after rsyslog, Courier and sshd); once it does, the other ports are asked, and answer at once.
       const [first, ...rest] = [...c.ports].sort((a, b) => Number(b.service === 'smtp') - Number(a.service === 'smtp'));
-      if (first) await waitForGreeting(host, first.host, first.service, deadline, signal, READY_POLL_MS);
-      await Promise.all(rest.map((p) => waitForGreeting(host, p.host, p.service, deadline, signal)));
+      if (first) await waitUntilReady(host, first.host, first.service, deadline, signal, READY_POLL_MS);
+      await Promise.all(rest.map((p) => waitUntilReady(host, p.host, p.service, deadline, signal)));
     } catch (error) {
       if (signal.aborted) throw signal.reason;
       const logs = await engine.logs(c.name, 20).catch(() => '(no logs)');

@@ -1,5 +1,5 @@
 import type { Engine } from '../docker/engine.js';
-import { probe } from '../probe.js';
+import { probe } from './readiness.js';
 import { diskUse, type DiskUse } from './board-model.js';
 import { SERVICES } from './lab.js';
 import { observeClasses } from './observed-class.js';

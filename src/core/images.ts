@@ -2,13 +2,13 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { packagePath } from '../paths.js';
-import type { Engine, ImageFile } from '../docker/engine.js';
+import { BASE_IMAGE, type Engine, type ImageFile } from '../docker/engine.js';
 import { ExitCode, LabctlError } from '../errors.js';
 import type { Lab } from './lab.js';
 import { mailImageFiles } from './mail-image.js';
 import type { Feedback } from './feedback.js';
 
-export const BASE_IMAGE = 'labctl/base:bookworm';
+export { BASE_IMAGE };
 export const IMAGES_DIR = packagePath('images');
 const SIDECAR_BUNDLE = packagePath('dist', 'sidecar');
 

@@ -5,6 +5,7 @@ import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { ExitCode, LabctlError, usageError } from '../errors.js';
 import { collisionText, portCollision } from './ports.js';
+import type { Service } from './services.js';
 import { studentPassword } from './token.js';
 
 const userName = z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'a Unix user name such as util1');
@@ -65,8 +66,7 @@ export const labSchema = z
   .strict();
 
 export type LabFile = z.infer<typeof labSchema>;
-export type Service = 'smtp' | 'pop3' | 'imap' | 'ssh';
-export const SERVICES: readonly Service[] = ['smtp', 'pop3', 'imap', 'ssh'];
+export { SERVICES, type Service } from './services.js';
 
 export interface Account {
   user: string;

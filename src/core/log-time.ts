@@ -1,13 +1,14 @@
 /**
- * When a log line was written: syslog's two timestamp forms (Debian 12's RFC 3339, and the traditional "Nov 26
- * 10:06:37" the TD shows), read by `labctl logs --since` and by the sidecar alike.
+ * The timestamps of rsyslog's mail.log, traditional ("Mar  4 10:02:03", no year nor zone: read as UTC) or RFC 3339:
+ * what the sidecar's log parser and `labctl logs --since` read.
  */
-export type Clock = () => Date;
-export const systemClock: Clock = () => new Date();
-
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const TRADITIONAL = /^([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d{2}):(\d{2}):(\d{2}) (.*)$/;
 const RFC3339 = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})) (.*)$/;
+
+/** The clock, injected so that tests (and the year of traditional timestamps) do not depend on today. */
+export type Clock = () => Date;
+export const systemClock: Clock = () => new Date();
 
 /** The time a log line was written, as an ISO string, or undefined for a line without a timestamp. */
 export function lineTime(line: string, now: Clock = systemClock): string | undefined {
@@ -16,6 +17,7 @@ export function lineTime(line: string, now: Clock = systemClock): string | undef
 
 const DAY_MS = 24 * 3600 * 1000;
 
+/** A line's timestamp, traditional or RFC 3339, and the rest of the line; undefined for a line without one. */
 export function parseStamp(line: string, now: Clock): { time: string; rest: string } | undefined {
   const iso = RFC3339.exec(line);
   if (iso) {

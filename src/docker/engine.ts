@@ -5,6 +5,21 @@
  * implements it with containers, a Swarm engine with services.
  */
 
+/** The image the mail and sidecar images are built on: the engine makes it (Engine.ensureBaseImage). */
+export const BASE_IMAGE = 'labctl/base:bookworm';
+
+/**
+ * The label keys an engine reads, given to it by the core (core/labels.ts names them): it finds a class's objects by
+ * `class`, keeps a student's workloads together by `class` and `student`, tells their roles by `role`, and marks the
+ * images it builds with `image`. Beyond these, an engine reads only the labels it writes itself (Swarm's marks).
+ */
+export interface LabelKeys {
+  class: string;
+  student: string;
+  role: string;
+  image: string;
+}
+
 export interface ContainerSpec {
   name: string;
   image: string;
@@ -140,7 +155,7 @@ export interface Engine {
   addressPools(): Promise<AddressPool[] | undefined>;
 
   // Objects of a class
-  /** Objects carrying dev.labctl.class (= className when given). */
+  /** Objects carrying the class label (= className when given). */
   list(className?: string): Promise<ClassObjects>;
   /** Names of all containers, networks and volumes on the engine, labelled or not, to find clashes. */
   names(): Promise<{ containers: Set<string>; networks: Set<string>; volumes: Set<string> }>;
@@ -188,7 +203,7 @@ export interface Engine {
 
   // Images
   imageExists(ref: string): Promise<boolean>;
-  /** Makes the base image (labctl/base:bookworm) if missing: pulled, or bootstrapped from Debian's mirror. */
+  /** Makes the base image (BASE_IMAGE) if missing: pulled, or bootstrapped from Debian's mirror. */
   ensureBaseImage(onStep: (line: string) => void): Promise<'present' | 'pulled' | 'bootstrapped'>;
   buildImage(
     tag: string,

@@ -26,8 +26,7 @@ const DELIVERY = new RegExp(
 
 type Base = { time: string; raw: string; uid?: number; pid?: number };
 
-/** The sidecar's clock, injected so that tests (and the year of traditional timestamps) do not depend on today. */
-export type { Clock } from '../core/log-time.js';
+export type { Clock };
 
 /** The uids whose lines are believed by default: root (local(8), courierlogger) and postfix. */
 export const TRUSTED_UIDS: ReadonlySet<number> = new Set([0, 101]);

@@ -10,7 +10,7 @@ import {
   type Progress,
   type WireError,
 } from '../core/wire.js';
-import { keyCookie, newNonce, pageHeaders, plainHeaders, readCookie } from '../ui/web.js';
+import { keyCookie, newNonce, pageHeaders, plainHeaders, readCookie } from '../core/web.js';
 import type { SidecarConfig } from './config.js';
 import { renderPage } from './page.js';
 import type { Sidecar } from './sidecar.js';

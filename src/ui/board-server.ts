@@ -2,7 +2,7 @@ import http from 'node:http';
 import { sameSecret } from '../core/token.js';
 import { usageError } from '../errors.js';
 import { boardPage, type BoardView } from './board-page.js';
-import { keyCookie, newNonce, pageHeaders, plainHeaders, readCookie } from './web.js';
+import { keyCookie, newNonce, pageHeaders, plainHeaders, readCookie } from '../core/web.js';
 
 const COOKIE = 'labctl_board';
 

@@ -1,5 +1,5 @@
 import type { ClassInfo, StudentInfo } from '../core/class-model.js';
-import { escapeHtml } from './html.js';
+import { escapeHtml } from '../core/html.js';
 import { accountsTable, cardModel, pageHtml, portsTable, rowsHtml, type CardModel } from './print-cards.js';
 
 /** What the student types: a terminal command, or the lines of a telnet dialogue with one of the servers. */

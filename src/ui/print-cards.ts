@@ -1,4 +1,4 @@
-import { escapeHtml } from './html.js';
+import { escapeHtml } from '../core/html.js';
 import type { ClassInfo, StudentInfo } from '../core/class-model.js';
 
 /** The page-break marker between Markdown cards: survives Markdown → HTML → print. */

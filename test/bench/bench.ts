@@ -11,8 +11,9 @@ import { promisify } from 'node:util';
 import { ensureImages } from '../../src/core/images.js';
 import { classInfo } from '../../src/core/class-model.js';
 import { loadLab } from '../../src/core/lab.js';
-import { LocalEngine } from '../../src/docker/local-engine.js';
-import { waitForGreeting } from '../../src/probe.js';
+import { LABEL } from '../../src/core/labels.js';
+import { LocalEngine } from '../../src/docker/local/local-engine.js';
+import { waitUntilReady } from '../../src/core/readiness.js';
 import { planClass, type Plan, type PlannedContainer } from '../../src/core/plan.js';
 import { Reporter } from '../../src/ui/reporter.js';
 import { labctl, upArgs } from '../helpers/cli.js';
@@ -62,7 +63,7 @@ async function labctlUp(base: number, engine = 'local', count = students) {
 
 /** `up` and `down` only, against the floor, in turn, so that both see the same machine. */
 async function upDown() {
-  const engine = new LocalEngine();
+  const engine = new LocalEngine(LABEL);
   const images = await ensureImages(await loadLab(), engine, new Reporter());
   await cleanClass(CLASS);
   await cleanClass(FLOOR);
@@ -300,7 +301,7 @@ async function floorUp(base: number, image: string, sidecarImage: string) {
   const deadline = Date.now() + 90_000;
   await Promise.all(
     floorPlan.students.flatMap((s) =>
-      s.containers.flatMap((c) => c.ports.map((p) => waitForGreeting('127.0.0.1', p.host, p.service, deadline))),
+      s.containers.flatMap((c) => c.ports.map((p) => waitUntilReady('127.0.0.1', p.host, p.service, deadline))),
     ),
   );
 }
@@ -369,7 +370,7 @@ async function swarmRuns(base: number) {
 }
 
 async function main() {
-  const engine = new LocalEngine();
+  const engine = new LocalEngine(LABEL);
   if (!engines.includes('local')) {
     await ensureImages(await loadLab(), engine, new Reporter());
     await cleanSwarmClass(CLASS);
