@@ -1,7 +1,7 @@
 import pLimit from 'p-limit';
 import type { Engine, Replacement } from '../docker/engine.js';
 import { ExitCode, LabctlError, conflictError } from '../errors.js';
-import type { Plan, PlannedContainer, StudentPlan } from './plan.js';
+import type { Plan, PlannedWorkload, StudentPlan } from './plan.js';
 import { waitUntilReady } from './readiness.js';
 import type { Diff, Step, StudentDiff } from './reconcile.js';
 
@@ -31,10 +31,10 @@ class Journal {
     this.undo.push({ order: 5, run: () => this.engine.removeDisk(name) });
   }
   createdContainer(name: string) {
-    this.undo.push({ order: 1, run: () => this.engine.removeContainer(name) });
+    this.undo.push({ order: 1, run: () => this.engine.removeWorkload(name) });
   }
   startedContainer(name: string) {
-    this.undo.push({ order: 2, run: () => this.engine.stopContainer(name, 5) });
+    this.undo.push({ order: 2, run: () => this.engine.stopWorkload(name, 5) });
   }
   /** A workload replaced by a new spec: on rollback the old one comes back; on success it is let go. */
   replaced(replacement: Replacement) {
@@ -152,7 +152,7 @@ export async function applyPrune(diff: Diff, engine: Engine): Promise<void> {
     diff.prune.map(async (s) => {
       const removals = s.steps.filter((st) => st.kind === 'remove');
       await Promise.all(
-        removals.map((st) => engine.stopContainer(st.name, 5).then(() => engine.removeContainer(st.name))),
+        removals.map((st) => engine.stopWorkload(st.name, 5).then(() => engine.removeWorkload(st.name))),
       );
       for (const st of s.steps) if (st.kind === 'remove-network') await engine.removeNetwork(st.name);
     }),
@@ -189,7 +189,7 @@ async function prepareStudent(steps: Step[], engine: Engine, journal: Journal, s
     await work();
   };
   for (const step of steps) {
-    if (step.kind === 'remove') await go(() => engine.removeContainer(step.name));
+    if (step.kind === 'remove') await go(() => engine.removeWorkload(step.name));
   }
   for (const step of steps) {
     if (step.kind !== 'create-disk') continue;
@@ -230,7 +230,7 @@ async function startStudent(
   };
   const made = madeWithWorkload(steps);
   const labels = new Map(s.volumes.map((v) => [v.name, v.labels]));
-  const spec = (c: PlannedContainer) => ({
+  const spec = (c: PlannedWorkload) => ({
     ...c,
     mounts: c.mounts.map((m) => (made.has(m.volume) ? { ...m, labels: labels.get(m.volume) } : m)),
     network: s.network.name,
@@ -241,15 +241,15 @@ async function startStudent(
       steps.map(async (step) => {
         if (step.kind === 'create') {
           journal.createdContainer(step.container.name);
-          await engine.createContainer(spec(step.container));
-          await go(() => engine.startContainer(step.container.name));
+          await engine.createWorkload(spec(step.container));
+          await go(() => engine.startWorkload(step.container.name));
         } else if (step.kind === 'start') {
           journal.startedContainer(step.name);
-          await engine.startContainer(step.name);
+          await engine.startWorkload(step.name);
         } else if (step.kind === 'replace') {
           // The engine keeps the old workload's way back until the new one answers, so a failed run can put it back.
           signal.throwIfAborted();
-          journal.replaced(await engine.replaceContainer(spec(step.container)));
+          journal.replaced(await engine.replaceWorkload(spec(step.container)));
         }
       }),
     ),

@@ -1,10 +1,10 @@
 import pLimit from 'p-limit';
-import type { ClassObjects, ContainerInfo, DiskInfo, Engine, LabelledObject } from '../docker/engine.js';
+import type { ClassObjects, WorkloadInfo, DiskInfo, Engine, LabelledObject } from '../docker/engine.js';
 import { label } from './observed-class.js';
 import { concurrency } from './limits.js';
 
 export interface DownObjects {
-  containers: ContainerInfo[];
+  containers: WorkloadInfo[];
   networks: LabelledObject[];
   volumes: LabelledObject[];
   disks: DiskInfo[];
@@ -33,7 +33,7 @@ export function downObjects(objects: ClassObjects, options: { student?: number; 
  */
 export async function removeObjects(
   engine: Engine,
-  objects: { containers: ContainerInfo[]; networks: LabelledObject[]; volumes: LabelledObject[]; disks?: DiskInfo[] },
+  objects: { containers: WorkloadInfo[]; networks: LabelledObject[]; volumes: LabelledObject[]; disks?: DiskInfo[] },
   { graceful }: { graceful: boolean },
 ): Promise<void> {
   const studentOf = (o: { labels: Record<string, string> }) => String(label.student(o));
@@ -48,8 +48,8 @@ export async function removeObjects(
         // The mail container's PID 1 stops its daemons on SIGTERM, so a short grace period is plenty.
         await Promise.all(
           mine(objects.containers).map(async (c) => {
-            if (graceful) await engine.stopContainer(c.name, 3);
-            await engine.removeContainer(c.name);
+            if (graceful) await engine.stopWorkload(c.name, 3);
+            await engine.removeWorkload(c.name);
           }),
         );
         await Promise.all([

@@ -118,7 +118,7 @@ export async function resetClass(
     }
     if (request.hard) {
       const mine = [s.mail, s.sidecar].flatMap((c) => (c ? [c] : []));
-      await Promise.all(mine.map((c) => engine.stopContainer(c.name, 3).then(() => engine.removeContainer(c.name))));
+      await Promise.all(mine.map((c) => engine.stopWorkload(c.name, 3).then(() => engine.removeWorkload(c.name))));
       result.recreated.push(s.student);
     }
   }

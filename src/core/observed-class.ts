@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ClassObjects, ContainerInfo, DiskInfo, Engine } from '../docker/engine.js';
+import type { ClassObjects, WorkloadInfo, DiskInfo, Engine } from '../docker/engine.js';
 import { ExitCode, LabctlError, usageError } from '../errors.js';
 import { labFromLabel, pairFor, studentAccounts, type Account, type Lab, type PasswordPolicy } from './lab.js';
 import { LABEL } from './labels.js';
@@ -29,8 +29,8 @@ export interface ObservedClass {
 
 export interface ObservedStudent extends PersonFields {
   student: number;
-  mail?: ContainerInfo;
-  sidecar?: ContainerInfo;
+  mail?: WorkloadInfo;
+  sidecar?: WorkloadInfo;
   domain: string;
   ports: Record<string, number>;
   /** Where the student's ports answer from here (the engine says: loopback, DOCKER_HOST's host, the Swarm node). */
@@ -121,7 +121,7 @@ export function decodeClass(
 ): ObservedClass | undefined {
   const token = tokenOf(objects);
   const roster = rosterOf(className, objects.volumes);
-  const byStudent = new Map<number, { mail?: ContainerInfo; sidecar?: ContainerInfo }>();
+  const byStudent = new Map<number, { mail?: WorkloadInfo; sidecar?: WorkloadInfo }>();
   for (const c of objects.containers) {
     if (c.labels[LABEL.role] !== 'mail' && c.labels[LABEL.role] !== 'sidecar') continue;
     const w = decode(workloadLabels, c);

@@ -18,7 +18,7 @@ import { adminKey, studentKey } from './token.js';
 import { render } from './render.js';
 import type { Card, SidecarLab } from './wire.js';
 import { usageError } from '../errors.js';
-import type { ContainerLimits, ContainerSecurity, DiskSpec } from '../docker/engine.js';
+import type { WorkloadLimits, WorkloadSecurity, DiskSpec } from '../docker/engine.js';
 import { ARCHIVE, MAIL_LIMITS, MAIL_SERVICE_LIMITS, SIDECAR_LIMITS } from './limits.js';
 
 export interface ClassOptions {
@@ -43,7 +43,7 @@ export interface PlannedFile {
   mode: number;
 }
 
-export interface PlannedContainer {
+export interface PlannedWorkload {
   name: string;
   role: 'mail' | 'sidecar';
   image: string;
@@ -60,8 +60,8 @@ export interface PlannedContainer {
    */
   files: PlannedFile[];
   /** What the container may use (see core/limits.ts). */
-  limits: ContainerLimits;
-  security: ContainerSecurity;
+  limits: WorkloadLimits;
+  security: WorkloadSecurity;
 }
 
 export interface PlannedVolume {
@@ -82,7 +82,7 @@ export interface StudentPlan {
   /** Holds every volume the student can fill: what their server writes is bounded by its size. */
   disk: DiskSpec;
   volumes: PlannedVolume[];
-  containers: PlannedContainer[];
+  containers: PlannedWorkload[];
 }
 
 export interface Plan {
@@ -256,7 +256,7 @@ async function planStudent(lab: Lab, options: ClassOptions, n: number): Promise<
   const keys = volume('keys');
   const volumes = [spool, home, log, evidence, queue, keys, progress];
   const pair = pairFor(lab, n);
-  const mail: PlannedContainer = {
+  const mail: PlannedWorkload = {
     name: resourceName(className, n, 'mail'),
     role: 'mail',
     image: options.mailImage,
@@ -342,7 +342,7 @@ function planSidecar(
     disk: string;
     progress: string;
   },
-): PlannedContainer {
+): PlannedWorkload {
   const card: Card = {
     className: options.className,
     student: n,
@@ -356,7 +356,7 @@ function planSidecar(
     users: lab.accounts.map((a) => a.user),
     sshHost: resourceName(options.className, n, 'mail'),
   };
-  const sidecar: PlannedContainer = {
+  const sidecar: PlannedWorkload = {
     name: resourceName(options.className, n, 'sidecar'),
     role: 'sidecar',
     image: options.sidecarImage,
@@ -407,7 +407,7 @@ export async function configEnv(files: PlannedFile[]): Promise<string> {
 }
 
 /** A digest of everything that shapes a container; `up` recreates a container whose digest changed. */
-function specHash(container: PlannedContainer, bind: string, host: string): string {
+function specHash(container: PlannedWorkload, bind: string, host: string): string {
   const { labels: _labels, ...spec } = container;
   return createHash('sha256').update(JSON.stringify({ spec, bind, host })).digest('hex').slice(0, 16);
 }

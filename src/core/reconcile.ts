@@ -1,6 +1,6 @@
-import type { ClassObjects, ContainerInfo, DiskSpec } from '../docker/engine.js';
+import type { ClassObjects, WorkloadInfo, DiskSpec } from '../docker/engine.js';
 import { label } from './observed-class.js';
-import type { Plan, PlannedContainer, StudentPlan } from './plan.js';
+import type { Plan, PlannedWorkload, StudentPlan } from './plan.js';
 
 /** What runs on the engine, as `reconcile` needs it: the class's objects, every name, every published port. */
 export interface Observed {
@@ -19,9 +19,9 @@ export type Step =
   | { kind: 'create-network'; name: string; labels: Record<string, string> }
   | { kind: 'create-volume'; name: string; labels: Record<string, string>; disk?: string }
   /** A workload that does not exist: create and start it. */
-  | { kind: 'create'; container: PlannedContainer }
+  | { kind: 'create'; container: PlannedWorkload }
   /** A workload whose spec (image, config, ports…) changed, or that is dead: replace it, keeping the old until the new answers. */
-  | { kind: 'replace'; container: PlannedContainer; current: string; reason: string }
+  | { kind: 'replace'; container: PlannedWorkload; current: string; reason: string }
   /** A workload as planned but not running: start it. */
   | { kind: 'start'; name: string; role: string; state: string }
   /** A workload of the class that the plan does not have (a student beyond --students with --prune, a leftover). */
@@ -56,7 +56,7 @@ export interface Conflict {
 }
 
 const studentOf = label.student;
-const isWorkload = (c: ContainerInfo) => label.role(c) === 'mail' || label.role(c) === 'sidecar';
+const isWorkload = (c: WorkloadInfo) => label.role(c) === 'mail' || label.role(c) === 'sidecar';
 
 /**
  * The changes that take the engine from `observed` to `plan`. Pure: it reads nothing and changes nothing; `apply`
@@ -143,7 +143,7 @@ export function reconcile(plan: Plan, observed: Observed, options: { prune?: boo
 }
 
 /** What to do with one planned workload, given what runs under its name. */
-function containerStep(c: PlannedContainer, current: ContainerInfo | undefined): Step | undefined {
+function containerStep(c: PlannedWorkload, current: WorkloadInfo | undefined): Step | undefined {
   if (!current) return { kind: 'create', container: c };
   if (label.spec(current) !== label.spec(c)) {
     const image = label.spec(current) && current.image && current.image !== c.image;
@@ -160,7 +160,7 @@ function containerStep(c: PlannedContainer, current: ContainerInfo | undefined):
 function clashes(
   s: StudentPlan,
   observed: Observed,
-  ours: { containers: Map<string, ContainerInfo>; networks: Set<string>; volumes: Set<string> },
+  ours: { containers: Map<string, WorkloadInfo>; networks: Set<string>; volumes: Set<string> },
   className: string,
   conflicts: Conflict[],
 ) {
@@ -178,7 +178,7 @@ function clashes(
 }
 
 /** A host port the new workload needs, published by another container. */
-function portConflicts(s: StudentPlan, c: PlannedContainer, observed: Observed, conflicts: Conflict[]) {
+function portConflicts(s: StudentPlan, c: PlannedWorkload, observed: Observed, conflicts: Conflict[]) {
   for (const port of c.ports) {
     const owner = observed.published.get(port.host);
     if (owner && owner !== c.name) {

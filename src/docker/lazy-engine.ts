@@ -1,7 +1,7 @@
 import type {
   ClassObjects,
-  ContainerInfo,
-  ContainerSpec,
+  WorkloadInfo,
+  WorkloadSpec,
   DiskSpec,
   Engine,
   ImageFile,
@@ -64,16 +64,16 @@ export class LazyEngine implements Engine {
   readonly diskSupport = () => this.on((e) => e.diskSupport());
   readonly createDisk = (disk: DiskSpec) => this.on((e) => e.createDisk(disk));
   readonly removeDisk = (name: string) => this.on((e) => e.removeDisk(name));
-  readonly createContainer = (spec: ContainerSpec) => this.on((e) => e.createContainer(spec));
-  readonly startContainer = (name: string) => this.on((e) => e.startContainer(name));
-  readonly stopContainer = (name: string, timeoutSeconds: number) =>
-    this.on((e) => e.stopContainer(name, timeoutSeconds));
-  readonly replaceContainer = (spec: ContainerSpec) => this.on((e) => e.replaceContainer(spec));
-  readonly removeContainer = (name: string) => this.on((e) => e.removeContainer(name));
+  readonly createWorkload = (spec: WorkloadSpec) => this.on((e) => e.createWorkload(spec));
+  readonly startWorkload = (name: string) => this.on((e) => e.startWorkload(name));
+  readonly stopWorkload = (name: string, timeoutSeconds: number) =>
+    this.on((e) => e.stopWorkload(name, timeoutSeconds));
+  readonly replaceWorkload = (spec: WorkloadSpec) => this.on((e) => e.replaceWorkload(spec));
+  readonly removeWorkload = (name: string) => this.on((e) => e.removeWorkload(name));
   readonly removeNetwork = (name: string) => this.on((e) => e.removeNetwork(name));
   readonly removeVolume = (name: string) => this.on((e) => e.removeVolume(name));
-  readonly maintenance = (mail: ContainerInfo, task: Maintenance) => this.on((e) => e.maintenance(mail, task));
-  readonly streamLog = (mail: ContainerInfo, stream: LogStream) => this.on((e) => e.streamLog(mail, stream));
+  readonly maintenance = (mail: WorkloadInfo, task: Maintenance) => this.on((e) => e.maintenance(mail, task));
+  readonly streamLog = (mail: WorkloadInfo, stream: LogStream) => this.on((e) => e.streamLog(mail, stream));
   readonly logs = (name: string, tail: number) => this.on((e) => e.logs(name, tail));
   readonly memoryUsage = (name: string) => this.on((e) => e.memoryUsage(name));
   readonly imageExists = (ref: string) => this.on((e) => e.imageExists(ref));

@@ -175,7 +175,7 @@ interface QueueState {
   /** Clock time (ms) the sidecar first heard of the queue id. */
   seenAt: number;
   /** Time of smtpd's "client=" line: the message came in over SMTP. */
-  client?: string;
+  clientAt?: string;
   /** cleanup logged "message-id=<>": it added no header. */
   noMessageId?: boolean;
   /** The envelope sender from qmgr ('' for a bounce notice). */
@@ -299,7 +299,7 @@ export class Verifier {
     switch (e.type) {
       case 'smtp-client': {
         const q = this.entry(e.queueId);
-        q.client ??= e.time;
+        q.clientAt ??= e.time;
         return this.settle(e.queueId, q);
       }
       case 'message-id':
@@ -308,7 +308,7 @@ export class Verifier {
       case 'queued': {
         const q = this.entry(e.queueId);
         q.from ??= e.from;
-        if (q.client === undefined || !this.counts(q.client)) return;
+        if (q.clientAt === undefined || !this.counts(q.clientAt)) return;
         if (isSpoofedSender(e.from, this.options.cardDomain)) {
           this.credit('smtp-spoofed-sender', {
             at: e.time,
@@ -430,7 +430,7 @@ export class Verifier {
 
   /** Credits what a queue id proves once it came in over SMTP (after the last reset) and was delivered. */
   private settle(queueId: string, q: QueueState, d?: Delivery): void {
-    if (q.client === undefined || !this.counts(q.client) || !q.delivered) return;
+    if (q.clientAt === undefined || !this.counts(q.clientAt) || !q.delivered) return;
     this.credit('smtp-simple', {
       at: q.delivered.at,
       evidence: `message ${queueId} reçu par SMTP, distribué à ${q.delivered.to}`,

@@ -14,7 +14,7 @@ import { loadLab } from '../../src/core/lab.js';
 import { LABEL } from '../../src/core/labels.js';
 import { LocalEngine } from '../../src/docker/local/local-engine.js';
 import { waitUntilReady } from '../../src/core/readiness.js';
-import { planClass, type Plan, type PlannedContainer } from '../../src/core/plan.js';
+import { planClass, type Plan, type PlannedWorkload } from '../../src/core/plan.js';
 import { Reporter } from '../../src/ui/reporter.js';
 import { labctl, upArgs } from '../helpers/cli.js';
 import { cleanClass } from '../helpers/docker.js';
@@ -310,7 +310,7 @@ const labelArgs = (labels: Record<string, string>) =>
   Object.entries(labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]);
 
 /** `docker run` flags for a planned container: the same container labctl creates through the API. */
-function runArgs(c: PlannedContainer, network: string): string[] {
+function runArgs(c: PlannedWorkload, network: string): string[] {
   const sec = c.security;
   return [
     ...['--name', c.name, '--hostname', c.hostname, '--network', network, '--restart', 'unless-stopped'],

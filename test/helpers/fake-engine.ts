@@ -1,8 +1,8 @@
 import type {
   AddressPool,
   ClassObjects,
-  ContainerInfo,
-  ContainerSpec,
+  WorkloadInfo,
+  WorkloadSpec,
   DiskInfo,
   DiskSpec,
   DiskSupport,
@@ -46,7 +46,7 @@ export class FakeEngine implements Engine {
   asked: string[] = [];
   failOn: (call: string) => boolean = () => false;
   /** What a maintenance action answers; by default two accounts, each reset with nothing to remove. */
-  maintenanceAnswer: (mail: ContainerInfo, task: Maintenance) => MaintenanceResult = (_mail, task) => {
+  maintenanceAnswer: (mail: WorkloadInfo, task: Maintenance) => MaintenanceResult = (_mail, task) => {
     if (task.action === 'accounts') return { exitCode: 0, stdout: 'util1\nutil11\n', stderr: '' };
     const stdout = task.users.map((u) => `${u} spool=0 maildir=0 mbox=0\n`).join('');
     return { exitCode: 0, stdout, stderr: '', ...(task.backup && { backup: Buffer.from('tar') }) };
@@ -78,7 +78,7 @@ export class FakeEngine implements Engine {
     return Promise.resolve({
       containers: [...this.containers.values()]
         .filter((c) => mine(c.labels))
-        .map((c): ContainerInfo => ({
+        .map((c): WorkloadInfo => ({
           id: c.name,
           name: c.name,
           labels: c.labels,
@@ -135,7 +135,7 @@ export class FakeEngine implements Engine {
   /** Milliseconds a call takes, for tests of what is in flight. */
   delayOn: (call: string) => number = () => 0;
 
-  async createContainer(spec: ContainerSpec) {
+  async createWorkload(spec: WorkloadSpec) {
     const delay = this.delayOn(`create-container ${spec.name}`);
     if (delay > 0) await new Promise((r) => setTimeout(r, delay));
     this.record(`create-container ${spec.name}`);
@@ -157,23 +157,23 @@ export class FakeEngine implements Engine {
     if (!c) throw new Error(`no container ${name}`);
     return c;
   }
-  startContainer(name: string) {
+  startWorkload(name: string) {
     this.record(`start ${name}`);
     this.get(name).state = 'running';
     return Promise.resolve();
   }
-  stopContainer(name: string) {
+  stopWorkload(name: string) {
     this.record(`stop ${name}`);
     const c = this.containers.get(name);
     if (c) c.state = 'exited';
     return Promise.resolve();
   }
-  async replaceContainer(spec: ContainerSpec): Promise<Replacement> {
+  async replaceWorkload(spec: WorkloadSpec): Promise<Replacement> {
     this.record(`replace ${spec.name}`);
     const old = this.get(spec.name);
     this.containers.delete(spec.name);
-    await this.createContainer(spec);
-    await this.startContainer(spec.name);
+    await this.createWorkload(spec);
+    await this.startWorkload(spec.name);
     return {
       undo: () => {
         this.calls.push(`undo-replace ${spec.name}`);
@@ -183,7 +183,7 @@ export class FakeEngine implements Engine {
       commit: () => Promise.resolve(),
     };
   }
-  removeContainer(name: string) {
+  removeWorkload(name: string) {
     this.record(`remove-container ${name}`);
     this.containers.delete(name);
     return Promise.resolve();
@@ -201,12 +201,12 @@ export class FakeEngine implements Engine {
   address(bind: string) {
     return bind === '0.0.0.0' ? '127.0.0.1' : bind;
   }
-  maintenance(mail: ContainerInfo, task: Maintenance): Promise<MaintenanceResult> {
+  maintenance(mail: WorkloadInfo, task: Maintenance): Promise<MaintenanceResult> {
     this.record(`maintenance ${task.action} ${mail.name}`);
     return Promise.resolve(this.maintenanceAnswer(mail, task));
   }
   /** Gives the mail log; following, waits for the signal as the real engines do. */
-  async streamLog(mail: ContainerInfo, { follow, onChunk, signal }: LogStream): Promise<void> {
+  async streamLog(mail: WorkloadInfo, { follow, onChunk, signal }: LogStream): Promise<void> {
     this.ask(`streamLog ${mail.name}`);
     onChunk(this.mailLog);
     if (!follow || signal?.aborted) return;

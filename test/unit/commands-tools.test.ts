@@ -9,6 +9,7 @@ import { imagesLoad, imagesSave } from '../../src/commands/images.js';
 import { init } from '../../src/commands/init.js';
 import { logs } from '../../src/commands/logs.js';
 import { reset } from '../../src/commands/reset.js';
+import { diagnose, type HostFacts, type SwarmFacts } from '../../src/core/doctor.js';
 import { ExitCode, LabctlError } from '../../src/errors.js';
 import { fakeClass, testContext } from '../helpers/fake-class.js';
 import { FakeEngine } from '../helpers/fake-engine.js';
@@ -149,5 +150,36 @@ describe('image and class-file commands, through their context', () => {
     });
     await fails(init({ output: file }, refused.ctx), 2, /Cancelled; nothing was written/);
     assert.equal(await readFile(file, 'utf8'), 'kept');
+  });
+});
+
+describe('doctor, on the fake engine', () => {
+  const host = (swarm?: SwarmFacts): HostFacts => ({
+    bootstrapTool: undefined,
+    disksDir: '/var/lib/labctl/disks',
+    swarm: () => Promise.resolve(swarm),
+    forwarding: () => ({ mode: 'kernel', source: 'dockerd --userland-proxy=false', proxies: 0, proxyKiB: 0 }),
+  });
+
+  it('checks the engine, its pools, the disk bound and port forwarding, and says how to fix what is missing', async () => {
+    const engine = new FakeEngine();
+    const checks = await diagnose(engine, host());
+    assert.deepEqual(
+      checks.map((c) => c.check),
+      ['docker engine', 'disk space', 'base image', 'address pool', 'disk bound', 'port forwarding', 'bootstrap tool'],
+    );
+    const base = checks.find((c) => c.check === 'base image')!;
+    assert.deepEqual([base.ok, base.fix], [false, 'labctl build (it pulls or bootstraps it)']);
+    assert.equal(checks.find((c) => c.check === 'bootstrap tool')!.ok, false, 'no tool and no base image');
+    engine.diskSupportAnswer = { ok: false, why: 'the Docker engine is on another host (DOCKER_HOST)' };
+    const unbounded = (await diagnose(engine, host())).find((c) => c.check === 'disk bound')!;
+    assert.deepEqual([unbounded.ok, unbounded.warning], [false, true]);
+    assert.match(unbounded.detail, /^not bounded: the Docker engine is on another host/);
+  });
+
+  it('names the swarm nodes, and warns when the node is a worker', async () => {
+    const worker = await diagnose(new FakeEngine(), host({ state: 'active', manager: false, nodes: [] }));
+    const swarm = worker.find((c) => c.check === 'swarm')!;
+    assert.deepEqual([swarm.ok, swarm.warning, swarm.detail], [false, true, 'a worker: run labctl on a manager']);
   });
 });

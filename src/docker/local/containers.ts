@@ -1,6 +1,6 @@
 import type Docker from 'dockerode';
 import { ExitCode, LabctlError } from '../../errors.js';
-import type { ContainerSpec } from '../engine.js';
+import type { WorkloadSpec } from '../engine.js';
 import { engineMessage, failed, removed, statusIs } from '../errors.js';
 import type { VolumeDriver } from './student-disks.js';
 
@@ -8,7 +8,7 @@ import type { VolumeDriver } from './student-disks.js';
  * What `docker run` would be asked for a student's workload: its ports, volumes (a missing one made with its labels,
  * on the student's disk when `drivers` gives one), network, restart policy, limits and security options.
  */
-export function containerBody(spec: ContainerSpec, drivers: VolumeDriver[]): Docker.ContainerCreateOptions {
+export function containerBody(spec: WorkloadSpec, drivers: VolumeDriver[]): Docker.ContainerCreateOptions {
   const exposed: Record<string, object> = {};
   const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
   for (const p of spec.ports) {
@@ -56,7 +56,7 @@ export function containerBody(spec: ContainerSpec, drivers: VolumeDriver[]): Doc
   };
 }
 
-export async function createContainer(docker: Docker, spec: ContainerSpec, drivers: VolumeDriver[]): Promise<void> {
+export async function createContainer(docker: Docker, spec: WorkloadSpec, drivers: VolumeDriver[]): Promise<void> {
   try {
     // Only the name in the address: dockerode would put every option there too (the server's configuration is
     // tens of KB), which a proxy in front of the engine may refuse, and the engine parses twice.

@@ -3,8 +3,8 @@ import { dockerClient } from '../client.js';
 import type {
   AddressPool,
   ClassObjects,
-  ContainerInfo,
-  ContainerSpec,
+  WorkloadInfo,
+  WorkloadSpec,
   DiskSpec,
   DiskSupport,
   Engine,
@@ -117,7 +117,7 @@ export class LocalEngine implements Engine {
     await createVolume(this.docker, name, labels, await this.disks.volumeDriver(name, disk));
   }
 
-  async createContainer(spec: ContainerSpec): Promise<void> {
+  async createWorkload(spec: WorkloadSpec): Promise<void> {
     // A volume made with the workload on the student's disk is bound from its directory there.
     const drivers = await Promise.all(
       spec.mounts.map((m) => (m.labels ? this.disks.volumeDriver(m.volume, m.disk) : undefined)),
@@ -125,19 +125,19 @@ export class LocalEngine implements Engine {
     await containers.createContainer(this.docker, spec, drivers);
   }
 
-  startContainer(name: string): Promise<void> {
+  startWorkload(name: string): Promise<void> {
     return containers.startContainer(this.docker, name);
   }
 
-  stopContainer(name: string, timeoutSeconds: number): Promise<void> {
+  stopWorkload(name: string, timeoutSeconds: number): Promise<void> {
     return containers.stopContainer(this.docker, name, timeoutSeconds);
   }
 
-  replaceContainer(spec: ContainerSpec): Promise<Replacement> {
-    return replaceContainer(this.docker, spec, () => this.createContainer(spec));
+  replaceWorkload(spec: WorkloadSpec): Promise<Replacement> {
+    return replaceContainer(this.docker, spec, () => this.createWorkload(spec));
   }
 
-  removeContainer(name: string): Promise<void> {
+  removeWorkload(name: string): Promise<void> {
     return containers.removeContainer(this.docker, name);
   }
 
@@ -149,11 +149,11 @@ export class LocalEngine implements Engine {
     return removeVolume(this.docker, name);
   }
 
-  maintenance(mail: ContainerInfo, task: Maintenance): Promise<MaintenanceResult> {
+  maintenance(mail: WorkloadInfo, task: Maintenance): Promise<MaintenanceResult> {
     return maintenance(this.docker, mail, task);
   }
 
-  streamLog(mail: ContainerInfo, stream: LogStream): Promise<void> {
+  streamLog(mail: WorkloadInfo, stream: LogStream): Promise<void> {
     return streamLog(this.docker, mail, stream);
   }
 

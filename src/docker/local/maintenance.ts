@@ -1,10 +1,10 @@
 import type Docker from 'dockerode';
-import type { ContainerInfo, LogStream, Maintenance, MaintenanceResult } from '../engine.js';
+import type { WorkloadInfo, LogStream, Maintenance, MaintenanceResult } from '../engine.js';
 import { ACCOUNTS_COMMAND, MAIL_LOG, backupDir, resetCommand } from '../maintenance-commands.js';
 import { archive, exec, execStream } from './exec.js';
 
 /** A maintenance action, run in the student's mail container; a reset's backup is copied out, then deleted there. */
-export async function maintenance(docker: Docker, mail: ContainerInfo, task: Maintenance): Promise<MaintenanceResult> {
+export async function maintenance(docker: Docker, mail: WorkloadInfo, task: Maintenance): Promise<MaintenanceResult> {
   if (task.action === 'accounts') return exec(docker, mail.name, ACCOUNTS_COMMAND);
   const run: MaintenanceResult = await exec(docker, mail.name, resetCommand(task));
   const dir = task.backup ? backupDir(run.stdout) : undefined;
@@ -21,7 +21,7 @@ export async function maintenance(docker: Docker, mail: ContainerInfo, task: Mai
 /** The student's mail log, read in their mail container. */
 export async function streamLog(
   docker: Docker,
-  mail: ContainerInfo,
+  mail: WorkloadInfo,
   { follow, onChunk, signal }: LogStream,
 ): Promise<void> {
   if (!follow) {

@@ -1,6 +1,6 @@
 import type Docker from 'dockerode';
 import { failed, statusIs } from '../errors.js';
-import type { ClassObjects, ContainerInfo } from '../engine.js';
+import type { ClassObjects, WorkloadInfo } from '../engine.js';
 
 const containerName = (c: Docker.ContainerInfo) => (c.Names[0] ?? c.Id).replace(/^\//, '');
 
@@ -18,7 +18,7 @@ export async function listObjects(
       docker.listVolumes({ filters: { label } }),
     ]);
     return {
-      containers: containers.map((c): ContainerInfo => ({
+      containers: containers.map((c): WorkloadInfo => ({
         id: c.Id,
         name: containerName(c),
         labels: c.Labels,

@@ -1,5 +1,5 @@
 import type Docker from 'dockerode';
-import type { ContainerSpec, Replacement } from '../engine.js';
+import type { WorkloadSpec, Replacement } from '../engine.js';
 import { removeContainer, renameContainer, startContainer, stopContainer } from './containers.js';
 
 /**
@@ -9,7 +9,7 @@ import { removeContainer, renameContainer, startContainer, stopContainer } from 
  */
 export async function replaceContainer(
   docker: Docker,
-  spec: ContainerSpec,
+  spec: WorkloadSpec,
   create: () => Promise<void>,
 ): Promise<Replacement> {
   const aside = `${spec.name}-old-${process.pid}`;

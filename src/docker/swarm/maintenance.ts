@@ -1,7 +1,7 @@
 import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
 import { ExitCode, LabctlError } from '../../errors.js';
-import type { ContainerInfo, LogStream, Maintenance, MaintenanceResult } from '../engine.js';
+import type { WorkloadInfo, LogStream, Maintenance, MaintenanceResult } from '../engine.js';
 import { failed } from '../errors.js';
 import { ACCOUNTS_COMMAND, MAIL_LOG, resetCommand } from '../maintenance-commands.js';
 import { demux, streamEnded } from '../streams.js';
@@ -10,7 +10,7 @@ import { removeJob, runJob, serviceLogs, startJob } from './jobs.js';
 const BACKUP_MARK = '--- labctl backup (tar, base64) ---';
 
 /** A maintenance action, run as a job on the student's node (see jobs.ts). */
-export async function maintenance(docker: Docker, mail: ContainerInfo, task: Maintenance): Promise<MaintenanceResult> {
+export async function maintenance(docker: Docker, mail: WorkloadInfo, task: Maintenance): Promise<MaintenanceResult> {
   if (task.action === 'accounts') return runJob(docker, mail.name, ACCOUNTS_COMMAND);
   const reset = resetCommand(task);
   if (!task.backup) return runJob(docker, mail.name, reset);
@@ -36,7 +36,7 @@ export async function maintenance(docker: Docker, mail: ContainerInfo, task: Mai
 /** The student's mail log, read by a job on their node (tail -F while following), through the manager. */
 export async function streamLog(
   docker: Docker,
-  mail: ContainerInfo,
+  mail: WorkloadInfo,
   { follow, onChunk, signal }: LogStream,
 ): Promise<void> {
   if (!follow) {

@@ -1,5 +1,5 @@
 import type Docker from 'dockerode';
-import type { ClassObjects, ContainerInfo, LabelledObject } from '../engine.js';
+import type { ClassObjects, WorkloadInfo, LabelledObject } from '../engine.js';
 import { failed } from '../errors.js';
 import { newest, nodeAddress, type SwarmNode, type SwarmService, type SwarmTask } from './api.js';
 import { pinnedNode } from './constraints.js';
@@ -7,7 +7,7 @@ import { listNodes } from './nodes.js';
 import { listServices } from './services.js';
 
 /** A service as the core sees a workload: its state from its newest running task, on the node it is placed on. */
-function workload(s: SwarmService, tasks: SwarmTask[], nodeById: Map<string, SwarmNode>): ContainerInfo {
+function workload(s: SwarmService, tasks: SwarmTask[], nodeById: Map<string, SwarmNode>): WorkloadInfo {
   const task = newest(tasks.filter((t) => t.ServiceID === s.ID));
   const replicas = s.Spec.Mode.Replicated?.Replicas ?? 0;
   const node = nodeById.get(task?.NodeID ?? pinnedNode(s.Spec.TaskTemplate.Placement?.Constraints) ?? '');
@@ -18,7 +18,7 @@ function workload(s: SwarmService, tasks: SwarmTask[], nodeById: Map<string, Swa
     name: s.Spec.Name,
     labels: s.Spec.Labels ?? {},
     // The plan's name of the image, whichever registry it is pulled from.
-    image: s.Spec.TaskTemplate.ContainerSpec.Image.replace(/@sha256:.*$/, '').replace(/^[^/]+[.:][^/]*\//, ''),
+    image: s.Spec.TaskTemplate.WorkloadSpec.Image.replace(/@sha256:.*$/, '').replace(/^[^/]+[.:][^/]*\//, ''),
     state,
     status: task
       ? `${task.Status.State}${task.Status.Err ? ` (${task.Status.Err})` : ''} on ${node?.Description.Hostname ?? task.NodeID ?? '?'}`
@@ -44,7 +44,7 @@ export async function listObjects(docker: Docker, classKey: string, className?: 
     const seen = new Map<string, LabelledObject>();
     for (const v of volumes.Volumes ?? []) seen.set(v.Name, { name: v.Name, labels: v.Labels ?? {} });
     for (const s of services) {
-      for (const m of s.Spec.TaskTemplate.ContainerSpec.Mounts ?? []) {
+      for (const m of s.Spec.TaskTemplate.WorkloadSpec.Mounts ?? []) {
         if (m.Type === 'volume' && !seen.has(m.Source))
           seen.set(m.Source, { name: m.Source, labels: m.VolumeOptions.Labels });
       }

@@ -1,5 +1,5 @@
-/** A student's workload (ContainerSpec) as a Swarm service spec: pure, nothing here talks to Docker. */
-import type { ContainerSpec } from '../engine.js';
+/** A student's workload (WorkloadSpec) as a Swarm service spec: pure, nothing here talks to Docker. */
+import type { WorkloadSpec } from '../engine.js';
 
 /** Marks the class's objects as run by Swarm, so the other commands find the engine from the class. */
 export const ENGINE_LABEL = 'dev.labctl.engine';
@@ -9,7 +9,7 @@ export interface ServiceSpec {
   Name: string;
   Labels: Record<string, string>;
   TaskTemplate: {
-    ContainerSpec: {
+    WorkloadSpec: {
       Image: string;
       Hostname: string;
       Env: string[];
@@ -91,7 +91,7 @@ export function pinnedReference(image: string, registry: string, repoDigests: re
  * push to the registry could have moved it.
  */
 export function serviceSpec(
-  spec: ContainerSpec,
+  spec: WorkloadSpec,
   options: {
     nodeId: string;
     constraints?: string[];
@@ -119,7 +119,7 @@ export function serviceSpec(
     Name: spec.name,
     Labels: labels,
     TaskTemplate: {
-      ContainerSpec: {
+      WorkloadSpec: {
         Image: spec.image,
         Hostname: spec.hostname,
         Env: spec.env ?? [],

@@ -5,8 +5,8 @@ import {
   BASE_IMAGE,
   type AddressPool,
   type ClassObjects,
-  type ContainerInfo,
-  type ContainerSpec,
+  type WorkloadInfo,
+  type WorkloadSpec,
   type DiskSupport,
   type Engine,
   type ImageFile,
@@ -145,7 +145,7 @@ export class SwarmEngine implements Engine {
     return Promise.resolve();
   }
 
-  private async specFor(spec: ContainerSpec, replicas: number): Promise<ServiceSpec> {
+  private async specFor(spec: WorkloadSpec, replicas: number): Promise<ServiceSpec> {
     const nodeId = await this.placement.nodeFor(spec.labels);
     if (this.pinned) spec = { ...spec, image: await this.pinned.get(spec.image) };
     const { class: cls, student, role } = this.labels;
@@ -163,7 +163,7 @@ export class SwarmEngine implements Engine {
   }
 
   /** Created with no replica: start gives it one, like a created container that is started. */
-  async createContainer(spec: ContainerSpec): Promise<void> {
+  async createWorkload(spec: WorkloadSpec): Promise<void> {
     const body = await this.specFor(spec, 0);
     try {
       await this.docker.createService(body as unknown as Docker.CreateServiceOptions);
@@ -172,21 +172,21 @@ export class SwarmEngine implements Engine {
     }
   }
 
-  startContainer(name: string): Promise<void> {
+  startWorkload(name: string): Promise<void> {
     return updateService(this.docker, name, scaled(1));
   }
 
-  stopContainer(name: string, timeoutSeconds: number): Promise<void> {
+  stopWorkload(name: string, timeoutSeconds: number): Promise<void> {
     return stopService(this.docker, name, timeoutSeconds);
   }
 
   /** A service update to the new spec (its old task stops first); undo updates it back to the previous spec. */
-  async replaceContainer(spec: ContainerSpec): Promise<Replacement> {
+  async replaceWorkload(spec: WorkloadSpec): Promise<Replacement> {
     const previous = await inspectService(this.docker, spec.name);
     if (!previous) {
-      await this.createContainer(spec);
-      await this.startContainer(spec.name);
-      return { undo: () => this.removeContainer(spec.name), commit: () => Promise.resolve() };
+      await this.createWorkload(spec);
+      await this.startWorkload(spec.name);
+      return { undo: () => this.removeWorkload(spec.name), commit: () => Promise.resolve() };
     }
     const next = await this.specFor(spec, 1);
     await updateService(this.docker, spec.name, () => next);
@@ -196,7 +196,7 @@ export class SwarmEngine implements Engine {
     };
   }
 
-  removeContainer(name: string): Promise<void> {
+  removeWorkload(name: string): Promise<void> {
     return removeService(this.docker, name);
   }
 
@@ -208,11 +208,11 @@ export class SwarmEngine implements Engine {
     return removeVolume(this.docker, name);
   }
 
-  maintenance(mail: ContainerInfo, task: Maintenance): Promise<MaintenanceResult> {
+  maintenance(mail: WorkloadInfo, task: Maintenance): Promise<MaintenanceResult> {
     return maintenance(this.docker, mail, task);
   }
 
-  streamLog(mail: ContainerInfo, stream: LogStream): Promise<void> {
+  streamLog(mail: WorkloadInfo, stream: LogStream): Promise<void> {
     return streamLog(this.docker, mail, stream);
   }
 
