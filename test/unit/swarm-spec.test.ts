@@ -50,7 +50,7 @@ describe('swarm service spec', () => {
     assert.equal(spec.Name, 'labctl-swunit-s02-mail');
     assert.equal(spec.Labels['dev.labctl.student'], '2');
     assert.equal(spec.Labels[ENGINE_LABEL], 'swarm');
-    assert.deepEqual(spec.TaskTemplate.WorkloadSpec.Labels, spec.Labels);
+    assert.deepEqual(spec.TaskTemplate.ContainerSpec.Labels, spec.Labels);
     assert.deepEqual(spec.TaskTemplate.Placement.Constraints, ['node.id==n2', 'node.labels.room==b12']);
     assert.deepEqual(spec.Mode, { Replicated: { Replicas: 0 } });
     assert.equal(spec.EndpointSpec.Mode, 'dnsrr');
@@ -65,29 +65,29 @@ describe('swarm service spec', () => {
     );
     assert.deepEqual(spec.TaskTemplate.Networks, [{ Target: 'labctl-swunit-s02' }]);
     // The rendered configuration travels in the spec, as on one host.
-    assert.ok(spec.TaskTemplate.WorkloadSpec.Env.some((e) => e.startsWith('LABCTL_SERVER_CONFIG=')));
+    assert.ok(spec.TaskTemplate.ContainerSpec.Env.some((e) => e.startsWith('LABCTL_SERVER_CONFIG=')));
   });
 
   it('keeps the limits and capabilities, and turns tmpfs options into tmpfs mounts', async () => {
     const { mail, sidecar } = await plannedStudent();
     const m = serviceSpec(mail, { nodeId: 'n', replicas: 1, volumeLabels: () => ({}) });
     assert.deepEqual(m.TaskTemplate.Resources, { Limits: { NanoCPUs: 1e9, MemoryBytes: 512 * 1024 ** 2, Pids: 512 } });
-    assert.deepEqual(m.TaskTemplate.WorkloadSpec.CapabilityAdd, ['NET_ADMIN']);
-    assert.deepEqual(m.TaskTemplate.WorkloadSpec.CapabilityDrop, ['NET_RAW', 'MKNOD']);
+    assert.deepEqual(m.TaskTemplate.ContainerSpec.CapabilityAdd, ['NET_ADMIN']);
+    assert.deepEqual(m.TaskTemplate.ContainerSpec.CapabilityDrop, ['NET_RAW', 'MKNOD']);
     assert.deepEqual(m.TaskTemplate.LogDriver, { Name: 'json-file', Options: { 'max-size': '1m', 'max-file': '3' } });
-    const tmp = m.TaskTemplate.WorkloadSpec.Mounts.find((x) => x.Target === '/tmp');
+    const tmp = m.TaskTemplate.ContainerSpec.Mounts.find((x) => x.Target === '/tmp');
     assert.deepEqual(tmp, { Type: 'tmpfs', Target: '/tmp', TmpfsOptions: { SizeBytes: 64 * 1024 ** 2, Mode: 0o1777 } });
     const sc = serviceSpec(sidecar, { nodeId: 'n', replicas: 1, volumeLabels: () => ({}) });
-    assert.equal(sc.TaskTemplate.WorkloadSpec.User, '0:0');
-    assert.equal(sc.TaskTemplate.WorkloadSpec.ReadOnly, true);
-    assert.deepEqual(sc.TaskTemplate.WorkloadSpec.CapabilityDrop, ['ALL']);
-    assert.deepEqual(sc.TaskTemplate.WorkloadSpec.CapabilityAdd, ['CHOWN', 'SETUID', 'SETGID', 'SETPCAP']);
+    assert.equal(sc.TaskTemplate.ContainerSpec.User, '0:0');
+    assert.equal(sc.TaskTemplate.ContainerSpec.ReadOnly, true);
+    assert.deepEqual(sc.TaskTemplate.ContainerSpec.CapabilityDrop, ['ALL']);
+    assert.deepEqual(sc.TaskTemplate.ContainerSpec.CapabilityAdd, ['CHOWN', 'SETUID', 'SETGID', 'SETPCAP']);
   });
 
   it('mounts the volumes read-only where the plan says, with the labels the node creates them with', async () => {
     const { sidecar } = await plannedStudent();
     const spec = serviceSpec(sidecar, { nodeId: 'n', replicas: 1, volumeLabels: (name) => ({ name }) });
-    const volumes = spec.TaskTemplate.WorkloadSpec.Mounts.filter((m) => m.Type === 'volume');
+    const volumes = spec.TaskTemplate.ContainerSpec.Mounts.filter((m) => m.Type === 'volume');
     assert.deepEqual(
       volumes.map((v) => [v.Source, v.Target, v.ReadOnly, v.Type === 'volume' && v.VolumeOptions.Labels.name]),
       [
@@ -132,13 +132,13 @@ describe('swarm images from a registry', () => {
       /image 10\.0\.0\.5:5000\/labctl\/mail:abc comes from a registry by tag alone/,
     );
     const pinned = `10.0.0.5:5000/labctl/mail:abc@${MAIL_DIGEST}`;
-    assert.equal(serviceSpec({ ...mail, image: pinned }, options).TaskTemplate.WorkloadSpec.Image, pinned);
+    assert.equal(serviceSpec({ ...mail, image: pinned }, options).TaskTemplate.ContainerSpec.Image, pinned);
     // The node's own image (images load), by its local tag.
-    assert.equal(serviceSpec(mail, options).TaskTemplate.WorkloadSpec.Image, 'labctl/mail:abc');
+    assert.equal(serviceSpec(mail, options).TaskTemplate.ContainerSpec.Image, 'labctl/mail:abc');
   });
 
   it('creates each service on the digest build --push got back, not on the tag a classmate could move', async () => {
-    const created: { Name: string; TaskTemplate: { WorkloadSpec: { Image: string } } }[] = [];
+    const created: { Name: string; TaskTemplate: { ContainerSpec: { Image: string } } }[] = [];
     const docker = {
       listServices: () => Promise.resolve([]),
       listNodes: () =>
@@ -167,7 +167,7 @@ describe('swarm images from a registry', () => {
     await engine.createWorkload(mail);
     await engine.createWorkload(sidecar);
     assert.deepEqual(
-      created.map((c) => [c.Name, c.TaskTemplate.WorkloadSpec.Image]),
+      created.map((c) => [c.Name, c.TaskTemplate.ContainerSpec.Image]),
       [
         ['labctl-swunit-s02-mail', `10.0.0.5:5000/labctl/mail:abc@${MAIL_DIGEST}`],
         ['labctl-swunit-s02-sidecar', `10.0.0.5:5000/labctl/sidecar:def@${OTHER_DIGEST}`],

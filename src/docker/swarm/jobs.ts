@@ -45,7 +45,7 @@ export async function startJob(
 ): Promise<string> {
   const mail = await inspectService(docker, mailName);
   if (!mail) throw new LabctlError(ExitCode.engine, `Service ${mailName} is not on the swarm.`);
-  const spec = mail.Spec.TaskTemplate.WorkloadSpec;
+  const spec = mail.Spec.TaskTemplate.ContainerSpec;
   // Only what the action needs: the log read-only for logs; the spool and homes for a reset.
   const wanted = options.logOnly ? ['/var/log'] : ['/var/mail', '/home'];
   const mounts = spec.Mounts.filter((m) => m.Type === 'volume' && wanted.includes(m.Target)).map((m) =>
@@ -58,7 +58,7 @@ export async function startJob(
       // Not the class's label: a job is no workload of the class. Its mail service's removal removes it.
       Labels: { [JOB_LABEL]: mailName },
       TaskTemplate: {
-        WorkloadSpec: {
+        ContainerSpec: {
           Image: spec.Image,
           Env: spec.Env,
           Mounts: mounts,

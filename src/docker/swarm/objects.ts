@@ -18,7 +18,7 @@ function workload(s: SwarmService, tasks: SwarmTask[], nodeById: Map<string, Swa
     name: s.Spec.Name,
     labels: s.Spec.Labels ?? {},
     // The plan's name of the image, whichever registry it is pulled from.
-    image: s.Spec.TaskTemplate.WorkloadSpec.Image.replace(/@sha256:.*$/, '').replace(/^[^/]+[.:][^/]*\//, ''),
+    image: s.Spec.TaskTemplate.ContainerSpec.Image.replace(/@sha256:.*$/, '').replace(/^[^/]+[.:][^/]*\//, ''),
     state,
     status: task
       ? `${task.Status.State}${task.Status.Err ? ` (${task.Status.Err})` : ''} on ${node?.Description.Hostname ?? task.NodeID ?? '?'}`
@@ -44,7 +44,7 @@ export async function listObjects(docker: Docker, classKey: string, className?: 
     const seen = new Map<string, LabelledObject>();
     for (const v of volumes.Volumes ?? []) seen.set(v.Name, { name: v.Name, labels: v.Labels ?? {} });
     for (const s of services) {
-      for (const m of s.Spec.TaskTemplate.WorkloadSpec.Mounts ?? []) {
+      for (const m of s.Spec.TaskTemplate.ContainerSpec.Mounts ?? []) {
         if (m.Type === 'volume' && !seen.has(m.Source))
           seen.set(m.Source, { name: m.Source, labels: m.VolumeOptions.Labels });
       }

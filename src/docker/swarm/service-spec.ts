@@ -9,7 +9,7 @@ export interface ServiceSpec {
   Name: string;
   Labels: Record<string, string>;
   TaskTemplate: {
-    WorkloadSpec: {
+    ContainerSpec: {
       Image: string;
       Hostname: string;
       Env: string[];
@@ -119,7 +119,7 @@ export function serviceSpec(
     Name: spec.name,
     Labels: labels,
     TaskTemplate: {
-      WorkloadSpec: {
+      ContainerSpec: {
         Image: spec.image,
         Hostname: spec.hostname,
         Env: spec.env ?? [],
