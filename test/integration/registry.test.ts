@@ -27,7 +27,7 @@ describe('a Swarm class from a registry', { timeout: 600_000, skip: testRegistry
     );
   const serviceImages = async () =>
     (await docker.listServices({ filters: { label: [`dev.labctl.class=${CLASS}`] } }))
-      .map((s) => (s.Spec!.TaskTemplate as { WorkloadSpec: { Image: string } }).WorkloadSpec.Image)
+      .map((s) => (s.Spec!.TaskTemplate as { ContainerSpec: { Image: string } }).ContainerSpec.Image)
       .sort();
 
   before(async () => {
