@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { applyDiff } from '../../src/core/apply.js';
 import { observe } from '../../src/core/class-up.js';
 import { imageContexts } from '../../src/core/images.js';
@@ -12,6 +13,31 @@ import type { FakeEngine } from './fake-engine.js';
 
 export const TOKEN = 'secret-token';
 
+/** Whether nothing listens on this port of the loopback (a bind on every address succeeds). */
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen({ port, host: '0.0.0.0', exclusive: true }, () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A base port whose students' ports (three students: base+100 … base+399) have nothing listening. The fake
+ * class's services must not answer: a real class on this machine (the README's td1, on 10000) would answer
+ * the probes of `status` and `up` and make the unit tests see it.
+ */
+async function quietBasePort(): Promise<number> {
+  for (let base = 40_000; base < 60_000; base += 1000) {
+    const ports = Array.from({ length: 300 }, (_, i) => base + 100 + i);
+    if ((await Promise.all(ports.map(portFree))).every(Boolean)) return base;
+  }
+  throw new Error('no quiet range of ports between 40000 and 60000 for the fake class');
+}
+
+/** The base port of the fake classes: nothing on this machine answers on their students' ports. */
+export const BASE = await quietBasePort();
+
 /** A class as `up` makes it, on the fake engine: every label written by the plan, every workload running. */
 export async function fakeClass(
   engine: FakeEngine,
@@ -22,7 +48,7 @@ export async function fakeClass(
   const images = await imageContexts(lab);
   const plan = await planClass(lab, {
     className: 'fk',
-    basePort: 10000,
+    basePort: BASE,
     host: '192.0.2.10',
     bind: '0.0.0.0',
     mailImage: images.mail.tag,

@@ -13,7 +13,7 @@ import { up } from '../../src/commands/up.js';
 import { imageContexts } from '../../src/core/images.js';
 import { loadLab } from '../../src/core/lab.js';
 import { ExitCode, LabctlError } from '../../src/errors.js';
-import { fakeClass, testContext } from '../helpers/fake-class.js';
+import { BASE, fakeClass, testContext } from '../helpers/fake-class.js';
 import { FakeEngine } from '../helpers/fake-engine.js';
 
 /** Rejects with a LabctlError of this exit code, whose message matches. */
@@ -46,7 +46,7 @@ describe('commands on a class, through their context', () => {
     const t = testContext(engine);
     const result = await info({ className: 'cc' }, t.ctx);
     assert.equal(result.students.length, 2);
-    assert.match(t.stdout(), /telnet 192\.0\.2\.10 10125/);
+    assert.match(t.stdout(), new RegExp(`telnet 192\\.0\\.2\\.10 ${BASE + 125}`));
     assert.match(t.stdout(), /util2 \/ util12|util2.*util12/);
     assert.deepEqual(engine.calls, []);
     assert.deepEqual(engine.asked, ['ping', 'list']);
@@ -71,8 +71,8 @@ describe('commands on a class, through their context', () => {
   it('handout writes each student their exercises, ports filled in; a PDF wants a file', async () => {
     const t = testContext(engine);
     await handout({ className: 'cc', student: 2 }, t.ctx);
-    assert.match(t.stdout(), /10225/);
-    assert.doesNotMatch(t.stdout(), /10125/);
+    assert.match(t.stdout(), new RegExp(String(BASE + 225)));
+    assert.doesNotMatch(t.stdout(), new RegExp(String(BASE + 125)));
     await fails(handout({ className: 'cc', format: 'pdf' }, testContext(engine).ctx), 2, /--output FILE\.pdf/);
   });
 
@@ -150,10 +150,7 @@ describe('commands on a class, through their context', () => {
   it('up --dry-run prints the plan against what runs, and changes nothing', async () => {
     const t = testContext(engine);
     const images = await imageContexts(await loadLab());
-    await up(
-      { className: 'cc', students: 3, host: '192.0.2.10', basePort: 10000, dryRun: true, lab: undefined },
-      t.ctx,
-    );
+    await up({ className: 'cc', students: 3, host: '192.0.2.10', basePort: BASE, dryRun: true, lab: undefined }, t.ctx);
     assert.match(t.stdout(), /Class cc: \d+ changes for 1 student\./);
     assert.match(t.stdout(), /create mail labctl-cc-s03-mail/);
     assert.match(t.stdout(), /Nothing was changed \(--dry-run\)/);
@@ -167,7 +164,7 @@ describe('up through its context', () => {
     const engine = new FakeEngine();
     const t = testContext(engine);
     await fails(
-      up({ className: 'cu', students: 1, host: '192.0.2.10', basePort: 10000, timeout: 1 }, t.ctx),
+      up({ className: 'cu', students: 1, host: '192.0.2.10', basePort: BASE, timeout: 1 }, t.ctx),
       ExitCode.notReady,
       /Student 1's mail server did not get ready/,
     );
@@ -182,7 +179,7 @@ describe('up through its context', () => {
   it('Ctrl-C while students start undoes the run and exits 130; the lock is given back', async () => {
     const engine = new FakeEngine();
     const t = testContext(engine);
-    const run = up({ className: 'cu', students: 2, host: '192.0.2.10', basePort: 10000, timeout: 30 }, t.ctx);
+    const run = up({ className: 'cu', students: 2, host: '192.0.2.10', basePort: BASE, timeout: 30 }, t.ctx);
     while (!engine.calls.some((c) => c.startsWith('start '))) await new Promise((r) => setTimeout(r, 5));
     t.interrupt();
     await fails(run, ExitCode.interrupted, /what this run changed was undone; class cu is as it was before/);
@@ -195,7 +192,7 @@ describe('up through its context', () => {
     const engine = new FakeEngine();
     await engine.acquireLock('labctl-cu-lock', { 'dev.labctl.lock-pid': '1', 'dev.labctl.lock-host': 'elsewhere' });
     const t = testContext(engine);
-    const run = up({ className: 'cu', students: 1, host: '192.0.2.10', basePort: 10000 }, t.ctx);
+    const run = up({ className: 'cu', students: 1, host: '192.0.2.10', basePort: BASE }, t.ctx);
     while (!t.stderr().includes('waiting for it')) await new Promise((r) => setTimeout(r, 5));
     t.interrupt();
     await fails(run, ExitCode.interrupted, /Interrupted/);
