@@ -29,3 +29,53 @@ export function splitAddress(address: string): AddressParts | undefined {
   const unquoted = local.startsWith('"') ? local.slice(1, -1).replace(/\\(.)/g, '$1') : local;
   return { local: unquoted, ...(m[2] !== undefined && { domain: m[2].toLowerCase() }) };
 }
+
+/** The class's domain, which holds every student's: the card's domain minus its first label (s01.td1.test → td1.test). */
+export function classDomain(cardDomain: string): string {
+  const labels = cardDomain.toLowerCase().split('.');
+  return labels.length >= 3 ? labels.slice(1).join('.') : labels.join('.');
+}
+
+function inDomain(domain: string, parent: string): boolean {
+  return domain === parent || domain.endsWith(`.${parent}`);
+}
+
+/**
+ * A bare user ("util1") is inside: Postfix appends the lab's own domain to it. So are localhost and the class's domain.
+ * An address outside the grammar of address.ts is neither inside nor outside: the rules believe nothing of it.
+ */
+export function isInsideLab(address: string, cardDomain: string): boolean {
+  const parts = splitAddress(address);
+  if (!parts) return false;
+  if (parts.domain === undefined || parts.domain === 'localhost') return true;
+  return inDomain(parts.domain, classDomain(cardDomain));
+}
+
+const RESERVED_SUFFIXES = ['.test', '.invalid', '.localhost', '.example', '.local'];
+const LABEL = /^[a-z0-9-]+$/;
+const TOP_LABEL = /^[a-z]{2,}$/;
+
+/**
+ * The spoofing rule (smtp-spoofed-sender). The envelope sender, as the trusted qmgr line of a message
+ * received over SMTP gives it, counts as spoofed when its domain (after the last `@` outside quotes, as the grammar
+ * of address.ts reads it) is a real outside domain: it has at least one
+ * dot; it is syntactically a host name, made of labels of letters, digits and hyphens, the last label being
+ * two letters or more; it is neither the class's domain (the card's domain minus its first label, e.g.
+ * td1.test for s01.td1.test) nor one of its subdomains, nor localhost; and it does not end in .test, .invalid,
+ * .localhost, .example or .local. So `MAIL FROM:<president@u-picardie.fr>` is a spoof, while
+ * `MAIL FROM:<util1@mail>` (no dot), a bare `president` or `util2@s02.td1.test` are typos or lab addresses, not
+ * spoofs. The From: header plays no part.
+ */
+export function isSpoofedSender(address: string, cardDomain: string): boolean {
+  const domain = splitAddress(address)?.domain;
+  if (domain === undefined || !domain.includes('.')) return false;
+  const labels = domain.split('.');
+  if (!labels.every((l) => LABEL.test(l)) || !TOP_LABEL.test(labels[labels.length - 1] ?? '')) return false;
+  if (domain === 'localhost' || inDomain(domain, classDomain(cardDomain))) return false;
+  return !RESERVED_SUFFIXES.some((suffix) => domain.endsWith(suffix));
+}
+
+/** The account an address delivers to: its local part, lowercased, without a +extension. */
+export function accountOf(address: string): string {
+  return splitAddress(address)?.local.split('+')[0]?.toLowerCase() ?? '';
+}

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { splitAddress } from '../../src/sidecar/address.js';
-import { accountOf } from '../../src/sidecar/checks.js';
+import { accountOf } from '../../src/sidecar/address.js';
 import { lineTime } from '../../src/core/log-time.js';
 import { parseLog, parseLogLine, parseVerifyLine } from '../../src/sidecar/parse-log.js';
 
