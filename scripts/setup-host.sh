@@ -58,3 +58,15 @@ if ! engine_up; then
   engine_up || { log "dockerd did not answer within 60 s; see /var/log/labctl-dockerd.log"; tail -20 /var/log/labctl-dockerd.log >&2 || true; exit 1; }
 fi
 log "Docker engine $(docker version --format '{{.Server.Version}}') is up"
+
+# `labctl` on the PATH, for this clone: `npx labctl` costs npm's own start (about a second) on every command. A shim
+# of another labctl clone is replaced; anything else of that name is left alone.
+repo=$(cd "$(dirname "$0")/.." && pwd)
+shim=/usr/local/bin/labctl
+if [ ! -e "$shim" ] || grep -q '^# labctl shim' "$shim" 2>/dev/null; then
+  printf '#!/bin/sh\n# labctl shim (scripts/setup-host.sh): the labctl of %s\nexec node "%s/bin/labctl.js" "$@"\n' \
+    "$repo" "$repo" >"$shim.new" && chmod 755 "$shim.new" && mv -f "$shim.new" "$shim"
+  log "labctl is on the PATH ($shim runs $repo/bin/labctl.js; npm ci builds it)"
+else
+  log "$shim is not labctl's: left alone; use npx labctl"
+fi

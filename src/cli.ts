@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { readClassFile, type ClassFile } from './core/class-file.js';
 import { ExitCode, LabctlError, errorJson } from './errors.js';
+import { reportFailure, reportInfo } from './commands/report.js';
 
 const int =
   (name: string, min = 1) =>
@@ -36,12 +37,13 @@ const wantsJson = (() => {
 
 /** Reports an error the way the command was asked to (JSON on stdout with --json, else text on stderr). */
 function reportError(error: LabctlError): void {
-  if (wantsJson) process.stdout.write(`${JSON.stringify(errorJson(error), null, 2)}\n`);
-  else {
-    process.stderr.write(`labctl: ${error.message}\n`);
-    if (error.hint) process.stderr.write(`  ${error.hint}\n`);
-  }
+  reportFailure(error, errorJson(error), wantsJson);
 }
+
+/** The signal every command's long operations stop on (see onSignal below), and which command runs. */
+const interrupt = new AbortController();
+const { signal } = interrupt;
+let commandName = '';
 
 const classOption = () =>
   new Option('--class <name>', 'class name (every Docker object is labelled with it)').default(cfg?.class ?? 'td1');
@@ -59,6 +61,7 @@ const program = new Command('labctl')
   })
   .hook('preAction', (_program, command) => {
     const topLevel = command.parent && command.parent !== program ? command.parent.name() : command.name();
+    commandName = topLevel;
     if (classFileError !== undefined && CLASS_FILE_COMMANDS.has(topLevel)) throw classFileError;
   });
 
@@ -128,7 +131,7 @@ program
       );
     }
     const { up } = await import('./commands/up.js');
-    await up({ ...o, className: o.class, constraints: o.constraint });
+    await up({ ...o, className: o.class, constraints: o.constraint, signal });
   });
 
 program
@@ -145,7 +148,7 @@ program
   .addOption(jsonOption())
   .action(async (o) => {
     const { init } = await import('./commands/init.js');
-    await init({ ...o, className: o.class });
+    await init({ ...o, className: o.class, signal });
   });
 
 program
@@ -158,7 +161,7 @@ program
   .addOption(jsonOption())
   .action(async (o) => {
     const { down } = await import('./commands/down.js');
-    await down({ ...o, className: o.class });
+    await down({ ...o, className: o.class, signal });
   });
 
 program
@@ -175,7 +178,7 @@ program
   .addOption(jsonOption())
   .action(async (o) => {
     const { info } = await import('./commands/info.js');
-    await info({ ...o, className: o.class });
+    await info({ ...o, className: o.class, signal });
   });
 
 program
@@ -196,7 +199,7 @@ program
   .option('--host <address>', 'with --lab: the address students connect to', cfg?.host)
   .action(async (o) => {
     const { handout } = await import('./commands/handout.js');
-    await handout({ ...o, className: o.class });
+    await handout({ ...o, className: o.class, signal });
   });
 
 program
@@ -206,7 +209,7 @@ program
   .addOption(jsonOption())
   .action(async (o) => {
     const { status } = await import('./commands/status.js');
-    await status({ ...o, className: o.class });
+    await status({ ...o, className: o.class, signal });
   });
 
 program
@@ -223,11 +226,11 @@ program
   .option('--csv', 'the same as --format csv')
   .option('--output <file>', 'write the csv, moodle or xlsx output to this file (needed for xlsx on a terminal)')
   .option('--watch', 'redraw the board every 2 s until Ctrl-C')
-  .option('--stuck <minutes>', 'mark students with no progress for this many minutes as stuck', int('--stuck'), 15)
+  .option('--stuck <minutes>', 'mark students with no progress for this many minutes as stuck', int('--stuck', 0), 15)
   .addOption(jsonOption())
   .action(async (o) => {
     const { check } = await import('./commands/check.js');
-    await check({ ...o, className: o.class });
+    await check({ ...o, className: o.class, signal });
   });
 
 const roster = program
@@ -242,7 +245,7 @@ roster
   .addOption(jsonOption())
   .action(async (file: string, o) => {
     const { rosterImport } = await import('./commands/roster.js');
-    await rosterImport({ ...o, file, className: o.class });
+    await rosterImport({ ...o, file, className: o.class, signal });
   });
 
 roster
@@ -252,7 +255,7 @@ roster
   .addOption(jsonOption())
   .action(async (o) => {
     const { rosterShow } = await import('./commands/roster.js');
-    await rosterShow({ ...o, className: o.class });
+    await rosterShow({ ...o, className: o.class, signal });
   });
 
 program
@@ -272,7 +275,7 @@ program
   .addOption(jsonOption())
   .action(async (o) => {
     const { reset } = await import('./commands/reset.js');
-    await reset({ ...o, className: o.class });
+    await reset({ ...o, className: o.class, signal });
   });
 
 program
@@ -284,7 +287,7 @@ program
   .option('--since <time>', 'only lines from this time on: 10m, 2h, 1d, or a date such as 2026-11-26T09:00')
   .action(async (o) => {
     const { logs } = await import('./commands/logs.js');
-    await logs({ ...o, className: o.class });
+    await logs({ ...o, className: o.class, signal });
   });
 
 program
@@ -293,10 +296,10 @@ program
   .addOption(classOption())
   .option('--port <port>', 'port to listen on', int('--port'), 8090)
   .option('--listen <address>', 'address to listen on; anything but loopback needs the board key', '127.0.0.1')
-  .option('--stuck <minutes>', 'mark students with no progress for this many minutes as stuck', int('--stuck'), 15)
+  .option('--stuck <minutes>', 'mark students with no progress for this many minutes as stuck', int('--stuck', 0), 15)
   .action(async (o) => {
     const { board } = await import('./commands/board.js');
-    await board({ ...o, className: o.class });
+    await board({ ...o, className: o.class, signal });
   });
 
 program
@@ -307,7 +310,7 @@ program
   .addOption(jsonOption())
   .action(async (o) => {
     const { build } = await import('./commands/build.js');
-    await build(o);
+    await build({ ...o, signal });
   });
 
 const images = program
@@ -321,7 +324,7 @@ images
   .addOption(jsonOption())
   .action(async (o) => {
     const { imagesSave } = await import('./commands/images.js');
-    await imagesSave(o);
+    await imagesSave({ ...o, signal });
   });
 images
   .command('load')
@@ -330,7 +333,7 @@ images
   .addOption(jsonOption())
   .action(async (file: string, o) => {
     const { imagesLoad } = await import('./commands/images.js');
-    await imagesLoad({ ...o, file });
+    await imagesLoad({ ...o, file, signal });
   });
 
 program
@@ -340,7 +343,7 @@ program
   .addOption(jsonOption())
   .action(async (o) => {
     const { doctor } = await import('./commands/doctor.js');
-    await doctor(o);
+    await doctor({ ...o, signal });
   });
 
 program.addHelpText(
@@ -352,13 +355,19 @@ Exit codes: 0 ok, 1 internal error, 2 bad input, 3 conflict (ports, names, stude
 Example: labctl up --students 19 && labctl info --student 7`,
 );
 
-// Ctrl-C ends a command with 130, except where a command handles it (logs --follow ends cleanly).
-process.on('SIGINT', () => {
-  if (process.listenerCount('SIGINT') === 1) {
+// Ctrl-C and SIGTERM: the commands that work for a while get the one signal and stop cleanly (up undoes what it did,
+// logs --follow and the board end); a second signal does not cut that short. Every other command ends with 130.
+const INTERRUPTIBLE = new Set(['up', 'down', 'reset', 'logs', 'board', 'check', 'build', 'images']);
+const onSignal = () => {
+  if (!INTERRUPTIBLE.has(commandName)) {
     if (wantsJson) reportError(new LabctlError(ExitCode.interrupted, 'Interrupted.'));
     process.exit(ExitCode.interrupted);
   }
-});
+  if (interrupt.signal.aborted) reportInfo('Still stopping; please wait.');
+  else interrupt.abort(new LabctlError(ExitCode.interrupted, 'Interrupted.'));
+};
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
 
 try {
   await program.parseAsync(process.argv);
@@ -371,7 +380,7 @@ try {
     if (wantsJson) {
       reportError(new LabctlError(ExitCode.internal, `internal error: ${(error as Error)?.message ?? String(error)}`));
     }
-    process.stderr.write(`labctl: internal error: ${stack}\nPlease report this.\n`);
+    reportFailure({ message: `internal error: ${stack}`, hint: 'Please report this.' }, undefined, false);
     process.exitCode = ExitCode.internal;
   }
 }

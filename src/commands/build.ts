@@ -1,10 +1,9 @@
 import { ensureImages, type Images } from '../core/images.js';
 import { loadLab } from '../core/lab.js';
-import { defaultContext, type Context } from './context.js';
+import { defaultContext, type Context, type RunOptions } from './context.js';
 
-export interface BuildOptions {
+export interface BuildOptions extends RunOptions {
   lab?: string;
-  json?: boolean;
   /** A registry (host[:port]) to push the mail and sidecar images to, for Swarm nodes to pull. */
   push?: string;
 }

@@ -2,14 +2,13 @@ import { classBoard, type Board } from '../core/board-model.js';
 import { usageError } from '../errors.js';
 import { boardCsv, boardTable } from '../ui/board.js';
 import { boardXlsx, moodleCsv } from '../ui/grades.js';
-import { DEFAULT_CLASS, defaultContext, type Context } from './context.js';
+import { DEFAULT_CLASS, defaultContext, type Context, type RunOptions } from './context.js';
 
 export type CheckFormat = 'table' | 'csv' | 'moodle' | 'xlsx';
 
-export interface CheckOptions {
+export interface CheckOptions extends RunOptions {
   className?: string;
   student?: number;
-  json?: boolean;
   /** The same as format 'csv' (kept from before --format). */
   csv?: boolean;
   /** table (default), csv (a grading sheet), moodle (a CSV for Moodle's gradebook import), xlsx (a spreadsheet). */
@@ -77,10 +76,26 @@ export async function check(options: CheckOptions, ctx: Context = defaultContext
     await show(board);
     return board;
   }
+  // Until Ctrl-C, which ends it with 130 like any interrupted command.
   for (;;) {
-    if (process.stdout.isTTY) ctx.reporter.write('\x1b[2J\x1b[H');
-    ctx.reporter.write(`${boardTable(board)}\n(updated ${new Date().toLocaleTimeString()}; Ctrl-C to stop)\n`);
-    await new Promise((r) => setTimeout(r, 2000));
+    ctx.reporter.redraw(`${boardTable(board)}\n(updated ${new Date().toLocaleTimeString()}; Ctrl-C to stop)\n`);
+    await sleep(2000, ctx.signal);
     board = await ask();
   }
+}
+
+/** Waits `ms`, or rejects with the signal's reason when it aborts first. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason as Error);
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', stop);
+      resolve();
+    }, ms);
+    const stop = () => {
+      clearTimeout(timer);
+      reject(signal.reason as Error);
+    };
+    signal.addEventListener('abort', stop, { once: true });
+  });
 }

@@ -1,15 +1,11 @@
-import { LABEL } from '../core/labels.js';
-import { removeObjects } from '../core/class-down.js';
-import { usageError } from '../errors.js';
-import { confirm } from '../ui/prompt.js';
-import { DEFAULT_CLASS, defaultContext, type Context } from './context.js';
+import { downObjects, removeObjects } from '../core/class-down.js';
+import { DEFAULT_CLASS, defaultContext, type Context, type RunOptions } from './context.js';
 
-export interface DownOptions {
+export interface DownOptions extends RunOptions {
   className?: string;
   student?: number;
   purge?: boolean;
   yes?: boolean;
-  json?: boolean;
 }
 
 export interface DownResult {
@@ -26,30 +22,22 @@ export async function down(options: DownOptions, ctx: Context = defaultContext(o
   const className = options.className ?? DEFAULT_CLASS;
   await engine.ping();
   const all = await engine.list(className);
-  const mine = <T extends { labels: Record<string, string> }>(objects: T[]) =>
-    objects.filter((o) => options.student === undefined || o.labels[LABEL.student] === String(options.student));
-  const containers = mine(all.containers);
-  const networks = mine(all.networks);
-  const volumes = options.purge ? mine(all.volumes) : [];
-  const disks = options.purge ? mine(all.disks) : [];
+  const { containers, networks, volumes, disks } = downObjects(all, options);
   const who = options.student === undefined ? `class ${className}` : `student ${options.student} of class ${className}`;
   const result: DownResult = { class: className, containers: [], networks: [], volumes: [], disks: [] };
   if (containers.length + networks.length + volumes.length + disks.length === 0) {
     reporter.result(`Nothing to remove: no labctl objects for ${who}.`, result);
     return result;
   }
-  if (options.purge && volumes.length > 0 && !options.yes) {
-    if (!process.stdin.isTTY) {
-      throw usageError(
-        `--purge deletes ${volumes.length} mailbox volume(s) of ${who}, and this is not a terminal to confirm on.`,
-        'Add --yes to confirm.',
-      );
-    }
-    if (
-      !(await confirm(`Delete the mailboxes and logs of ${who} (${volumes.length} volumes)? This cannot be undone.`))
-    ) {
-      throw usageError('Cancelled; nothing was removed.');
-    }
+  if (options.purge && volumes.length > 0) {
+    await reporter.confirm(
+      `Delete the mailboxes and logs of ${who} (${volumes.length} volumes)? This cannot be undone.`,
+      {
+        yes: options.yes,
+        refusal: `--purge deletes ${volumes.length} mailbox volume(s) of ${who}`,
+        cancelled: 'Cancelled; nothing was removed.',
+      },
+    );
   }
   await reporter.task(`Removing ${who}`, () =>
     removeObjects(engine, { containers, networks, volumes, disks }, { graceful: !options.purge }),
@@ -60,7 +48,7 @@ export async function down(options: DownOptions, ctx: Context = defaultContext(o
   result.disks = disks.map((d) => d.name);
   const kept = options.purge
     ? ''
-    : ` Mailboxes kept (${mine(all.volumes).length} volumes); \`labctl down --purge\` deletes them.`;
+    : ` Mailboxes kept (${downObjects(all, { ...options, purge: true }).volumes.length} volumes); \`labctl down --purge\` deletes them.`;
   reporter.result(
     `Removed ${result.containers.length} containers and ${result.networks.length} networks${options.purge ? `, ${result.volumes.length} volumes and ${result.disks.length} disks` : ''} of ${who}.${kept}`,
     result,

@@ -1,14 +1,13 @@
-import { writeFile, chmod } from 'node:fs/promises';
-import { classLab } from '../core/class-exercises.js';
-import { classInfo, plannedClassInfo } from '../core/class-model.js';
+import { infoOf, plannedClassInfo } from '../core/class-model.js';
 import { loadLab } from '../core/lab.js';
+import { observeClass } from '../core/observed-class.js';
 import { DEFAULT_BASE_PORT } from '../core/ports.js';
 import { usageError } from '../errors.js';
 import { handoutHtml } from '../ui/handout.js';
 import { findChromium, printPdf } from '../ui/pdf.js';
-import { DEFAULT_CLASS, defaultContext, defaultHost, type Context } from './context.js';
+import { DEFAULT_CLASS, defaultContext, defaultHost, type Context, type RunOptions } from './context.js';
 
-export interface HandoutOptions {
+export interface HandoutOptions extends RunOptions {
   className?: string;
   student?: number;
   /** html or pdf; by default pdf when --output ends in .pdf, else html. */
@@ -32,7 +31,7 @@ export interface HandoutResult {
   students: number[];
 }
 
-/** The TD's exercises for each student, in French, with their server, ports and accounts filled in. */
+/** The lab's exercises for each student, in French, with their server, ports and accounts filled in. */
 export async function handout(
   options: HandoutOptions,
   ctx: Context = defaultContext({ className: options.className ?? DEFAULT_CLASS }),
@@ -46,23 +45,10 @@ export async function handout(
     );
   // Before asking the engine anything: a missing browser is the first thing to fix.
   const chromium = format === 'pdf' ? await findChromium() : undefined;
-  let html: string;
-  let info;
-  if (options.lab) {
-    const lab = await loadLab(options.lab);
-    info = plannedClassInfo(lab, {
-      className,
-      students: Math.max(options.students ?? 1, options.student ?? 1),
-      basePort: options.basePort ?? DEFAULT_BASE_PORT,
-      host: options.host ?? defaultHost(),
-      ...(options.student !== undefined && { student: options.student }),
-    });
-    html = handoutHtml(info, lab);
-  } else {
-    await ctx.engine.ping();
-    info = await classInfo(className, ctx.engine, options.student);
-    html = handoutHtml(info, await classLab(className, ctx.engine, options.student));
-  }
+  const { info, lab } = options.lab
+    ? await plannedHandout(className, options.lab, options)
+    : await runningHandout(className, options, ctx);
+  const html = handoutHtml(info, lab);
   const result: HandoutResult = {
     class: className,
     format,
@@ -74,15 +60,32 @@ export async function handout(
     return result;
   }
   const count = `${info.students.length} student${info.students.length === 1 ? '' : 's'}`;
-  if (format === 'pdf') {
-    await ctx.reporter.task(`Printing the handout of ${count} with Chromium`, () =>
-      printPdf(html, options.output!, chromium),
-    );
-  } else {
-    // Accounts and passwords are in it: only the instructor reads the file (mode only applies on creation).
-    await writeFile(options.output, html, { mode: 0o600 });
-    await chmod(options.output, 0o600);
-  }
+  // Accounts and passwords are in it: only the instructor reads the file.
+  const content =
+    format === 'pdf'
+      ? await ctx.reporter.task(`Printing the handout of ${count} with Chromium`, () => printPdf(html, chromium))
+      : html;
+  await ctx.reporter.writePrivate(options.output, content);
   ctx.reporter.result(`Wrote the handout of ${count} (${format}) to ${options.output}.`, result);
   return result;
+}
+
+/** The running class's handout: its students as the engine holds them, its lab as it keeps it. */
+async function runningHandout(className: string, options: HandoutOptions, ctx: Context) {
+  await ctx.engine.ping();
+  const observed = await observeClass(ctx.engine, className, options.student);
+  return { info: infoOf(observed), lab: observed.lab };
+}
+
+/** The handout of a lab for a class not up yet, as `up --lab` would make it. */
+async function plannedHandout(className: string, labRef: string, options: HandoutOptions) {
+  const lab = await loadLab(labRef);
+  const info = plannedClassInfo(lab, {
+    className,
+    students: Math.max(options.students ?? 1, options.student ?? 1),
+    basePort: options.basePort ?? DEFAULT_BASE_PORT,
+    host: options.host ?? defaultHost(),
+    ...(options.student !== undefined && { student: options.student }),
+  });
+  return { info, lab };
 }

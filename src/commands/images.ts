@@ -1,15 +1,13 @@
-import { createReadStream, createWriteStream } from 'node:fs';
-import { access, rename, rm, stat } from 'node:fs/promises';
-import { pipeline } from 'node:stream/promises';
+import { createReadStream } from 'node:fs';
+import { access } from 'node:fs/promises';
 import { ensureImages, type Images } from '../core/images.js';
 import { loadLab } from '../core/lab.js';
 import { usageError } from '../errors.js';
-import { defaultContext, type Context } from './context.js';
+import { defaultContext, type Context, type RunOptions } from './context.js';
 
-export interface ImagesSaveOptions {
+export interface ImagesSaveOptions extends RunOptions {
   output: string;
   lab?: string;
-  json?: boolean;
 }
 
 export interface ImagesSaveResult {
@@ -27,18 +25,10 @@ export async function imagesSave(
   await ctx.engine.ping();
   const images: Images = await ensureImages(lab, ctx.engine, ctx.reporter);
   const refs = [images.mail, images.sidecar];
-  // Written aside, then renamed: an interrupted save leaves no archive that looks whole.
-  const partial = `${options.output}.partial`;
-  await ctx.reporter.task(`Saving ${refs.join(' and ')} to ${options.output}`, async () => {
-    try {
-      await pipeline(await ctx.engine.saveImages(refs), createWriteStream(partial));
-      await rename(partial, options.output);
-    } catch (error) {
-      await rm(partial, { force: true });
-      throw error;
-    }
-  });
-  const result = { file: options.output, images: refs, bytes: (await stat(options.output)).size };
+  const bytes = await ctx.reporter.task(`Saving ${refs.join(' and ')} to ${options.output}`, async () =>
+    ctx.reporter.writeStream(options.output, await ctx.engine.saveImages(refs)),
+  );
+  const result = { file: options.output, images: refs, bytes };
   ctx.reporter.result(
     `Wrote ${refs.length} images (${(result.bytes / 1024 ** 2).toFixed(0)} MiB) to ${options.output}.\nOn each Swarm node: DOCKER_HOST=ssh://NODE labctl images load ${options.output}`,
     result,
@@ -46,9 +36,8 @@ export async function imagesSave(
   return result;
 }
 
-export interface ImagesLoadOptions {
+export interface ImagesLoadOptions extends RunOptions {
   file: string;
-  json?: boolean;
 }
 
 export async function imagesLoad(

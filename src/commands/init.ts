@@ -1,14 +1,12 @@
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
-import inquirer from 'inquirer';
-import { classFilePath, formatClassFile, type ClassFile } from '../core/class-file.js';
+import { classFilePath, writeClassFile, type ClassFile } from '../core/class-file.js';
 import { DEFAULT_LAB, loadLab } from '../core/lab.js';
 import { validateClassOptions } from '../core/plan.js';
 import { DEFAULT_BASE_PORT } from '../core/ports.js';
-import { usageError } from '../errors.js';
-import { DEFAULT_CLASS, defaultContext, defaultHost, type Context } from './context.js';
+import type { Reporter } from '../ui/reporter.js';
+import { DEFAULT_CLASS, defaultContext, defaultHost, type Context, type RunOptions } from './context.js';
 
-export interface InitOptions {
+export interface InitOptions extends RunOptions {
   className?: string;
   students?: number;
   basePort?: number;
@@ -17,11 +15,10 @@ export interface InitOptions {
   passwords?: 'lab' | 'random';
   output?: string;
   force?: boolean;
-  json?: boolean;
 }
 
 /** Asks (on a terminal) what a flag did not say; off a terminal the defaults answer. */
-async function ask(options: InitOptions): Promise<Omit<ClassFile, 'bind'>> {
+async function ask(options: InitOptions, reporter: Reporter): Promise<Omit<ClassFile, 'bind'>> {
   const defaults = {
     class: options.className ?? DEFAULT_CLASS,
     students: options.students ?? 19,
@@ -30,7 +27,6 @@ async function ask(options: InitOptions): Promise<Omit<ClassFile, 'bind'>> {
     lab: options.lab ?? DEFAULT_LAB,
     passwords: options.passwords ?? ('lab' as const),
   };
-  if (!process.stdin.isTTY) return defaults;
   const positive = (v: unknown) => (Number.isInteger(Number(v)) && Number(v) > 0 ? true : 'a whole number above 0');
   const questions = [
     {
@@ -83,7 +79,7 @@ async function ask(options: InitOptions): Promise<Omit<ClassFile, 'bind'>> {
     },
   ];
   const pending = questions.filter((q) => q.skip === undefined).map(({ skip: _skip, ...q }) => q);
-  const answers = await inquirer.prompt(pending as Parameters<typeof inquirer.prompt>[0]);
+  const answers = await reporter.ask(pending);
   return {
     ...defaults,
     ...answers,
@@ -95,15 +91,15 @@ async function ask(options: InitOptions): Promise<Omit<ClassFile, 'bind'>> {
 /** Writes the class file that `up`, `down`, `info`, `check`… read by default. */
 export async function init(options: InitOptions, ctx: Context = defaultContext(options)): Promise<ClassFile> {
   const file = options.output ?? classFilePath();
-  if (existsSync(file) && !options.force) {
-    if (!process.stdin.isTTY)
-      throw usageError(`${file} already exists; nothing was written.`, 'Add --force to replace it.');
-    const { replace } = await inquirer.prompt<{ replace: boolean }>([
-      { type: 'confirm', name: 'replace', message: `${file} already exists. Replace it?`, default: false },
-    ]);
-    if (!replace) throw usageError('Cancelled; nothing was written.');
+  if (existsSync(file)) {
+    await ctx.reporter.confirm(`${file} already exists. Replace it?`, {
+      yes: options.force,
+      flag: '--force',
+      refusal: `${file} already exists; nothing was written`,
+      cancelled: 'Cancelled; nothing was written.',
+    });
   }
-  const answers = await ask(options);
+  const answers = await ask(options, ctx.reporter);
   const data: ClassFile = { ...answers, bind: '0.0.0.0' };
   validateClassOptions({
     className: data.class,
@@ -117,7 +113,7 @@ export async function init(options: InitOptions, ctx: Context = defaultContext(o
     passwords: data.passwords,
   });
   await loadLab(data.lab);
-  await writeFile(file, formatClassFile(data));
+  await writeClassFile(file, data);
   ctx.reporter.result(
     `Wrote ${file}: class ${data.class}, ${data.students} students, base port ${data.basePort}, students connect to ${data.host}.\nNext: labctl up`,
     data,

@@ -1,20 +1,19 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { LABEL } from '../core/labels.js';
+import { decodeClass } from '../core/observed-class.js';
+import type { ClassObjects } from '../docker/engine.js';
 import { parseRoster, rosterOf, saveRoster, type Roster } from '../core/roster.js';
 import { conflictError, usageError } from '../errors.js';
 import { table } from '../ui/tables.js';
-import { DEFAULT_CLASS, defaultContext, type Context } from './context.js';
+import { DEFAULT_CLASS, defaultContext, type Context, type RunOptions } from './context.js';
 
-export interface RosterImportOptions {
+export interface RosterImportOptions extends RunOptions {
   className?: string;
   file: string;
-  json?: boolean;
 }
 
-export interface RosterShowOptions {
+export interface RosterShowOptions extends RunOptions {
   className?: string;
-  json?: boolean;
 }
 
 function rosterTable(roster: Roster, seats: Set<number>): string {
@@ -25,8 +24,13 @@ function rosterTable(roster: Roster, seats: Set<number>): string {
   );
 }
 
-const seatsOf = (containers: { labels: Record<string, string> }[]) =>
-  new Set(containers.filter((c) => c.labels[LABEL.role] === 'mail').map((c) => Number(c.labels[LABEL.student])));
+/** The class's seats (students with a mail server); none when it is not up. */
+const seatsOf = (className: string, objects: ClassObjects, engine: Context['engine']) =>
+  new Set(
+    decodeClass(className, objects, engine)
+      ?.students.filter((s) => s.mail)
+      .map((s) => s.student) ?? [],
+  );
 
 /**
  * Reads a class list and stores it with the class, replacing the previous one. Nothing changes when the file is
@@ -46,7 +50,7 @@ export async function rosterImport(
   const people = parseRoster(content, path.basename(options.file));
   await ctx.engine.ping();
   const objects = await ctx.engine.list(className);
-  const seats = seatsOf(objects.containers);
+  const seats = seatsOf(className, objects, ctx.engine);
   const seatless = people.filter((p) => seats.size > 0 && !seats.has(p.seat));
   if (seatless.length > 0) {
     const last = Math.max(...people.map((p) => p.seat));
@@ -87,7 +91,7 @@ export async function rosterShow(options: RosterShowOptions, ctx: Context = defa
     );
   }
   ctx.reporter.result(
-    `Class ${className}: ${roster.people.length} people, from ${roster.source} (imported ${roster.importedAt})\n${rosterTable(roster, seatsOf(objects.containers))}`,
+    `Class ${className}: ${roster.people.length} people, from ${roster.source} (imported ${roster.importedAt})\n${rosterTable(roster, seatsOf(className, objects, ctx.engine))}`,
     roster,
   );
   return roster;

@@ -1,8 +1,8 @@
 import pLimit from 'p-limit';
 import type { Engine, Replacement } from '../docker/engine.js';
 import { ExitCode, LabctlError, conflictError } from '../errors.js';
-import { waitForGreeting } from '../probe.js';
-import type { Plan, PlannedContainer, StudentPlan } from './plan.js';
+import type { Plan, PlannedWorkload, StudentPlan } from './plan.js';
+import { waitUntilReady, type Greeting } from './readiness.js';
 import type { Diff, Step, StudentDiff } from './reconcile.js';
 
 /**
@@ -31,10 +31,10 @@ class Journal {
     this.undo.push({ order: 5, run: () => this.engine.removeDisk(name) });
   }
   createdContainer(name: string) {
-    this.undo.push({ order: 1, run: () => this.engine.removeContainer(name) });
+    this.undo.push({ order: 1, run: () => this.engine.removeWorkload(name) });
   }
   startedContainer(name: string) {
-    this.undo.push({ order: 2, run: () => this.engine.stopContainer(name, 5) });
+    this.undo.push({ order: 2, run: () => this.engine.stopWorkload(name, 5) });
   }
   /** A workload replaced by a new spec: on rollback the old one comes back; on success it is let go. */
   replaced(replacement: Replacement) {
@@ -152,7 +152,7 @@ export async function applyPrune(diff: Diff, engine: Engine): Promise<void> {
     diff.prune.map(async (s) => {
       const removals = s.steps.filter((st) => st.kind === 'remove');
       await Promise.all(
-        removals.map((st) => engine.stopContainer(st.name, 5).then(() => engine.removeContainer(st.name))),
+        removals.map((st) => engine.stopWorkload(st.name, 5).then(() => engine.removeWorkload(st.name))),
       );
       for (const st of s.steps) if (st.kind === 'remove-network') await engine.removeNetwork(st.name);
     }),
@@ -189,7 +189,7 @@ async function prepareStudent(steps: Step[], engine: Engine, journal: Journal, s
     await work();
   };
   for (const step of steps) {
-    if (step.kind === 'remove') await go(() => engine.removeContainer(step.name));
+    if (step.kind === 'remove') await go(() => engine.removeWorkload(step.name));
   }
   for (const step of steps) {
     if (step.kind !== 'create-disk') continue;
@@ -230,7 +230,7 @@ async function startStudent(
   };
   const made = madeWithWorkload(steps);
   const labels = new Map(s.volumes.map((v) => [v.name, v.labels]));
-  const spec = (c: PlannedContainer) => ({
+  const spec = (c: PlannedWorkload) => ({
     ...c,
     mounts: c.mounts.map((m) => (made.has(m.volume) ? { ...m, labels: labels.get(m.volume) } : m)),
     network: s.network.name,
@@ -241,15 +241,15 @@ async function startStudent(
       steps.map(async (step) => {
         if (step.kind === 'create') {
           journal.createdContainer(step.container.name);
-          await engine.createContainer(spec(step.container));
-          await go(() => engine.startContainer(step.container.name));
+          await engine.createWorkload(spec(step.container));
+          await go(() => engine.startWorkload(step.container.name));
         } else if (step.kind === 'start') {
           journal.startedContainer(step.name);
-          await engine.startContainer(step.name);
+          await engine.startWorkload(step.name);
         } else if (step.kind === 'replace') {
           // The engine keeps the old workload's way back until the new one answers, so a failed run can put it back.
           signal.throwIfAborted();
-          journal.replaced(await engine.replaceContainer(spec(step.container)));
+          journal.replaced(await engine.replaceWorkload(spec(step.container)));
         }
       }),
     ),
@@ -258,7 +258,7 @@ async function startStudent(
 
 const READY_POLL_MS = 250;
 
-/** Waits until every port of the student answers with its greeting (SMTP 220, POP3 +OK, IMAP * OK, SSH-, web /health). */
+/** Waits until every port of the student passes its wait strategy (core/readiness.ts: SMTP 220, POP3 +OK, IMAP * OK, SSH-, after TLS where the service speaks it; web /health). */
 async function waitReady(s: StudentPlan, plan: Plan, engine: Engine, deadline: number, signal: AbortSignal) {
   for (const c of s.containers) {
     // Where the workload's ports answer: the node it is placed on, when the engine has several.
@@ -269,12 +269,12 @@ async function waitReady(s: StudentPlan, plan: Plan, engine: Engine, deadline: n
       // starts after rsyslog, Courier and sshd); once it does, the other ports are asked, and answer at once.
       const [first, ...rest] = [...c.ports].sort((a, b) => Number(b.service === 'smtp') - Number(a.service === 'smtp'));
       // A TLS port answers with the certificate the class's CA signed for this server, or not at all.
-      const greeting = (service: string) => {
+      const greeting = (service: string): Greeting | string => {
         const info = plan.lab.protocols[service];
         return info ? { ...info, ...(plan.ca && { ca: plan.ca, servername: s.hostname }) } : service;
       };
-      if (first) await waitForGreeting(host, first.host, greeting(first.service), deadline, signal, READY_POLL_MS);
-      await Promise.all(rest.map((p) => waitForGreeting(host, p.host, greeting(p.service), deadline, signal)));
+      if (first) await waitUntilReady(host, first.host, greeting(first.service), deadline, signal, READY_POLL_MS);
+      await Promise.all(rest.map((p) => waitUntilReady(host, p.host, greeting(p.service), deadline, signal)));
     } catch (error) {
       if (signal.aborted) throw signal.reason;
       const logs = await engine.logs(c.name, 20).catch(() => '(no logs)');

@@ -1,13 +1,9 @@
 import pLimit from 'p-limit';
 import type { DiskInfo, Engine } from '../docker/engine.js';
-import { studentMails } from './class-objects.js';
-import { labFromLabels } from './lab.js';
-import { LABEL } from './labels.js';
 import { BOARD_CONCURRENCY, concurrency } from './limits.js';
-import { parsePorts } from './ports.js';
-import { personAt, rosterOf, type PersonFields } from './roster.js';
+import { observeClass, type ObservedClass } from './observed-class.js';
+import type { PersonFields } from './roster.js';
 import { SidecarClient, SidecarMismatchError } from './sidecar-client.js';
-import { adminKey, classToken } from './token.js';
 import type { ExerciseStatus } from './wire.js';
 
 /** One exercise of one student, as their sidecar says it (the wire schema). */
@@ -46,11 +42,6 @@ export function diskUse(disk: DiskInfo | undefined): DiskUse | undefined {
   const usable = disk.usedBytes + disk.availableBytes;
   const percent = usable > 0 ? Math.ceil((100 * disk.usedBytes) / usable) : 100;
   return { usedBytes: disk.usedBytes, boundBytes: disk.bytes, percent: Math.min(100, percent) };
-}
-
-/** The student's disk among the class's disks. */
-export function studentDisk(disks: DiskInfo[], student: number): DiskInfo | undefined {
-  return disks.find((d) => d.labels[LABEL.student] === String(student));
 }
 
 /** How many students (of those on the board) have done one exercise. */
@@ -108,57 +99,63 @@ export function exerciseShares(exercises: { id: string }[], students: StudentRes
 
 /** Asks every student's sidecar for their results, in parallel (bounded), each with its own admin key. */
 export async function classBoard(className: string, engine: Engine, options: BoardOptions = {}): Promise<Board> {
-  const { student } = options;
+  return boardOf(await observeClass(engine, className, options.student), options);
+}
+
+/** The board of an observed class: what each student's sidecar says. */
+export async function boardOf(observed: ObservedClass, options: BoardOptions = {}): Promise<Board> {
+  const { lab } = observed;
   const stuckAfterMinutes = options.stuckMinutes ?? DEFAULT_STUCK_MINUTES;
-  const { containers, volumes, disks } = await engine.list(className);
-  const roster = rosterOf(className, volumes);
-  const mails = studentMails(containers, className, student);
-  const lab = await labFromLabels(mails[0]!.labels);
-  const token = classToken(containers);
   const limit = pLimit(concurrency(BOARD_CONCURRENCY));
   const students = await Promise.all(
-    mails.map((mail) =>
-      limit(async (): Promise<StudentResults> => {
-        const n = Number(mail.labels[LABEL.student]);
-        const sidecar = containers.find(
-          (c) => c.labels[LABEL.role] === 'sidecar' && c.labels[LABEL.student] === String(n),
-        );
-        const notDone = lab.exercises.map((e) => ({ ...e, done: false, at: null, evidence: null }));
-        const port = parsePorts(mail.labels[LABEL.ports]).web;
-        if (!sidecar || !token || port === undefined) return { student: n, error: 'no sidecar', exercises: notDone };
-        if (sidecar.state !== 'running') return { student: n, error: `sidecar ${sidecar.state}`, exercises: notDone };
-        try {
-          const client = new SidecarClient({
-            host: engine.address(sidecar.ports[0]?.ip ?? '', sidecar.node),
-            port,
-            key: adminKey(token, n),
+    observed.students
+      .filter((s) => s.mail)
+      .map((s) =>
+        limit(async (): Promise<StudentResults> => {
+          const notDone: ExerciseResult[] = lab.exercises.map((e) => ({ ...e, done: false, at: null, evidence: null }));
+          const answer = (fields: Omit<StudentResults, 'student' | 'exercises'>, exercises = notDone) => ({
+            student: s.student,
+            exercises,
+            ...fields,
           });
-          const progress = await client.progress();
-          const byId = new Map(progress.exercises.map((e) => [e.id, e]));
-          return {
-            student: n,
-            exercises: notDone.map((e) => byId.get(e.id) ?? e),
-            ...(progress.lastProgressAt !== undefined && { lastProgressAt: progress.lastProgressAt }),
-            ...(progress.problem !== undefined && { error: `progress not saved: ${progress.problem}` }),
-          };
-        } catch (error) {
-          const message = (error as Error).message;
-          const why = error instanceof SidecarMismatchError ? message : `sidecar down (${message})`;
-          return { student: n, error: why, exercises: notDone };
-        }
-      }),
-    ),
+          if (!s.sidecar || !s.adminKey || s.ports.web === undefined) return answer({ error: 'no sidecar' });
+          if (s.sidecar.state !== 'running') return answer({ error: `sidecar ${s.sidecar.state}` });
+          try {
+            const client = new SidecarClient({ host: s.address, port: s.ports.web, key: s.adminKey });
+            const progress = await client.progress();
+            const byId = new Map(progress.exercises.map((e) => [e.id, e]));
+            return answer(
+              {
+                ...(progress.lastProgressAt !== undefined && { lastProgressAt: progress.lastProgressAt }),
+                ...(progress.problem !== undefined && { error: `progress not saved: ${progress.problem}` }),
+              },
+              notDone.map((e) => byId.get(e.id) ?? e),
+            );
+          } catch (error) {
+            const message = (error as Error).message;
+            return answer({ error: error instanceof SidecarMismatchError ? message : `sidecar down (${message})` });
+          }
+        }),
+      ),
   );
   const marked = markStuck(students, stuckAfterMinutes, (options.now ?? (() => new Date()))());
-  const withDisk = (s: StudentResults): StudentResults => {
-    const disk = diskUse(studentDisk(disks, s.student));
-    return disk ? { ...s, disk } : s;
+  const person = new Map(observed.students.map((s) => [s.student, s]));
+  const about = (n: number) => {
+    const s = person.get(n);
+    const disk = diskUse(s?.disk);
+    return {
+      ...(s?.name !== undefined && { name: s.name }),
+      ...(s?.email !== undefined && { email: s.email }),
+      ...(s?.number !== undefined && { number: s.number }),
+      ...(s?.group !== undefined && { group: s.group }),
+      ...(disk && { disk }),
+    };
   };
   return {
-    class: className,
+    class: observed.className,
     lab: lab.name,
     exercises: lab.exercises,
-    students: marked.map((s) => ({ ...withDisk(s), ...personAt(roster, s.student) })),
+    students: marked.map((s) => ({ ...s, ...about(s.student) })),
     stuckAfterMinutes,
     shares: exerciseShares(lab.exercises, marked),
   };

@@ -1,7 +1,29 @@
 import pLimit from 'p-limit';
-import type { ContainerInfo, DiskInfo, Engine, LabelledObject } from '../docker/engine.js';
-import { LABEL } from './labels.js';
+import type { ClassObjects, WorkloadInfo, DiskInfo, Engine, LabelledObject } from '../docker/engine.js';
+import { label } from './observed-class.js';
 import { concurrency } from './limits.js';
+
+export interface DownObjects {
+  containers: WorkloadInfo[];
+  networks: LabelledObject[];
+  volumes: LabelledObject[];
+  disks: DiskInfo[];
+}
+
+/**
+ * What `down` removes of a class (one student's, when given): its workloads (and lock) and networks; with purge,
+ * its volumes and disks too. A roster volume is the class's, never a student's: only a whole-class purge removes it.
+ */
+export function downObjects(objects: ClassObjects, options: { student?: number; purge?: boolean }): DownObjects {
+  const mine = <T extends { labels: Record<string, string> }>(list: T[]) =>
+    list.filter((o) => options.student === undefined || label.student(o) === options.student);
+  return {
+    containers: mine(objects.containers),
+    networks: mine(objects.networks),
+    volumes: options.purge ? mine(objects.volumes) : [],
+    disks: options.purge ? mine(objects.disks) : [],
+  };
+}
 
 /**
  * Removes the objects student by student, each as soon as what uses it is gone: a student's network and volumes go
@@ -11,10 +33,10 @@ import { concurrency } from './limits.js';
  */
 export async function removeObjects(
   engine: Engine,
-  objects: { containers: ContainerInfo[]; networks: LabelledObject[]; volumes: LabelledObject[]; disks?: DiskInfo[] },
+  objects: { containers: WorkloadInfo[]; networks: LabelledObject[]; volumes: LabelledObject[]; disks?: DiskInfo[] },
   { graceful }: { graceful: boolean },
 ): Promise<void> {
-  const studentOf = (o: { labels: Record<string, string> }) => o.labels[LABEL.student] ?? '';
+  const studentOf = (o: { labels: Record<string, string> }) => String(label.student(o));
   const disks = objects.disks ?? [];
   const students = new Set([...objects.containers, ...objects.networks, ...objects.volumes, ...disks].map(studentOf));
   const limit = pLimit(concurrency(engine.parallelism));
@@ -26,8 +48,8 @@ export async function removeObjects(
         // The mail container's PID 1 stops its daemons on SIGTERM, so a short grace period is plenty.
         await Promise.all(
           mine(objects.containers).map(async (c) => {
-            if (graceful) await engine.stopContainer(c.name, 3);
-            await engine.removeContainer(c.name);
+            if (graceful) await engine.stopWorkload(c.name, 3);
+            await engine.removeWorkload(c.name);
           }),
         );
         await Promise.all([

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseDocument, stringify } from 'yaml';
 import { z } from 'zod';
@@ -53,4 +54,11 @@ export function readClassFile(file = classFilePath()): ClassFile | undefined {
 
 export function formatClassFile(data: ClassFile): string {
   return `# labctl class file, written by \`labctl init\`. The other commands take their defaults from it.\n${stringify(data)}`;
+}
+
+/** Writes the class file (not private: it holds no secret). */
+export async function writeClassFile(file: string, data: ClassFile): Promise<void> {
+  await writeFile(file, formatClassFile(data)).catch((error: Error) => {
+    throw usageError(`Cannot write ${file}: ${error.message}`);
+  });
 }

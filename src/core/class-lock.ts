@@ -1,6 +1,6 @@
 import os from 'node:os';
 import type { Engine, LockHolder } from '../docker/engine.js';
-import { ExitCode, conflictError } from '../errors.js';
+import { conflictError } from '../errors.js';
 import { LABEL } from './labels.js';
 
 /** How long a second `up` waits for the first, and how often it looks again. */
@@ -22,8 +22,8 @@ export interface LockOptions {
   isAlive?: (pid: number) => boolean;
   /** Said once, when the lock is held by someone else and this run starts waiting. */
   onWait?: (message: string) => void;
-  /** On Ctrl-C while the lock is held and nobody else handles it: give it back, then exit 130. Off in tests. */
-  handleSigint?: boolean;
+  /** Ctrl-C: stops the wait for the lock (rejecting with its reason); while held, fn gets it and stops. */
+  signal?: AbortSignal;
 }
 
 type LockEngine = Pick<Engine, 'acquireLock' | 'lockHolder' | 'releaseLock'>;
@@ -55,9 +55,10 @@ function describe(className: string, holder: LockHolder): string {
 export async function withClassLock<T>(
   engine: LockEngine,
   className: string,
-  fn: () => Promise<T>,
+  fn: (signal: AbortSignal) => Promise<T>,
   options: LockOptions = {},
 ): Promise<T> {
+  const signal = options.signal ?? new AbortController().signal;
   const {
     waitMs = LOCK_WAIT_MS,
     pollMs = LOCK_POLL_MS,
@@ -73,6 +74,7 @@ export async function withClassLock<T>(
   let waiting = false;
   let id: string | undefined;
   for (;;) {
+    signal.throwIfAborted();
     id = await engine.acquireLock(name, {
       [LABEL.class]: className,
       [LABEL.role]: 'lock',
@@ -107,16 +109,10 @@ export async function withClassLock<T>(
     await sleep(pollMs);
   }
   const lock = id;
-  const release = () => engine.releaseLock(lock).catch(() => {});
-  // Ctrl-C before the command handles it itself (e.g. during an image build): give the lock back, then exit 130.
-  const onSigint = () => {
-    if (process.listenerCount('SIGINT') === 2) void release().finally(() => process.exit(ExitCode.interrupted));
-  };
-  if (options.handleSigint) process.on('SIGINT', onSigint);
   try {
-    return await fn();
+    return await fn(signal);
   } finally {
-    if (options.handleSigint) process.off('SIGINT', onSigint);
-    await release();
+    // However fn ends, Ctrl-C included: the lock goes back.
+    await engine.releaseLock(lock).catch(() => {});
   }
 }

@@ -1,14 +1,11 @@
 import type { Engine } from '../docker/engine.js';
-import { studentMails } from './class-objects.js';
-import { labFromLabels, pairFor, studentAccounts, type Lab } from './lab.js';
-import { studentDomain, usesTls } from './plan.js';
+import { pairFor, type Lab } from './lab.js';
+import { observeClass, type ObservedClass } from './observed-class.js';
+import { studentDomain } from './plan.js';
 import { studentPorts } from './ports.js';
-import { labServices, type ServiceInfo } from './services.js';
+import type { PersonFields } from './roster.js';
+import { labServices, usesTls, type ServiceInfo } from './services.js';
 import { classCa } from './tls.js';
-import { LABEL } from './labels.js';
-import { parsePorts } from './ports.js';
-import { personAt, rosterOf, type PersonFields } from './roster.js';
-import { classToken, studentKey } from './token.js';
 
 export interface StudentInfo extends PersonFields {
   student: number;
@@ -33,49 +30,36 @@ export interface ClassInfo {
   students: StudentInfo[];
 }
 
-/** Everything a student needs to connect, read from the containers' labels: no state file. */
-export async function classInfo(className: string, engine: Engine, student?: number): Promise<ClassInfo> {
-  const { containers, volumes } = await engine.list(className);
-  const roster = rosterOf(className, volumes);
-  const token = classToken(containers);
-  const mails = studentMails(containers, className, student);
-  const labs = new Map<string, Lab>();
-  const labOf = async (labels: Record<string, string>) => {
-    const key = labels[LABEL.labData] ?? labels[LABEL.labFile] ?? '';
-    let lab = labs.get(key);
-    if (!lab) labs.set(key, (lab = await labFromLabels(labels)));
-    return lab;
-  };
-  const students: StudentInfo[] = [];
-  for (const c of mails) {
-    const n = Number(c.labels[LABEL.student]);
-    const lab = await labOf(c.labels);
-    const ports = parsePorts(c.labels[LABEL.ports]);
-    // On several nodes (Swarm), students connect to the node that runs their server; on one, to --host.
-    const host = c.node && !/^(127\.|::1$|localhost$)/.test(c.node) ? c.node : (c.labels[LABEL.host] ?? '');
-    students.push({
-      student: n,
-      ...personAt(roster, n),
-      host,
-      domain: c.labels[LABEL.domain] ?? '',
-      ports,
-      accounts: token
-        ? studentAccounts(lab, c.labels[LABEL.passwords] === 'random' ? 'random' : 'lab', token, n)
-        : lab.accounts,
-      pair: pairFor(lab, n),
-      state: c.state,
-      page: token && ports.web ? `http://${host}:${ports.web}/?k=${studentKey(token, n)}` : null,
-    });
-  }
-  const first = await labOf(mails[0]!.labels);
+/** Everything a student needs to connect (their card), from the observed class. */
+export function infoOf(observed: ObservedClass): ClassInfo {
   return {
-    class: className,
-    lab: first.name,
-    title: first.title,
-    services: labServices(first),
-    ...(token && usesTls(first) && { ca: classCa(token, className).cert }),
-    students,
+    class: observed.className,
+    lab: observed.lab.name,
+    title: observed.lab.title,
+    services: labServices(observed.lab),
+    ...(observed.token && usesTls(observed.lab) && { ca: classCa(observed.token, observed.className).cert }),
+    students: observed.students
+      .filter((s) => s.mail)
+      .map((s) => ({
+        student: s.student,
+        ...(s.name !== undefined && { name: s.name }),
+        ...(s.email !== undefined && { email: s.email }),
+        ...(s.number !== undefined && { number: s.number }),
+        ...(s.group !== undefined && { group: s.group }),
+        host: s.host,
+        domain: s.domain,
+        ports: s.ports,
+        accounts: s.accounts,
+        pair: s.pair,
+        state: s.mail!.state,
+        page: s.page,
+      })),
   };
+}
+
+/** Everything a student needs to connect, read from the engine: no state file. */
+export async function classInfo(className: string, engine: Engine, student?: number): Promise<ClassInfo> {
+  return infoOf(await observeClass(engine, className, student));
 }
 
 /**

@@ -1,16 +1,17 @@
 import type { ClassObjects, Engine } from '../docker/engine.js';
 import { ExitCode, LabctlError } from '../errors.js';
 import { applyDiff, applyPrune, checkHostPorts, refuseConflicts } from './apply.js';
+import { withClassLock } from './class-lock.js';
 import { imageContexts, ensureImages } from './images.js';
 import type { Lab, PasswordPolicy } from './lab.js';
-import { LABEL } from './labels.js';
 import { concurrency } from './limits.js';
 import { planClass, type Plan } from './plan.js';
 import { ephemeralWarning, readEphemeralRange } from './ports.js';
-import type { Progress } from './progress.js';
+import type { Feedback } from './feedback.js';
 import { formatBytes, ranges, reconcile, type Diff, type Observed } from './reconcile.js';
 import { tracePhase } from './trace.js';
-import { classToken, newClassToken } from './token.js';
+import { newClassToken } from './token.js';
+import { passwordPolicyOf, tokenOf } from './observed-class.js';
 
 export interface ClassUpInput {
   lab: Lab;
@@ -55,8 +56,8 @@ export async function planFor(
     mailImage: images.mail.tag,
     sidecarImage: images.sidecar.tag,
     // The class keeps its token across runs; a dry run of a new class shows the plan without making one.
-    token: classToken([...existing.containers, ...existing.volumes]) ?? (dryRun ? 'dry-run' : newClassToken()),
-    passwords: input.passwords ?? classPasswordPolicy(existing) ?? 'lab',
+    token: tokenOf(existing) ?? (dryRun ? 'dry-run' : newClassToken()),
+    passwords: input.passwords ?? passwordPolicyOf(existing) ?? 'lab',
   });
 }
 
@@ -87,7 +88,7 @@ export async function dryRun(
 export async function classUp(
   input: ClassUpInput,
   engine: Engine,
-  progress: Progress,
+  feedback: Feedback,
   signal: AbortSignal,
 ): Promise<{ plan: Plan; diff: Diff }> {
   tracePhase('up: locked');
@@ -104,31 +105,33 @@ export async function classUp(
       { basePort: plan.basePort, students: plan.students.length },
       range,
     );
-  if (ephemeral) progress.warn(ephemeral);
+  if (ephemeral) feedback.warn(ephemeral);
   const diff = reconcile(plan, observed, { prune: input.prune });
   const disks = await engine.diskSupport();
   if (!disks.ok) {
-    progress.warn(
+    feedback.warn(
       `What each student writes is not bounded on this engine (${disks.why}): one student can fill its disk. See README, "Disk".`,
     );
   } else if (disks.freeBytes !== undefined && plan.students.length * input.lab.disk > disks.freeBytes) {
-    progress.warn(
+    feedback.warn(
       `${plan.students.length} students may write up to ${formatBytes(plan.students.length * input.lab.disk)} in all (${formatBytes(input.lab.disk)} each), and the engine's host has ${formatBytes(disks.freeBytes)} free: students who fill their disks could fill it.`,
     );
   }
   if (disks.ok && diff.unbounded.length > 0) {
-    progress.warn(
+    feedback.warn(
       `Student${diff.unbounded.length > 1 ? 's' : ''} ${ranges(diff.unbounded)} keep${diff.unbounded.length > 1 ? '' : 's'} mailboxes made before disks were bounded: what they write is not bounded until \`labctl down --purge\` and \`up\` make their volumes again.`,
     );
   }
   refuseConflicts(diff);
   await checkHostPorts(diff, plan, engine);
   tracePhase('up: reconciled, no conflict');
-  await ensureImages(input.lab, engine, progress, false, images);
+  await ensureImages(input.lab, engine, feedback, false, images);
   tracePhase('up: images present');
+  // Ctrl-C during an image build: nothing of the class was changed yet.
+  signal.throwIfAborted();
   const changing = diff.apply.length;
   if (changing > 0) {
-    await progress.task(
+    await feedback.task(
       `Starting ${changing} student${changing > 1 ? 's' : ''}' servers and waiting for SMTP 220, POP3 +OK, IMAP * OK, ssh`,
       (update) =>
         applyDiff(diff, plan, engine, {
@@ -146,11 +149,33 @@ export async function classUp(
   return { plan, diff };
 }
 
-/** A class keeps its password policy across runs of `up` unless told otherwise. */
-function classPasswordPolicy(existing: ClassObjects): PasswordPolicy | undefined {
-  const labelled = [...existing.containers, ...existing.volumes].find((o) => o.labels[LABEL.passwords]);
-  const label = labelled?.labels[LABEL.passwords];
-  return label === 'random' || label === 'lab' ? label : undefined;
+/**
+ * `up`: one run of a class at a time, from any shell or host (a second one waits for the first: class-lock.ts). An
+ * abort of `signal` (Ctrl-C) while the class comes up undoes what the run changed, and rejects with
+ * interruptedError; once every student answers, it no longer does.
+ */
+export async function upClass(
+  input: ClassUpInput,
+  engine: Engine,
+  feedback: Feedback,
+  signal: AbortSignal,
+): Promise<{ plan: Plan; diff: Diff }> {
+  return withClassLock(
+    engine,
+    input.className,
+    async (held) => {
+      const stop = new AbortController();
+      const onAbort = () => stop.abort(interruptedError(input.className));
+      if (held.aborted) onAbort();
+      held.addEventListener('abort', onAbort, { once: true });
+      try {
+        return await classUp(input, engine, feedback, stop.signal);
+      } finally {
+        held.removeEventListener('abort', onAbort);
+      }
+    },
+    { onWait: (message) => feedback.info(message), signal },
+  );
 }
 
 export const interruptedError = (className: string) =>

@@ -2,13 +2,13 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { packagePath } from '../paths.js';
-import type { Engine, ImageFile } from '../docker/engine.js';
+import { BASE_IMAGE, type Engine, type ImageFile } from '../docker/engine.js';
 import { ExitCode, LabctlError } from '../errors.js';
 import type { Lab } from './lab.js';
 import { mailImageFiles } from './mail-image.js';
-import type { Progress } from './progress.js';
+import type { Feedback } from './feedback.js';
 
-export const BASE_IMAGE = 'labctl/base:bookworm';
+export { BASE_IMAGE };
 export const IMAGES_DIR = packagePath('images');
 const SIDECAR_BUNDLE = packagePath('dist', 'sidecar');
 
@@ -84,7 +84,7 @@ export async function imageContexts(lab: Lab): Promise<{ mail: ImageContext; sid
 export async function ensureImages(
   lab: Lab,
   engine: Engine,
-  progress: Progress,
+  feedback: Feedback,
   force = false,
   contexts?: { mail: ImageContext; sidecar: ImageContext },
 ): Promise<Images> {
@@ -93,14 +93,14 @@ export async function ensureImages(
   const exists = await Promise.all(all.map((image) => (force ? false : engine.imageExists(image.tag))));
   const missing = all.filter((_, i) => !exists[i]);
   if (missing.length > 0) {
-    await progress.task(
+    await feedback.task(
       'Preparing the base image',
       (update) => engine.ensureBaseImage(update),
       (how) => `Base image ${BASE_IMAGE} ${how}`,
     );
   }
   for (const image of missing) {
-    await progress.task(
+    await feedback.task(
       `Building ${image.tag}`,
       (update) => engine.buildImage(image.tag, image.files, update, { BASE_IMAGE }),
       () => `Built ${image.tag}`,

@@ -1,17 +1,20 @@
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { packagePath } from '../paths.js';
-import { LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
-import { usageError } from '../errors.js';
+import { ExitCode, LabctlError, usageError } from '../errors.js';
 import { compileRules } from './lab-rules/compile.js';
-import { compileText } from './lab-rules/template.js';
 import { SpecError, type EvidenceSpec, type ExerciseSpec } from './lab-rules/spec.js';
+import { handoutSchema, parseHandout, type HandoutText } from './lab-handout.js';
+import { serverFiles, serverTemplateSchema, type ServerTemplate } from './lab-server.js';
+import { parseYaml } from './lab-yaml.js';
 import { collisionText, portCollision } from './ports.js';
-import { PROTOCOLS, serviceInfo, type ServiceInfo } from './services.js';
+import { PROTOCOLS, serviceInfo, TLS_MODES, type Service, type ServiceInfo } from './services.js';
 import { studentPassword } from './token.js';
 
-export { PROTOCOLS, serviceInfo, type Protocol, type ServiceInfo, type TlsMode } from './services.js';
+export { PROTOCOLS, serviceInfo, type Protocol, type Service, type ServiceInfo, type TlsMode } from './services.js';
+export { HANDOUT_VALUES, handoutSchema, parseHandout, type HandoutText } from './lab-handout.js';
+export { serverFiles, type ServerTemplate } from './lab-server.js';
 
 const userName = z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'a Unix user name such as util1');
 
@@ -64,7 +67,7 @@ const linePattern = z
   .strict();
 
 const port = z.number().int().min(1).max(65535);
-const tls = z.enum(['none', 'starttls', 'implicit']).optional();
+const tls = z.enum(TLS_MODES).optional();
 
 export const labSchema = z
   .object({
@@ -131,8 +134,15 @@ export const labSchema = z
   .strict();
 
 export type LabFile = z.infer<typeof labSchema>;
-/** A service of the mail container, by the lab's name for it (smtp, submission, imaps, ssh…). */
-export type Service = string;
+
+/**
+ * The lab as a class keeps it (its mail workload's label): the lab file's content, checked, with what its folder
+ * adds (the server's templates, the handout's text), so that a class never reads a folder that may have moved.
+ */
+export const storedLabSchema = labSchema
+  .extend({ server: z.array(serverTemplateSchema).default([]), handout: handoutSchema.optional() })
+  .strict();
+export type StoredLab = z.infer<typeof storedLabSchema>;
 
 export interface Account {
   user: string;
@@ -167,84 +177,8 @@ export interface Lab {
   evidence: EvidenceSpec;
   /** In order, each with its rules (credit, hints). */
   exercises: ExerciseSpec[];
-}
-
-const step = z
-  .object({
-    text: z.string(),
-    kind: z.enum(['shell', 'smtp', 'pop3', 'imap']).optional(),
-    lines: z.array(z.string()).optional(),
-    note: z.string().optional(),
-  })
-  .strict();
-
-/** A lab's handout.yaml: the French text of `labctl handout`, with each student's values in {…}. */
-export const handoutSchema = z
-  .object({
-    intro: z.string().optional(),
-    before: z.array(z.string()).default([]),
-    tools: z.array(step).default([]),
-    client: z.string().optional(),
-    exercises: z
-      .record(
-        z.string(),
-        z.object({ goal: z.string(), steps: z.array(step).default([]), question: z.string().optional() }).strict(),
-      )
-      .default({}),
-  })
-  .strict();
-
-export type HandoutText = z.infer<typeof handoutSchema>;
-/** What a handout's {…} may name. */
-export const HANDOUT_VALUES = [
-  'n',
-  'host',
-  'domain',
-  'ports',
-  'first',
-  'second',
-  'firstPassword',
-  'secondPassword',
-  'ca',
-  'class',
-];
-
-/** A file of a lab's server/ folder: rendered (ejs) to `path` on the server, replacing or added to the base's. */
-export interface ServerTemplate {
-  /** Where it goes, under / (etc/postfix/main.cf). */
-  path: string;
-  template: string;
-  mode: number;
-  /** `main.cf+.ejs`: added at the end of the base's file instead of replacing it. */
-  append: boolean;
-}
-
-/**
- * The templates of a lab's server/ folder, which mirrors the server's file system under /etc: `etc/x.ejs` renders to
- * /etc/x (replacing the base's, if any), `etc/x+.ejs` is added at the end of the base's /etc/x, and a file without .ejs
- * is copied as it is; an executable one keeps its x bits (the start hooks, etc/labctl/start.d/*.sh).
- */
-export async function serverFiles(dir: string): Promise<ServerTemplate[]> {
-  const root = path.join(dir, 'server');
-  const out: ServerTemplate[] = [];
-  const walk = async (at: string): Promise<void> => {
-    for (const entry of await readdir(at, { withFileTypes: true }).catch(() => [])) {
-      const full = path.join(at, entry.name);
-      if (entry.isDirectory()) await walk(full);
-      else if (entry.isFile()) {
-        const rel = path.relative(root, full).split(path.sep).join('/');
-        const append = rel.endsWith('+.ejs');
-        const target = append ? rel.slice(0, -5) : rel.replace(/\.ejs$/, '');
-        if (!target.startsWith('etc/'))
-          throw usageError(`${full}: a lab's server files go under server/etc/ (the server's /etc)`);
-        const text = await readFile(full, 'utf8');
-        const template = rel.endsWith('.ejs') ? text : text.replace(/<%/g, '<%%');
-        out.push({ path: target, template, mode: (await stat(full)).mode & 0o111 ? 0o755 : 0o644, append });
-      }
-    }
-  };
-  await walk(root);
-  return out.sort((a, b) => a.path.localeCompare(b.path));
+  /** The lab file's content, checked, with its folder's server templates and handout: what `up` stores with the class. */
+  definition: StoredLab;
 }
 
 /** The labs that come with labctl: labs/<name>/lab.yaml. */
@@ -278,10 +212,14 @@ export async function loadLab(ref: string = DEFAULT_LAB): Promise<Lab> {
   }
   // The lab's folder is the real one: labs/smtp-pop-imap.yaml is a link to smtp-pop-imap/lab.yaml.
   const dir = path.dirname(await realpath(abs).catch(() => abs));
-  const lab = { ...parseLab(text, abs, dir), server: await serverFiles(dir) };
+  const lab = parseLab(text, abs, dir);
   const handoutFile = path.join(dir, 'handout.yaml');
   const handout = await readFile(handoutFile, 'utf8').catch(() => undefined);
-  return handout === undefined ? lab : { ...lab, handout: parseHandout(handout, handoutFile, lab) };
+  return withFolder(
+    lab,
+    await serverFiles(dir),
+    handout === undefined ? undefined : parseHandout(handout, handoutFile, lab),
+  );
 }
 
 /** The names of the labs in labs/. */
@@ -294,81 +232,17 @@ export async function labNames(): Promise<string> {
     .join(', ');
 }
 
-/** The line of the YAML node at `at`, or of its nearest parent that is there. */
-function lineOf(doc: Document, counter: LineCounter, at: readonly PropertyKey[]): number | undefined {
-  for (let p = [...at]; ; p = p.slice(0, -1)) {
-    const node = p.length === 0 ? doc.contents : doc.getIn(p as (string | number)[], true);
-    const range = (node as { range?: [number, number, number] } | null | undefined)?.range;
-    if (range) return counter.linePos(range[0]).line;
-    if (p.length === 0) return undefined;
-  }
-}
-
-/**
- * Reads a YAML file of a lab with its schema, then `check`s it: every problem names the file, the field and its line.
- */
-function parseYaml<S extends z.ZodType, T>(text: string, file: string, schema: S, check: (data: z.infer<S>) => T): T {
-  const counter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: counter });
-  if (doc.errors.length > 0) {
-    const first = doc.errors[0]!;
-    const where = first.linePos?.[0] ? ` (line ${first.linePos[0].line})` : '';
-    throw usageError(`${file}${where}: not valid YAML: ${first.message.split('\n')[0]}`);
-  }
-  const problem = (at: readonly PropertyKey[], message: string) => {
-    const field = at.length > 0 ? at.map(String).join('.') : '(top level)';
-    const line = lineOf(doc, counter, at);
-    return `  ${field}: ${message}${line === undefined ? '' : ` (line ${line})`}`;
-  };
-  const invalid = (lines: string[]) =>
-    usageError(
-      `${file}: invalid lab file:\n${lines.join('\n')}`,
-      'Fix the fields above; see "Lab format" in the README.',
-    );
-  const parsed = schema.safeParse(doc.toJS());
-  if (!parsed.success) throw invalid(parsed.error.issues.map((issue) => problem(issue.path, issue.message)));
-  try {
-    return check(parsed.data);
-  } catch (error) {
-    if (error instanceof SpecError) throw invalid([problem(error.path, error.message)]);
-    throw error;
-  }
-}
-
 export function parseLab(text: string, file: string, dir = path.dirname(file)): Lab {
-  return parseYaml(text, file, labSchema, (data) => toLab(data, file, dir));
+  return parseYaml(text, file, labSchema, (data) => toLab({ ...data, server: [] }, file, dir));
 }
 
-/** A lab's handout.yaml: its exercises are the lab's, and its {…} name a student's values. */
-export function parseHandout(text: string, file: string, lab: Pick<Lab, 'exercises'>): HandoutText {
-  return parseYaml(text, file, handoutSchema, (data) => {
-    const checkText = (value: string, at: (string | number)[]) => {
-      for (const p of compileText(value, at).paths) {
-        if (!HANDOUT_VALUES.includes(p.split('.')[0]!))
-          throw new SpecError(at, `"${p}" is not a student's value (${HANDOUT_VALUES.join(', ')})`);
-      }
-    };
-    const checkStep = (s: z.infer<typeof step>, at: (string | number)[]) => {
-      checkText(s.text, [...at, 'text']);
-      s.lines?.forEach((l, i) => checkText(l, [...at, 'lines', i]));
-      if (s.note !== undefined) checkText(s.note, [...at, 'note']);
-    };
-    if (data.intro !== undefined) checkText(data.intro, ['intro']);
-    data.before.forEach((b, i) => checkText(b, ['before', i]));
-    data.tools.forEach((s, i) => checkStep(s, ['tools', i]));
-    if (data.client !== undefined) checkText(data.client, ['client']);
-    for (const [id, x] of Object.entries(data.exercises)) {
-      if (!lab.exercises.some((e) => e.id === id))
-        throw new SpecError(['exercises', id], `the lab has no exercise "${id}"`);
-      checkText(x.goal, ['exercises', id, 'goal']);
-      x.steps.forEach((s, i) => checkStep(s, ['exercises', id, 'steps', i]));
-      if (x.question !== undefined) checkText(x.question, ['exercises', id, 'question']);
-    }
-    return data;
-  });
+/** The lab with what its folder adds (its server's templates, its handout), which the class keeps with it. */
+function withFolder(lab: Lab, server: ServerTemplate[], handout: HandoutText | undefined): Lab {
+  const added = { server, ...(handout && { handout }) };
+  return { ...lab, ...added, definition: { ...lab.definition, ...added } };
 }
 
-function toLab(data: LabFile, file: string, dir: string): Lab {
+function toLab(data: StoredLab, file: string, dir: string): Lab {
   const accounts = Array.from({ length: data.accounts.count }, (_, i) => ({
     user: `${data.accounts.prefix}${i + 1}`,
     password: data.accounts.password,
@@ -412,40 +286,47 @@ function toLab(data: LabFile, file: string, dir: string): Lab {
     services,
     protocols,
     image: data.image,
-    server: [],
+    server: data.server,
+    ...(data.handout && { handout: data.handout }),
     evidence,
     exercises,
+    definition: data,
   };
 }
 
 /**
- * The lab a class runs, from its mail workload's labels: what `up` stored there, so that `info`, `check` and `reset
- * --hard` never read a lab file from a host path that may have moved or changed. Classes made before the label
- * existed fall back to the file.
+ * The lab a class runs, from its mail workload's label (what `up` stored there), checked with the lab file's own
+ * schema: `info`, `check` and `reset --hard` never read a lab file from a host path that may have moved or changed.
  */
-export async function labFromLabels(labels: Record<string, string>): Promise<Lab> {
-  const data = labels['dev.labctl.lab-data'];
-  if (data) {
-    try {
-      // A class made before disks were bounded stored its lab without one: it gets the default. One made before labs
-      // were folders has no folder: its file's.
-      const lab = JSON.parse(data) as Partial<Lab> & Pick<Lab, 'name' | 'file'>;
-      const services = lab.services ?? {};
-      const protocols = Object.fromEntries(Object.keys(services).map((name) => [name, serviceInfo(name)!]));
-      return {
-        disk: DEFAULT_DISK_BYTES,
-        dir: path.dirname(lab.file),
-        evidence: { lines: {} },
-        image: { packages: [] },
-        server: [],
-        protocols,
-        ...lab,
-      } as Lab;
-    } catch {
-      // an unreadable label: fall back to the file
-    }
+export function labFromLabel(data: string | undefined, file: string | undefined): Lab {
+  const where = file ?? '(stored with the class)';
+  const refuse = (why: string) =>
+    new LabctlError(
+      ExitCode.engine,
+      `The lab stored with this class cannot be read (${why}).`,
+      'Run `labctl up` with the lab file again: it stores the lab with the class.',
+    );
+  if (!data) throw refuse('a class made by an older labctl, without it');
+  let json: unknown;
+  try {
+    json = JSON.parse(data);
+  } catch {
+    throw refuse('not JSON');
   }
-  return loadLab(labels['dev.labctl.lab-file']);
+  const exercises = (json as { exercises?: unknown } | null)?.exercises;
+  if (Array.isArray(exercises) && exercises.some((e) => !(e as { credit?: unknown } | null)?.credit))
+    throw refuse("a class made by an older labctl, before labs held their exercises' rules");
+  const parsed = storedLabSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw refuse(`${issue.path.join('.') || 'the lab'}: ${issue.message}`);
+  }
+  try {
+    return toLab(parsed.data, where, file === undefined ? '' : path.dirname(file));
+  } catch (error) {
+    if (error instanceof SpecError) throw refuse(`${error.path.join('.')}: ${error.message}`);
+    throw error;
+  }
 }
 
 export type PasswordPolicy = 'lab' | 'random';

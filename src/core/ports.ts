@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { Lab, Service } from './lab.js';
+import type { Service } from './services.js';
 
 /**
  * Every student owns a block of this many host ports. 100 (not 1000) so that a class of 150 fits on one address
@@ -21,7 +21,7 @@ export type PortMap = Record<Endpoint, number> & { web: number };
  * page is at base + n * 100 + 80. So with the default base student 3 has SMTP on 10325, POP3 on 10310, IMAP on
  * 10343, ssh on 10322 and their progress page on 10380.
  */
-export function studentPorts(lab: Lab, basePort: number, student: number): PortMap {
+export function studentPorts(lab: { services: Record<Service, number> }, basePort: number, student: number): PortMap {
   const block = basePort + student * PORT_BLOCK;
   const ports = {} as PortMap;
   for (const [service, port] of Object.entries(lab.services)) ports[service] = block + (port % PORT_BLOCK);

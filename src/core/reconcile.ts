@@ -1,6 +1,6 @@
-import type { ClassObjects, ContainerInfo, DiskSpec } from '../docker/engine.js';
-import { LABEL } from './labels.js';
-import type { Plan, PlannedContainer, StudentPlan } from './plan.js';
+import type { ClassObjects, WorkloadInfo, DiskSpec } from '../docker/engine.js';
+import { label } from './observed-class.js';
+import type { Plan, PlannedWorkload, StudentPlan } from './plan.js';
 
 /** What runs on the engine, as `reconcile` needs it: the class's objects, every name, every published port. */
 export interface Observed {
@@ -19,9 +19,9 @@ export type Step =
   | { kind: 'create-network'; name: string; labels: Record<string, string> }
   | { kind: 'create-volume'; name: string; labels: Record<string, string>; disk?: string }
   /** A workload that does not exist: create and start it. */
-  | { kind: 'create'; container: PlannedContainer }
+  | { kind: 'create'; container: PlannedWorkload }
   /** A workload whose spec (image, config, ports…) changed, or that is dead: replace it, keeping the old until the new answers. */
-  | { kind: 'replace'; container: PlannedContainer; current: string; reason: string }
+  | { kind: 'replace'; container: PlannedWorkload; current: string; reason: string }
   /** A workload as planned but not running: start it. */
   | { kind: 'start'; name: string; role: string; state: string }
   /** A workload of the class that the plan does not have (a student beyond --students with --prune, a leftover). */
@@ -55,8 +55,8 @@ export interface Conflict {
   hint: string;
 }
 
-const studentOf = (o: { labels: Record<string, string> }) => Number(o.labels[LABEL.student] ?? NaN);
-const isWorkload = (c: ContainerInfo) => c.labels[LABEL.role] === 'mail' || c.labels[LABEL.role] === 'sidecar';
+const studentOf = label.student;
+const isWorkload = (c: WorkloadInfo) => label.role(c) === 'mail' || label.role(c) === 'sidecar';
 
 /**
  * The changes that take the engine from `observed` to `plan`. Pure: it reads nothing and changes nothing; `apply`
@@ -79,7 +79,7 @@ export function reconcile(plan: Plan, observed: Observed, options: { prune?: boo
     unbounded: [],
   };
   const disks = new Map(objects.disks.map((d) => [d.name, d]));
-  const volumeLabels = new Map(objects.volumes.map((v) => [v.name, v.labels]));
+  const observedVolumes = new Map(objects.volumes.map((v) => [v.name, v]));
   const planned = new Set(plan.students.flatMap((s) => s.containers.map((c) => c.name)));
 
   for (const s of plan.students) {
@@ -88,7 +88,10 @@ export function reconcile(plan: Plan, observed: Observed, options: { prune?: boo
     if (observed.disks) {
       const disk = disks.get(s.disk.name);
       if (!disk?.mounted) steps.push({ kind: 'create-disk', disk: s.disk, exists: disk !== undefined });
-      const plain = s.volumes.some((v) => v.disk && volumeLabels.has(v.name) && !volumeLabels.get(v.name)![LABEL.disk]);
+      const plain = s.volumes.some((v) => {
+        const seen = observedVolumes.get(v.name);
+        return v.disk !== undefined && seen !== undefined && !label.disk(seen);
+      });
       if (plain) diff.unbounded.push(s.student);
     }
     if (!ours.networks.has(s.network.name)) steps.push({ kind: 'create-network', ...s.network });
@@ -103,7 +106,7 @@ export function reconcile(plan: Plan, observed: Observed, options: { prune?: boo
     // Leftovers of this student that the plan does not name (e.g. a server kept aside by a run that was killed).
     for (const c of objects.containers) {
       if (isWorkload(c) && studentOf(c) === s.student && !planned.has(c.name)) {
-        steps.unshift({ kind: 'remove', name: c.name, role: c.labels[LABEL.role] ?? '' });
+        steps.unshift({ kind: 'remove', name: c.name, role: label.role(c) ?? '' });
       }
     }
     if (steps.length > 0) diff.apply.push({ student: s.student, steps });
@@ -129,7 +132,7 @@ export function reconcile(plan: Plan, observed: Observed, options: { prune?: boo
     const steps: Step[] = [
       ...objects.containers
         .filter((c) => isWorkload(c) && studentOf(c) === n)
-        .map((c): Step => ({ kind: 'remove', name: c.name, role: c.labels[LABEL.role] ?? '' })),
+        .map((c): Step => ({ kind: 'remove', name: c.name, role: label.role(c) ?? '' })),
       ...objects.networks
         .filter((o) => studentOf(o) === n)
         .map((o): Step => ({ kind: 'remove-network', name: o.name })),
@@ -140,10 +143,10 @@ export function reconcile(plan: Plan, observed: Observed, options: { prune?: boo
 }
 
 /** What to do with one planned workload, given what runs under its name. */
-function containerStep(c: PlannedContainer, current: ContainerInfo | undefined): Step | undefined {
+function containerStep(c: PlannedWorkload, current: WorkloadInfo | undefined): Step | undefined {
   if (!current) return { kind: 'create', container: c };
-  if (current.labels[LABEL.spec] !== c.labels[LABEL.spec]) {
-    const image = current.labels[LABEL.spec] && current.image && current.image !== c.image;
+  if (label.spec(current) !== label.spec(c)) {
+    const image = label.spec(current) && current.image && current.image !== c.image;
     return { kind: 'replace', container: c, current: current.name, reason: image ? 'new image' : 'new configuration' };
   }
   // A dead container (its removal failed half-way) cannot be trusted to start again.
@@ -157,7 +160,7 @@ function containerStep(c: PlannedContainer, current: ContainerInfo | undefined):
 function clashes(
   s: StudentPlan,
   observed: Observed,
-  ours: { containers: Map<string, ContainerInfo>; networks: Set<string>; volumes: Set<string> },
+  ours: { containers: Map<string, WorkloadInfo>; networks: Set<string>; volumes: Set<string> },
   className: string,
   conflicts: Conflict[],
 ) {
@@ -175,7 +178,7 @@ function clashes(
 }
 
 /** A host port the new workload needs, published by another container. */
-function portConflicts(s: StudentPlan, c: PlannedContainer, observed: Observed, conflicts: Conflict[]) {
+function portConflicts(s: StudentPlan, c: PlannedWorkload, observed: Observed, conflicts: Conflict[]) {
   for (const port of c.ports) {
     const owner = observed.published.get(port.host);
     if (owner && owner !== c.name) {

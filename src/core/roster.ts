@@ -206,10 +206,6 @@ export function rosterOf(className: string, volumes: LabelledObject[]): Roster |
   return newest;
 }
 
-export async function loadRoster(engine: Pick<Engine, 'list'>, className: string): Promise<Roster | undefined> {
-  return rosterOf(className, (await engine.list(className)).volumes);
-}
-
 /** The class names `up` accepts (src/core/plan.ts): a list is never stored under a name no class can have. */
 const CLASS_NAME = /^[a-z0-9][a-z0-9-]{0,23}$/;
 

@@ -1,5 +1,4 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { LABEL } from './labels.js';
 
 /**
  * A class's secret. It stays on the host side: a label on the sidecars and the progress volumes, readable only
@@ -33,11 +32,6 @@ export function sameSecret(given: string | undefined, expected: string): boolean
   const a = Buffer.from(given);
   const b = Buffer.from(expected);
   return a.length === b.length && timingSafeEqual(a, b);
-}
-
-/** The token a class's sidecars already carry, if any. */
-export function classToken(containers: { labels: Record<string, string> }[]): string | undefined {
-  return containers.find((c) => c.labels[LABEL.token])?.labels[LABEL.token];
 }
 
 const PASSWORD_ALPHABET = 'abcdefghijkmnpqrstuvwxyz23456789';

@@ -46,11 +46,17 @@ export type Progress = z.infer<typeof ProgressSchema>;
 
 /**
  * GET /health: 200 with status ok, or 503 with why: stalled (its polls stopped) or unsaved (its progress file cannot be
- * read or written, see Progress.problem).
+ * read or written, see Progress.problem). `polls`: how many polls of the evidence have completed (a test waits for
+ * two more after an act, instead of a fixed time, to know the sidecar has looked at everything written before it).
  */
 export const HealthSchema = z.union([
-  z.object({ status: z.literal('ok'), student: z.number() }),
-  z.object({ status: z.enum(['stalled', 'unsaved']), student: z.number(), reason: z.string() }),
+  z.object({ status: z.literal('ok'), student: z.number(), polls: z.optional(z.number()) }),
+  z.object({
+    status: z.enum(['stalled', 'unsaved']),
+    student: z.number(),
+    reason: z.string(),
+    polls: z.optional(z.number()),
+  }),
 ]);
 export type Health = z.infer<typeof HealthSchema>;
 
@@ -69,3 +75,65 @@ export function describeIssue(error: z.core.$ZodError): string {
   if (issue.code === 'invalid_union') return `${where}: matches none of the expected forms`;
   return `${where}: ${issue.code.replace(/_/g, ' ')}`;
 }
+
+/**
+ * What labctl tells a sidecar when it makes it (LABCTL_CARD): the student's card, read with this schema at the
+ * sidecar's start, so a sidecar never runs on a card it misreads.
+ */
+export const CardSchema = z.object({
+  className: z.string(),
+  student: z.number(),
+  host: z.string(),
+  domain: z.string(),
+  ports: z.record(z.string(), z.number()),
+  pair: z.tuple([z.string(), z.string()]),
+  password: z.string(),
+  /** The password of each account of the pair. */
+  passwords: z.optional(z.record(z.string(), z.string())),
+  accounts: z.number(),
+  /** Every account of the lab on the student's server: only these names are quoted back in hints. */
+  users: z.optional(z.array(z.string())),
+  /** The student's mail server on their own network (its workload's name), where the page's terminal logs in. */
+  sshHost: z.optional(z.string()),
+  /** The services of the lab, in its order, as the page lists them. */
+  services: z.optional(
+    // The protocols and TLS modes of core/services.ts (which this file may not import).
+    z.array(
+      z.object({
+        name: z.string(),
+        protocol: z.enum(['smtp', 'pop3', 'imap', 'ssh']),
+        tls: z.enum(['none', 'starttls', 'implicit']),
+        label: z.string(),
+      }),
+    ),
+  ),
+  /** The class's certificate authority (PEM), when the lab speaks TLS: the page offers it as /ca.pem. */
+  ca: z.optional(z.string()),
+});
+export type Card = z.infer<typeof CardSchema>;
+
+/** A rule or a line pattern of a lab, kept whole here: the sidecar's compileRules (core/lab-rules) checks it in depth. */
+const LabRuleSchema = z.custom<object>((v) => typeof v === 'object' && v !== null && !Array.isArray(v));
+
+/**
+ * The lab, as the sidecar needs it (LABCTL_LAB): its exercises with the rules that credit them and their hints, and
+ * the evidence the rules read (core/lab-rules/spec.ts).
+ */
+export const SidecarLabSchema = z.object({
+  labName: z.string(),
+  labTitle: z.string(),
+  exercises: z.array(
+    z.object({
+      id: z.string(),
+      title: z.string(),
+      credit: z.union([LabRuleSchema, z.array(LabRuleSchema)]),
+      hints: z.optional(z.array(LabRuleSchema)),
+    }),
+  ),
+  evidence: z.object({
+    lines: z.record(z.string(), LabRuleSchema),
+    message: z.optional(LabRuleSchema),
+    session: z.optional(LabRuleSchema),
+  }),
+});
+export type SidecarLab = z.infer<typeof SidecarLabSchema>;

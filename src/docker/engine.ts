@@ -5,7 +5,22 @@
  * implements it with containers, a Swarm engine with services.
  */
 
-export interface ContainerSpec {
+/** The image the mail and sidecar images are built on: the engine makes it (Engine.ensureBaseImage). */
+export const BASE_IMAGE = 'labctl/base:bookworm';
+
+/**
+ * The label keys an engine reads, given to it by the core (core/labels.ts names them): it finds a class's objects by
+ * `class`, keeps a student's workloads together by `class` and `student`, tells their roles by `role`, and marks the
+ * images it builds with `image`. Beyond these, an engine reads only the labels it writes itself (Swarm's marks).
+ */
+export interface LabelKeys {
+  class: string;
+  student: string;
+  role: string;
+  image: string;
+}
+
+export interface WorkloadSpec {
   name: string;
   image: string;
   hostname: string;
@@ -20,11 +35,11 @@ export interface ContainerSpec {
    */
   mounts: { volume: string; target: string; readOnly?: boolean; labels?: Record<string, string>; disk?: string }[];
   env?: string[];
-  limits?: ContainerLimits;
-  security?: ContainerSecurity;
+  limits?: WorkloadLimits;
+  security?: WorkloadSecurity;
 }
 
-export interface ContainerLimits {
+export interface WorkloadLimits {
   pids: number;
   memoryBytes: number;
   cpus: number;
@@ -32,7 +47,7 @@ export interface ContainerLimits {
   log: { maxSize: string; maxFiles: number };
 }
 
-export interface ContainerSecurity {
+export interface WorkloadSecurity {
   /** uid:gid to run as; the image's default (root) when absent. */
   user?: string;
   capAdd?: string[];
@@ -43,7 +58,7 @@ export interface ContainerSecurity {
   tmpfs?: Record<string, string>;
 }
 
-export interface ContainerInfo {
+export interface WorkloadInfo {
   id: string;
   name: string;
   labels: Record<string, string>;
@@ -81,7 +96,7 @@ export interface DiskInfo extends LabelledObject {
 export type DiskSupport = { ok: true; freeBytes?: number } | { ok: false; why: string };
 
 export interface ClassObjects {
-  containers: ContainerInfo[];
+  containers: WorkloadInfo[];
   networks: LabelledObject[];
   volumes: LabelledObject[];
   disks: DiskInfo[];
@@ -140,7 +155,7 @@ export interface Engine {
   addressPools(): Promise<AddressPool[] | undefined>;
 
   // Objects of a class
-  /** Objects carrying dev.labctl.class (= className when given). */
+  /** Objects carrying the class label (= className when given). */
   list(className?: string): Promise<ClassObjects>;
   /** Names of all containers, networks and volumes on the engine, labelled or not, to find clashes. */
   names(): Promise<{ containers: Set<string>; networks: Set<string>; volumes: Set<string> }>;
@@ -158,15 +173,15 @@ export interface Engine {
   /** Deletes a disk and everything on it; a disk already gone is fine. */
   removeDisk(name: string): Promise<void>;
   /** Creates a student's workload (one role: mail or sidecar), with its configuration files in place. */
-  createContainer(spec: ContainerSpec): Promise<void>;
-  startContainer(name: string): Promise<void>;
-  stopContainer(name: string, timeoutSeconds: number): Promise<void>;
+  createWorkload(spec: WorkloadSpec): Promise<void>;
+  startWorkload(name: string): Promise<void>;
+  stopWorkload(name: string, timeoutSeconds: number): Promise<void>;
   /**
    * Replaces the workload named spec.name by one of the new spec, started, and keeps the old one's way back until
    * told: `undo` puts the old one back as it was (running), `commit` lets it go. Nothing is lost if neither is called.
    */
-  replaceContainer(spec: ContainerSpec): Promise<Replacement>;
-  removeContainer(name: string): Promise<void>;
+  replaceWorkload(spec: WorkloadSpec): Promise<Replacement>;
+  removeWorkload(name: string): Promise<void>;
   removeNetwork(name: string): Promise<void>;
   removeVolume(name: string): Promise<void>;
 
@@ -178,9 +193,9 @@ export interface Engine {
    */
   address(bind: string, node?: string): string;
   /** Runs a maintenance action in the student's environment of `mail` (their mail workload). */
-  maintenance(mail: ContainerInfo, task: Maintenance): Promise<MaintenanceResult>;
+  maintenance(mail: WorkloadInfo, task: Maintenance): Promise<MaintenanceResult>;
   /** The student's mail log (what the TD has them follow), chunk by chunk; resolves when it ends or is aborted. */
-  streamLog(mail: ContainerInfo, stream: LogStream): Promise<void>;
+  streamLog(mail: WorkloadInfo, stream: LogStream): Promise<void>;
   /** The last lines a workload wrote to its own output (for start-up failures). */
   logs(name: string, tail: number): Promise<string>;
   /** Memory in use by a workload, in bytes (from the engine's stats). */
@@ -188,7 +203,7 @@ export interface Engine {
 
   // Images
   imageExists(ref: string): Promise<boolean>;
-  /** Makes the base image (labctl/base:bookworm) if missing: pulled, or bootstrapped from Debian's mirror. */
+  /** Makes the base image (BASE_IMAGE) if missing: pulled, or bootstrapped from Debian's mirror. */
   ensureBaseImage(onStep: (line: string) => void): Promise<'present' | 'pulled' | 'bootstrapped'>;
   buildImage(
     tag: string,

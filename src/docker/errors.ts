@@ -24,3 +24,20 @@ export function engineUnreachable(e: DockerError): LabctlError {
     'Start one with `labctl doctor --fix` (Debian, as root), or set DOCKER_HOST.',
   );
 }
+
+/** The engine's own message for a failed call ('' when it gave none). */
+export const engineMessage = (error: unknown): string => (error as DockerError).json?.message ?? '';
+
+/** Whether a failed call failed with one of these HTTP statuses (404: no such object, 409: in use or taken). */
+export const statusIs = (error: unknown, ...codes: number[]): boolean =>
+  codes.includes((error as DockerError).statusCode ?? 0);
+
+/** Waits for a removal; an object that is already gone is fine. */
+export async function removed(what: string, removal: Promise<unknown>): Promise<void> {
+  try {
+    await removal;
+  } catch (error) {
+    if (statusIs(error, 404)) return;
+    throw failed(`remove ${what}`, error);
+  }
+}

@@ -12,7 +12,6 @@ import type { LabEvent } from './lines.js';
 import type { MessageFacts } from './message.js';
 import { LabVerifier, type VerifierOptions } from './verifier.js';
 
-export { accountOf, classDomain, isInsideLab, isSpoofedSender } from '../core/lab-rules/address.js';
 export { HINT_LIMIT, writtenHeaders, type Evidence, type Result, type VerifierStats } from './verifier.js';
 
 /** The address Postfix's always_bcc sends the archive copy to; its delivery (by virtual) proves nothing. */

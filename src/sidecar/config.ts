@@ -1,25 +1,8 @@
-import type { ServiceInfo } from '../core/services.js';
 import type { EvidenceSpec, ExerciseSpec } from '../core/lab-rules/spec.js';
+import { CardSchema, describeIssue, SidecarLabSchema, type Card } from '../core/wire.js';
 
-/** What labctl tells a sidecar, through its environment. */
-export interface SidecarCard {
-  className: string;
-  student: number;
-  host: string;
-  domain: string;
-  ports: Record<string, number>;
-  pair: [string, string];
-  password: string;
-  /** The password of each account of the pair. */
-  passwords?: Record<string, string>;
-  accounts: number;
-  /** Every account of the lab on the student's server: only these names are quoted back in hints. */
-  users?: string[];
-  /** The services of the lab, in its order, as the page lists them. */
-  services?: ({ name: string } & ServiceInfo)[];
-  /** The class's certificate authority (PEM), when the lab speaks TLS: the page offers it as /ca.pem. */
-  ca?: string;
-}
+/** What labctl tells a sidecar, through its environment (src/core/wire.ts). */
+export type SidecarCard = Card;
 
 export interface SidecarConfig {
   card: SidecarCard;
@@ -51,18 +34,35 @@ function required(env: NodeJS.ProcessEnv, name: string): string {
   return value;
 }
 
+/** A JSON variable, read with its schema: a sidecar never starts on a card or lab it misreads. */
+function fromEnv<T>(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  schema: {
+    safeParse(v: unknown): { success: true; data: T } | { success: false; error: Parameters<typeof describeIssue>[0] };
+  },
+): T {
+  let json: unknown;
+  try {
+    json = JSON.parse(required(env, name));
+  } catch {
+    throw new Error(`${name} is not JSON; the sidecar is started by labctl up`);
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) throw new Error(`${name}: ${describeIssue(parsed.error)}`);
+  return parsed.data;
+}
+
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): SidecarConfig {
-  const lab = JSON.parse(required(env, 'LABCTL_LAB')) as Pick<
-    SidecarConfig,
-    'labName' | 'labTitle' | 'exercises' | 'evidence'
-  >;
-  const card = JSON.parse(required(env, 'LABCTL_CARD')) as SidecarCard;
+  const lab = fromEnv(env, 'LABCTL_LAB', SidecarLabSchema);
+  const card = fromEnv(env, 'LABCTL_CARD', CardSchema);
   return {
     card,
     labName: lab.labName,
     labTitle: lab.labTitle,
-    exercises: lab.exercises,
-    evidence: lab.evidence,
+    // Their shape in depth is compileRules' to check (the sidecar compiles them when it starts).
+    exercises: lab.exercises as unknown as ExerciseSpec[],
+    evidence: lab.evidence as unknown as EvidenceSpec,
     adminKey: required(env, 'LABCTL_ADMIN_KEY'),
     studentKey: required(env, 'LABCTL_STUDENT_KEY'),
     verifyLog: env.LABCTL_VERIFY_LOG ?? '/evidence/log/verify.log',
@@ -107,8 +107,8 @@ export function terminalConfig(card: SidecarCard, env: NodeJS.ProcessEnv = {}): 
     return Number.isFinite(n) && n > 0 ? n : fallback;
   };
   return {
-    // The mail container's name (resourceName in src/core/plan.ts), which Docker's DNS resolves on the student's network.
-    host: env.LABCTL_SSH_HOST ?? `labctl-${card.className}-s${String(card.student).padStart(2, '0')}-mail`,
+    // The mail workload's name, which the plan puts on the card and Docker's DNS resolves on the student's network.
+    host: env.LABCTL_SSH_HOST ?? card.sshHost ?? 'localhost',
     port: positive('LABCTL_SSH_PORT', 22),
     user,
     password: card.passwords?.[user] ?? card.password,

@@ -1,5 +1,5 @@
-import { escapeHtml } from '../ui/html.js';
-import { caFileName, shownServices } from '../ui/services.js';
+import { escapeHtml } from '../core/html.js';
+import { caFileName, shownServices } from '../core/services.js';
 import type { SidecarConfig } from './config.js';
 import type { Progress } from './sidecar.js';
 import { terminalSection } from './terminal-page.js';

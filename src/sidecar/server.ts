@@ -10,7 +10,7 @@ import {
   type Progress,
   type WireError,
 } from '../core/wire.js';
-import { keyCookie, newNonce, pageHeaders, plainHeaders, readCookie } from '../ui/web.js';
+import { keyCookie, newNonce, pageHeaders, plainHeaders, readCookie } from '../core/web.js';
 import type { SidecarConfig } from './config.js';
 import { renderPage } from './page.js';
 import type { Sidecar } from './sidecar.js';
@@ -84,7 +84,11 @@ export function createServer(sidecar: Sidecar): http.Server {
     const who = access(req, url, sidecar.config);
     const route = `${req.method} ${url.pathname}`;
     if (route === 'GET /health') {
-      return answer.health(res, { ...sidecar.health(), student: sidecar.config.card.student });
+      return answer.health(res, {
+        ...sidecar.health(),
+        student: sidecar.config.card.student,
+        polls: sidecar.stats().polls,
+      });
     }
     if (route === 'POST /api/reset-progress') {
       if (who !== 'labctl')

@@ -1,4 +1,4 @@
-import { escapeHtml } from '../ui/html.js';
+import { escapeHtml } from '../core/html.js';
 import type { SidecarConfig } from './config.js';
 
 /**

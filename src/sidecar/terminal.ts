@@ -4,7 +4,7 @@ import type { Client, ClientChannel } from 'ssh2';
 import type { RawData, WebSocket, WebSocketServer } from 'ws';
 import type { TerminalConfig } from './config.js';
 import type { Asset } from './terminal-assets.js';
-import { plainHeaders } from '../ui/web.js';
+import { plainHeaders } from '../core/web.js';
 
 /**
  * The terminal in the student's page: a WebSocket from the page to this sidecar, and from here an ssh session

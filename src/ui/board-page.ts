@@ -1,4 +1,4 @@
-import { escapeHtml } from './html.js';
+import { escapeHtml } from '../core/html.js';
 import { DISK_NEAR_FULL, type Board } from '../core/board-model.js';
 import { studentState } from './board.js';
 

@@ -1,5 +1,5 @@
 import type { ClassInfo, StudentInfo } from '../core/class-model.js';
-import { caFileName, shownServices } from './services.js';
+import { caFileName, shownServices } from '../core/services.js';
 
 /** The student's connection card, in French like the TD. */
 export function studentCard(info: ClassInfo, s: StudentInfo): string {

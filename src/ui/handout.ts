@@ -1,9 +1,9 @@
 import type { ClassInfo, StudentInfo } from '../core/class-model.js';
+import { escapeHtml } from '../core/html.js';
 import type { HandoutText } from '../core/lab.js';
 import { compileText } from '../core/lab-rules/template.js';
-import { escapeHtml } from './html.js';
+import { caFileName } from '../core/services.js';
 import { accountsTable, caHtml, cardModel, pageHtml, portsTable, rowsHtml, type CardModel } from './print-cards.js';
-import { caFileName } from './services.js';
 
 /** What the student types: a terminal command, or the lines of a telnet dialogue with one of the servers. */
 export type Dialogue = 'shell' | 'smtp' | 'pop3' | 'imap';

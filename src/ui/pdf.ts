@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { constants } from 'node:fs';
-import { access, chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -44,10 +44,10 @@ export async function findChromium(env: NodeJS.ProcessEnv = process.env): Promis
 
 /**
  * Prints an HTML page to a PDF file with headless Chromium, run as a child process with a profile of its own
- * (so it never joins a browser already open). The page and the PDF hold passwords: the working folder is
- * private and the PDF is written for its owner only (0600).
+ * (so it never joins a browser already open). The page holds passwords: the working folder is private. Resolves to
+ * the PDF's bytes (the caller writes them for their owner only).
  */
-export async function printPdf(html: string, output: string, chromium?: string): Promise<void> {
+export async function printPdf(html: string, chromium?: string): Promise<Buffer> {
   const binary = chromium ?? (await findChromium());
   const dir = await mkdtemp(path.join(tmpdir(), 'labctl-pdf-'));
   try {
@@ -92,8 +92,7 @@ export async function printPdf(html: string, output: string, chromium?: string):
     }
     if (bytes.subarray(0, 5).toString('latin1') !== '%PDF-')
       throw new LabctlError(ExitCode.internal, 'Chromium wrote something that is not a PDF.', undefined, 'pdf-failed');
-    await writeFile(output, bytes, { mode: 0o600 });
-    await chmod(output, 0o600);
+    return bytes;
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -1,6 +1,6 @@
-import { escapeHtml } from './html.js';
+import { escapeHtml } from '../core/html.js';
 import type { ClassInfo, StudentInfo } from '../core/class-model.js';
-import { caFileName, shownServices, type ShownService } from './services.js';
+import { caFileName, shownServices, type ShownService } from '../core/services.js';
 
 /** The page-break marker between Markdown cards: survives Markdown → HTML → print. */
 export const MD_PAGE_BREAK = '<div style="page-break-after: always"></div>';

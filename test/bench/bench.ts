@@ -11,9 +11,10 @@ import { promisify } from 'node:util';
 import { ensureImages } from '../../src/core/images.js';
 import { classInfo } from '../../src/core/class-model.js';
 import { loadLab } from '../../src/core/lab.js';
-import { LocalEngine } from '../../src/docker/local-engine.js';
-import { waitForGreeting } from '../../src/probe.js';
-import { planClass, type Plan, type PlannedContainer } from '../../src/core/plan.js';
+import { LABEL } from '../../src/core/labels.js';
+import { LocalEngine } from '../../src/docker/local/local-engine.js';
+import { waitUntilReady } from '../../src/core/readiness.js';
+import { planClass, type Plan, type PlannedWorkload } from '../../src/core/plan.js';
 import { Reporter } from '../../src/ui/reporter.js';
 import { labctl, upArgs } from '../helpers/cli.js';
 import { cleanClass } from '../helpers/docker.js';
@@ -28,6 +29,8 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '1' },
     // Only `up` and `down` against the floor, alternating, with labctl's own trace of where its time goes.
     'up-down': { type: 'boolean', default: false },
+    // The read path at scale: `check` and `status` of a class that is up, each run as the bare CLI.
+    read: { type: 'boolean', default: false },
     engines: { type: 'string', default: 'local' },
     // How many students the floor brings up at once: the issue's floor is `xargs -P 8`; "all" starts every one at once.
     'floor-parallel': { type: 'string', default: '8' },
@@ -62,7 +65,7 @@ async function labctlUp(base: number, engine = 'local', count = students) {
 
 /** `up` and `down` only, against the floor, in turn, so that both see the same machine. */
 async function upDown() {
-  const engine = new LocalEngine();
+  const engine = new LocalEngine(LABEL);
   const images = await ensureImages(await loadLab(), engine, new Reporter());
   await cleanClass(CLASS);
   await cleanClass(FLOOR);
@@ -93,6 +96,56 @@ async function upDown() {
   }
   console.log(memory);
   console.log(`where labctl up's time went (last run, LABCTL_TRACE):\n${lastTrace}`);
+}
+
+/**
+ * The read path at scale: a class of --students is brought up once, then `labctl check` and `labctl status` (of
+ * that class, and of every class) are each timed --runs times (at least 3) as the bare CLI (`node bin/labctl.js`,
+ * what the `labctl` shim runs), with labctl's own trace of the last run.
+ */
+async function readPath() {
+  await cleanClass(CLASS);
+  const base = await freeBasePort(students);
+  const upTime = await timed(() => labctlUp(base));
+  const times = new Map<string, number[]>();
+  const traces = new Map<string, string>();
+  const commands: [string, string[]][] = [
+    ['check', ['check', '--class', CLASS, '--json']],
+    ['status', ['status', '--class', CLASS, '--json']],
+    ['status (every class)', ['status', '--json']],
+  ];
+  try {
+    for (let i = 0; i < Math.max(3, runs); i++) {
+      for (const [name, args] of commands) {
+        let r = { code: 0, stdout: '', stderr: '' };
+        const ms = await timed(async () => (r = await labctl(args, undefined, { LABCTL_TRACE: '1' })));
+        if (r.code !== 0) throw new Error(`labctl ${args.join(' ')} exited ${r.code}:\n${r.stderr}`);
+        const rows = JSON.parse(r.stdout) as
+          { students?: { error?: string }[] } | { class: string; services: Record<string, boolean> }[];
+        // Only this class's students count (status of every class shows the others too).
+        const bad = Array.isArray(rows)
+          ? rows.filter((x) => x.class === CLASS && Object.values(x.services).some((ok) => !ok)).length
+          : (rows.students ?? []).filter((x) => x.error).length;
+        if (bad > 0) throw new Error(`labctl ${args.join(' ')}: ${bad} student(s) not answering`);
+        times.set(name, [...(times.get(name) ?? []), ms]);
+        traces.set(
+          name,
+          r.stderr
+            .split('\n')
+            .filter((l) => l.startsWith('trace '))
+            .join('\n'),
+        );
+      }
+    }
+  } finally {
+    await labctlDown();
+  }
+  console.log(`labctl benchmark, the read path: ${students} students (up took ${seconds(upTime)}), the bare CLI`);
+  for (const [name, ms] of times)
+    console.log(
+      `${name.padEnd(22)} median ${seconds(median(ms)).padStart(8)}   (runs: ${ms.map((x) => (x / 1000).toFixed(2)).join(', ')})`,
+    );
+  for (const [name, trace] of traces) console.log(`where ${name}'s time went (last run):\n${trace}`);
 }
 
 /**
@@ -300,7 +353,7 @@ async function floorUp(base: number, image: string, sidecarImage: string) {
   const deadline = Date.now() + 90_000;
   await Promise.all(
     floorPlan.students.flatMap((s) =>
-      s.containers.flatMap((c) => c.ports.map((p) => waitForGreeting('127.0.0.1', p.host, p.service, deadline))),
+      s.containers.flatMap((c) => c.ports.map((p) => waitUntilReady('127.0.0.1', p.host, p.service, deadline))),
     ),
   );
 }
@@ -309,7 +362,7 @@ const labelArgs = (labels: Record<string, string>) =>
   Object.entries(labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]);
 
 /** `docker run` flags for a planned container: the same container labctl creates through the API. */
-function runArgs(c: PlannedContainer, network: string): string[] {
+function runArgs(c: PlannedWorkload, network: string): string[] {
   const sec = c.security;
   return [
     ...['--name', c.name, '--hostname', c.hostname, '--network', network, '--restart', 'unless-stopped'],
@@ -369,7 +422,7 @@ async function swarmRuns(base: number) {
 }
 
 async function main() {
-  const engine = new LocalEngine();
+  const engine = new LocalEngine(LABEL);
   if (!engines.includes('local')) {
     await ensureImages(await loadLab(), engine, new Reporter());
     await cleanSwarmClass(CLASS);
@@ -433,4 +486,4 @@ async function main() {
   }
 }
 
-await (values['up-down'] ? upDown() : main());
+await (values.read ? readPath() : values['up-down'] ? upDown() : main());

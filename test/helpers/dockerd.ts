@@ -1,6 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, openSync, closeSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -65,6 +65,10 @@ export async function startTestDockerd(options: TestDockerdOptions = {}): Promis
   const execRoot = `/run/labctl-test-docker-${id}`;
   const pidfile = `/run/labctl-test-dockerd-${id}.pid`;
   const log = `/tmp/labctl-test-dockerd-${id}.log`;
+  // Its own (empty) configuration file: the machine's /etc/docker/daemon.json (which setup-host writes, with an
+  // address pool) would clash with the flags here, and dockerd refuses a setting given both ways.
+  const configFile = `/run/labctl-test-dockerd-${id}.json`;
+  await writeFile(configFile, '{}\n');
   // Its own /24 of 10.99/16, per process, so that two runs side by side do not route the same subnets; its default
   // bridge gets a /30 of 10.98/16, outside the pool, so that every network of the pool is left for the test.
   const pool = `10.99.${process.pid % 256}.0/${prefix}`;
@@ -83,6 +87,7 @@ export async function startTestDockerd(options: TestDockerdOptions = {}): Promis
       `--data-root=${dataRoot}`,
       `--exec-root=${execRoot}`,
       `--pidfile=${pidfile}`,
+      `--config-file=${configFile}`,
       `--default-address-pool=base=${pool},size=28`,
       `--bridge=${bridge}`,
       '--iptables=false',
@@ -124,6 +129,7 @@ export async function startTestDockerd(options: TestDockerdOptions = {}): Promis
     await ip('ip', ['link', 'del', bridge]).catch(() => {});
     await rm(dataRoot, { recursive: true, force: true }).catch(() => {});
     await rm(execRoot, { recursive: true, force: true }).catch(() => {});
+    await rm(configFile, { force: true }).catch(() => {});
   };
   for (let i = 0; i < 120; i++) {
     if (exited !== undefined) break;

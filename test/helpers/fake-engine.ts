@@ -1,8 +1,8 @@
 import type {
   AddressPool,
   ClassObjects,
-  ContainerInfo,
-  ContainerSpec,
+  WorkloadInfo,
+  WorkloadSpec,
   DiskInfo,
   DiskSpec,
   DiskSupport,
@@ -15,6 +15,7 @@ import type {
   MaintenanceResult,
   Replacement,
 } from '../../src/docker/engine.js';
+import { Readable } from 'node:stream';
 
 interface FakeContainer {
   name: string;
@@ -25,8 +26,9 @@ interface FakeContainer {
 }
 
 /**
- * An engine in memory, for unit tests of pure core code (reconcile, apply, rollback): objects, names and states
- * only; no workload ever runs. `failOn` makes a call throw, as a failing engine would.
+ * The one engine in memory, for unit tests of core code and of commands through their Context: objects, names,
+ * states, locks and images; no workload ever runs, so maintenance and the mail log answer what a test sets.
+ * `failOn` makes a call throw, as a failing engine would; `asked` lists every call, reads included.
  */
 export class FakeEngine implements Engine {
   readonly where = 'fake://';
@@ -40,26 +42,43 @@ export class FakeEngine implements Engine {
   images = new Set<string>();
   /** Every call that changed something, in order: "create-container labctl-…-mail". */
   calls: string[] = [];
+  /** Every call, reads included, by method name: what a command asked of the engine. */
+  asked: string[] = [];
   failOn: (call: string) => boolean = () => false;
+  /** What a maintenance action answers; by default two accounts, each reset with nothing to remove. */
+  maintenanceAnswer: (mail: WorkloadInfo, task: Maintenance) => MaintenanceResult = (_mail, task) => {
+    if (task.action === 'accounts') return { exitCode: 0, stdout: 'util1\nutil11\n', stderr: '' };
+    const stdout = task.users.map((u) => `${u} spool=0 maildir=0 mbox=0\n`).join('');
+    return { exitCode: 0, stdout, stderr: '', ...(task.backup && { backup: Buffer.from('tar') }) };
+  };
+  /** The students' mail log, as streamLog gives it. */
+  mailLog = '';
 
   private record(call: string) {
     if (this.failOn(call)) throw new Error(`fake engine: ${call} failed`);
     this.calls.push(call);
   }
 
+  private ask(method: string) {
+    this.asked.push(method);
+    if (this.failOn(method)) throw new Error(`fake engine: ${method} failed`);
+  }
+
   ping() {
+    this.ask('ping');
     return Promise.resolve();
   }
   addressPools(): Promise<AddressPool[] | undefined> {
     return Promise.resolve([{ base: '10.213.0.0/16', size: 26 }]);
   }
   list(className?: string): Promise<ClassObjects> {
+    this.ask('list');
     const mine = (labels: Record<string, string>) =>
       labels['dev.labctl.class'] !== undefined && (!className || labels['dev.labctl.class'] === className);
     return Promise.resolve({
       containers: [...this.containers.values()]
         .filter((c) => mine(c.labels))
-        .map((c): ContainerInfo => ({
+        .map((c): WorkloadInfo => ({
           id: c.name,
           name: c.name,
           labels: c.labels,
@@ -116,7 +135,7 @@ export class FakeEngine implements Engine {
   /** Milliseconds a call takes, for tests of what is in flight. */
   delayOn: (call: string) => number = () => 0;
 
-  async createContainer(spec: ContainerSpec) {
+  async createWorkload(spec: WorkloadSpec) {
     const delay = this.delayOn(`create-container ${spec.name}`);
     if (delay > 0) await new Promise((r) => setTimeout(r, delay));
     this.record(`create-container ${spec.name}`);
@@ -138,23 +157,23 @@ export class FakeEngine implements Engine {
     if (!c) throw new Error(`no container ${name}`);
     return c;
   }
-  startContainer(name: string) {
+  startWorkload(name: string) {
     this.record(`start ${name}`);
     this.get(name).state = 'running';
     return Promise.resolve();
   }
-  stopContainer(name: string) {
+  stopWorkload(name: string) {
     this.record(`stop ${name}`);
     const c = this.containers.get(name);
     if (c) c.state = 'exited';
     return Promise.resolve();
   }
-  async replaceContainer(spec: ContainerSpec): Promise<Replacement> {
+  async replaceWorkload(spec: WorkloadSpec): Promise<Replacement> {
     this.record(`replace ${spec.name}`);
     const old = this.get(spec.name);
     this.containers.delete(spec.name);
-    await this.createContainer(spec);
-    await this.startContainer(spec.name);
+    await this.createWorkload(spec);
+    await this.startWorkload(spec.name);
     return {
       undo: () => {
         this.calls.push(`undo-replace ${spec.name}`);
@@ -164,7 +183,7 @@ export class FakeEngine implements Engine {
       commit: () => Promise.resolve(),
     };
   }
-  removeContainer(name: string) {
+  removeWorkload(name: string) {
     this.record(`remove-container ${name}`);
     this.containers.delete(name);
     return Promise.resolve();
@@ -182,11 +201,16 @@ export class FakeEngine implements Engine {
   address(bind: string) {
     return bind === '0.0.0.0' ? '127.0.0.1' : bind;
   }
-  maintenance(_mail: ContainerInfo, _task: Maintenance): Promise<MaintenanceResult> {
-    return Promise.reject(new Error('the fake engine runs no workload'));
+  maintenance(mail: WorkloadInfo, task: Maintenance): Promise<MaintenanceResult> {
+    this.record(`maintenance ${task.action} ${mail.name}`);
+    return Promise.resolve(this.maintenanceAnswer(mail, task));
   }
-  streamLog(_mail: ContainerInfo, _stream: LogStream): Promise<void> {
-    return Promise.reject(new Error('the fake engine runs no workload'));
+  /** Gives the mail log; following, waits for the signal as the real engines do. */
+  async streamLog(mail: WorkloadInfo, { follow, onChunk, signal }: LogStream): Promise<void> {
+    this.ask(`streamLog ${mail.name}`);
+    onChunk(this.mailLog);
+    if (!follow || signal?.aborted) return;
+    await new Promise<void>((resolve) => signal?.addEventListener('abort', () => resolve(), { once: true }));
   }
   logs() {
     return Promise.resolve('');
@@ -204,24 +228,38 @@ export class FakeEngine implements Engine {
     this.images.add(tag);
     return Promise.resolve();
   }
-  private locks = new Map<string, LockHolder>();
+  /** Locks by name; each taking gets an id of its own, as a container's would. */
+  locks = new Map<string, LockHolder>();
+  private nextLock = 1;
   acquireLock(name: string, labels: Record<string, string>) {
+    this.ask('acquireLock');
     if (this.locks.has(name)) return Promise.resolve(undefined);
-    this.locks.set(name, { id: name, labels });
-    return Promise.resolve(name);
+    const id = `lock${this.nextLock++}`;
+    this.locks.set(name, { id, labels });
+    return Promise.resolve(id);
   }
   lockHolder(name: string) {
+    this.ask('lockHolder');
     return Promise.resolve(this.locks.get(name));
   }
   releaseLock(id: string) {
-    this.locks.delete(id);
+    this.ask('releaseLock');
+    for (const [name, holder] of this.locks) if (holder.id === id) this.locks.delete(name);
     return Promise.resolve();
   }
-  saveImages(): Promise<NodeJS.ReadableStream> {
-    return Promise.reject(new Error('FakeEngine has no images to save'));
+  /** An archive of the images: their names, one a line. */
+  saveImages(refs: string[]): Promise<NodeJS.ReadableStream> {
+    this.ask('saveImages');
+    if (refs.some((r) => !this.images.has(r))) return Promise.reject(new Error('no such image'));
+    return Promise.resolve(Readable.from([refs.join('\n')]));
   }
-  loadImages(): Promise<string[]> {
-    return Promise.reject(new Error('FakeEngine cannot load images'));
+  async loadImages(archive: NodeJS.ReadableStream): Promise<string[]> {
+    this.record('load-images');
+    let text = '';
+    for await (const chunk of archive) text += String(chunk);
+    const tags = text.split('\n').filter((t) => /^[\w./-]+:[\w.-]+$/.test(t));
+    for (const t of tags) this.images.add(t);
+    return tags;
   }
   workloadNode(): Promise<string | undefined> {
     return Promise.resolve(undefined);

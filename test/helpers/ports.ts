@@ -3,7 +3,8 @@ import net from 'node:net';
 import Docker from 'dockerode';
 import { loadLab } from '../../src/core/lab.js';
 import { maxStudents, PORT_BLOCK, studentPorts } from '../../src/core/ports.js';
-import { LocalEngine } from '../../src/docker/local-engine.js';
+import { LABEL } from '../../src/core/labels.js';
+import { LocalEngine } from '../../src/docker/local/local-engine.js';
 
 /** The range --base-port accepts (src/core/plan.ts). */
 const MIN_BASE = 1024;
@@ -27,7 +28,7 @@ export function ephemeralRange(): [number, number] {
 async function enginePorts(engines: Docker[]): Promise<Set<number>> {
   const used = new Set<number>();
   for (const docker of engines)
-    for (const port of (await new LocalEngine(docker).publishedPorts()).keys()) used.add(port);
+    for (const port of (await new LocalEngine(LABEL, docker).publishedPorts()).keys()) used.add(port);
   return used;
 }
 

@@ -24,6 +24,7 @@ export function makeConfig(
       password: 'x',
       accounts: 19,
       users: Array.from({ length: 19 }, (_, i) => `util${i + 1}`),
+      sshHost: 'labctl-td1-s01-mail',
     },
     labName: 'smtp-pop-imap',
     labTitle: 'TD',

@@ -99,3 +99,22 @@ export const MULTIPART_BODY = [
   JPEG_BASE64,
   '--------------0000000000--',
 ];
+
+/**
+ * Waits until the sidecar on `port` (its page's port) has completed two more polls of the evidence than it had
+ * when asked: it has then read everything written before, so what it did not credit by now, it will not. A negative
+ * check waits for this, not for a time.
+ */
+export async function sidecarSettled(port: number, host = '127.0.0.1'): Promise<void> {
+  const polls = async () => {
+    const health = (await (await fetch(`http://${host}:${port}/health`)).json()) as { polls?: number };
+    assert.ok(health.polls !== undefined, 'the sidecar says how many polls it made');
+    return health.polls;
+  };
+  const start = await polls();
+  for (let i = 0; i < 200; i++) {
+    if ((await polls()) >= start + 2) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.fail('the sidecar made no two polls in 20 s');
+}

@@ -14,6 +14,7 @@ import {
   MULTIPART_BODY,
   popSession,
   smtpSession,
+  sidecarSettled,
   waitForCredits as waitCredits,
 } from '../helpers/td.js';
 
@@ -78,8 +79,8 @@ describe('the sidecars and labctl check', { timeout: 600_000 }, () => {
       ],
     );
     await waitForCredits(['smtp-simple']);
-    // Give the sidecar a few more polls to see everything before asserting what it did not credit.
-    await new Promise((r) => setTimeout(r, 1500));
+    // Once the sidecar has read everything, assert what it did not credit.
+    await sidecarSettled(port(1, 'web'));
     assert.deepEqual(doneIds(await board(), 1), ['smtp-simple']);
   });
 

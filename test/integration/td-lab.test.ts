@@ -418,10 +418,11 @@ describe('before anything is created', () => {
   });
 
   it('a failing image build stops with the failing step and its output', async () => {
-    const { LocalEngine } = await import('../../src/docker/local-engine.js');
+    const { LocalEngine } = await import('../../src/docker/local/local-engine.js');
+    const { LABEL } = await import('../../src/core/labels.js');
     const files = [{ path: 'Dockerfile', content: 'FROM labctl/base:bookworm\nRUN echo about to fail && false\n' }];
     await assert.rejects(
-      new LocalEngine().buildImage('labctl-test/broken:latest', files, () => {}),
+      new LocalEngine(LABEL).buildImage('labctl-test/broken:latest', files, () => {}),
       (error: Error & { exitCode?: number }) => {
         assert.equal(error.exitCode, 5);
         assert.match(error.message, /^Build failed at Step 2\/\d+ : RUN echo about to fail && false/);

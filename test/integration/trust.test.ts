@@ -13,6 +13,7 @@ import {
   MULTIPART_BODY,
   popSession,
   smtpSession,
+  sidecarSettled,
   waitForCredits,
 } from '../helpers/td.js';
 
@@ -31,8 +32,8 @@ const asUtil1 = async (command: string) => {
   return r.stdout;
 };
 const done = async () => doneIds(await classBoard(CLASS), 1);
-/** Four polls of the sidecar: long enough for anything it would believe to show up. */
-const settle = () => new Promise((r) => setTimeout(r, 2000));
+/** Until the sidecar has read everything written so far: what it believes would have shown up by then. */
+const settle = () => sidecarSettled(port('web'));
 
 /** Tweaked copies of the real lines the TD's sessions write to mail.log, sent with `logger` as util1. */
 function forgedLines(): string[] {

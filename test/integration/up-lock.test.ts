@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { lockName } from '../../src/core/class-lock.js';
-import { LocalEngine } from '../../src/docker/local-engine.js';
+import { LABEL } from '../../src/core/labels.js';
+import { LocalEngine } from '../../src/docker/local/local-engine.js';
 import { labctl, labctlJson, upArgs } from '../helpers/cli.js';
 import { cleanClass, labelled } from '../helpers/docker.js';
 import { freeBasePort } from '../helpers/ports.js';
@@ -48,7 +49,7 @@ describe('two `labctl up` of one class at once', { timeout: 600_000 }, () => {
   });
 
   it('status ignores a lock left behind by a crash, and down removes it', async () => {
-    const engine = new LocalEngine();
+    const engine = new LocalEngine(LABEL);
     const id = await engine.acquireLock(lockName(CLASS), {
       'dev.labctl.class': CLASS,
       'dev.labctl.role': 'lock',

@@ -33,8 +33,8 @@ describe('down (removeObjects) against a fake engine', () => {
     // Each removal takes a while; count the students with a removal under way.
     const busy = new Map<string, number>();
     let most = 0;
-    const remove = engine.removeContainer.bind(engine);
-    engine.removeContainer = async (name: string) => {
+    const remove = engine.removeWorkload.bind(engine);
+    engine.removeWorkload = async (name: string) => {
       const student = engine.containers.get(name)!.labels[LABEL.student]!;
       busy.set(student, (busy.get(student) ?? 0) + 1);
       most = Math.max(most, busy.size);

@@ -2,30 +2,15 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { lockName, withClassLock, type LockOptions } from '../../src/core/class-lock.js';
 import { LABEL } from '../../src/core/labels.js';
-import type { LockHolder } from '../../src/docker/engine.js';
 import { LabctlError } from '../../src/errors.js';
+import { FakeEngine } from '../helpers/fake-engine.js';
 
-/** An engine holding locks in memory, with a clock that only moves when the lock code sleeps. */
-class FakeLocks {
-  locks = new Map<string, LockHolder>();
-  next = 1;
+/** The fake engine, with a lock held by someone, and a clock that only moves when the lock code sleeps. */
+class FakeLocks extends FakeEngine {
   clock = Date.UTC(2026, 10, 26, 9, 5);
   sleeps = 0;
   onSleep?: () => void;
 
-  acquireLock(name: string, labels: Record<string, string>): Promise<string | undefined> {
-    if (this.locks.has(name)) return Promise.resolve(undefined);
-    const id = `id${this.next++}`;
-    this.locks.set(name, { id, labels });
-    return Promise.resolve(id);
-  }
-  lockHolder(name: string): Promise<LockHolder | undefined> {
-    return Promise.resolve(this.locks.get(name));
-  }
-  releaseLock(id: string): Promise<void> {
-    for (const [name, holder] of this.locks) if (holder.id === id) this.locks.delete(name);
-    return Promise.resolve();
-  }
   hold(className: string, labels: Partial<Record<'pid' | 'host' | 'since', string>>) {
     this.locks.set(lockName(className), {
       id: 'held',

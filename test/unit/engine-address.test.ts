@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { publishedAddress, remoteEngineHost } from '../../src/docker/local-engine.js';
+import { publishedAddress, remoteEngineHost } from '../../src/docker/net.js';
 
 describe('where a published port answers, as the engine says', () => {
   it('finds the engine host in DOCKER_HOST; a local socket is no remote host', () => {

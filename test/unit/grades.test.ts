@@ -7,7 +7,8 @@ import { parse } from 'csv-parse/sync';
 import ExcelJS from 'exceljs';
 import { check, type CheckOptions } from '../../src/commands/check.js';
 import type { Board } from '../../src/core/board-model.js';
-import type { Engine } from '../../src/docker/engine.js';
+import { testContext } from '../helpers/fake-class.js';
+import { FakeEngine } from '../helpers/fake-engine.js';
 import { personAt, parseRoster } from '../../src/core/roster.js';
 import { LabctlError } from '../../src/errors.js';
 import { boardCsv, boardTable } from '../../src/ui/board.js';
@@ -207,12 +208,8 @@ describe('reporter: file-shaped output', () => {
 
 describe('check: output flags', () => {
   // Every one of these is refused before the engine is asked anything.
-  const ctx = {
-    engine: new Proxy({} as Engine, {
-      get: () => () => Promise.reject(new Error('the engine was asked')),
-    }),
-    reporter: new Reporter({ quiet: true }),
-  };
+  const engine = new FakeEngine();
+  const { ctx } = testContext(engine);
   for (const [flags, message] of [
     [{ csv: true, format: 'xlsx' }, /--csv is --format csv: it does not go with --format xlsx/],
     [{ json: true, format: 'moodle' }, /--json and --format moodle are two different outputs/],
@@ -225,6 +222,7 @@ describe('check: output flags', () => {
         check({ className: 'ro1', ...flags }, ctx),
         (error: unknown) => error instanceof LabctlError && error.exitCode === 2 && message.test(error.message),
       );
+      assert.deepEqual(engine.asked, []);
     });
   }
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { loadLab } from '../../src/core/lab.js';
 import { LABEL } from '../../src/core/labels.js';
-import { planClass, validateClassOptions, type ClassOptions, type PlannedContainer } from '../../src/core/plan.js';
+import { planClass, validateClassOptions, type ClassOptions, type PlannedWorkload } from '../../src/core/plan.js';
 import { adminKey, studentKey } from '../../src/core/token.js';
 import { LabctlError } from '../../src/errors.js';
 import {
@@ -215,8 +215,8 @@ describe('class plan', () => {
 
   it('limits every container and runs the sidecar unprivileged', async () => {
     const [mail, sidecar] = (await planClass(await loadLab(), options)).students[0]!.containers as [
-      PlannedContainer,
-      PlannedContainer,
+      PlannedWorkload,
+      PlannedWorkload,
     ];
     assert.deepEqual(mail.limits, {
       pids: 512,

@@ -193,7 +193,7 @@ describe('apply and rollback', () => {
     const p = await plan({ students: 1 });
     await apply(await diffOf(p), p);
     engine.disks.get('labctl-rc-s01-disk')!.mounted = false;
-    await engine.stopContainer('labctl-rc-s01-mail');
+    await engine.stopWorkload('labctl-rc-s01-mail');
     engine.failOn = (call) => call === 'start labctl-rc-s01-mail';
     await assert.rejects(apply(await diffOf(p), p), /start labctl-rc-s01-mail failed/);
     assert.ok(engine.disks.has('labctl-rc-s01-disk'), 'the disk is still there');

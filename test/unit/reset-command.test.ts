@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { backupDir, resetCommand } from '../../src/docker/reset-command.js';
+import { backupDir, resetCommand } from '../../src/docker/maintenance-commands.js';
 
 describe('a reset in the mail server, as the engines run it', () => {
   it('asks for a backup by flag only: the script makes its own folder', () => {

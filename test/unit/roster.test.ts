@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Board } from '../../src/core/board-model.js';
 import type { ClassInfo } from '../../src/core/class-model.js';
-import type { ClassObjects, LabelledObject } from '../../src/docker/engine.js';
+import type { LabelledObject } from '../../src/docker/engine.js';
+import { FakeEngine } from '../helpers/fake-engine.js';
 import { boardPage, boardView } from '../../src/ui/board-page.js';
 import { studentCard } from '../../src/ui/cards.js';
 import { cardsHtml, cardsMarkdown } from '../../src/ui/print-cards.js';
@@ -114,42 +115,17 @@ describe('roster: reading a class list', () => {
   });
 });
 
-/** An engine that keeps volumes in memory: enough for saveRoster and rosterOf. */
-function volumesEngine(failCreate = false) {
-  const volumes: LabelledObject[] = [];
-  return {
-    volumes,
-    async list(className?: string): Promise<ClassObjects> {
-      return {
-        containers: [],
-        networks: [],
-        volumes: volumes.filter((v) => v.labels[LABEL.class] === className),
-        disks: [],
-      };
-    },
-    async createVolume(name: string, labels: Record<string, string>) {
-      if (failCreate) throw new Error('engine said no');
-      volumes.push({ name, labels });
-    },
-    async removeVolume(name: string) {
-      volumes.splice(
-        volumes.findIndex((v) => v.name === name),
-        1,
-      );
-    },
-  };
-}
-
 describe('roster: kept with the class', () => {
   const people = parseRoster('nom,email,numero\nA,a@x.fr,1\nB,b@x.fr,2\n', 'a.csv');
 
   it('stores the list on a volume labelled with the class, and reads it back', async () => {
-    const engine = volumesEngine();
+    const engine = new FakeEngine();
     await saveRoster(engine, 'ro1', people, 'a.csv', new Date('2026-11-26T10:00:00Z'));
-    assert.equal(engine.volumes.length, 1);
-    assert.equal(engine.volumes[0]!.labels[LABEL.class], 'ro1');
-    assert.equal(engine.volumes[0]!.labels[LABEL.role], 'roster');
-    assert.match(engine.volumes[0]!.name, /^labctl-ro1-roster-/);
+    const [volume, ...others] = engine.volumes.values();
+    assert.equal(others.length, 0);
+    assert.equal(volume!.labels[LABEL.class], 'ro1');
+    assert.equal(volume!.labels[LABEL.role], 'roster');
+    assert.match(volume!.name, /^labctl-ro1-roster-/);
     const roster = rosterOf('ro1', (await engine.list('ro1')).volumes);
     assert.deepEqual(roster, { class: 'ro1', importedAt: '2026-11-26T10:00:00.000Z', source: 'a.csv', people });
     assert.deepEqual(personAt(roster, 2), { name: 'B', email: 'b@x.fr', number: '2' });
@@ -157,22 +133,22 @@ describe('roster: kept with the class', () => {
   });
 
   it('refuses a name no class can have', async () => {
-    await assert.rejects(saveRoster(volumesEngine(), 'TD 1', people, 'a.csv'), /"TD 1" is not a class name/);
+    await assert.rejects(saveRoster(new FakeEngine(), 'TD 1', people, 'a.csv'), /"TD 1" is not a class name/);
   });
 
   it('replaces the previous list, and keeps it when the new one cannot be stored', async () => {
-    const engine = volumesEngine();
+    const engine = new FakeEngine();
     await saveRoster(engine, 'ro1', people, 'a.csv', new Date('2026-11-26T10:00:00Z'));
     await saveRoster(engine, 'ro1', people.slice(0, 1), 'b.csv', new Date('2026-11-26T11:00:00Z'));
-    assert.equal(engine.volumes.length, 1);
-    assert.equal(rosterOf('ro1', engine.volumes)?.source, 'b.csv');
+    assert.equal(engine.volumes.size, 1);
+    assert.equal(rosterOf('ro1', [...engine.volumes.values()])?.source, 'b.csv');
 
-    const failing = volumesEngine();
+    const failing = new FakeEngine();
     await saveRoster(failing, 'ro1', people, 'a.csv', new Date('2026-11-26T10:00:00Z'));
-    const kept = [...failing.volumes];
-    const broken = { ...failing, createVolume: () => Promise.reject(new Error('engine said no')) };
-    await assert.rejects(saveRoster(broken, 'ro1', [], 'b.csv'), /engine said no/);
-    assert.deepEqual(failing.volumes, kept);
+    const kept = [...failing.volumes.values()];
+    failing.failOn = (call) => call.startsWith('create-volume');
+    await assert.rejects(saveRoster(failing, 'ro1', [], 'b.csv'), /create-volume .* failed/);
+    assert.deepEqual([...failing.volumes.values()], kept);
   });
 
   it('reads the newest list when an interrupted import left two, and ignores labels it did not write', () => {

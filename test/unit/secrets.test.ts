@@ -6,14 +6,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { board } from '../../src/commands/board.js';
-import { LABEL } from '../../src/core/labels.js';
-import type { Person } from '../../src/core/roster.js';
+import { saveRoster, type Person } from '../../src/core/roster.js';
 import { adminKey, boardKey, studentKey, studentPassword } from '../../src/core/token.js';
-import type { ContainerInfo, Engine } from '../../src/docker/engine.js';
+import type { Engine } from '../../src/docker/engine.js';
 import { configFromEnv } from '../../src/sidecar/config.js';
 import { createServer } from '../../src/sidecar/server.js';
 import { Sidecar } from '../../src/sidecar/sidecar.js';
 import { Reporter } from '../../src/ui/reporter.js';
+import { fakeClass } from '../helpers/fake-class.js';
+import { FakeEngine } from '../helpers/fake-engine.js';
 import { makeConfig } from '../helpers/sidecar-config.js';
 
 const TOKEN = 'the-class-token-0123456789';
@@ -72,18 +73,25 @@ describe('secrets: one per purpose', () => {
     assert.ok(boardKey(TOKEN).length >= 20);
   });
 
-  it('gives a sidecar its admin and student keys, and wants no class token', () => {
-    const env = {
-      LABCTL_LAB: JSON.stringify({ labName: 'l', labTitle: 't', exercises: [] }),
-      LABCTL_CARD: JSON.stringify({ student: 1 }),
-      LABCTL_ADMIN_KEY: 'a',
-      LABCTL_STUDENT_KEY: 's',
-    };
+  it('gives a sidecar its admin and student keys, and wants no class token', async () => {
+    // The environment the plan gives student 1's sidecar.
+    const plan = await fakeClass(new FakeEngine(), { students: 1, token: TOKEN });
+    const env = Object.fromEntries(
+      plan.students[0]!.containers[1]!.env.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]),
+    );
     const config = configFromEnv(env);
-    assert.equal(config.adminKey, 'a');
-    assert.equal(config.studentKey, 's');
-    assert.doesNotMatch(JSON.stringify(config), /token/i);
+    assert.equal(config.adminKey, adminKey(TOKEN, 1));
+    assert.equal(config.studentKey, studentKey(TOKEN, 1));
+    assert.equal(config.terminal?.host, 'labctl-fk-s01-mail', 'the mail workload the plan named');
+    assert.doesNotMatch(JSON.stringify(config), new RegExp(TOKEN));
     assert.throws(() => configFromEnv({ ...env, LABCTL_ADMIN_KEY: undefined }), /LABCTL_ADMIN_KEY/);
+    // A card it would misread stops it at once, naming the field.
+    const card = JSON.parse(env.LABCTL_CARD!) as Record<string, unknown>;
+    assert.throws(
+      () => configFromEnv({ ...env, LABCTL_CARD: JSON.stringify({ ...card, pair: 'util1' }) }),
+      /LABCTL_CARD: .*pair/,
+    );
+    assert.throws(() => configFromEnv({ ...env, LABCTL_CARD: '{' }), /LABCTL_CARD is not JSON/);
   });
 });
 
@@ -144,10 +152,7 @@ describe('sidecar server: who may read and reset', () => {
     assert.match(csp, /frame-ancestors 'none'/);
     const nonce = /script-src 'self' 'nonce-([^']+)'/.exec(csp)?.[1];
     assert.ok(nonce, csp);
-    assert.equal(
-      page.body.match(/<script/g)?.length,
-      page.body.match(new RegExp(`<script nonce="${nonce}">`, 'g'))?.length,
-    );
+    assert.equal(page.body.match(/<script/g)?.length, page.body.split(`<script nonce="${nonce}">`).length - 1);
     assert.equal(page.headers['referrer-policy'], 'no-referrer');
     // The cookie alone opens the page, its progress and its stream; another student's cookie name does not.
     const cookie = `labctl_td1_s01=${key}`;
@@ -168,46 +173,18 @@ describe('sidecar server: who may read and reset', () => {
 });
 
 /**
- * An engine holding one student. Without `sidecarPort` their sidecar is stopped, and the board serves without asking
- * any sidecar; with it, the sidecar answers there (on loopback). `people` is the class's roster.
+ * The fake engine holding class sec with one student, as `up` makes it. Without `sidecarPort` their sidecar is
+ * stopped, and the board serves without asking any sidecar; with it, the sidecar answers there (on loopback).
+ * `people` is the class's roster.
  */
-function fakeEngine(options: { sidecarPort?: number; people?: Person[] } = {}): Engine {
-  const mail: ContainerInfo = {
-    id: 'm',
-    name: 'labctl-sec-s01-mail',
-    labels: {
-      [LABEL.class]: 'sec',
-      [LABEL.student]: '1',
-      [LABEL.role]: 'mail',
-      [LABEL.ports]: `smtp=10125,web=${options.sidecarPort ?? 10180}`,
-    },
-    image: 'labctl/mail:test',
-    state: 'running',
-    status: 'Up',
-    ports: [],
-  };
-  const sidecar: ContainerInfo = {
-    ...mail,
-    id: 's',
-    name: 'labctl-sec-s01-sidecar',
-    labels: { ...mail.labels, [LABEL.role]: 'sidecar', [LABEL.token]: TOKEN },
-    image: 'labctl/sidecar:test',
-    state: options.sidecarPort === undefined ? 'exited' : 'running',
-  };
-  const roster = {
-    name: 'labctl-sec-roster-1',
-    labels: {
-      [LABEL.class]: 'sec',
-      [LABEL.role]: 'roster',
-      [LABEL.roster]: JSON.stringify({ importedAt: '2026-09-01T08:00:00Z', source: 'l3.csv', people: options.people }),
-    },
-  };
-  const volumes = options.people ? [roster] : [];
-  return {
-    ping: () => Promise.resolve(),
-    list: () => Promise.resolve({ containers: [mail, sidecar], networks: [], volumes, disks: [] }),
-    address: () => '127.0.0.1',
-  } as unknown as Engine;
+async function fakeEngine(options: { sidecarPort?: number; people?: Person[] } = {}): Promise<Engine> {
+  const engine = new FakeEngine();
+  // Student 1's page is at base + 180: the sidecar in this test listens there.
+  const basePort = (options.sidecarPort ?? 10180) - 180;
+  await fakeClass(engine, { className: 'sec', students: 1, basePort, token: TOKEN });
+  if (options.sidecarPort === undefined) engine.containers.get('labctl-sec-s01-sidecar')!.state = 'exited';
+  if (options.people) await saveRoster(engine, 'sec', options.people, 'l3.csv');
+  return engine;
 }
 
 /** A reporter that keeps the command's result instead of printing it. */
@@ -221,10 +198,13 @@ class Captured extends Reporter {
 /** Starts the board and returns it with the address it printed. */
 async function startBoard(
   listen: string,
-  engine = fakeEngine(),
+  engine?: Engine,
 ): Promise<{ server: http.Server; port: number; printed: string }> {
   const reporter = new Captured({ quiet: true });
-  const server = await board({ className: 'sec', port: 0, listen, interval: 60_000 }, { engine, reporter });
+  const server = await board(
+    { className: 'sec', port: 0, listen, interval: 60_000 },
+    { engine: engine ?? (await fakeEngine()), reporter, signal: new AbortController().signal },
+  );
   return { server, port: (server.address() as AddressInfo).port, printed: reporter.printed };
 }
 
@@ -311,7 +291,7 @@ describe('board: the projector sees, and nothing else', () => {
     const people: Person[] = [
       { seat: 1, name: 'Zoé Martin', email: 'zoe.martin@etud.example.fr', number: '22004817', group: 'TD3' },
     ];
-    const engine = fakeEngine({ sidecarPort: (sidecarServer.address() as AddressInfo).port, people });
+    const engine = await fakeEngine({ sidecarPort: (sidecarServer.address() as AddressInfo).port, people });
     const { server, port } = await startBoard('0.0.0.0', engine);
     try {
       // Whoever holds the board key (it is on the projector) reads the page, its JSON and its stream.

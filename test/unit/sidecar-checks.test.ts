@@ -2,16 +2,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
-import {
-  EXERCISE_IDS,
-  accountOf,
-  classDomain,
-  evaluate,
-  isInsideLab,
-  isSpoofedSender,
-  Verifier,
-  type CheckInput,
-} from '../../src/sidecar/checks.js';
+import { accountOf, classDomain, isInsideLab, isSpoofedSender } from '../../src/sidecar/address.js';
+import { EXERCISE_IDS, evaluate, Verifier, type CheckInput } from '../../src/sidecar/checks.js';
 import { parseVerifyLog } from '../../src/sidecar/parse-log.js';
 import { Base64Counter, parseMessage, receivedQueueId, type MessageFacts } from '../../src/sidecar/message.js';
 

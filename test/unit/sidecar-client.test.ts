@@ -7,7 +7,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SidecarClient, SidecarMismatchError } from '../../src/core/sidecar-client.js';
 import { ProgressSchema, type Progress } from '../../src/core/wire.js';
-import { probe } from '../../src/probe.js';
+import { probe } from '../../src/core/readiness.js';
 import { createServer } from '../../src/sidecar/server.js';
 import { Sidecar } from '../../src/sidecar/sidecar.js';
 import { makeConfig } from '../helpers/sidecar-config.js';

@@ -1,8 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { splitAddress } from '../../src/sidecar/address.js';
-import { accountOf } from '../../src/sidecar/checks.js';
-import { lineTime, parseLog, parseLogLine, parseVerifyLine } from '../../src/sidecar/parse-log.js';
+import { accountOf } from '../../src/sidecar/address.js';
+import { lineTime } from '../../src/core/log-time.js';
+import { parseLog, parseLogLine, parseVerifyLine } from '../../src/sidecar/parse-log.js';
 
 /** A fixed clock, a day after the lines below were written. */
 const CLOCK = () => new Date('2026-11-27T12:00:00Z');

@@ -3,19 +3,11 @@ import { describe, it } from 'node:test';
 import { loadLab } from '../../src/core/lab.js';
 import { planClass } from '../../src/core/plan.js';
 import { LabctlError } from '../../src/errors.js';
-import {
-  ENGINE_LABEL,
-  chooseNode,
-  matches,
-  parseConstraint,
-  pinnedNode,
-  pinnedReference,
-  serviceSpec,
-  tmpfsOptions,
-  type NodeView,
-} from '../../src/docker/swarm-spec.js';
+import { LABEL } from '../../src/core/labels.js';
+import { chooseNode, matches, parseConstraint, pinnedNode, type NodeView } from '../../src/docker/swarm/constraints.js';
+import { ENGINE_LABEL, pinnedReference, serviceSpec, tmpfsOptions } from '../../src/docker/swarm/service-spec.js';
 import { mergeObjects, selectEngine } from '../../src/docker/select-engine.js';
-import { SwarmEngine } from '../../src/docker/swarm-engine.js';
+import { SwarmEngine } from '../../src/docker/swarm/swarm-engine.js';
 
 const node = (id: string, hostname: string, labels: Record<string, string> = {}, available = true): NodeView => ({
   id,
@@ -170,10 +162,10 @@ describe('swarm images from a registry', () => {
         return Promise.resolve({});
       },
     };
-    const engine = new SwarmEngine(docker as never, { registry: '10.0.0.5:5000' });
+    const engine = new SwarmEngine(LABEL, docker as never, { registry: '10.0.0.5:5000' });
     const { mail, sidecar } = await plannedStudent();
-    await engine.createContainer(mail);
-    await engine.createContainer(sidecar);
+    await engine.createWorkload(mail);
+    await engine.createWorkload(sidecar);
     assert.deepEqual(
       created.map((c) => [c.Name, c.TaskTemplate.ContainerSpec.Image]),
       [
@@ -246,12 +238,12 @@ describe('swarm placement', () => {
 describe('choosing the engine', () => {
   it('refuses Swarm-only options with the local engine, before asking any engine', () => {
     assert.throws(
-      () => selectEngine({ engine: 'local', constraints: ['node.labels.room==b12'] }),
+      () => selectEngine({ labels: LABEL, engine: 'local', constraints: ['node.labels.room==b12'] }),
       (e: unknown) =>
         e instanceof LabctlError && e.exitCode === 2 && /--constraint .* needs --engine swarm/.test(e.message),
     );
     assert.throws(
-      () => selectEngine({ engine: 'local', registry: 'reg.example:5000' }),
+      () => selectEngine({ labels: LABEL, engine: 'local', registry: 'reg.example:5000' }),
       (e: unknown) => e instanceof LabctlError && /--registry .* needs --engine swarm/.test(e.message),
     );
   });

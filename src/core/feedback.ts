@@ -1,5 +1,5 @@
 /** What the core needs to tell people while it works; the ui's Reporter is one. */
-export interface Progress {
+export interface Feedback {
   info(message: string): void;
   warn(message: string): void;
   /** Runs fn while showing `text`; `update` refines it, `done` words the end. */

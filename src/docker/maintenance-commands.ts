@@ -1,5 +1,13 @@
 import type { Maintenance } from './engine.js';
 
+/** What the engines run in a student's mail server (images/mail/) for a maintenance action or the mail log. */
+
+/** The student's mail log, what the TD has them follow. */
+export const MAIL_LOG = '/var/log/mail.log';
+
+/** The accounts that have a mailbox there, one a line. */
+export const ACCOUNTS_COMMAND = ['sh', '-c', 'for d in /home/*/Maildir; do basename "$(dirname "$d")"; done'];
+
 /** images/mail/reset.sh for a reset; one that hangs is stopped (TERM, so it lets go of the mailbox locks; KILL 5 s later). */
 export function resetCommand(task: Extract<Maintenance, { action: 'reset' }>): string[] {
   return [

@@ -1,0 +1,71 @@
+import type { Engine } from '../docker/engine.js';
+import { probe, type Greeting } from './readiness.js';
+import { diskUse, type DiskUse } from './board-model.js';
+import { observeClasses } from './observed-class.js';
+
+export interface StudentStatus {
+  class: string;
+  lab: string;
+  student: number;
+  /** Where the student's ports answer, as the engine says. */
+  address: string;
+  /** The state of each of the student's workloads (mail, sidecar); a missing one is absent. */
+  containers: Record<string, string>;
+  /** Whether each service answered its greeting just now. */
+  services: Record<string, boolean>;
+  /** How full the student's disk is, where the engine gives them one. */
+  disk?: DiskUse;
+}
+
+/** Per student of every class (or one): the workloads' state, and whether each service answers its greeting. */
+export async function classStatus(
+  engine: Pick<Engine, 'list' | 'address'>,
+  className?: string,
+  timeoutMs = 1500,
+): Promise<StudentStatus[]> {
+  const classes = await observeClasses(engine, className);
+  const rows = classes.flatMap((c) =>
+    c.students.map((s) => {
+      const containers: Record<string, string> = {};
+      if (s.mail) containers.mail = s.mail.state;
+      if (s.sidecar) containers.sidecar = s.sidecar.state;
+      const disk = diskUse(s.disk);
+      return {
+        row: {
+          class: c.className,
+          lab: c.lab.name,
+          student: s.student,
+          address: s.address,
+          containers,
+          services: {},
+          ...(disk && { disk }),
+        } as StudentStatus,
+        s,
+        lab: c.lab,
+      };
+    }),
+  );
+  await Promise.all(
+    rows.flatMap(({ row, s, lab }) =>
+      [...Object.keys(lab.services), 'web'].map(async (service) => {
+        const up = (service === 'web' ? s.sidecar : s.mail)?.state === 'running';
+        const port = s.ports[service];
+        // Each service as its lab speaks it (a TLS port: a handshake first), the page by its /health.
+        const greeting: Greeting = lab.protocols[service] ?? { protocol: 'web' };
+        row.services[service] =
+          up &&
+          port !== undefined &&
+          (await probe(s.address, port, greeting, timeoutMs).then(
+            () => true,
+            () => false,
+          ));
+      }),
+    ),
+  );
+  return rows.map(({ row }) => row);
+}
+
+/** Every service of the rows' labs, in their order, the page last: the columns of `labctl status`. */
+export function statusEndpoints(rows: StudentStatus[]): string[] {
+  return [...new Set(rows.flatMap((r) => Object.keys(r.services).filter((s) => s !== 'web'))), 'web'];
+}

@@ -1,0 +1,219 @@
+import type Docker from 'dockerode';
+import { dockerClient } from '../client.js';
+import type {
+  AddressPool,
+  ClassObjects,
+  WorkloadInfo,
+  WorkloadSpec,
+  DiskSpec,
+  DiskSupport,
+  Engine,
+  ExecResult,
+  ImageFile,
+  LabelKeys,
+  LockHolder,
+  LogStream,
+  Maintenance,
+  MaintenanceResult,
+  Replacement,
+} from '../engine.js';
+import { engineUnreachable, failed, statusIs, type DockerError } from '../errors.js';
+import { ensureBaseImage } from '../images/base-image.js';
+import { buildImage } from '../images/build.js';
+import { pushImage } from '../images/push.js';
+import { portFree, publishedAddress, remoteEngineHost } from '../net.js';
+import * as containers from './containers.js';
+import { exec } from './exec.js';
+import { loadImages, saveImages } from './image-archive.js';
+import { acquireLock, lockHolder, releaseLock } from './locks.js';
+import { maintenance, streamLog } from './maintenance.js';
+import { createNetwork, createVolume, removeNetwork, removeVolume } from './networks.js';
+import { listObjects, objectNames, publishedPorts } from './objects.js';
+import { logs, memoryUsage } from './output.js';
+import { replaceContainer } from './replace.js';
+import { StudentDisks } from './student-disks.js';
+
+/** The class on one Docker engine: a student's workloads are containers on their own bridge network. */
+export class LocalEngine implements Engine {
+  readonly where: string;
+  readonly parallelism = 4;
+  private readonly disks: StudentDisks;
+
+  constructor(
+    private readonly labels: LabelKeys,
+    private readonly docker: Docker = dockerClient(),
+    disks?: StudentDisks,
+  ) {
+    this.where = process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock';
+    this.disks = disks ?? new StudentDisks(labels.class);
+  }
+
+  async ping(): Promise<void> {
+    try {
+      await this.docker.ping();
+    } catch (error) {
+      throw engineUnreachable(error as DockerError);
+    }
+  }
+
+  async addressPools(): Promise<AddressPool[] | undefined> {
+    try {
+      const info = (await this.docker.info()) as { DefaultAddressPools?: { Base?: string; Size?: number }[] | null };
+      const pools = info.DefaultAddressPools;
+      if (!Array.isArray(pools) || pools.length === 0) return undefined;
+      return pools
+        .filter((p) => typeof p.Base === 'string' && typeof p.Size === 'number')
+        .map((p) => ({ base: p.Base!, size: p.Size! }));
+    } catch (error) {
+      throw failed('read the engine info', error);
+    }
+  }
+
+  async list(className?: string): Promise<ClassObjects> {
+    const [objects, disks] = await Promise.all([
+      listObjects(this.docker, this.labels.class, className),
+      this.disks.list(className).catch((error: unknown) => {
+        throw failed('list labctl objects', error);
+      }),
+    ]);
+    return { ...objects, disks };
+  }
+
+  names() {
+    return objectNames(this.docker);
+  }
+
+  publishedPorts(): Promise<Map<number, string>> {
+    return publishedPorts(this.docker);
+  }
+
+  /** Binds the port here, which says something only when the engine publishes on this machine. */
+  portAvailable(bind: string, port: number): Promise<boolean> {
+    if (remoteEngineHost()) return Promise.resolve(true);
+    return portFree(bind, port);
+  }
+
+  address(bind: string): string {
+    return publishedAddress(bind);
+  }
+
+  diskSupport(): Promise<DiskSupport> {
+    return this.disks.support();
+  }
+
+  createDisk(disk: DiskSpec): Promise<'created' | 'mounted' | 'present'> {
+    return this.disks.create(disk);
+  }
+
+  removeDisk(name: string): Promise<void> {
+    return this.disks.remove(name);
+  }
+
+  createNetwork(name: string, labels: Record<string, string>): Promise<void> {
+    return createNetwork(this.docker, name, labels);
+  }
+
+  async createVolume(name: string, labels: Record<string, string>, disk?: string): Promise<void> {
+    await createVolume(this.docker, name, labels, await this.disks.volumeDriver(name, disk));
+  }
+
+  async createWorkload(spec: WorkloadSpec): Promise<void> {
+    // A volume made with the workload on the student's disk is bound from its directory there.
+    const drivers = await Promise.all(
+      spec.mounts.map((m) => (m.labels ? this.disks.volumeDriver(m.volume, m.disk) : undefined)),
+    );
+    await containers.createContainer(this.docker, spec, drivers);
+  }
+
+  startWorkload(name: string): Promise<void> {
+    return containers.startContainer(this.docker, name);
+  }
+
+  stopWorkload(name: string, timeoutSeconds: number): Promise<void> {
+    return containers.stopContainer(this.docker, name, timeoutSeconds);
+  }
+
+  replaceWorkload(spec: WorkloadSpec): Promise<Replacement> {
+    return replaceContainer(this.docker, spec, () => this.createWorkload(spec));
+  }
+
+  removeWorkload(name: string): Promise<void> {
+    return containers.removeContainer(this.docker, name);
+  }
+
+  removeNetwork(name: string): Promise<void> {
+    return removeNetwork(this.docker, name);
+  }
+
+  removeVolume(name: string): Promise<void> {
+    return removeVolume(this.docker, name);
+  }
+
+  maintenance(mail: WorkloadInfo, task: Maintenance): Promise<MaintenanceResult> {
+    return maintenance(this.docker, mail, task);
+  }
+
+  streamLog(mail: WorkloadInfo, stream: LogStream): Promise<void> {
+    return streamLog(this.docker, mail, stream);
+  }
+
+  /** Runs a command in a container, as root unless told; not on the seam (the bench uses it). */
+  exec(name: string, cmd: string[], user?: string): Promise<ExecResult> {
+    return exec(this.docker, name, cmd, user);
+  }
+
+  logs(name: string, tail: number): Promise<string> {
+    return logs(this.docker, name, tail);
+  }
+
+  memoryUsage(name: string): Promise<number> {
+    return memoryUsage(this.docker, name);
+  }
+
+  async imageExists(ref: string): Promise<boolean> {
+    try {
+      await this.docker.getImage(ref).inspect();
+      return true;
+    } catch (error) {
+      if (statusIs(error, 404)) return false;
+      throw failed(`inspect image ${ref}`, error);
+    }
+  }
+
+  ensureBaseImage(onStep: (line: string) => void) {
+    return ensureBaseImage(this.docker, onStep);
+  }
+
+  buildImage(tag: string, files: ImageFile[], onStep: (line: string) => void, buildArgs?: Record<string, string>) {
+    return buildImage(this.docker, this.labels.image, tag, files, onStep, buildArgs);
+  }
+
+  pushImage(ref: string, registry: string, onStep: (line: string) => void): Promise<string> {
+    return pushImage(this.docker, ref, registry, onStep);
+  }
+
+  saveImages(refs: string[]): Promise<NodeJS.ReadableStream> {
+    return saveImages(this.docker, refs);
+  }
+
+  loadImages(archive: NodeJS.ReadableStream): Promise<string[]> {
+    return loadImages(this.docker, archive);
+  }
+
+  acquireLock(name: string, labels: Record<string, string>): Promise<string | undefined> {
+    return acquireLock(this.docker, name, labels);
+  }
+
+  lockHolder(name: string): Promise<LockHolder | undefined> {
+    return lockHolder(this.docker, name);
+  }
+
+  releaseLock(id: string): Promise<void> {
+    return releaseLock(this.docker, id);
+  }
+
+  /** One host: every workload is here. */
+  workloadNode(): Promise<string | undefined> {
+    return Promise.resolve(undefined);
+  }
+}

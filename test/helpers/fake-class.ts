@@ -1,0 +1,97 @@
+import net from 'node:net';
+import { applyDiff } from '../../src/core/apply.js';
+import { observe } from '../../src/core/class-up.js';
+import { imageContexts } from '../../src/core/images.js';
+import { loadLab } from '../../src/core/lab.js';
+import { planClass, type ClassOptions, type Plan } from '../../src/core/plan.js';
+import { reconcile } from '../../src/core/reconcile.js';
+import type { Engine } from '../../src/docker/engine.js';
+import { ExitCode, LabctlError } from '../../src/errors.js';
+import { Reporter, type Prompt } from '../../src/ui/reporter.js';
+import type { Context } from '../../src/commands/context.js';
+import type { FakeEngine } from './fake-engine.js';
+
+export const TOKEN = 'secret-token';
+
+/** Whether nothing listens on this port of the loopback (a bind on every address succeeds). */
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen({ port, host: '0.0.0.0', exclusive: true }, () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A base port whose students' ports (three students: base+100 … base+399) have nothing listening. The fake
+ * class's services must not answer: a real class on this machine (the README's td1, on 10000) would answer
+ * the probes of `status` and `up` and make the unit tests see it.
+ */
+async function quietBasePort(): Promise<number> {
+  for (let base = 40_000; base < 60_000; base += 1000) {
+    const ports = Array.from({ length: 300 }, (_, i) => base + 100 + i);
+    if ((await Promise.all(ports.map(portFree))).every(Boolean)) return base;
+  }
+  throw new Error('no quiet range of ports between 40000 and 60000 for the fake class');
+}
+
+/** The base port of the fake classes: nothing on this machine answers on their students' ports. */
+export const BASE = await quietBasePort();
+
+/** A class as `up` makes it, on the fake engine: every label written by the plan, every workload running. */
+export async function fakeClass(
+  engine: FakeEngine,
+  options: Partial<ClassOptions> & { students: number },
+): Promise<Plan> {
+  const lab = await loadLab();
+  // The images `up` would use: a later `up` of the class finds nothing to replace.
+  const images = await imageContexts(lab);
+  const plan = await planClass(lab, {
+    className: 'fk',
+    basePort: BASE,
+    host: '192.0.2.10',
+    bind: '0.0.0.0',
+    mailImage: images.mail.tag,
+    sidecarImage: images.sidecar.tag,
+    token: TOKEN,
+    passwords: 'lab',
+    ...options,
+  });
+  const diff = reconcile(plan, await observe(engine, plan.className));
+  const signal = new AbortController().signal;
+  await applyDiff(diff, plan, engine, { concurrency: 4, timeoutSeconds: 5, signal, ready: () => Promise.resolve() });
+  engine.calls = [];
+  engine.asked = [];
+  return plan;
+}
+
+export interface TestContext {
+  ctx: Context;
+  /** What the command printed on stdout and stderr. */
+  stdout(): string;
+  stderr(): string;
+  /** Ctrl-C, as cli.ts turns it into the context's signal. */
+  interrupt(): void;
+}
+
+/** A context for a command's unit test: the engine given, a reporter whose output is kept, a signal to abort. */
+export function testContext(
+  engine: Engine,
+  options: { json?: boolean; interactive?: boolean; prompt?: Prompt } = {},
+): TestContext {
+  const out: string[] = [];
+  const err: string[] = [];
+  const controller = new AbortController();
+  const reporter = new Reporter({
+    ...options,
+    interactive: options.interactive ?? false,
+    stdout: { isTTY: false, write: (chunk) => out.push(String(chunk)) },
+    stderr: { isTTY: false, write: (chunk) => err.push(String(chunk)) },
+  });
+  return {
+    ctx: { engine, reporter, signal: controller.signal },
+    stdout: () => out.join(''),
+    stderr: () => err.join(''),
+    interrupt: () => controller.abort(new LabctlError(ExitCode.interrupted, 'Interrupted.')),
+  };
+}

@@ -1,0 +1,201 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { check } from '../../src/commands/check.js';
+import { down } from '../../src/commands/down.js';
+import { handout } from '../../src/commands/handout.js';
+import { info } from '../../src/commands/info.js';
+import { rosterImport, rosterShow } from '../../src/commands/roster.js';
+import { status } from '../../src/commands/status.js';
+import { up } from '../../src/commands/up.js';
+import { imageContexts } from '../../src/core/images.js';
+import { loadLab } from '../../src/core/lab.js';
+import { ExitCode, LabctlError } from '../../src/errors.js';
+import { BASE, fakeClass, testContext } from '../helpers/fake-class.js';
+import { FakeEngine } from '../helpers/fake-engine.js';
+
+/** Rejects with a LabctlError of this exit code, whose message matches. */
+async function fails(work: Promise<unknown>, exitCode: number, message: RegExp): Promise<void> {
+  await assert.rejects(work, (error: unknown) => {
+    assert.ok(error instanceof LabctlError, String(error));
+    assert.equal(error.exitCode, exitCode, error.message);
+    assert.match(error.message, message);
+    return true;
+  });
+}
+
+/**
+ * The class commands through their Context: the fake engine holds a class as `up` makes it, the reporter keeps
+ * what would be printed. Each test says what the user sees, the exit code, and what was asked of the engine.
+ */
+describe('commands on a class, through their context', () => {
+  let engine: FakeEngine;
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'labctl-commands-'));
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+  beforeEach(async () => {
+    engine = new FakeEngine();
+    await fakeClass(engine, { className: 'cc', students: 2 });
+  });
+
+  it('info prints a French card per student, with the telnet command, and changes nothing', async () => {
+    const t = testContext(engine);
+    const result = await info({ className: 'cc' }, t.ctx);
+    assert.equal(result.students.length, 2);
+    assert.match(t.stdout(), new RegExp(`telnet 192\\.0\\.2\\.10 ${BASE + 125}`));
+    assert.match(t.stdout(), /util2 \/ util12|util2.*util12/);
+    assert.deepEqual(engine.calls, []);
+    assert.deepEqual(engine.asked, ['ping', 'list']);
+  });
+
+  it('info --output writes the cards for their owner only; --json goes with text cards only', async () => {
+    const file = path.join(dir, 'cards.html');
+    await writeFile(file, 'old', { mode: 0o644 });
+    const t = testContext(engine);
+    await info({ className: 'cc', format: 'html', output: file }, t.ctx);
+    assert.equal((await stat(file)).mode & 0o777, 0o600);
+    assert.match(await readFile(file, 'utf8'), /<html/i);
+    assert.match(t.stdout(), /Wrote 2 card\(s\) to /);
+    await fails(info({ className: 'cc', format: 'md', json: true }, testContext(engine).ctx), 2, /two different/);
+  });
+
+  it('info names a class or a student that is not there (exit 2)', async () => {
+    await fails(info({ className: 'nope' }, testContext(engine).ctx), ExitCode.usage, /No class named nope/);
+    await fails(info({ className: 'cc', student: 3 }, testContext(engine).ctx), 2, /has no student 3/);
+  });
+
+  it('handout writes each student their exercises, ports filled in; a PDF wants a file', async () => {
+    const t = testContext(engine);
+    await handout({ className: 'cc', student: 2 }, t.ctx);
+    assert.match(t.stdout(), new RegExp(String(BASE + 225)));
+    assert.doesNotMatch(t.stdout(), new RegExp(String(BASE + 125)));
+    await fails(handout({ className: 'cc', format: 'pdf' }, testContext(engine).ctx), 2, /--output FILE\.pdf/);
+  });
+
+  it('status shows each workload state and each service that does not answer, and the class lab', async () => {
+    engine.containers.get('labctl-cc-s02-sidecar')!.state = 'exited';
+    const t = testContext(engine, { json: true });
+    const rows = await status({ className: 'cc' }, t.ctx);
+    assert.deepEqual(
+      rows.map((r) => [r.student, r.lab, r.containers.mail, r.containers.sidecar, r.services.smtp]),
+      [
+        [1, 'smtp-pop-imap', 'running', 'running', false],
+        [2, 'smtp-pop-imap', 'running', 'exited', false],
+      ],
+    );
+    assert.equal((JSON.parse(t.stdout()) as unknown[]).length, 2);
+    const text = testContext(engine);
+    await status({}, text.ctx);
+    assert.match(text.stdout(), /^cc +smtp-pop-imap +2 +127\.0\.0\.1 +running +exited +DOWN/m);
+  });
+
+  it('check marks a student whose sidecar is down, and the others still show', async () => {
+    engine.containers.get('labctl-cc-s02-sidecar')!.state = 'exited';
+    const t = testContext(engine, { json: true });
+    const board = await check({ className: 'cc' }, t.ctx);
+    assert.equal(board.students[1]!.error, 'sidecar exited');
+    assert.match(board.students[0]!.error ?? '', /^sidecar down/, 'nothing answers on the fake engine');
+    assert.equal(board.students[0]!.exercises.length, 12);
+    await fails(check({ className: 'cc', format: 'moodle' }, testContext(engine).ctx), ExitCode.usage, /no roster/);
+  });
+
+  it('check --watch redraws until Ctrl-C, which ends it with 130', async () => {
+    const t = testContext(engine);
+    const watching = check({ className: 'cc', watch: true }, t.ctx);
+    while (!t.stdout().includes('updated')) await new Promise((r) => setTimeout(r, 10));
+    t.interrupt();
+    await fails(watching, ExitCode.interrupted, /Interrupted/);
+  });
+
+  it('roster import keeps the list with the class; show prints it; a list too big for the class is refused', async () => {
+    const file = path.join(dir, 'liste.csv');
+    await writeFile(file, 'nom;courriel;numéro\nZoé Martin;zoe@u.fr;1\nLéo Petit;leo@u.fr;2\n');
+    const t = testContext(engine);
+    await rosterImport({ className: 'cc', file }, t.ctx);
+    assert.match(t.stdout(), /Imported 2 people into class cc\./);
+    const shown = testContext(engine);
+    await rosterShow({ className: 'cc' }, shown.ctx);
+    assert.match(shown.stdout(), /Zoé Martin/);
+    await writeFile(file, 'nom,email,numero\nA,a@u.fr,1\nB,b@u.fr,2\nC,c@u.fr,3\n');
+    await fails(rosterImport({ className: 'cc', file }, testContext(engine).ctx), ExitCode.conflict, /seat 3/);
+  });
+
+  it('down keeps the mailboxes; down --purge asks, off a terminal wants --yes, then removes the disks too', async () => {
+    const refused = testContext(engine);
+    await fails(down({ className: 'cc', purge: true }, refused.ctx), 2, /not a terminal to confirm on/);
+    assert.deepEqual(engine.calls, [], 'nothing removed');
+    const asked: string[] = [];
+    const no = testContext(engine, {
+      interactive: true,
+      prompt: (q) => (asked.push(q[0]!.message), Promise.resolve({ ok: false })),
+    });
+    await fails(down({ className: 'cc', purge: true }, no.ctx), 2, /Cancelled; nothing was removed/);
+    assert.match(asked[0]!, /Delete the mailboxes and logs of class cc \(14 volumes\)\?/);
+    const t = testContext(engine);
+    await down({ className: 'cc', student: 2 }, t.ctx);
+    assert.match(
+      t.stdout(),
+      /Removed 2 containers and 1 networks of student 2 of class cc\. Mailboxes kept \(7 volumes\)/,
+    );
+    const purge = testContext(engine);
+    await down({ className: 'cc', purge: true, yes: true }, purge.ctx);
+    assert.match(purge.stdout(), /Removed 2 containers and 1 networks, 14 volumes and 2 disks of class cc\./);
+    assert.equal(engine.disks.size + engine.volumes.size + engine.containers.size, 0);
+  });
+
+  it('up --dry-run prints the plan against what runs, and changes nothing', async () => {
+    const t = testContext(engine);
+    const images = await imageContexts(await loadLab());
+    await up({ className: 'cc', students: 3, host: '192.0.2.10', basePort: BASE, dryRun: true, lab: undefined }, t.ctx);
+    assert.match(t.stdout(), /Class cc: \d+ changes for 1 student\./);
+    assert.match(t.stdout(), /create mail labctl-cc-s03-mail/);
+    assert.match(t.stdout(), /Nothing was changed \(--dry-run\)/);
+    assert.deepEqual(engine.calls, []);
+    assert.ok(!engine.images.has(images.mail.tag), 'no image built');
+  });
+});
+
+describe('up through its context', () => {
+  it('a student who never answers fails the run (exit 6), which undoes everything it made', async () => {
+    const engine = new FakeEngine();
+    const t = testContext(engine);
+    await fails(
+      up({ className: 'cu', students: 1, host: '192.0.2.10', basePort: BASE, timeout: 1 }, t.ctx),
+      ExitCode.notReady,
+      /Student 1's mail server did not get ready/,
+    );
+    assert.deepEqual(
+      [engine.containers.size, engine.networks.size, engine.volumes.size, engine.disks.size],
+      [0, 0, 0, 0],
+    );
+    assert.equal(engine.locks.size, 0, 'the lock is given back');
+    assert.ok(engine.calls.includes('create-disk labctl-cu-s01-disk'));
+  });
+
+  it('Ctrl-C while students start undoes the run and exits 130; the lock is given back', async () => {
+    const engine = new FakeEngine();
+    const t = testContext(engine);
+    const run = up({ className: 'cu', students: 2, host: '192.0.2.10', basePort: BASE, timeout: 30 }, t.ctx);
+    while (!engine.calls.some((c) => c.startsWith('start '))) await new Promise((r) => setTimeout(r, 5));
+    t.interrupt();
+    await fails(run, ExitCode.interrupted, /what this run changed was undone; class cu is as it was before/);
+    assert.match(t.stderr(), /Interrupted: stopping, then undoing what this run changed/);
+    assert.deepEqual([engine.containers.size, engine.networks.size, engine.volumes.size], [0, 0, 0]);
+    assert.equal(engine.locks.size, 0);
+  });
+
+  it('waits for another up of the class, and Ctrl-C stops the wait', async () => {
+    const engine = new FakeEngine();
+    await engine.acquireLock('labctl-cu-lock', { 'dev.labctl.lock-pid': '1', 'dev.labctl.lock-host': 'elsewhere' });
+    const t = testContext(engine);
+    const run = up({ className: 'cu', students: 1, host: '192.0.2.10', basePort: BASE }, t.ctx);
+    while (!t.stderr().includes('waiting for it')) await new Promise((r) => setTimeout(r, 5));
+    t.interrupt();
+    await fails(run, ExitCode.interrupted, /Interrupted/);
+    assert.equal(engine.containers.size, 0);
+  });
+});

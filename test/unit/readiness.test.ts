@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { probe, waitUntilReady } from '../../src/core/readiness.js';
+
+/** A server that greets each client with `greeting`; it emits `goodbye` with what the client said before leaving. */
+async function greeter(greeting: string) {
+  const server = net.createServer((socket) => {
+    socket.setEncoding('utf8');
+    let said = '';
+    socket.on('data', (chunk: string) => (said += chunk));
+    socket.on('end', () => {
+      server.emit('goodbye', said);
+      socket.end();
+    });
+    socket.write(greeting);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, port: (server.address() as AddressInfo).port };
+}
+
+describe('readiness: each port waits for what a student would see', () => {
+  let smtp: Awaited<ReturnType<typeof greeter>>;
+  let wrong: Awaited<ReturnType<typeof greeter>>;
+  before(async () => {
+    smtp = await greeter('220 s01.td.example ESMTP Postfix\r\n');
+    wrong = await greeter('HTTP/1.1 400 Bad Request\r\n');
+  });
+  after(() => {
+    smtp.server.close();
+    wrong.server.close();
+  });
+
+  it('SMTP is ready at its 220 banner, and the probe says QUIT', async () => {
+    const goodbye = once(smtp.server, 'goodbye');
+    assert.equal(await probe('127.0.0.1', smtp.port, 'smtp'), '220 s01.td.example ESMTP Postfix');
+    assert.deepEqual(await goodbye, ['QUIT\r\n']);
+    assert.equal(
+      await waitUntilReady('127.0.0.1', smtp.port, 'smtp', Date.now() + 5000),
+      '220 s01.td.example ESMTP Postfix',
+    );
+  });
+
+  it('another greeting on the port is not ready, and the error says what came', async () => {
+    await assert.rejects(
+      probe('127.0.0.1', wrong.port, 'imap'),
+      /unexpected imap greeting from 127\.0\.0\.1:\d+: HTTP\/1\.1 400/,
+    );
+    await assert.rejects(probe('127.0.0.1', wrong.port, 'ssh'), /unexpected ssh greeting/);
+  });
+
+  it('a wait that reaches its deadline gives the last try’s error', async () => {
+    await assert.rejects(
+      waitUntilReady('127.0.0.1', wrong.port, 'pop3', Date.now() + 300, undefined, 50),
+      /unexpected pop3 greeting/,
+    );
+  });
+});
