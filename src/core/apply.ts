@@ -2,7 +2,7 @@ import pLimit from 'p-limit';
 import type { Engine, Replacement } from '../docker/engine.js';
 import { ExitCode, LabctlError, conflictError } from '../errors.js';
 import type { Plan, PlannedWorkload, StudentPlan } from './plan.js';
-import { waitUntilReady } from './readiness.js';
+import { waitUntilReady, type Deadline } from './readiness.js';
 import type { Diff, Step, StudentDiff } from './reconcile.js';
 
 /**
@@ -66,7 +66,7 @@ export interface ApplyOptions {
   signal: AbortSignal;
   onProgress?: (done: number, total: number) => void;
   /** How a changed student is waited for; by default, until every port answers with its greeting. */
-  ready?: (s: StudentPlan, deadline: number, signal: AbortSignal) => Promise<void>;
+  ready?: (s: StudentPlan, deadline: () => number, signal: AbortSignal) => Promise<void>;
 }
 
 /** Throws the first conflict of the diff, before anything is changed. */
@@ -117,7 +117,7 @@ export async function applyDiff(diff: Diff, plan: Plan, engine: Engine, options:
   let done = 0;
   try {
     const student = (s: StudentDiff) => byStudent.get(s.student)!;
-    const ready = async (s: StudentDiff, deadline: number) => {
+    const ready = async (s: StudentDiff, deadline: () => number) => {
       await (options.ready
         ? options.ready(student(s), deadline, stop.signal)
         : waitReady(student(s), plan, engine, deadline, stop.signal));
@@ -125,13 +125,17 @@ export async function applyDiff(diff: Diff, plan: Plan, engine: Engine, options:
     };
     const start = (s: StudentDiff) => startStudent(s.steps, student(s), plan, engine, journal, stop.signal);
     const prepare = (s: StudentDiff) => prepareStudent(s.steps, engine, journal, stop.signal);
+    // A big class queues its students behind each other, and those started first share the CPU with every start
+    // after theirs: each student has the whole timeout from the last start so far, its own or a classmate's, so
+    // that none is given up on while the machine is still busy starting the class.
+    let lastStart = 0;
+    const deadline = () => lastStart + options.timeoutSeconds * 1000;
     const tasks = diff.apply.map((s) =>
       limit(async () => {
         await prepare(s);
         await start(s);
-        // A big class queues its students behind each other: each has the whole timeout from its own start.
-        return Date.now() + options.timeoutSeconds * 1000;
-      }).then((deadline) => ready(s, deadline)),
+        lastStart = Date.now();
+      }).then(() => ready(s, deadline)),
     );
     for (const task of tasks) task.catch((error: unknown) => stop.abort(error));
     await Promise.allSettled(tasks);
@@ -259,7 +263,7 @@ async function startStudent(
 const READY_POLL_MS = 250;
 
 /** Waits until every port of the student passes its wait strategy (core/readiness.ts: SMTP 220, POP3 +OK, IMAP * OK, SSH-, web /health). */
-async function waitReady(s: StudentPlan, plan: Plan, engine: Engine, deadline: number, signal: AbortSignal) {
+async function waitReady(s: StudentPlan, plan: Plan, engine: Engine, deadline: Deadline, signal: AbortSignal) {
   for (const c of s.containers) {
     // Where the workload's ports answer: the node it is placed on, when the engine has several.
     const host = engine.address(plan.bind, await engine.workloadNode(c.name));

@@ -69,6 +69,9 @@ export function probe(host: string, port: number, endpoint: Endpoint, timeoutMs 
   return WAIT[endpoint].check(host, port, timeoutMs);
 }
 
+/** A time (ms since the epoch), or one read afresh at each try: a deadline that may move later while waiting. */
+export type Deadline = number | (() => number);
+
 /**
  * Tries the endpoint's strategy until it passes, the deadline passes, or `signal` stops the wait; `intervalMs`
  * between tries. Rejects with the last try's error.
@@ -77,15 +80,16 @@ export async function waitUntilReady(
   host: string,
   port: number,
   endpoint: Endpoint,
-  deadline: number,
+  deadline: Deadline,
   signal?: AbortSignal,
   intervalMs = 100,
 ): Promise<string> {
+  const until = typeof deadline === 'number' ? () => deadline : deadline;
   let last: unknown;
-  while (Date.now() < deadline) {
+  while (Date.now() < until()) {
     signal?.throwIfAborted();
     try {
-      return await probe(host, port, endpoint, Math.min(2000, Math.max(100, deadline - Date.now())));
+      return await probe(host, port, endpoint, Math.min(2000, Math.max(100, until() - Date.now())));
     } catch (error) {
       last = error;
       await new Promise((r) => setTimeout(r, intervalMs));
