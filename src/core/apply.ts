@@ -57,10 +57,15 @@ class Journal {
   }
 }
 
+/** Students booting at once, by default: a few per core of a small host, enough to keep it busy. */
+export const BOOTING = 12;
+
 export interface ApplyOptions {
-  /** At most this many students being changed at once (the readiness wait holds no slot). */
+  /** At most this many students being changed at once (the engine's calls). */
   concurrency: number;
-  /** Seconds each student's services have to answer, from the start of their workloads (not of the run). */
+  /** At most this many students between their start and their answer; default BOOTING, never below concurrency. */
+  booting?: number;
+  /** Seconds each student's services have to answer, from the last start of the run so far (theirs or later). */
   timeoutSeconds: number;
   /** Aborting it stops the run: nothing new starts, then what this run changed is undone. */
   signal: AbortSignal;
@@ -111,6 +116,7 @@ export async function applyDiff(diff: Diff, plan: Plan, engine: Engine, options:
   const journal = new Journal(engine, options.concurrency * 2);
   const byStudent = new Map(plan.students.map((s) => [s.student, s]));
   const limit = pLimit(options.concurrency);
+  const booting = pLimit(Math.max(options.concurrency, options.booting ?? BOOTING));
   const stop = new AbortController();
   const onAbort = () => stop.abort(options.signal.reason);
   options.signal.addEventListener('abort', onAbort, { once: true });
@@ -130,12 +136,18 @@ export async function applyDiff(diff: Diff, plan: Plan, engine: Engine, options:
     // that none is given up on while the machine is still busy starting the class.
     let lastStart = 0;
     const deadline = () => lastStart + options.timeoutSeconds * 1000;
+    // At most BOOTING students between their start and their answer: a server boots on the CPU it shares with every
+    // other, and its readiness probes (an sshd re-exec per try) cost more the slower it goes. Unbounded, a class of
+    // 150 on 2 cores had 180 runnable processes and never got ready; bounded, the machine boots a few at full speed.
     const tasks = diff.apply.map((s) =>
-      limit(async () => {
-        await prepare(s);
-        await start(s);
-        lastStart = Date.now();
-      }).then(() => ready(s, deadline)),
+      booting(async () => {
+        await limit(async () => {
+          await prepare(s);
+          await start(s);
+          lastStart = Date.now();
+        });
+        await ready(s, deadline);
+      }),
     );
     for (const task of tasks) task.catch((error: unknown) => stop.abort(error));
     await Promise.allSettled(tasks);

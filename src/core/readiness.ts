@@ -74,7 +74,7 @@ export type Deadline = number | (() => number);
 
 /**
  * Tries the endpoint's strategy until it passes, the deadline passes, or `signal` stops the wait; `intervalMs`
- * between tries. Rejects with the last try's error.
+ * after the first try, half as long again after each (at most half a second). Rejects with the last try's error.
  */
 export async function waitUntilReady(
   host: string,
@@ -85,6 +85,7 @@ export async function waitUntilReady(
   intervalMs = 100,
 ): Promise<string> {
   const until = typeof deadline === 'number' ? () => deadline : deadline;
+  let wait = intervalMs;
   let last: unknown;
   while (Date.now() < until()) {
     signal?.throwIfAborted();
@@ -92,7 +93,9 @@ export async function waitUntilReady(
       return await probe(host, port, endpoint, Math.min(2000, Math.max(100, until() - Date.now())));
     } catch (error) {
       last = error;
-      await new Promise((r) => setTimeout(r, intervalMs));
+      await new Promise((r) => setTimeout(r, wait));
+      // Slower and slower (to half a second): a server that is slow to answer is short of CPU, which each try takes.
+      wait = Math.min(500, wait * 1.5);
     }
   }
   throw last instanceof Error ? last : new Error(`no ${endpoint} greeting from ${host}:${port}`);
