@@ -2,7 +2,7 @@ import pLimit from 'p-limit';
 import type { Engine, Replacement } from '../docker/engine.js';
 import { ExitCode, LabctlError, conflictError } from '../errors.js';
 import type { Plan, PlannedWorkload, StudentPlan } from './plan.js';
-import { waitUntilReady, type Greeting } from './readiness.js';
+import { waitUntilReady, type Deadline, type Greeting } from './readiness.js';
 import type { Diff, Step, StudentDiff } from './reconcile.js';
 
 /**
@@ -57,16 +57,21 @@ class Journal {
   }
 }
 
+/** Students booting at once, by default: a few per core of a small host, enough to keep it busy. */
+export const BOOTING = 12;
+
 export interface ApplyOptions {
-  /** At most this many students being changed at once (the readiness wait holds no slot). */
+  /** At most this many students being changed at once (the engine's calls). */
   concurrency: number;
-  /** Seconds each student's services have to answer, from the start of their workloads (not of the run). */
+  /** At most this many students between their start and their answer; default BOOTING, never below concurrency. */
+  booting?: number;
+  /** Seconds each student's services have to answer, from the last start of the run so far (theirs or later). */
   timeoutSeconds: number;
   /** Aborting it stops the run: nothing new starts, then what this run changed is undone. */
   signal: AbortSignal;
   onProgress?: (done: number, total: number) => void;
   /** How a changed student is waited for; by default, until every port answers with its greeting. */
-  ready?: (s: StudentPlan, deadline: number, signal: AbortSignal) => Promise<void>;
+  ready?: (s: StudentPlan, deadline: () => number, signal: AbortSignal) => Promise<void>;
 }
 
 /** Throws the first conflict of the diff, before anything is changed. */
@@ -111,13 +116,14 @@ export async function applyDiff(diff: Diff, plan: Plan, engine: Engine, options:
   const journal = new Journal(engine, options.concurrency * 2);
   const byStudent = new Map(plan.students.map((s) => [s.student, s]));
   const limit = pLimit(options.concurrency);
+  const booting = pLimit(Math.max(options.concurrency, options.booting ?? BOOTING));
   const stop = new AbortController();
   const onAbort = () => stop.abort(options.signal.reason);
   options.signal.addEventListener('abort', onAbort, { once: true });
   let done = 0;
   try {
     const student = (s: StudentDiff) => byStudent.get(s.student)!;
-    const ready = async (s: StudentDiff, deadline: number) => {
+    const ready = async (s: StudentDiff, deadline: () => number) => {
       await (options.ready
         ? options.ready(student(s), deadline, stop.signal)
         : waitReady(student(s), plan, engine, deadline, stop.signal));
@@ -125,13 +131,23 @@ export async function applyDiff(diff: Diff, plan: Plan, engine: Engine, options:
     };
     const start = (s: StudentDiff) => startStudent(s.steps, student(s), plan, engine, journal, stop.signal);
     const prepare = (s: StudentDiff) => prepareStudent(s.steps, engine, journal, stop.signal);
+    // A big class queues its students behind each other, and those started first share the CPU with every start
+    // after theirs: each student has the whole timeout from the last start so far, its own or a classmate's, so
+    // that none is given up on while the machine is still busy starting the class.
+    let lastStart = 0;
+    const deadline = () => lastStart + options.timeoutSeconds * 1000;
+    // At most BOOTING students between their start and their answer: a server boots on the CPU it shares with every
+    // other, and its readiness probes (an sshd re-exec per try) cost more the slower it goes. Unbounded, a class of
+    // 150 on 2 cores had 180 runnable processes and never got ready; bounded, the machine boots a few at full speed.
     const tasks = diff.apply.map((s) =>
-      limit(async () => {
-        await prepare(s);
-        await start(s);
-        // A big class queues its students behind each other: each has the whole timeout from its own start.
-        return Date.now() + options.timeoutSeconds * 1000;
-      }).then((deadline) => ready(s, deadline)),
+      booting(async () => {
+        await limit(async () => {
+          await prepare(s);
+          await start(s);
+          lastStart = Date.now();
+        });
+        await ready(s, deadline);
+      }),
     );
     for (const task of tasks) task.catch((error: unknown) => stop.abort(error));
     await Promise.allSettled(tasks);
@@ -259,7 +275,7 @@ async function startStudent(
 const READY_POLL_MS = 250;
 
 /** Waits until every port of the student passes its wait strategy (core/readiness.ts: SMTP 220, POP3 +OK, IMAP * OK, SSH-, after TLS where the service speaks it; web /health). */
-async function waitReady(s: StudentPlan, plan: Plan, engine: Engine, deadline: number, signal: AbortSignal) {
+async function waitReady(s: StudentPlan, plan: Plan, engine: Engine, deadline: Deadline, signal: AbortSignal) {
   for (const c of s.containers) {
     // Where the workload's ports answer: the node it is placed on, when the engine has several.
     const host = engine.address(plan.bind, await engine.workloadNode(c.name));

@@ -121,27 +121,34 @@ export async function probe(
   return strategyOf(endpoint).check(host, port, timeoutMs);
 }
 
+/** A time (ms since the epoch), or one read afresh at each try: a deadline that may move later while waiting. */
+export type Deadline = number | (() => number);
+
 /**
  * Tries the endpoint's strategy until it passes, the deadline passes, or `signal` stops the wait; `intervalMs`
- * between tries. Rejects with the last try's error.
+ * after the first try, half as long again after each (at most half a second). Rejects with the last try's error.
  */
 export async function waitUntilReady(
   host: string,
   port: number,
   endpoint: Endpoint | Greeting,
-  deadline: number,
+  deadline: Deadline,
   signal?: AbortSignal,
   intervalMs = 100,
 ): Promise<string> {
+  const until = typeof deadline === 'number' ? () => deadline : deadline;
+  let wait = intervalMs;
   const strategy = strategyOf(endpoint);
   let last: unknown;
-  while (Date.now() < deadline) {
+  while (Date.now() < until()) {
     signal?.throwIfAborted();
     try {
-      return await strategy.check(host, port, Math.min(2000, Math.max(100, deadline - Date.now())));
+      return await strategy.check(host, port, Math.min(2000, Math.max(100, until() - Date.now())));
     } catch (error) {
       last = error;
-      await new Promise((r) => setTimeout(r, intervalMs));
+      await new Promise((r) => setTimeout(r, wait));
+      // Slower and slower (to half a second): a server that is slow to answer is short of CPU, which each try takes.
+      wait = Math.min(500, wait * 1.5);
     }
   }
   const name = typeof endpoint === 'string' ? endpoint : endpoint.protocol;

@@ -25,7 +25,12 @@ export function pageHeaders(nonce: string): Record<string, string> {
     "form-action 'none'",
     "frame-ancestors 'none'",
   ].join('; ');
-  return { ...plainHeaders(), 'content-security-policy': policy };
+  return {
+    ...plainHeaders(),
+    'content-security-policy': policy,
+    'content-type': 'text/html; charset=utf-8',
+    'cache-control': 'no-store',
+  };
 }
 
 /** The headers of any other answer (JSON, the event stream, assets). */

@@ -19,6 +19,9 @@ function onPath(tool: string): boolean {
     .some((dir) => dir && existsSync(path.join(dir, tool)));
 }
 
+/** How a disk is mounted: no devices, no set-uid, and no background zeroing of inode tables that read as zeros. */
+const MOUNT = 'loop,nosuid,nodev,noinit_itable';
+
 /** The mount points in this mount namespace (field 5 of /proc/self/mountinfo, with its octal escapes). */
 async function mountPoints(): Promise<Set<string>> {
   const text = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
@@ -88,7 +91,12 @@ export class HostDisks {
         await writeFile(partial, '', { mode: 0o600 });
         await truncate(partial, disk.bytes);
         // 10% reserved for root: rsyslog (root) still writes the logs on a disk the student filled (core/plan.ts diskLimits).
-        await run('mkfs.ext4', ['-q', '-F', '-m', '10', '-b', '4096', '-L', disk.name.slice(-16), partial]);
+        // The file is new and sparse, so it reads as zeros: the journal and the inode tables need no zeroing, neither
+        // now (32 MiB written per 1 GiB disk, 5 GB for a class of 150 while it starts) nor after the mount (MOUNT).
+        await run('mkfs.ext4', [
+          ...['-q', '-F', '-m', '10', '-b', '4096', '-L', disk.name.slice(-16)],
+          ...['-E', 'lazy_itable_init=1,lazy_journal_init=1', partial],
+        ]);
         await writeFile(this.meta(disk.name), JSON.stringify({ labels: disk.labels, bytes: disk.bytes }), {
           mode: 0o600,
         });
@@ -103,7 +111,7 @@ export class HostDisks {
     await mkdir(target, { recursive: true, mode: 0o700 });
     try {
       // nosuid, nodev: nothing a student writes there can become a setuid program or a device.
-      await run('mount', ['-o', 'loop,nosuid,nodev', image, target]);
+      await run('mount', ['-o', MOUNT, image, target]);
     } catch (error) {
       throw this.failed(`mount disk ${disk.name}`, error);
     }

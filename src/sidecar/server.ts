@@ -121,8 +121,6 @@ export function createServer(sidecar: Sidecar): http.Server {
       const nonce = newNonce();
       res.writeHead(200, {
         ...pageHeaders(nonce),
-        'content-type': 'text/html; charset=utf-8',
-        'cache-control': 'no-store',
         ...(who === 'student' && { 'set-cookie': keyCookie(keyCookieName(sidecar.config), sidecar.config.studentKey) }),
       });
       return res.end(renderPage(sidecar.config, sidecar.progress(), nonce));

@@ -91,8 +91,6 @@ export async function serveBoard(options: BoardServerOptions): Promise<{ server:
       const nonce = newNonce();
       res.writeHead(200, {
         ...pageHeaders(nonce),
-        'content-type': 'text/html; charset=utf-8',
-        'cache-control': 'no-store',
       });
       return res.end(boardPage(current, '/api/stream', nonce));
     }

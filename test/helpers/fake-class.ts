@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import net from 'node:net';
 import { applyDiff } from '../../src/core/apply.js';
 import { observe } from '../../src/core/class-up.js';
@@ -94,4 +95,14 @@ export function testContext(
     stderr: () => err.join(''),
     interrupt: () => controller.abort(new LabctlError(ExitCode.interrupted, 'Interrupted.')),
   };
+}
+
+/** Rejects with a LabctlError of this exit code, whose message matches. */
+export async function fails(work: Promise<unknown>, exitCode: number, message: RegExp): Promise<void> {
+  await assert.rejects(work, (error: unknown) => {
+    assert.ok(error instanceof LabctlError, String(error));
+    assert.equal(error.exitCode, exitCode, error.message);
+    assert.match(error.message, message);
+    return true;
+  });
 }

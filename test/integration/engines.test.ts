@@ -130,7 +130,10 @@ for (const engine of ENGINES) {
       }
       const status = await labctl(['status', '--class', CLASS]);
       assert.equal(status.code, 0, status.stderr);
-      assert.match(status.stdout, new RegExp(`${CLASS} +2 +127\\.0\\.0\\.1 +running +running +ok +ok +ok +ok +ok`));
+      assert.match(
+        status.stdout,
+        new RegExp(`${CLASS} +smtp-pop-imap +2 +127\\.0\\.0\\.1 +running +running +ok +ok +ok +ok +ok`),
+      );
     });
 
     it("takes the TD's SMTP session, and util12 reads the spool over ssh", async () => {

@@ -12,19 +12,9 @@ import { status } from '../../src/commands/status.js';
 import { up } from '../../src/commands/up.js';
 import { imageContexts } from '../../src/core/images.js';
 import { loadLab } from '../../src/core/lab.js';
-import { ExitCode, LabctlError } from '../../src/errors.js';
-import { BASE, fakeClass, testContext } from '../helpers/fake-class.js';
+import { ExitCode } from '../../src/errors.js';
+import { BASE, fails, fakeClass, testContext } from '../helpers/fake-class.js';
 import { FakeEngine } from '../helpers/fake-engine.js';
-
-/** Rejects with a LabctlError of this exit code, whose message matches. */
-async function fails(work: Promise<unknown>, exitCode: number, message: RegExp): Promise<void> {
-  await assert.rejects(work, (error: unknown) => {
-    assert.ok(error instanceof LabctlError, String(error));
-    assert.equal(error.exitCode, exitCode, error.message);
-    assert.match(error.message, message);
-    return true;
-  });
-}
 
 /**
  * The class commands through their Context: the fake engine holds a class as `up` makes it, the reporter keeps

@@ -11,17 +11,8 @@ import { logs } from '../../src/commands/logs.js';
 import { reset } from '../../src/commands/reset.js';
 import { diagnose, type HostFacts, type SwarmFacts } from '../../src/core/doctor.js';
 import { ExitCode, LabctlError } from '../../src/errors.js';
-import { fakeClass, testContext } from '../helpers/fake-class.js';
+import { fails, fakeClass, testContext } from '../helpers/fake-class.js';
 import { FakeEngine } from '../helpers/fake-engine.js';
-
-async function fails(work: Promise<unknown>, exitCode: number, message: RegExp): Promise<void> {
-  await assert.rejects(work, (error: unknown) => {
-    assert.ok(error instanceof LabctlError, String(error));
-    assert.equal(error.exitCode, exitCode, error.message);
-    assert.match(error.message, message);
-    return true;
-  });
-}
 
 const until = async (ok: () => boolean) => {
   while (!ok()) await new Promise((r) => setTimeout(r, 5));

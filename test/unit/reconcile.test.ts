@@ -288,11 +288,51 @@ describe('apply and rollback', () => {
       timeoutSeconds: 0.2,
       signal: new AbortController().signal,
       ready: (_s, deadline) => {
-        left.push(deadline - Date.now());
+        left.push(deadline() - Date.now());
         return Promise.resolve();
       },
     });
     assert.equal(left.length, 3);
     for (const ms of left) assert.ok(ms > 150, `a student had only ${ms} ms of its 200 left when it started`);
+  });
+
+  it('boots a few students at a time: none starts while that many are still waiting to answer', async () => {
+    const p = await plan({ students: 5 });
+    let booting = 0;
+    let most = 0;
+    await applyDiff(await diffOf(p), p, engine, {
+      concurrency: 1,
+      booting: 2,
+      timeoutSeconds: 5,
+      signal: new AbortController().signal,
+      ready: async () => {
+        most = Math.max(most, ++booting);
+        await new Promise((r) => setTimeout(r, 30));
+        booting--;
+      },
+    });
+    assert.equal(most, 2, 'two students at most between their start and their answer');
+    assert.equal(engine.containers.size, 10, 'and every student was started in the end');
+  });
+
+  it('a student started first is not given up on while classmates still start: the timeout runs from the last start', async () => {
+    const p = await plan({ students: 3 });
+    // One student at a time, 80 ms each: student 3 starts some 160 ms after student 1, a timeout of 100 ms.
+    engine.delayOn = (call) => (call.startsWith('create-container') ? 80 : 0);
+    const deadlines = new Map<number, () => number>();
+    let first = 0;
+    await applyDiff(await diffOf(p), p, engine, {
+      concurrency: 1,
+      timeoutSeconds: 0.1,
+      signal: new AbortController().signal,
+      ready: (s, deadline) => {
+        if (s.student === 1) first = deadline();
+        deadlines.set(s.student, deadline);
+        return Promise.resolve();
+      },
+    });
+    const last = deadlines.get(1)!();
+    assert.ok(last - first > 100, `student 1's deadline moved ${last - first} ms while students 2 and 3 started`);
+    assert.equal(last, deadlines.get(3)!(), 'every student now has the same end: 100 ms after the last start');
   });
 });
