@@ -58,13 +58,22 @@ export function forGreeting(service: string, banner: RegExp, goodbye?: string, s
           timeoutMs,
         );
         socket.setEncoding('utf8');
+        // Over TLS, goodbye is said as soon as the handshake is done, before the greeting: a try that times out
+        // after the handshake must not leave a session that closed without a command (what a student reading the
+        // server's certificate does, which a lab may credit). A server reads it after its greeting, as pipelining.
+        let saidGoodbye = false;
+        if (secure && goodbye)
+          socket.once('secureConnect', () => {
+            socket.write(goodbye);
+            saidGoodbye = true;
+          });
         socket.on('data', (chunk: string) => {
           data += chunk;
           const line = data.split(/\r?\n/)[0] ?? '';
           if (!data.includes('\n')) return;
           if (banner.test(line)) {
             done();
-            if (goodbye) socket.end(goodbye);
+            if (goodbye && !saidGoodbye) socket.end(goodbye);
             else socket.end();
             resolve(line);
           } else {

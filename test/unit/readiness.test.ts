@@ -94,4 +94,22 @@ describe('readiness of a port with implicit TLS (a lab such as smtp-tls)', () =>
     );
     await assert.rejects(probe('127.0.0.1', port, 'smtp', 500), /no smtp greeting/);
   });
+
+  it('says goodbye right after the handshake: a try that times out leaves no session closed without a command', async () => {
+    // A server slow to greet: the probe gives up, but the server has read its QUIT (a lab credits a session with
+    // no command: a student reading the certificate).
+    let heard = '';
+    const slow = tls.createServer({ key: server.key, cert: server.cert }, (socket) => {
+      socket.on('error', () => {});
+      socket.on('data', (d: Buffer) => (heard += d.toString()));
+    });
+    await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+    try {
+      const slowPort = (slow.address() as AddressInfo).port;
+      await assert.rejects(probe('127.0.0.1', slowPort, { protocol: 'smtp', tls: 'implicit' }, 500), /no smtp/);
+      assert.equal(heard, 'QUIT\r\n');
+    } finally {
+      slow.close();
+    }
+  });
 });
