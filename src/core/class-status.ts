@@ -37,7 +37,8 @@ export async function classStatus(
           student: s.student,
           address: s.address,
           containers,
-          services: {},
+          // In the lab's order (the columns of status), whatever order the probes answer in.
+          services: Object.fromEntries([...Object.keys(c.lab.services), 'web'].map((k) => [k, false])),
           ...(disk && { disk }),
         } as StudentStatus,
         s,
