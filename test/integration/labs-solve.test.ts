@@ -106,10 +106,12 @@ describe('every lab, side by side on one engine, proves itself with its solve sc
       }
       assert.deepEqual(doneIds(board, 1).sort(), all, `${summary(board, 1)}\n\nsolve said:\n${solved.stderr}`);
       // Student 2 did nothing: once their sidecar has read all there is, they still have nothing (the readiness
-      // probes of up and status reached their ports too, and earn nothing).
+      // probes of up and status reached their ports too, and earn nothing, not even a hint).
       await sidecarSettled(c.info.students[1]!.ports.web!);
       board = await classBoard(c.name);
       assert.deepEqual(doneIds(board, 2), [], summary(board, 2));
+      const hinted = board.students.find((s) => s.student === 2)!.exercises.filter((e) => e.hint);
+      assert.deepEqual(hinted, [], "nor a hint: labctl's probes are not near misses");
     });
 
     it(`${c.lab}: nothing for either student once their progress is reset`, async () => {
