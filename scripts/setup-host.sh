@@ -14,6 +14,10 @@ command -v dockerd >/dev/null || need+=(docker.io)
 command -v mmdebstrap >/dev/null || need+=(mmdebstrap)
 command -v curl >/dev/null || need+=(curl)
 command -v swaks >/dev/null || need+=(swaks)
+# Each lab's solve script (run by the tests) reads the student's card with jq; swaks speaks TLS with Net::SSLeay.
+command -v jq >/dev/null || need+=(jq)
+command -v openssl >/dev/null || need+=(openssl)
+perl -MNet::SSLeay -e 1 2>/dev/null || need+=(libnet-ssleay-perl)
 # The tests start a second dockerd on a bridge of their own, made with ip(8).
 command -v ip >/dev/null || need+=(iproute2)
 # Headless Chromium renders the printable cards and the class board in the tests.

@@ -75,7 +75,11 @@ program
     cfg?.students,
   )
   .addOption(classOption())
-  .option('--lab <file>', 'lab file (default: labs/smtp-pop-imap.yaml)', cfg?.lab)
+  .option(
+    '--lab <name|path>',
+    'a lab of labs/ by name (smtp-tls), or a lab folder or file (default: smtp-pop-imap)',
+    cfg?.lab,
+  )
   .option(
     '--base-port <port>',
     'shifts the port plan: student n uses base + n*100 + 25/10/43/22 (web 80)',
@@ -137,7 +141,7 @@ program
   .option('--students <n>', 'number of students', int('--students'))
   .option('--base-port <port>', 'base of the port plan', int('--base-port', 1024))
   .option('--host <address>', 'address students connect to')
-  .option('--lab <file>', 'lab file')
+  .option('--lab <name|path>', 'a lab of labs/ by name, or a lab folder or file')
   .addOption(new Option('--passwords <policy>', 'lab or random').choices(['lab', 'random']))
   .option('--output <file>', 'where to write it (default: $LABCTL_CONFIG or ./labctl.yaml)')
   .option('--force', 'replace an existing class file')
@@ -179,7 +183,7 @@ program
 
 program
   .command('handout')
-  .description("the TD's exercises for each student (in French), with their server, ports and accounts: HTML or PDF")
+  .description("the lab's exercises for each student (in French), with their server, ports and accounts: HTML or PDF")
   .addOption(classOption())
   .option('--student <n>', 'only this student', int('--student'))
   .addOption(
@@ -189,6 +193,10 @@ program
     ).choices(['html', 'pdf']),
   )
   .option('--output <file>', 'write to this file (a PDF needs one; HTML goes to stdout without it)')
+  .option('--lab <name|path>', "this lab's handout for a class not up yet (with --students, --base-port, --host)")
+  .option('--students <n>', 'with --lab: number of students', int('--students'), cfg?.students)
+  .option('--base-port <port>', 'with --lab: the port plan', int('--base-port', 1024), cfg?.basePort)
+  .option('--host <address>', 'with --lab: the address students connect to', cfg?.host)
   .action(async (o) => {
     const { handout } = await import('./commands/handout.js');
     await handout({ ...o, className: o.class, signal });
@@ -297,7 +305,7 @@ program
 program
   .command('build')
   .description('build the base, mail and sidecar images (up builds them when missing)')
-  .option('--lab <file>', 'lab file whose accounts go into the image')
+  .option('--lab <name|path>', 'the lab whose accounts go into the image')
   .option('--push <registry>', 'then push the mail and sidecar images to this registry (host[:port]), for Swarm nodes')
   .addOption(jsonOption())
   .action(async (o) => {
@@ -312,7 +320,7 @@ images
   .command('save')
   .description("write the lab's mail and sidecar images (built if missing) to one archive")
   .requiredOption('-o, --output <file>', 'archive to write (docker save format)')
-  .option('--lab <file>', 'lab file whose images to save', cfg?.lab)
+  .option('--lab <name|path>', 'the lab whose images to save', cfg?.lab)
   .addOption(jsonOption())
   .action(async (o) => {
     const { imagesSave } = await import('./commands/images.js');

@@ -101,15 +101,22 @@ sed -i "s/@POSTFIX_UID@/$(id -u postfix)/g" /etc/rsyslog.conf
 
 rsyslogd -iNONE
 /usr/sbin/authdaemond start &
+# The lab's own start hooks (its folder's server/etc/labctl/start.d/), as root, before the base's daemons: what the
+# lab adds (saslauthd, Courier's TLS ports) starts beside them.
+for hook in /etc/labctl/start.d/*.sh; do
+  [ -f "$hook" ] || continue
+  sh "$hook" || echo "labctl: the lab's start hook $hook failed (exit $?)" >&2
+done
 # Without its integrity checks (ownership of the queue and the configuration, checked when the image is
 # built, not changed since): they are 90% of Postfix's start, a quarter of a second of CPU per server.
 touch /var/spool/postfix/quick-start
 postfix start >/dev/null 2>&1 &
-/usr/sbin/imapd start &
-/usr/sbin/pop3d start &
+# Courier's plain IMAP and POP3 only where the lab has them (IMAPDSTART, POP3DSTART in their configuration).
+(. /etc/courier/imapd && [ "${IMAPDSTART:-YES}" = NO ] || exec /usr/sbin/imapd start) &
+(. /etc/courier/pop3d && [ "${POP3DSTART:-YES}" = NO ] || exec /usr/sbin/pop3d start) &
 /usr/sbin/sshd &
 wait
-echo "labctl: mail server up: smtp 25, pop3 110, imap 143, ssh 22"
+echo "labctl: mail server up: $(awk '{ printf "%s%s %s", sep, $1, $4; sep = ", " }' /etc/labctl/services 2>/dev/null)"
 
 # The archive is evidence for the sidecar, which reads each copy within a poll; after that it is only disk. It
 # is kept within its share of the student's disk and its age (/etc/labctl/limits): the oldest copies go first.

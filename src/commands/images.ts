@@ -50,9 +50,12 @@ export async function imagesLoad(
     throw usageError(`No archive at ${options.file}.`, 'Write one with `labctl images save -o FILE`.');
   }
   await ctx.engine.ping();
-  const tags = await ctx.reporter.task(`Loading ${options.file} into ${ctx.engine.where}`, () =>
-    ctx.engine.loadImages(createReadStream(options.file)),
-  );
+  // In a stable order: the engine reports them in the archive's, which Docker's save does not keep.
+  const tags = (
+    await ctx.reporter.task(`Loading ${options.file} into ${ctx.engine.where}`, () =>
+      ctx.engine.loadImages(createReadStream(options.file)),
+    )
+  ).sort();
   if (tags.length === 0)
     throw usageError(`${options.file} held no tagged image.`, 'Write it with `labctl images save -o FILE`.');
   ctx.reporter.result(`Loaded ${tags.join(', ')} into ${ctx.engine.where}.`, { images: tags });

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { classFilePath, writeClassFile, type ClassFile } from '../core/class-file.js';
-import { DEFAULT_LAB_FILE, loadLab } from '../core/lab.js';
+import { DEFAULT_LAB, loadLab } from '../core/lab.js';
 import { validateClassOptions } from '../core/plan.js';
 import { DEFAULT_BASE_PORT } from '../core/ports.js';
 import type { Reporter } from '../ui/reporter.js';
@@ -24,7 +24,7 @@ async function ask(options: InitOptions, reporter: Reporter): Promise<Omit<Class
     students: options.students ?? 19,
     basePort: options.basePort ?? DEFAULT_BASE_PORT,
     host: options.host ?? defaultHost(),
-    lab: options.lab ?? DEFAULT_LAB_FILE,
+    lab: options.lab ?? DEFAULT_LAB,
     passwords: options.passwords ?? ('lab' as const),
   };
   const positive = (v: unknown) => (Number.isInteger(Number(v)) && Number(v) > 0 ? true : 'a whole number above 0');
@@ -59,7 +59,13 @@ async function ask(options: InitOptions, reporter: Reporter): Promise<Omit<Class
       default: defaults.host,
       skip: options.host,
     },
-    { name: 'lab', type: 'input', message: 'Lab file:', default: defaults.lab, skip: options.lab },
+    {
+      name: 'lab',
+      type: 'input',
+      message: 'Lab (a name of labs/, or a path):',
+      default: defaults.lab,
+      skip: options.lab,
+    },
     {
       name: 'passwords',
       type: 'select',

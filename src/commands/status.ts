@@ -1,5 +1,5 @@
 import { DISK_NEAR_FULL, type DiskUse } from '../core/board-model.js';
-import { classStatus, ENDPOINTS, type StudentStatus } from '../core/class-status.js';
+import { classStatus, statusEndpoints, type StudentStatus } from '../core/class-status.js';
 import { formatBytes } from '../core/reconcile.js';
 import { table } from '../ui/tables.js';
 import { defaultContext, type Context, type RunOptions } from './context.js';
@@ -21,11 +21,13 @@ function diskCell(disk: DiskUse | undefined): string {
 export async function status(options: StatusOptions, ctx: Context = defaultContext(options)): Promise<StudentStatus[]> {
   await ctx.engine.ping();
   const result = await classStatus(ctx.engine, options.className);
+  // Every service of every class shown, in their labs' order, the page last; "-" where a class's lab has none.
+  const endpoints = statusEndpoints(result);
   const text =
     result.length === 0
       ? `No labctl class${options.className ? ` named ${options.className}` : ''} on this Docker engine.`
       : table(
-          ['class', 'lab', 'student', 'address', 'mail', 'sidecar', ...ENDPOINTS, 'disk'],
+          ['class', 'lab', 'student', 'address', 'mail', 'sidecar', ...endpoints, 'disk'],
           result.map((r) => [
             r.class,
             r.lab,
@@ -33,7 +35,7 @@ export async function status(options: StatusOptions, ctx: Context = defaultConte
             r.address,
             r.containers.mail ?? 'missing',
             r.containers.sidecar ?? 'missing',
-            ...ENDPOINTS.map((s) => (r.services[s] ? 'ok' : 'DOWN')),
+            ...endpoints.map((s) => (!(s in r.services) ? '-' : r.services[s] ? 'ok' : 'DOWN')),
             diskCell(r.disk),
           ]),
         );

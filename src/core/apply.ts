@@ -2,7 +2,7 @@ import pLimit from 'p-limit';
 import type { Engine, Replacement } from '../docker/engine.js';
 import { ExitCode, LabctlError, conflictError } from '../errors.js';
 import type { Plan, PlannedWorkload, StudentPlan } from './plan.js';
-import { waitUntilReady, type Deadline } from './readiness.js';
+import { waitUntilReady, type Deadline, type Greeting } from './readiness.js';
 import type { Diff, Step, StudentDiff } from './reconcile.js';
 
 /**
@@ -274,7 +274,7 @@ async function startStudent(
 
 const READY_POLL_MS = 250;
 
-/** Waits until every port of the student passes its wait strategy (core/readiness.ts: SMTP 220, POP3 +OK, IMAP * OK, SSH-, web /health). */
+/** Waits until every port of the student passes its wait strategy (core/readiness.ts: SMTP 220, POP3 +OK, IMAP * OK, SSH-, after TLS where the service speaks it; web /health). */
 async function waitReady(s: StudentPlan, plan: Plan, engine: Engine, deadline: Deadline, signal: AbortSignal) {
   for (const c of s.containers) {
     // Where the workload's ports answer: the node it is placed on, when the engine has several.
@@ -284,8 +284,13 @@ async function waitReady(s: StudentPlan, plan: Plan, engine: Engine, deadline: D
       // proxy and the kernel some CPU, which the servers starting beside it need more. SMTP answers last (Postfix
       // starts after rsyslog, Courier and sshd); once it does, the other ports are asked, and answer at once.
       const [first, ...rest] = [...c.ports].sort((a, b) => Number(b.service === 'smtp') - Number(a.service === 'smtp'));
-      if (first) await waitUntilReady(host, first.host, first.service, deadline, signal, READY_POLL_MS);
-      await Promise.all(rest.map((p) => waitUntilReady(host, p.host, p.service, deadline, signal)));
+      // A TLS port answers with the certificate the class's CA signed for this server, or not at all.
+      const greeting = (service: string): Greeting | string => {
+        const info = plan.lab.protocols[service];
+        return info ? { ...info, ...(plan.ca && { ca: plan.ca, servername: s.hostname }) } : service;
+      };
+      if (first) await waitUntilReady(host, first.host, greeting(first.service), deadline, signal, READY_POLL_MS);
+      await Promise.all(rest.map((p) => waitUntilReady(host, p.host, greeting(p.service), deadline, signal)));
     } catch (error) {
       if (signal.aborted) throw signal.reason;
       const logs = await engine.logs(c.name, 20).catch(() => '(no logs)');

@@ -46,7 +46,10 @@ export function readClassFile(file = classFilePath()): ClassFile | undefined {
       'Fix it, or write it again with `labctl init`.',
     );
   }
-  return { ...parsed.data, lab: path.resolve(path.dirname(file), parsed.data.lab) };
+  // A lab path is relative to the file; a lab's name (smtp-tls) is a lab of labs/.
+  const lab = parsed.data.lab;
+  const isPath = /[/\\]/.test(lab) || /\.ya?ml$/i.test(lab);
+  return { ...parsed.data, lab: isPath ? path.resolve(path.dirname(file), lab) : lab };
 }
 
 export function formatClassFile(data: ClassFile): string {

@@ -1,6 +1,11 @@
 import type { Engine } from '../docker/engine.js';
+import { pairFor, type Lab } from './lab.js';
 import { observeClass, type ObservedClass } from './observed-class.js';
+import { studentDomain } from './plan.js';
+import { studentPorts } from './ports.js';
 import type { PersonFields } from './roster.js';
+import { labServices, usesTls, type ServiceInfo } from './services.js';
+import { classCa } from './tls.js';
 
 export interface StudentInfo extends PersonFields {
   student: number;
@@ -18,6 +23,10 @@ export interface ClassInfo {
   class: string;
   lab: string;
   title: string;
+  /** The services of the lab's server, in its order (the cards list them). */
+  services?: ({ name: string } & ServiceInfo)[];
+  /** The class's certificate authority (PEM), when the lab's services speak TLS: `openssl s_client -CAfile` checks with it. */
+  ca?: string;
   students: StudentInfo[];
 }
 
@@ -27,6 +36,8 @@ export function infoOf(observed: ObservedClass): ClassInfo {
     class: observed.className,
     lab: observed.lab.name,
     title: observed.lab.title,
+    services: labServices(observed.lab),
+    ...(observed.token && usesTls(observed.lab) && { ca: classCa(observed.token, observed.className).cert }),
     students: observed.students
       .filter((s) => s.mail)
       .map((s) => ({
@@ -49,4 +60,29 @@ export function infoOf(observed: ObservedClass): ClassInfo {
 /** Everything a student needs to connect, read from the engine: no state file. */
 export async function classInfo(className: string, engine: Engine, student?: number): Promise<ClassInfo> {
   return infoOf(await observeClass(engine, className, student));
+}
+
+/**
+ * A class as `up` would make it, before it exists: what a handout needs of each student (host, domain, ports, the
+ * lab's accounts and passwords, the pair), without page addresses or the class's CA (both come from its token).
+ */
+export function plannedClassInfo(
+  lab: Lab,
+  options: { className: string; students: number; basePort: number; host: string; student?: number },
+): ClassInfo {
+  const students: StudentInfo[] = [];
+  for (let n = 1; n <= options.students; n++) {
+    if (options.student !== undefined && n !== options.student) continue;
+    students.push({
+      student: n,
+      host: options.host,
+      domain: studentDomain(options.className, n),
+      ports: studentPorts(lab, options.basePort, n),
+      accounts: lab.accounts,
+      pair: pairFor(lab, n),
+      state: 'planned',
+      page: null,
+    });
+  }
+  return { class: options.className, lab: lab.name, title: lab.title, services: labServices(lab), students };
 }

@@ -1,11 +1,7 @@
 import type { Engine } from '../docker/engine.js';
-import { probe } from './readiness.js';
+import { probe, type Greeting } from './readiness.js';
 import { diskUse, type DiskUse } from './board-model.js';
-import { SERVICES } from './lab.js';
 import { observeClasses } from './observed-class.js';
-import type { Endpoint } from './ports.js';
-
-export const ENDPOINTS: Endpoint[] = [...SERVICES, 'web'];
 
 export interface StudentStatus {
   class: string;
@@ -41,22 +37,26 @@ export async function classStatus(
           student: s.student,
           address: s.address,
           containers,
-          services: {},
+          // In the lab's order (the columns of status), whatever order the probes answer in.
+          services: Object.fromEntries([...Object.keys(c.lab.services), 'web'].map((k) => [k, false])),
           ...(disk && { disk }),
         } as StudentStatus,
         s,
+        lab: c.lab,
       };
     }),
   );
   await Promise.all(
-    rows.flatMap(({ row, s }) =>
-      ENDPOINTS.map(async (service) => {
+    rows.flatMap(({ row, s, lab }) =>
+      [...Object.keys(lab.services), 'web'].map(async (service) => {
         const up = (service === 'web' ? s.sidecar : s.mail)?.state === 'running';
         const port = s.ports[service];
+        // Each service as its lab speaks it (a TLS port: a handshake first), the page by its /health.
+        const greeting: Greeting = lab.protocols[service] ?? { protocol: 'web' };
         row.services[service] =
           up &&
           port !== undefined &&
-          (await probe(s.address, port, service, timeoutMs).then(
+          (await probe(s.address, port, greeting, timeoutMs).then(
             () => true,
             () => false,
           ));
@@ -64,4 +64,9 @@ export async function classStatus(
     ),
   );
   return rows.map(({ row }) => row);
+}
+
+/** Every service of the rows' labs, in their order, the page last: the columns of `labctl status`. */
+export function statusEndpoints(rows: StudentStatus[]): string[] {
+  return [...new Set(rows.flatMap((r) => Object.keys(r.services).filter((s) => s !== 'web'))), 'web'];
 }

@@ -131,8 +131,11 @@ export async function classUp(
   signal.throwIfAborted();
   const changing = diff.apply.length;
   if (changing > 0) {
+    const services = Object.values(plan.lab.protocols)
+      .map((p) => p.label)
+      .join(', ');
     await feedback.task(
-      `Starting ${changing} student${changing > 1 ? 's' : ''}' servers and waiting for SMTP 220, POP3 +OK, IMAP * OK, ssh`,
+      `Starting ${changing} student${changing > 1 ? 's' : ''}' servers and waiting for ${services} to answer`,
       (update) =>
         applyDiff(diff, plan, engine, {
           concurrency: concurrency(engine.parallelism),

@@ -1,12 +1,20 @@
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { packagePath } from '../paths.js';
-import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { ExitCode, LabctlError, usageError } from '../errors.js';
+import { compileRules } from './lab-rules/compile.js';
+import { SpecError, type EvidenceSpec, type ExerciseSpec } from './lab-rules/spec.js';
+import { handoutSchema, parseHandout, type HandoutText } from './lab-handout.js';
+import { serverFiles, serverTemplateSchema, type ServerTemplate } from './lab-server.js';
+import { parseYaml } from './lab-yaml.js';
 import { collisionText, portCollision } from './ports.js';
-import type { Service } from './services.js';
+import { PROTOCOLS, serviceInfo, TLS_MODES, type Service, type ServiceInfo } from './services.js';
 import { studentPassword } from './token.js';
+
+export { PROTOCOLS, serviceInfo, type Protocol, type Service, type ServiceInfo, type TlsMode } from './services.js';
+export { HANDOUT_VALUES, handoutSchema, parseHandout, type HandoutText } from './lab-handout.js';
+export { serverFiles, type ServerTemplate } from './lab-server.js';
 
 const userName = z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'a Unix user name such as util1');
 
@@ -33,6 +41,34 @@ const diskSize = z.union([z.string(), z.number()]).transform((value, ctx) => {
   return bytes;
 });
 
+/** Field paths and their conditions (checked in depth by lab-rules/compile.ts). */
+const conditions = z.record(z.string(), z.unknown());
+
+const rule = z
+  .object({
+    on: z.string(),
+    part: conditions.optional(),
+    where: conditions.optional(),
+    say: z.string().min(1),
+    at: z.string().optional(),
+  })
+  .strict();
+
+const linePattern = z
+  .object({
+    program: z.union([z.string(), z.array(z.string())]).optional(),
+    match: z.string().optional(),
+    like: z.string().optional(),
+    within: z.record(z.string(), z.string()).optional(),
+    where: conditions.optional(),
+    set: z.record(z.string(), z.string()).optional(),
+    uid: z.union([z.enum(['root', 'postfix']), z.array(z.enum(['root', 'postfix']))]).optional(),
+  })
+  .strict();
+
+const port = z.number().int().min(1).max(65535);
+const tls = z.enum(TLS_MODES).optional();
+
 export const labSchema = z
   .object({
     name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,40}$/, 'lower-case letters, digits and dashes'),
@@ -52,21 +88,61 @@ export const labSchema = z
      */
     disk: diskSize.default(DEFAULT_DISK_BYTES),
     services: z
-      .record(z.enum(['smtp', 'pop3', 'imap', 'ssh']), z.number().int().min(1).max(65535))
-      .refine((s) => ['smtp', 'pop3', 'imap', 'ssh'].every((k) => k in s), 'smtp, pop3, imap and ssh ports'),
+      .record(
+        z.string().regex(/^[a-z][a-z0-9-]{0,15}$/, 'a service name: lower-case letters, digits, dashes'),
+        z.union([
+          port,
+          z.object({ port, protocol: z.enum(PROTOCOLS).optional(), tls, label: z.string().min(1).optional() }).strict(),
+        ]),
+      )
+      .refine((s) => 'ssh' in s, 'an ssh service (students log in to read their mailboxes and the log)')
+      .refine((s) => !('web' in s), 'no service named web: that is the progress page'),
+    /** Debian packages the lab adds to the mail image. */
+    image: z
+      .object({ packages: z.array(z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/, 'a Debian package name')).default([]) })
+      .strict()
+      .default({ packages: [] }),
+    evidence: z
+      .object({
+        lines: z.record(z.string(), linePattern),
+        message: z
+          .object({
+            key: z.string(),
+            complete: z.array(z.string()).optional(),
+            sender: z.string().optional(),
+            untouched: z.object({ on: z.string(), where: conditions.optional() }).strict().optional(),
+            lists: z.record(z.string(), z.object({ on: z.string(), value: z.string() }).strict()).optional(),
+          })
+          .strict()
+          .optional(),
+        session: z.object({ key: z.string(), opens: z.string() }).strict().optional(),
+      })
+      .strict(),
     exercises: z
       .array(
-        z.object({
-          id: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'an id of lower-case letters, digits and dashes'),
-          title: z.string().min(1),
-        }),
+        z
+          .object({
+            id: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'an id of lower-case letters, digits and dashes'),
+            title: z.string().min(1),
+            credit: z.union([rule, z.array(rule).min(1)]),
+            hints: z.array(rule).optional(),
+          })
+          .strict(),
       )
-      .default([]),
+      .min(1),
   })
   .strict();
 
 export type LabFile = z.infer<typeof labSchema>;
-export { SERVICES, type Service } from './services.js';
+
+/**
+ * The lab as a class keeps it (its mail workload's label): the lab file's content, checked, with what its folder
+ * adds (the server's templates, the handout's text), so that a class never reads a folder that may have moved.
+ */
+export const storedLabSchema = labSchema
+  .extend({ server: z.array(serverTemplateSchema).default([]), handout: handoutSchema.optional() })
+  .strict();
+export type StoredLab = z.infer<typeof storedLabSchema>;
 
 export interface Account {
   user: string;
@@ -78,55 +154,95 @@ export interface Lab {
   title: string;
   /** Absolute path of the file the lab was read from. */
   file: string;
+  /** The lab's folder: what else it needs (templates, handout, solve) is there. */
+  dir: string;
   accounts: Account[];
   pairs: [string, string][];
   /** Bytes one student's server may write in all: the size of their disk. */
   disk: number;
+  /** Each service's container port, in the lab's order. */
   services: Record<Service, number>;
-  exercises: { id: string; title: string }[];
-  /** The lab file's content, checked: what `up` stores with the class. */
-  definition: LabFile;
+  /** How each service is spoken to. */
+  protocols: Record<Service, ServiceInfo>;
+  /** Debian packages the lab adds to the mail image. */
+  image: { packages: string[] };
+  /**
+   * What the lab adds to each server's configuration: the templates of its folder's server/ (see serverFiles), kept
+   * with the lab (in its label), so that a class never reads them from a folder that may have moved.
+   */
+  server: ServerTemplate[];
+  /** The French text of the lab's handout (its folder's handout.yaml), if it has one. */
+  handout?: HandoutText;
+  /** What the server saw that the exercises are credited on: line patterns and how a message is made. */
+  evidence: EvidenceSpec;
+  /** In order, each with its rules (credit, hints). */
+  exercises: ExerciseSpec[];
+  /** The lab file's content, checked, with its folder's server templates and handout: what `up` stores with the class. */
+  definition: StoredLab;
 }
 
-export const DEFAULT_LAB_FILE = packagePath('labs', 'smtp-pop-imap.yaml');
+/** The labs that come with labctl: labs/<name>/lab.yaml. */
+export const LABS_DIR = packagePath('labs');
+export const DEFAULT_LAB = 'smtp-pop-imap';
+export const DEFAULT_LAB_FILE = path.join(LABS_DIR, DEFAULT_LAB, 'lab.yaml');
 
-/** Reads and validates a lab file. Errors name the file, the field and what is expected. */
-export async function loadLab(file: string = DEFAULT_LAB_FILE): Promise<Lab> {
-  const abs = path.resolve(file);
+/**
+ * The lab file `--lab` names: a lab of labs/ by its name (smtp-tls), a lab's folder, or a lab file (a path: it has a
+ * slash or ends in .yaml).
+ */
+export async function labFile(ref: string = DEFAULT_LAB): Promise<string> {
+  const isPath = /[/\\]/.test(ref) || /\.ya?ml$/i.test(ref) || ref === '.' || ref === '..';
+  const abs = isPath ? path.resolve(ref) : path.join(LABS_DIR, ref, 'lab.yaml');
+  const info = await stat(abs).catch(() => undefined);
+  return info?.isDirectory() ? path.join(abs, 'lab.yaml') : abs;
+}
+
+/** Reads and validates a lab: `--lab NAME` (a lab of labs/) or `--lab PATH`. Errors name the file, the field and the line. */
+export async function loadLab(ref: string = DEFAULT_LAB): Promise<Lab> {
+  const abs = await labFile(ref);
   let text: string;
   try {
     text = await readFile(abs, 'utf8');
   } catch (error) {
+    const known = /[/\\]/.test(ref) || /\.ya?ml$/i.test(ref) ? '' : ` (labs here: ${await labNames()})`;
     throw usageError(
-      `cannot read lab file ${abs}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
-      'Check the --lab path.',
+      `cannot read lab file ${abs}: ${(error as NodeJS.ErrnoException).code ?? String(error)}${known}`,
+      'Check --lab: the name of a lab of labs/, or the path of a lab file or folder.',
     );
   }
-  return parseLab(text, abs);
+  // The lab's folder is the real one: labs/smtp-pop-imap.yaml is a link to smtp-pop-imap/lab.yaml.
+  const dir = path.dirname(await realpath(abs).catch(() => abs));
+  const lab = parseLab(text, abs, dir);
+  const handoutFile = path.join(dir, 'handout.yaml');
+  const handout = await readFile(handoutFile, 'utf8').catch(() => undefined);
+  return withFolder(
+    lab,
+    await serverFiles(dir),
+    handout === undefined ? undefined : parseHandout(handout, handoutFile, lab),
+  );
 }
 
-export function parseLab(text: string, file: string): Lab {
-  const doc = parseDocument(text);
-  if (doc.errors.length > 0) {
-    const first = doc.errors[0]!;
-    const where = first.linePos?.[0] ? ` (line ${first.linePos[0].line})` : '';
-    throw usageError(`${file}${where}: not valid YAML: ${first.message.split('\n')[0]}`);
-  }
-  const parsed = labSchema.safeParse(doc.toJS());
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((issue) => {
-      const field = issue.path.length > 0 ? issue.path.join('.') : '(top level)';
-      return `  ${field}: ${issue.message}`;
-    });
-    throw usageError(
-      `${file}: invalid lab file:\n${lines.join('\n')}`,
-      'Fix the fields above; see "Lab file format" in the README.',
-    );
-  }
-  return toLab(parsed.data, file);
+/** The names of the labs in labs/. */
+export async function labNames(): Promise<string> {
+  const entries = await readdir(LABS_DIR, { withFileTypes: true }).catch(() => []);
+  return entries
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort()
+    .join(', ');
 }
 
-function toLab(data: LabFile, file: string): Lab {
+export function parseLab(text: string, file: string, dir = path.dirname(file)): Lab {
+  return parseYaml(text, file, labSchema, (data) => toLab({ ...data, server: [] }, file, dir));
+}
+
+/** The lab with what its folder adds (its server's templates, its handout), which the class keeps with it. */
+function withFolder(lab: Lab, server: ServerTemplate[], handout: HandoutText | undefined): Lab {
+  const added = { server, ...(handout && { handout }) };
+  return { ...lab, ...added, definition: { ...lab.definition, ...added } };
+}
+
+function toLab(data: StoredLab, file: string, dir: string): Lab {
   const accounts = Array.from({ length: data.accounts.count }, (_, i) => ({
     user: `${data.accounts.prefix}${i + 1}`,
     password: data.accounts.password,
@@ -135,32 +251,45 @@ function toLab(data: LabFile, file: string): Lab {
   data.pairs.forEach((pair, i) => {
     pair.forEach((user, j) => {
       if (!known.has(user)) {
-        throw usageError(
-          `${file}: invalid lab file:\n  pairs.${i}.${j}: "${user}" is not one of the accounts ${accounts[0]!.user}..${accounts.at(-1)!.user}`,
+        throw new SpecError(
+          ['pairs', i, j],
+          `"${user}" is not one of the accounts ${accounts[0]!.user}..${accounts.at(-1)!.user}`,
         );
       }
     });
   });
-  const ids = new Set<string>();
-  data.exercises.forEach((exercise, i) => {
-    if (ids.has(exercise.id))
-      throw usageError(`${file}: invalid lab file:\n  exercises.${i}.id: "${exercise.id}" appears twice`);
-    ids.add(exercise.id);
-  });
-  const services = data.services as Record<Service, number>;
-  const collision = portCollision(services);
-  if (collision) {
-    throw usageError(`${file}: invalid lab file:\n  services.${collision.service}: ${collisionText(collision)}`);
+  const services: Record<Service, number> = {};
+  const protocols: Record<Service, ServiceInfo> = {};
+  for (const [name, declared] of Object.entries(data.services)) {
+    const spec = typeof declared === 'number' ? { port: declared } : declared;
+    const info = serviceInfo(name, spec);
+    if (!info) throw new SpecError(['services', name], `give its protocol (${PROTOCOLS.join(', ')})`);
+    if (name === 'ssh' && (info.protocol !== 'ssh' || info.tls !== 'none'))
+      throw new SpecError(['services', name], 'ssh is ssh, without TLS');
+    services[name] = spec.port;
+    protocols[name] = info;
   }
+  const collision = portCollision(services);
+  if (collision) throw new SpecError(['services', collision.service], collisionText(collision));
+  const evidence = data.evidence as EvidenceSpec;
+  const exercises = data.exercises as ExerciseSpec[];
+  // Every exercise has a rule that can credit it, over events the lab's evidence defines: checked here, once.
+  compileRules({ evidence, exercises });
   return {
     name: data.name,
     title: data.title,
     file,
+    dir,
     accounts,
     pairs: data.pairs,
     disk: data.disk,
     services,
-    exercises: data.exercises,
+    protocols,
+    image: data.image,
+    server: data.server,
+    ...(data.handout && { handout: data.handout }),
+    evidence,
+    exercises,
     definition: data,
   };
 }
@@ -184,28 +313,20 @@ export function labFromLabel(data: string | undefined, file: string | undefined)
   } catch {
     throw refuse('not JSON');
   }
-  const parsed = labSchema.safeParse(definitionOf(json));
+  const exercises = (json as { exercises?: unknown } | null)?.exercises;
+  if (Array.isArray(exercises) && exercises.some((e) => !(e as { credit?: unknown } | null)?.credit))
+    throw refuse("a class made by an older labctl, before labs held their exercises' rules");
+  const parsed = storedLabSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     throw refuse(`${issue.path.join('.') || 'the lab'}: ${issue.message}`);
   }
-  return toLab(parsed.data, where);
-}
-
-/** A class made before the lab's definition was stored kept the expanded lab (accounts as a list): its definition. */
-function definitionOf(json: unknown): unknown {
-  const old = json as { accounts?: unknown; file?: unknown } | null;
-  if (!old || !Array.isArray(old.accounts)) return json;
-  const accounts = old.accounts as { user: string; password: string }[];
-  const { file: _file, ...rest } = old as Record<string, unknown>;
-  return {
-    ...rest,
-    accounts: {
-      prefix: accounts[0]?.user.replace(/\d+$/, '') ?? '',
-      count: accounts.length,
-      password: accounts[0]?.password ?? '',
-    },
-  };
+  try {
+    return toLab(parsed.data, where, file === undefined ? '' : path.dirname(file));
+  } catch (error) {
+    if (error instanceof SpecError) throw refuse(`${error.path.join('.')}: ${error.message}`);
+    throw error;
+  }
 }
 
 export type PasswordPolicy = 'lab' | 'random';

@@ -2,7 +2,9 @@ import { gzipSync } from 'node:zlib';
 import tar from 'tar-stream';
 import type { Lab } from './lab.js';
 import { ARCHIVE, MAIL_SERVICE_LIMITS } from './limits.js';
-import { render } from './render.js';
+import { render, renderText } from './render.js';
+import { usesTls } from './services.js';
+import { classCa, serverCertificate } from './tls.js';
 
 /**
  * A student's mail server's configuration: the files rendered from templates/ for their server, and how they travel
@@ -21,21 +23,26 @@ export async function renderMailConfig(
   className: string,
   student: number,
   domain: string,
+  token = IMAGE_TOKEN,
 ): Promise<PlannedFile[]> {
   const disk = diskLimits(lab.disk);
+  const tls = usesTls(lab);
   const values = {
     className,
     student,
     hostname: `mail.${domain}`,
     domain,
     ports: lab.services,
+    services: lab.protocols,
+    /** Where the server's certificate, its key and the class's CA are, when the lab speaks TLS. */
+    tls: tls ? TLS_FILES : undefined,
     outsideTransport: 'error:5.7.1 labctl: mail to other domains stays in the lab (envoi hors du lab bloque)',
     limits: MAIL_SERVICE_LIMITS,
     disk,
     archive: ARCHIVE,
     accounts: lab.accounts,
   };
-  return [
+  const files: PlannedFile[] = [
     { path: 'etc/postfix/main.cf', content: await render('postfix/main.cf.ejs', values), mode: 0o644 },
     { path: 'etc/postfix/master.cf', content: await render('postfix/master.cf.ejs', values), mode: 0o644 },
     { path: 'etc/mailname', content: `${domain}\n`, mode: 0o644 },
@@ -56,7 +63,53 @@ export async function renderMailConfig(
       content: lab.accounts.map((a, i) => `${a.user} ${studentUid(student, i)}\n`).join(''),
       mode: 0o644,
     },
+    {
+      // Read by the entrypoint, which says what answers where.
+      path: 'etc/labctl/services',
+      content: Object.entries(lab.services)
+        .map(([name, port]) => `${name} ${lab.protocols[name]?.protocol} ${lab.protocols[name]?.tls} ${port}\n`)
+        .join(''),
+      mode: 0o644,
+    },
+    ...(tls ? tlsFiles(token, className, `mail.${domain}`) : []),
   ];
+  return withLabFiles(files, lab, values);
+}
+
+/** Signs nothing a student uses: the image's own default configuration, which each server's replaces. */
+const IMAGE_TOKEN = 'labctl-image-default';
+
+const TLS_DIR = 'etc/labctl/tls';
+/** The server's TLS files: its certificate and key (and both in one, as Courier wants them), and the class's CA. */
+export const TLS_FILES = {
+  ca: `/${TLS_DIR}/ca.pem`,
+  cert: `/${TLS_DIR}/server.pem`,
+  key: `/${TLS_DIR}/server.key`,
+  keyAndCert: `/${TLS_DIR}/server-key-cert.pem`,
+};
+
+function tlsFiles(token: string, className: string, hostname: string): PlannedFile[] {
+  const ca = classCa(token, className);
+  const server = serverCertificate(token, className, hostname);
+  return [
+    { path: `${TLS_DIR}/ca.pem`, content: ca.cert, mode: 0o644 },
+    { path: `${TLS_DIR}/server.pem`, content: server.cert, mode: 0o644 },
+    { path: `${TLS_DIR}/server.key`, content: server.key, mode: 0o600 },
+    { path: `${TLS_DIR}/server-key-cert.pem`, content: server.key + server.cert, mode: 0o600 },
+  ];
+}
+
+/** The lab's own server files (its folder's server/): each replaces the base's file, or (`+`) is added to its end. */
+function withLabFiles(files: PlannedFile[], lab: Lab, values: Record<string, unknown>): PlannedFile[] {
+  const out = [...files];
+  for (const t of lab.server ?? []) {
+    const content = renderText(`${lab.name}/server/${t.path}`, t.template, values);
+    const i = out.findIndex((f) => f.path === t.path);
+    if (i >= 0 && t.append) out[i] = { ...out[i]!, content: `${out[i]!.content.replace(/\n?$/, '\n')}${content}` };
+    else if (i >= 0) out[i] = { path: t.path, content, mode: t.mode };
+    else out.push({ path: t.path, content, mode: t.mode });
+  }
+  return out;
 }
 
 /**

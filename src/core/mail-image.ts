@@ -6,6 +6,8 @@ import type { ImageFile } from '../docker/engine.js';
 /** The files labctl renders into the mail image's build context: the accounts and their delivery. */
 export async function mailImageFiles(lab: Lab): Promise<ImageFile[]> {
   const files: ImageFile[] = [
+    // The Debian packages the lab adds (its own layer, after the base's, so that labs share the rest).
+    { path: 'packages', content: lab.image.packages.map((p) => `${p}\n`).join('') },
     {
       path: 'labctl/accounts.sh',
       content: await render('mail/accounts.sh.ejs', { lab: lab.name, accounts: lab.accounts }),

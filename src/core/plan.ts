@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Account, Lab, PasswordPolicy, Service } from './lab.js';
+import type { Account, Lab, PasswordPolicy, Service, ServiceInfo } from './lab.js';
 import { pairFor, studentAccounts } from './lab.js';
 import { LABEL, studentLabels } from './labels.js';
 import type { Endpoint, PortMap } from './ports.js';
@@ -13,13 +13,16 @@ import {
   WEB_OFFSET,
 } from './ports.js';
 import { adminKey, studentKey } from './token.js';
+import { classCa } from './tls.js';
+import { labServices, usesTls } from './services.js';
 import type { Card, SidecarLab } from './wire.js';
 import { usageError } from '../errors.js';
 import type { WorkloadLimits, WorkloadSecurity, DiskSpec } from '../docker/engine.js';
 import { MAIL_LIMITS, SIDECAR_LIMITS } from './limits.js';
 import { configEnv, renderMailConfig, type PlannedFile } from './mail-config.js';
 
-export { diskLimits, renderMailConfig, studentUid, type PlannedFile } from './mail-config.js';
+export { diskLimits, renderMailConfig, studentUid, TLS_FILES, type PlannedFile } from './mail-config.js';
+export { usesTls } from './services.js';
 
 export interface ClassOptions {
   className: string;
@@ -81,10 +84,12 @@ export interface StudentPlan {
 
 export interface Plan {
   className: string;
-  lab: { name: string; file: string; title: string };
+  lab: { name: string; file: string; title: string; protocols: Record<Service, ServiceInfo> };
   host: string;
   bind: string;
   basePort: number;
+  /** The class's CA (PEM), when the lab speaks TLS: `up` checks each server's certificate against it. */
+  ca?: string;
   students: StudentPlan[];
 }
 
@@ -128,10 +133,11 @@ export async function planClass(lab: Lab, options: ClassOptions): Promise<Plan> 
   for (let n = 1; n <= options.students; n++) students.push(await planStudent(lab, options, n));
   return {
     className: options.className,
-    lab: { name: lab.name, file: lab.file, title: lab.title },
+    lab: { name: lab.name, file: lab.file, title: lab.title, protocols: lab.protocols },
     host: options.host,
     bind: options.bind,
     basePort: options.basePort,
+    ...(usesTls(lab) && { ca: classCa(options.token, options.className).cert }),
     students,
   };
 }
@@ -146,7 +152,7 @@ async function planStudent(lab: Lab, options: ClassOptions, n: number): Promise<
   const hostname = `mail.${domain}`;
   const ports = studentPorts(lab, options.basePort, n);
   const accounts = studentAccounts(lab, options.passwords, options.token, n);
-  const files = await renderMailConfig(lab, className, n, domain);
+  const files = await renderMailConfig(lab, className, n, domain, options.token);
   if (options.passwords === 'random') {
     // The entrypoint gives the accounts these passwords (chpasswd) when the container starts.
     const lines = accounts.map((a) => `${a.user}:${a.password}\n`).join('');
@@ -187,10 +193,10 @@ async function planStudent(lab: Lab, options: ClassOptions, n: number): Promise<
     image: options.mailImage,
     hostname,
     labels: {},
-    ports: (Object.keys(lab.services) as Service[]).map((service) => ({
+    ports: Object.entries(lab.services).map(([service, container]) => ({
       service,
-      container: lab.services[service],
-      host: ports[service],
+      container,
+      host: ports[service]!,
     })),
     env: [await configEnv(files)],
     mounts: [
@@ -279,6 +285,8 @@ function planSidecar(
     passwords: Object.fromEntries(s.pair.map((u) => [u, s.accounts.find((a) => a.user === u)?.password ?? ''])),
     accounts: lab.accounts.length,
     users: lab.accounts.map((a) => a.user),
+    services: labServices(lab),
+    ...(usesTls(lab) && { ca: classCa(options.token, options.className).cert }),
     sshHost: resourceName(options.className, n, 'mail'),
   };
   const sidecar: PlannedWorkload = {
@@ -294,7 +302,7 @@ function planSidecar(
       { volume: s.progress, target: '/state' },
     ],
     env: [
-      `LABCTL_LAB=${JSON.stringify({ labName: lab.name, labTitle: lab.title, exercises: lab.exercises } satisfies SidecarLab)}`,
+      `LABCTL_LAB=${JSON.stringify({ labName: lab.name, labTitle: lab.title, exercises: lab.exercises, evidence: lab.evidence } satisfies SidecarLab)}`,
       `LABCTL_CARD=${JSON.stringify(card)}`,
       // Its own keys only: the class token stays on the host side (the label below, readable with Docker access).
       `LABCTL_ADMIN_KEY=${adminKey(options.token, n)}`,

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { SERVICES, type Service } from './services.js';
+import type { Service } from './services.js';
 
 /**
  * Every student owns a block of this many host ports. 100 (not 1000) so that a class of 150 fits on one address
@@ -12,8 +12,9 @@ export const DEFAULT_BASE_PORT = 10000;
 export const WEB_CONTAINER_PORT = 8080;
 export const WEB_OFFSET = 80;
 
-export type Endpoint = Service | 'web';
-export type PortMap = Record<Endpoint, number>;
+/** A service of the lab, or the progress page (web). */
+export type Endpoint = Service;
+export type PortMap = Record<Endpoint, number> & { web: number };
 
 /**
  * The port plan: student n's port for a service is base + n * 100 + (container port mod 100), and their progress
@@ -23,7 +24,7 @@ export type PortMap = Record<Endpoint, number>;
 export function studentPorts(lab: { services: Record<Service, number> }, basePort: number, student: number): PortMap {
   const block = basePort + student * PORT_BLOCK;
   const ports = {} as PortMap;
-  for (const service of SERVICES) ports[service] = block + (lab.services[service] % PORT_BLOCK);
+  for (const [service, port] of Object.entries(lab.services)) ports[service] = block + (port % PORT_BLOCK);
   ports.web = block + WEB_OFFSET;
   return ports;
 }
@@ -41,8 +42,7 @@ export function portCollision(
   services: Record<Service, number>,
 ): { service: Service; port: number; other: Endpoint; otherPort: number } | undefined {
   const offsets = new Map<number, [Endpoint, number]>([[WEB_OFFSET, ['web', WEB_CONTAINER_PORT]]]);
-  for (const service of SERVICES) {
-    const port = services[service];
+  for (const [service, port] of Object.entries(services)) {
     const taken = offsets.get(port % PORT_BLOCK);
     if (taken) return { service, port, other: taken[0], otherPort: taken[1] };
     offsets.set(port % PORT_BLOCK, [service, port]);

@@ -21,3 +21,15 @@ function compiled(name: string): Promise<ejs.TemplateFunction> {
 export async function render(name: string, values: Record<string, unknown>): Promise<string> {
   return (await compiled(name))(values);
 }
+
+const texts = new Map<string, ejs.TemplateFunction>();
+
+/** Renders a template given as text (a lab's own, kept with the lab); `name` says where it came from in errors. */
+export function renderText(name: string, template: string, values: Record<string, unknown>): string {
+  let compiled = texts.get(template);
+  if (!compiled) {
+    compiled = ejs.compile(template, { filename: name });
+    texts.set(template, compiled);
+  }
+  return compiled(values);
+}

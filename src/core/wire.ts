@@ -95,13 +95,45 @@ export const CardSchema = z.object({
   users: z.optional(z.array(z.string())),
   /** The student's mail server on their own network (its workload's name), where the page's terminal logs in. */
   sshHost: z.optional(z.string()),
+  /** The services of the lab, in its order, as the page lists them. */
+  services: z.optional(
+    // The protocols and TLS modes of core/services.ts (which this file may not import).
+    z.array(
+      z.object({
+        name: z.string(),
+        protocol: z.enum(['smtp', 'pop3', 'imap', 'ssh']),
+        tls: z.enum(['none', 'starttls', 'implicit']),
+        label: z.string(),
+      }),
+    ),
+  ),
+  /** The class's certificate authority (PEM), when the lab speaks TLS: the page offers it as /ca.pem. */
+  ca: z.optional(z.string()),
 });
 export type Card = z.infer<typeof CardSchema>;
 
-/** The lab, as the sidecar needs it (LABCTL_LAB). */
+/** A rule or a line pattern of a lab, kept whole here: the sidecar's compileRules (core/lab-rules) checks it in depth. */
+const LabRuleSchema = z.custom<object>((v) => typeof v === 'object' && v !== null && !Array.isArray(v));
+
+/**
+ * The lab, as the sidecar needs it (LABCTL_LAB): its exercises with the rules that credit them and their hints, and
+ * the evidence the rules read (core/lab-rules/spec.ts).
+ */
 export const SidecarLabSchema = z.object({
   labName: z.string(),
   labTitle: z.string(),
-  exercises: z.array(z.object({ id: z.string(), title: z.string() })),
+  exercises: z.array(
+    z.object({
+      id: z.string(),
+      title: z.string(),
+      credit: z.union([LabRuleSchema, z.array(LabRuleSchema)]),
+      hints: z.optional(z.array(LabRuleSchema)),
+    }),
+  ),
+  evidence: z.object({
+    lines: z.record(z.string(), LabRuleSchema),
+    message: z.optional(LabRuleSchema),
+    session: z.optional(LabRuleSchema),
+  }),
 });
 export type SidecarLab = z.infer<typeof SidecarLabSchema>;

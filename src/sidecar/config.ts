@@ -1,3 +1,4 @@
+import type { EvidenceSpec, ExerciseSpec } from '../core/lab-rules/spec.js';
 import { CardSchema, describeIssue, SidecarLabSchema, type Card } from '../core/wire.js';
 
 /** What labctl tells a sidecar, through its environment (src/core/wire.ts). */
@@ -7,7 +8,10 @@ export interface SidecarConfig {
   card: SidecarCard;
   labName: string;
   labTitle: string;
-  exercises: { id: string; title: string }[];
+  /** The lab's exercises, in order, with the rules that credit them and their hints. */
+  exercises: ExerciseSpec[];
+  /** What the rules read: the lab's line patterns, and how a message is made. */
+  evidence: EvidenceSpec;
   /** labctl's key for this sidecar (Bearer): progress and reset. Not the class token, which stays on the host. */
   adminKey: string;
   studentKey: string;
@@ -56,7 +60,9 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): SidecarConf
     card,
     labName: lab.labName,
     labTitle: lab.labTitle,
-    exercises: lab.exercises,
+    // Their shape in depth is compileRules' to check (the sidecar compiles them when it starts).
+    exercises: lab.exercises as unknown as ExerciseSpec[],
+    evidence: lab.evidence as unknown as EvidenceSpec,
     adminKey: required(env, 'LABCTL_ADMIN_KEY'),
     studentKey: required(env, 'LABCTL_STUDENT_KEY'),
     verifyLog: env.LABCTL_VERIFY_LOG ?? '/evidence/log/verify.log',

@@ -1,4 +1,5 @@
 import { escapeHtml } from '../core/html.js';
+import { caFileName, shownServices } from '../core/services.js';
 import type { SidecarConfig } from './config.js';
 import type { Progress } from './sidecar.js';
 import { terminalSection } from './terminal-page.js';
@@ -11,7 +12,6 @@ import { terminalSection } from './terminal-page.js';
 export function renderPage(config: SidecarConfig, progress: Progress, nonce = ''): string {
   const scriptTag = nonce ? `<script nonce="${escapeHtml(nonce)}">` : '<script>';
   const c = config.card;
-  const p = c.ports;
   const [first, second] = c.pair;
   const rows = progress.exercises
     .map(
@@ -35,6 +35,7 @@ ${scriptTag}if (location.search || location.hash) history.replaceState(null, '',
  li.done .mark{color:#1a7f37;font-weight:bold} li.todo .mark{color:#999}
  .evidence{font-size:.85em;color:#555;margin-left:1.6rem} #score{font-weight:bold}
  .hint{font-size:.85em;color:#8a4b00;margin-left:1.6rem}
+ .pem{font-size:.7em;line-height:1.1}
  .problem{border:1px solid #b42318;color:#b42318;border-radius:6px;padding:.5rem 1rem}
 </style></head><body>
 <h1>Étudiant ${c.student} — ${escapeHtml(progress.title)}</h1>
@@ -44,12 +45,17 @@ ${scriptTag}if (location.search || location.hash) history.replaceState(null, '',
  et <code>${escapeHtml(second)}</code> (mot de passe <code>${escapeHtml(c.passwords?.[second] ?? c.password)}</code>)
  (les comptes util1 à util${c.accounts} existent tous sur votre serveur)</p>
 <table>
-<tr><td>SMTP</td><td><code>telnet ${escapeHtml(c.host)} ${p.smtp}</code></td></tr>
-<tr><td>POP3</td><td><code>telnet ${escapeHtml(c.host)} ${p.pop3}</code></td></tr>
-<tr><td>IMAP</td><td><code>telnet ${escapeHtml(c.host)} ${p.imap}</code></td></tr>
-<tr><td>SSH</td><td><code>ssh -p ${p.ssh} ${escapeHtml(first)}@${escapeHtml(c.host)}</code></td></tr>
+${shownServices(c, c.className, c.services)
+  .map((x) => `<tr><td>${escapeHtml(x.label)}</td><td><code>${escapeHtml(x.command)}</code></td></tr>`)
+  .join('\n')}
 </table>
 <p>Boîte mbox : <code>/var/spool/mail/${escapeHtml(first)}</code> · journal : <code>/var/log/mail.log</code></p>
+${
+  c.ca
+    ? `<p>Autorité de certification de la classe : <a href="/ca.pem" download="${escapeHtml(caFileName(c.className))}">${escapeHtml(caFileName(c.className))}</a> (<code>-CAfile ${escapeHtml(caFileName(c.className))}</code>)</p>
+<pre class="pem">${escapeHtml(c.ca.trimEnd())}</pre>`
+    : ''
+}
 </div>
 <p id="problem" class="problem"${progress.problem === undefined ? ' hidden' : ''}>Votre progression n'est pas enregistrée en ce moment : ce qui s'affiche ici serait perdu au redémarrage du suivi. Prévenez l'enseignant.</p>
 <h2>Exercices réalisés : <span id="score">${progress.done} / ${progress.total}</span></h2>

@@ -55,18 +55,41 @@ export function parseLogLine(line: string, now: Clock = systemClock): LogEvent |
  */
 export function parseVerifyLine(line: string, trustedUids: ReadonlySet<number> = TRUSTED_UIDS): LogEvent | undefined {
   try {
-    const raw = line.replace(/\r?\n$/, '');
-    const m = VERIFY.exec(raw);
-    if (!m) return undefined;
-    const uid = Number(m[2]);
-    const pid = Number(m[3]);
-    if (!trustedUids.has(uid)) return undefined;
-    const date = new Date(m[1] ?? '');
-    if (Number.isNaN(date.getTime())) return undefined;
-    return parseSource(m[4] ?? '', { time: date.toISOString(), raw, uid, pid });
+    const v = readVerifyLine(line, trustedUids);
+    return v && parseSource(v.source, { time: v.time, raw: v.raw, uid: v.uid, pid: v.pid });
   } catch {
     return undefined;
   }
+}
+
+/** A line of the verification log from a trusted sender: when rsyslog received it, who sent it, and what it says. */
+export interface VerifyLine {
+  time: string;
+  raw: string;
+  uid: number;
+  pid: number;
+  /** "<hostname> <syslogtag><message>", as the sender wrote it. */
+  source: string;
+  host: string;
+  /** The tag's program (postfix/smtpd, pop3d); the pid in the tag is what the sender claimed. */
+  program: string;
+  message: string;
+}
+
+/** Reads a line of the trusted verification log (see VERIFY); undefined for any other shape or an untrusted uid. */
+export function readVerifyLine(line: string, trustedUids: ReadonlySet<number> = TRUSTED_UIDS): VerifyLine | undefined {
+  const raw = line.replace(/\r?\n$/, '');
+  const m = VERIFY.exec(raw);
+  if (!m) return undefined;
+  const uid = Number(m[2]);
+  const pid = Number(m[3]);
+  if (!trustedUids.has(uid)) return undefined;
+  const date = new Date(m[1] ?? '');
+  if (Number.isNaN(date.getTime())) return undefined;
+  const source = m[4] ?? '';
+  const s = /^(\S+) ([^\s:[\]]+)(?:\[\d+\])?: (.*)$/.exec(source);
+  if (!s) return undefined;
+  return { time: date.toISOString(), raw, uid, pid, source, host: s[1]!, program: s[2]!, message: s[3]! };
 }
 
 function parseSource(rest: string, base: Base): LogEvent | undefined {

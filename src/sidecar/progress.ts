@@ -2,7 +2,7 @@ import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import * as z from 'zod/mini';
 import { describeIssue } from '../core/wire.js';
-import type { Result } from './checks.js';
+import type { Result } from './verifier.js';
 
 export interface Credit {
   at: string | null;

@@ -101,7 +101,10 @@ export function createServer(sidecar: Sidecar): http.Server {
     if (req.method !== 'GET') return answer.error(res, 405, { error: 'method not allowed' });
     if (sidecar.config.terminal && isTerminalAsset(url.pathname))
       return void serveTerminalAsset(url.pathname, res, () => answer.error(res, 404, { error: 'not found' }));
-    if (!['/', '/api/progress', '/api/stream'].includes(url.pathname))
+    if (
+      !['/', '/api/progress', '/api/stream', '/ca.pem'].includes(url.pathname) ||
+      (url.pathname === '/ca.pem' && !sidecar.config.card.ca)
+    )
       return answer.error(res, 404, { error: 'not found' });
     if (who === 'none') {
       return url.pathname === '/'
@@ -123,6 +126,7 @@ export function createServer(sidecar: Sidecar): http.Server {
       return res.end(renderPage(sidecar.config, sidecar.progress(), nonce));
     }
     if (url.pathname === '/api/progress') return answer.progress(res, sidecar.progress());
+    if (url.pathname === '/ca.pem') return send(res, 200, 'application/x-pem-file', sidecar.config.card.ca!);
     res.writeHead(200, {
       ...plainHeaders(),
       'content-type': 'text/event-stream',

@@ -1,8 +1,10 @@
 import { EventEmitter } from 'node:events';
 import type { Progress } from '../core/wire.js';
-import { Verifier, type VerifierStats } from './checks.js';
+import { compileRules, type CompiledLab } from '../core/lab-rules/compile.js';
 import type { SidecarConfig } from './config.js';
-import { parseVerifyLine, type Clock } from './parse-log.js';
+import { eventsOfLine, type LabEvent } from './lines.js';
+import type { Clock } from './parse-log.js';
+import { LabVerifier, type VerifierStats } from './verifier.js';
 import { ProgressStore } from './progress.js';
 import { ArchiveScanner, LogTail, type ArchiveCursor, type ArchiveStats, type LogCursor } from './sources.js';
 
@@ -34,9 +36,11 @@ interface Cursor {
 
 /** Watches one student's mail server and keeps their credits; emits 'change' when one is earned. */
 export class Sidecar extends EventEmitter {
-  private readonly log: LogTail;
+  private readonly log: LogTail<LabEvent>;
   private readonly archive: ArchiveScanner;
-  private readonly verifier: Verifier;
+  private readonly verifier: LabVerifier;
+  /** The lab's evidence and exercises, as the rules read them. */
+  readonly lab: CompiledLab;
   private readonly now: Clock;
   private readonly startedAt: number;
   private lastPoll: number | undefined;
@@ -55,10 +59,14 @@ export class Sidecar extends EventEmitter {
     this.now = options.now ?? (() => new Date());
     this.startedAt = this.now().getTime();
     const trusted = new Set(config.trustedUids);
-    this.log = new LogTail(config.verifyLog, (line) => parseVerifyLine(line, trusted));
+    this.lab = compileRules({ evidence: config.evidence, exercises: config.exercises });
+    const ctx = { cardDomain: config.card.domain, accounts: new Set(config.card.users ?? []) };
+    this.log = new LogTail(config.verifyLog, (line) => eventsOfLine(line, this.lab, ctx, trusted));
     this.archive = new ArchiveScanner(config.archiveDir, options.maxFilesPerPoll);
     this.store = new ProgressStore(config.stateFile, this.now);
-    this.verifier = new Verifier({
+    this.verifier = new LabVerifier({
+      lab: this.lab,
+      trustedUids: trusted,
       cardDomain: config.card.domain,
       accounts: config.card.users ?? [],
       exercises: config.exercises.map((e) => e.id),

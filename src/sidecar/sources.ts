@@ -2,9 +2,7 @@ import { closeSync, constants, fstatSync, lstatSync, openSync, opendirSync, read
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import path from 'node:path';
-import type { LogEvent } from './events.js';
 import { MimeScanner, type MessageFacts } from './message.js';
-import { parseVerifyLine } from './parse-log.js';
 
 /** Where the log reader stands: the file (inode) and the byte after the last whole line read. */
 export interface LogCursor {
@@ -25,7 +23,7 @@ function warn(text: string): void {
  * maxBytes a call. It keeps the file open, so lines written to a rotated file before the switch are still
  * read; a new inode at the path, or a truncated file, is read from its start.
  */
-export class LogTail {
+export class LogTail<T> {
   private handle: FileHandle | undefined;
   private inode = -1;
   private offset = 0;
@@ -35,7 +33,8 @@ export class LogTail {
 
   constructor(
     private readonly file: string,
-    private readonly parse: (line: string) => LogEvent | undefined = (line) => parseVerifyLine(line),
+    /** The events of a line (none for a line it does not believe). */
+    private readonly parse: (line: string) => readonly T[],
     private readonly maxBytes = 4 * CHUNK,
   ) {}
 
@@ -56,7 +55,7 @@ export class LogTail {
   }
 
   /** Hands each event of the new whole lines to `onEvent`; returns how many there were. */
-  async read(onEvent: (event: LogEvent) => void): Promise<number> {
+  async read(onEvent: (event: T) => void): Promise<number> {
     const events = { count: 0, onEvent };
     let budget = this.maxBytes;
     for (;;) {
@@ -103,7 +102,7 @@ export class LogTail {
   }
 
   /** Reads whole lines from the offset; returns the bytes consumed. */
-  private async drain(events: { count: number; onEvent: (event: LogEvent) => void }, budget: number): Promise<number> {
+  private async drain(events: { count: number; onEvent: (event: T) => void }, budget: number): Promise<number> {
     let used = 0;
     while (used < budget && this.handle) {
       const { bytesRead } = await this.handle.read(this.buffer, 0, CHUNK, this.offset);
@@ -113,8 +112,7 @@ export class LogTail {
       for (let nl = chunk.indexOf(10); nl >= 0; nl = chunk.indexOf(10, start)) {
         if (this.skipping) this.skipping = false;
         else if (nl - start <= MAX_LINE) {
-          const event = this.parse(chunk.toString('utf8', start, nl));
-          if (event) {
+          for (const event of this.parse(chunk.toString('utf8', start, nl))) {
             events.count++;
             events.onEvent(event);
           }

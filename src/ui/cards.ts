@@ -1,4 +1,5 @@
 import type { ClassInfo, StudentInfo } from '../core/class-model.js';
+import { caFileName, shownServices } from '../core/services.js';
 
 /** The student's connection card, in French like the TD. */
 export function studentCard(info: ClassInfo, s: StudentInfo): string {
@@ -8,7 +9,8 @@ export function studentCard(info: ClassInfo, s: StudentInfo): string {
     password(first) === password(second)
       ? `Vos comptes : ${first} et ${second}   mot de passe : ${password(first)}`
       : `Vos comptes : ${first} (mot de passe ${password(first)}) et ${second} (mot de passe ${password(second)})`;
-  const p = s.ports;
+  const services = shownServices(s, info.class, info.services);
+  const width = Math.max(4, ...services.map((x) => x.label.length)) + 2;
   const rule = '─'.repeat(64);
   return [
     rule,
@@ -18,14 +20,18 @@ export function studentCard(info: ClassInfo, s: StudentInfo): string {
     accounts,
     `  (les comptes util1 à util${s.accounts.length} existent tous sur votre serveur)`,
     '',
-    `  SMTP  port ${p.smtp}   telnet ${s.host} ${p.smtp}`,
-    `  POP3  port ${p.pop3}   telnet ${s.host} ${p.pop3}`,
-    `  IMAP  port ${p.imap}   telnet ${s.host} ${p.imap}`,
-    `  SSH   port ${p.ssh}   ssh -p ${p.ssh} ${first}@${s.host}`,
+    ...services.map((x) => `  ${x.label.padEnd(width)}port ${x.port ?? '?'}   ${x.command}`),
     '',
     `Adresses : ${first}@${s.domain}, ${second}@${s.domain}`,
     `Boîte mbox : /var/spool/mail/${first}   Journal : /var/log/mail.log`,
     ...(s.page ? [`Votre progression : ${s.page}`] : []),
+    ...(info.ca
+      ? [
+          '',
+          `Autorité de certification de la classe (à enregistrer dans ${caFileName(info.class)}) :`,
+          info.ca.trimEnd(),
+        ]
+      : []),
     '',
   ].join('\n');
 }

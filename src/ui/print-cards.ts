@@ -1,5 +1,6 @@
 import { escapeHtml } from '../core/html.js';
 import type { ClassInfo, StudentInfo } from '../core/class-model.js';
+import { caFileName, shownServices, type ShownService } from '../core/services.js';
 
 /** The page-break marker between Markdown cards: survives Markdown → HTML → print. */
 export const MD_PAGE_BREAK = '<div style="page-break-after: always"></div>';
@@ -9,18 +10,17 @@ export interface CardModel {
   title: string;
   host: string;
   domain: string;
-  ports: { smtp: string; pop3: string; imap: string; ssh: string };
+  /** Each service and its port, in the lab's order. */
+  ports: { label: string; value: string }[];
   accounts: { user: string; password: string; address: string }[];
   commands: { label: string; command: string }[];
-  smtp: string[];
-  imap: string[];
+  /** The TD's SMTP and IMAP dialogues, where the lab has plain SMTP and IMAP. */
+  smtp?: string[];
+  imap?: string[];
   client: { label: string; value: string }[];
   page: string | null;
-}
-
-function portOf(s: StudentInfo, name: string): string {
-  const p = s.ports[name];
-  return p === undefined ? '?' : String(p);
+  /** The class's CA (PEM) and the file name the commands give it. */
+  ca?: { file: string; pem: string };
 }
 
 /** The student's two accounts as a table (the card's and the handout's). */
@@ -44,15 +44,17 @@ export function rowsHtml(items: { label: string; value: string }[], mono = false
     .join('\n');
 }
 
-/** The four ports a student types, as the card and the handout show them. */
+/** The ports a student types, as the card and the handout show them. */
 export function portsTable(ports: CardModel['ports']): string {
-  const rows = [
-    { label: 'SMTP', value: ports.smtp },
-    { label: 'POP3', value: ports.pop3 },
-    { label: 'IMAP', value: ports.imap },
-    { label: 'SSH', value: ports.ssh },
-  ];
-  return `<table class="ports">\n${rowsHtml(rows, true)}\n</table>`;
+  return `<table class="ports">\n${rowsHtml(ports, true)}\n</table>`;
+}
+
+/** The class's CA as the card and the handout show it: the file to save, and its PEM. */
+export function caHtml(ca: CardModel['ca']): string {
+  if (!ca) return '';
+  const e = escapeHtml;
+  return `<div class="ca"><p><strong>Autorité de certification de la classe</strong> : enregistrez ce texte dans <span class="mono">${e(ca.file)}</span> (<code>-CAfile ${e(ca.file)}</code> vérifie alors le certificat du serveur).</p>
+<pre class="pem">${e(ca.pem.trimEnd())}</pre></div>`;
 }
 
 /** The student's progress page: a link when it is a web address, else text; `after` is HTML added to the line. */
@@ -68,7 +70,7 @@ export function pageHtml(page: string | null, after = ''): string {
 export function cardModel(info: ClassInfo, s: StudentInfo): CardModel {
   const [first, second] = s.pair;
   const passwordOf = (user: string) => s.accounts.find((a) => a.user === user)?.password ?? '';
-  const ports = { smtp: portOf(s, 'smtp'), pop3: portOf(s, 'pop3'), imap: portOf(s, 'imap'), ssh: portOf(s, 'ssh') };
+  const services = shownServices(s, info.class, info.services);
   const accounts = [first, second].map((user) => ({
     user,
     password: passwordOf(user),
@@ -76,50 +78,65 @@ export function cardModel(info: ClassInfo, s: StudentInfo): CardModel {
   }));
   const firstPassword = accounts[0]?.password ?? '';
   const secondPassword = accounts[1]?.password ?? '';
+  const port = (x: ShownService | undefined) => (x?.port === undefined ? '?' : String(x.port));
+  const plain = (protocol: string) => services.find((x) => x.protocol === protocol && x.tls === 'none');
+  const smtp = plain('smtp');
+  const imap = plain('imap');
+  // A mail client reads with TLS where the lab has it, and sends through the port that wants a login.
+  const incoming = (protocol: string) =>
+    services.find((x) => x.protocol === protocol && x.tls !== 'none') ?? plain(protocol);
+  const outgoing = services.find((x) => x.protocol === 'smtp' && x.tls === 'starttls') ?? smtp;
+  const [pop3In, imapIn] = [incoming('pop3'), incoming('imap')];
+  const tls = [pop3In, imapIn, outgoing].some((x) => x && x.tls !== 'none');
   return {
     title: `Étudiant ${s.student}${s.name ? ` · ${s.name}` : ''} · classe ${info.class}`,
     host: s.host,
     domain: s.domain,
-    ports,
+    ports: services.map((x) => ({ label: x.label, value: port(x) })),
     accounts,
-    commands: [
-      { label: 'SMTP', command: `telnet ${s.host} ${ports.smtp}` },
-      { label: 'POP3', command: `telnet ${s.host} ${ports.pop3}` },
-      { label: 'IMAP', command: `telnet ${s.host} ${ports.imap}` },
-      { label: 'SSH', command: `ssh -p ${ports.ssh} ${first}@${s.host}` },
-    ],
-    smtp: [
-      `telnet ${s.host} ${ports.smtp}`,
-      `HELO poste${s.student}`,
-      `MAIL FROM: <${first}@${s.domain}>`,
-      `RCPT TO: <${second}@${s.domain}>`,
-      'DATA',
-      'Subject: Bonjour',
-      '',
-      'Mon premier message.',
-      '.',
-      'QUIT',
-    ],
-    imap: [
-      `telnet ${s.host} ${ports.imap}`,
-      `a LOGIN ${first} ${firstPassword}`,
-      'a SELECT INBOX',
-      'a FETCH 1 BODY[TEXT]',
-      'a LOGOUT',
-    ],
+    commands: services.map((x) => ({ label: x.label, command: x.command })),
+    ...(smtp && {
+      smtp: [
+        `telnet ${s.host} ${port(smtp)}`,
+        `HELO poste${s.student}`,
+        `MAIL FROM: <${first}@${s.domain}>`,
+        `RCPT TO: <${second}@${s.domain}>`,
+        'DATA',
+        'Subject: Bonjour',
+        '',
+        'Mon premier message.',
+        '.',
+        'QUIT',
+      ],
+    }),
+    ...(imap && {
+      imap: [
+        `telnet ${s.host} ${port(imap)}`,
+        `a LOGIN ${first} ${firstPassword}`,
+        'a SELECT INBOX',
+        'a FETCH 1 BODY[TEXT]',
+        'a LOGOUT',
+      ],
+    }),
     client: [
-      { label: 'Serveur entrant POP3', value: `${s.host}, port ${ports.pop3}` },
-      { label: 'ou serveur entrant IMAP', value: `${s.host}, port ${ports.imap}` },
-      { label: 'Serveur sortant SMTP', value: `${s.host}, port ${ports.smtp}` },
+      ...(pop3In ? [{ label: `Serveur entrant ${pop3In.label}`, value: `${s.host}, port ${port(pop3In)}` }] : []),
+      ...(imapIn ? [{ label: `ou serveur entrant ${imapIn.label}`, value: `${s.host}, port ${port(imapIn)}` }] : []),
+      ...(outgoing ? [{ label: `Serveur sortant ${outgoing.label}`, value: `${s.host}, port ${port(outgoing)}` }] : []),
       { label: 'Identifiant', value: `${first} (ou ${second})` },
       {
         label: 'Mot de passe',
         value:
           firstPassword === secondPassword ? firstPassword : `${firstPassword} (pour ${second} : ${secondPassword})`,
       },
-      { label: 'Sécurité', value: 'aucune : pas de chiffrement (ni SSL/TLS ni STARTTLS), mot de passe normal' },
+      {
+        label: 'Sécurité',
+        value: tls
+          ? `SSL/TLS en réception, STARTTLS en envoi, mot de passe normal ; le certificat est signé par l’autorité de la classe (${caFileName(info.class)}, à importer dans le client)`
+          : 'aucune : pas de chiffrement (ni SSL/TLS ni STARTTLS), mot de passe normal',
+      },
     ],
     page: s.page,
+    ...(info.ca && { ca: { file: caFileName(info.class), pem: info.ca } }),
   };
 }
 
@@ -157,12 +174,33 @@ pre { margin: 0; padding: 1.5mm 2.5mm; background: #f6f6f6; border: 0.2mm solid 
 .commands td:first-child { width: 14mm; font-weight: 600; }
 .client th { width: 52mm; }
 .note { color: #444; font-size: 9pt; margin: 1mm 0 0; }
+.pem { font-size: 7pt; line-height: 1.15; }
 .page { margin-top: 4mm; padding: 2mm 3mm; border: 0.3mm dashed #666; overflow-wrap: anywhere; }
 @media print {
   body { background: #fff; }
   .card { width: auto; margin: 0; border: none; border-radius: 0; padding: 0; }
 }
 `;
+
+/** The TD's two example dialogues, side by side, where the lab has them. */
+function dialoguesHtml(m: CardModel): string {
+  const e = escapeHtml;
+  const boxes = [
+    m.smtp &&
+      `<div>
+<h2>Exemple : envoyer un message (SMTP)</h2>
+<pre class="smtp">${e(m.smtp.join('\n'))}</pre>
+<p class="note">Une ligne avec un seul point termine le message.</p>
+</div>`,
+    m.imap &&
+      `<div>
+<h2>Exemple : lire en IMAP</h2>
+<pre class="imap">${e(m.imap.join('\n'))}</pre>
+<p class="note">« a » est l’identifiant de commande, à répéter devant chaque commande.</p>
+</div>`,
+  ].filter(Boolean);
+  return boxes.length === 0 ? '' : `<div class="grid">\n${boxes.join('\n')}\n</div>`;
+}
 
 function htmlCard(info: ClassInfo, s: StudentInfo): string {
   const m = cardModel(info, s);
@@ -184,18 +222,7 @@ ${accountsTable(m.accounts)}
 <table class="commands">
 ${m.commands.map((c) => `<tr><td>${e(c.label)}</td><td><code>${e(c.command)}</code></td></tr>`).join('\n')}
 </table>
-<div class="grid">
-<div>
-<h2>Exemple : envoyer un message (SMTP)</h2>
-<pre class="smtp">${e(m.smtp.join('\n'))}</pre>
-<p class="note">Une ligne avec un seul point termine le message.</p>
-</div>
-<div>
-<h2>Exemple : lire en IMAP</h2>
-<pre class="imap">${e(m.imap.join('\n'))}</pre>
-<p class="note">« a » est l’identifiant de commande, à répéter devant chaque commande.</p>
-</div>
-</div>
+${[dialoguesHtml(m), caHtml(m.ca)].filter(Boolean).join('\n')}
 <h2>Client de messagerie graphique</h2>
 <table class="client">
 ${rowsHtml(m.client)}
@@ -266,10 +293,7 @@ function mdCard(info: ClassInfo, s: StudentInfo): string {
     '',
     '| Service | Port |',
     '| --- | --- |',
-    `| SMTP | ${mdCell(m.ports.smtp)} |`,
-    `| POP3 | ${mdCell(m.ports.pop3)} |`,
-    `| IMAP | ${mdCell(m.ports.imap)} |`,
-    `| SSH | ${mdCell(m.ports.ssh)} |`,
+    ...m.ports.map((p) => `| ${t(p.label)} | ${mdCell(p.value)} |`),
     '',
     '## Vos deux comptes',
     '',
@@ -281,18 +305,36 @@ function mdCard(info: ClassInfo, s: StudentInfo): string {
     '',
     ...m.commands.map((c) => `- **${t(c.label)}** : ${mdCode(c.command)}`),
     '',
-    '## Exemple : envoyer un message (SMTP)',
-    '',
-    mdBlock(m.smtp),
-    '',
-    'Une ligne avec un seul point termine le message.',
-    '',
-    '## Exemple : lire en IMAP',
-    '',
-    mdBlock(m.imap),
-    '',
-    '« a » est l’identifiant de commande, à répéter devant chaque commande.',
-    '',
+    ...(m.smtp
+      ? [
+          '## Exemple : envoyer un message (SMTP)',
+          '',
+          mdBlock(m.smtp),
+          '',
+          'Une ligne avec un seul point termine le message.',
+          '',
+        ]
+      : []),
+    ...(m.imap
+      ? [
+          '## Exemple : lire en IMAP',
+          '',
+          mdBlock(m.imap),
+          '',
+          '« a » est l’identifiant de commande, à répéter devant chaque commande.',
+          '',
+        ]
+      : []),
+    ...(m.ca
+      ? [
+          '## Autorité de certification de la classe',
+          '',
+          `Enregistrez ce texte dans ${mdCode(m.ca.file)} :`,
+          '',
+          mdBlock(m.ca.pem.trimEnd().split('\n')),
+          '',
+        ]
+      : []),
     '## Client de messagerie graphique',
     '',
     ...m.client.map((c) => `- **${t(c.label)}** : ${t(c.value)}`),

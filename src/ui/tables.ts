@@ -15,18 +15,12 @@ export function table(header: string[], rows: (string | number)[][]): string {
     .join('\n');
 }
 
+/** The students and their ports: one column per service of the lab, in its order. */
 export function studentTable(students: StudentInfo[]): string {
+  const services = [...new Set(students.flatMap((s) => Object.keys(s.ports).filter((k) => k !== 'web')))];
   return table(
-    ['student', 'domain', 'smtp', 'pop3', 'imap', 'ssh', 'accounts'],
-    students.map((s) => [
-      s.student,
-      s.domain,
-      s.ports.smtp ?? '',
-      s.ports.pop3 ?? '',
-      s.ports.imap ?? '',
-      s.ports.ssh ?? '',
-      s.pair.join('/'),
-    ]),
+    ['student', 'domain', ...services, 'accounts'],
+    students.map((s) => [s.student, s.domain, ...services.map((k) => s.ports[k] ?? ''), s.pair.join('/')]),
   );
 }
 

@@ -42,9 +42,10 @@ export const BASE = await quietBasePort();
 /** A class as `up` makes it, on the fake engine: every label written by the plan, every workload running. */
 export async function fakeClass(
   engine: FakeEngine,
-  options: Partial<ClassOptions> & { students: number },
+  options: Partial<ClassOptions> & { students: number; lab?: string },
 ): Promise<Plan> {
-  const lab = await loadLab();
+  const { lab: labName, ...classOptions } = options;
+  const lab = await loadLab(labName);
   // The images `up` would use: a later `up` of the class finds nothing to replace.
   const images = await imageContexts(lab);
   const plan = await planClass(lab, {
@@ -56,7 +57,7 @@ export async function fakeClass(
     sidecarImage: images.sidecar.tag,
     token: TOKEN,
     passwords: 'lab',
-    ...options,
+    ...classOptions,
   });
   const diff = reconcile(plan, await observe(engine, plan.className));
   const signal = new AbortController().signal;

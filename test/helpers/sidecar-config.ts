@@ -1,5 +1,11 @@
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { DEFAULT_LAB_FILE, parseLab } from '../../src/core/lab.js';
 import type { SidecarConfig } from '../../src/sidecar/config.js';
+
+/** The default lab, whose rules the sidecars of these tests run. */
+const td = parseLab(readFileSync(DEFAULT_LAB_FILE, 'utf8'), DEFAULT_LAB_FILE);
+const exercise = (id: string) => ({ ...(td.exercises.find((e) => e.id === id) ?? { id, credit: [] }), title: id });
 
 /** A sidecar of student 1 of class td1 whose evidence lives under `dir` (log/verify.log, archive/). */
 export function makeConfig(
@@ -22,7 +28,8 @@ export function makeConfig(
     },
     labName: 'smtp-pop-imap',
     labTitle: 'TD',
-    exercises: exercises.map((id) => ({ id, title: id })),
+    exercises: exercises.map(exercise),
+    evidence: td.evidence,
     ...keys,
     verifyLog: path.join(dir, 'log/verify.log'),
     archiveDir: path.join(dir, 'archive'),

@@ -174,7 +174,7 @@ describe('labctl handout on a real class', { timeout: 600_000 }, () => {
   it('its dialogues and commands, typed as written, do every exercise of the TD', async () => {
     const lab = await loadLab();
     const me = info.students[0]!;
-    const handout = studentHandout(info, me, lab.exercises);
+    const handout = studentHandout(info, me, lab);
     const password = (user: string) => me.accounts.find((a) => a.user === user)!.password;
     for (const x of handout.exercises)
       for (const step of x.steps)

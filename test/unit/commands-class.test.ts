@@ -83,6 +83,29 @@ describe('commands on a class, through their context', () => {
     assert.match(text.stdout(), /^cc +smtp-pop-imap +2 +127\.0\.0\.1 +running +exited +DOWN/m);
   });
 
+  it('status of every class: each class with its lab, the services in the labs\' order, "-" where a lab has none', async () => {
+    await fakeClass(engine, { className: 'tl', students: 1, lab: 'smtp-tls', basePort: BASE + 1000 });
+    const t = testContext(engine);
+    const rows = await status({}, t.ctx);
+    assert.deepEqual(
+      rows.map((r) => [r.class, r.lab, Object.keys(r.services).join(' ')]),
+      [
+        ['cc', 'smtp-pop-imap', 'smtp pop3 imap ssh web'],
+        ['cc', 'smtp-pop-imap', 'smtp pop3 imap ssh web'],
+        ['tl', 'smtp-tls', 'smtp submission smtps imaps pop3s ssh web'],
+      ],
+    );
+    const [header, ...lines] = t.stdout().trimEnd().split('\n');
+    assert.match(
+      header!,
+      /^class +lab +student +address +mail +sidecar +smtp +pop3 +imap +ssh +submission +smtps +imaps +pop3s +web +disk$/,
+    );
+    assert.match(
+      lines[2]!,
+      /^tl +smtp-tls +1 +[\d.]+ +running +running +DOWN +- +- +DOWN +DOWN +DOWN +DOWN +DOWN +DOWN +-$/,
+    );
+  });
+
   it('check marks a student whose sidecar is down, and the others still show', async () => {
     engine.containers.get('labctl-cc-s02-sidecar')!.state = 'exited';
     const t = testContext(engine, { json: true });

@@ -37,7 +37,7 @@ describe('the handout printed by Chromium', { timeout: 5 * 60_000 }, () => {
 
   it('prints one section per student, each from a new page with its own ports', async () => {
     const file = join(dir, 'enonce.pdf');
-    await writeFile(file, await printPdf(handoutHtml(fixture, lab.exercises), CHROMIUM));
+    await writeFile(file, await printPdf(handoutHtml(fixture, lab), CHROMIUM));
     const pages = await pdfPages(file);
     const sections = sectionsByStudent(pages);
     assert.deepEqual(
@@ -91,7 +91,7 @@ describe('the handout printed by Chromium', { timeout: 5 * 60_000 }, () => {
       ...fixture,
       students: [{ ...fixture.students[0]!, host: '<img src=x onerror=alert(1)>' }, fixture.students[1]!],
     };
-    await writeFile(file, handoutHtml(hostile, lab.exercises));
+    await writeFile(file, handoutHtml(hostile, lab));
     let dialogs = 0;
     page.on('dialog', (d) => {
       dialogs++;

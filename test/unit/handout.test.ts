@@ -52,7 +52,7 @@ function typedMessage(lines: string[]): string {
 
 describe('handout model', () => {
   it("fills each exercise with the student's own host, ports, domain and accounts", () => {
-    const h = studentHandout(fixture, fixture.students[1]!, lab.exercises);
+    const h = studentHandout(fixture, fixture.students[1]!, lab);
     assert.deepEqual(
       h.exercises.map((x) => [x.id, x.title]),
       lab.exercises.map((x) => [x.id, x.title]),
@@ -87,14 +87,16 @@ describe('handout model', () => {
   });
 
   it('gives an exercise the lab file names but the handout does not know its title and a plain instruction', () => {
-    const h = studentHandout(fixture, fixture.students[0]!, [{ id: 'dns-mx', title: 'Trouver le MX du domaine' }]);
+    const h = studentHandout(fixture, fixture.students[0]!, {
+      exercises: [{ id: 'dns-mx', title: 'Trouver le MX du domaine' }],
+    });
     assert.equal(h.exercises.length, 1);
     assert.equal(h.exercises[0]!.title, 'Trouver le MX du domaine');
     assert.deepEqual(h.exercises[0]!.steps, []);
   });
 
   it("types messages the sidecar's own MIME scanner credits", async () => {
-    const h = studentHandout(fixture, fixture.students[0]!, lab.exercises);
+    const h = studentHandout(fixture, fixture.students[0]!, lab);
     const subject = await parseMessage(typedMessage(dialogue(h, 'smtp-subject')));
     assert.equal(subject.subject, 'Compte rendu du TD');
 
@@ -121,7 +123,7 @@ describe('handout model', () => {
   });
 
   it('names an outside sender for the spoofing exercise and an outside recipient for the refused one', () => {
-    const h = studentHandout(fixture, fixture.students[0]!, lab.exercises);
+    const h = studentHandout(fixture, fixture.students[0]!, lab);
     const spoof = dialogue(h, 'smtp-spoofed-sender').find((l) => l.startsWith('MAIL FROM:'))!;
     assert.match(spoof, /^MAIL FROM: [^@\s]+@[a-z-]+\.fr$/);
     assert.ok(!spoof.includes('td1.test'));
@@ -132,7 +134,7 @@ describe('handout model', () => {
 });
 
 describe('handout HTML', () => {
-  const html = handoutHtml(fixture, lab.exercises);
+  const html = handoutHtml(fixture, lab);
   const [one, two] = sections(html);
 
   it('has one section per student, each with its own ports and none of the classmate’s', () => {
@@ -176,7 +178,10 @@ describe('handout HTML', () => {
         }),
       ],
     };
-    const out = handoutHtml(hostile, [{ id: 'x"><i>', title: '<u>titre</u>' }, ...lab.exercises]);
+    const out = handoutHtml(hostile, {
+      ...lab,
+      exercises: [{ id: 'x"><i>', title: '<u>titre</u>' }, ...lab.exercises],
+    });
     assert.doesNotMatch(out, /<script>|<img|<b>|<u>|<i>|x"><|'><b/);
     assert.ok(out.includes('&lt;script&gt;alert(1)&lt;/script&gt;'));
     assert.ok(out.includes('PASS a&amp;b&lt;c&gt;&quot;d'));

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { loadLab, pairFor, parseLab } from '../../src/core/lab.js';
+import path from 'node:path';
+import { DEFAULT_LAB_FILE, LABS_DIR, loadLab, pairFor, parseLab } from '../../src/core/lab.js';
 import { LabctlError } from '../../src/errors.js';
 
 const VALID = `
@@ -9,7 +10,15 @@ title: Mini
 accounts: { prefix: util, count: 3, password: secret }
 pairs: [[util1, util2]]
 services: { smtp: 25, pop3: 110, imap: 143, ssh: 22 }
-exercises: [{ id: smtp-simple, title: Envoyer }]
+evidence:
+  lines:
+    pop3-login:
+      program: pop3d
+      match: "LOGIN, user={user:value}, ip=[{ip:ip}]{_:rest}"
+exercises:
+  - id: pop-login
+    title: Se connecter
+    credit: { on: pop3-login, say: "{user} connecté" }
 `;
 
 function invalid(text: string): string {
@@ -48,8 +57,25 @@ describe('lab file', () => {
     assert.match(message, /accounts\.count: /);
   });
 
-  it('names a missing service', () => {
-    assert.match(invalid(VALID.replace('ssh: 22', '')), /services\.ssh: Invalid input: expected number/);
+  it('names a missing service, and a service whose protocol it cannot guess', () => {
+    assert.match(invalid(VALID.replace(', ssh: 22', '')), /services: an ssh service/);
+    assert.match(
+      invalid(VALID.replace('ssh: 22', 'ssh: 22, submission: 587')),
+      /services\.submission: give its protocol/,
+    );
+    const lab = parseLab(
+      VALID.replace(
+        'ssh: 22',
+        'ssh: 22, submission: { port: 587, protocol: smtp, tls: starttls }, imaps: { port: 993, protocol: imap, tls: implicit }',
+      ),
+      '/labs/ok.yaml',
+    );
+    assert.deepEqual(lab.protocols.submission, { protocol: 'smtp', tls: 'starttls', label: 'SMTP (STARTTLS)' });
+    assert.deepEqual(lab.protocols.imaps, { protocol: 'imap', tls: 'implicit', label: 'IMAPS' });
+    assert.match(
+      invalid(VALID.replace('ssh: 22', 'ssh: 22, pop3s: { port: 1110, protocol: pop3, tls: implicit }')),
+      /services\.pop3s: port 1110 maps to the same host port as pop3/,
+    );
   });
 
   it('refuses a pair that names an unknown account', () => {
@@ -77,13 +103,54 @@ describe('lab file', () => {
   it('refuses unknown fields and duplicate exercise ids', () => {
     assert.match(invalid(`${VALID}colour: blue\n`), /Unrecognized key.*colour/i);
     assert.match(
-      invalid(
-        VALID.replace(
-          'exercises: [{ id: smtp-simple, title: Envoyer }]',
-          'exercises: [{ id: a, title: x }, { id: a, title: y }]',
-        ),
-      ),
-      /exercises\.1\.id: "a" appears twice/,
+      invalid(`${VALID}  - id: pop-login\n    title: Encore\n    credit: { on: pop3-login, say: "{user}" }\n`),
+      /exercises\.1\.id: "pop-login" appears twice \(line 16\)/,
+    );
+  });
+
+  it('refuses an exercise that nothing can credit, naming the field and its line', () => {
+    // Today's trap: an id with no rule loaded, and could never be credited.
+    assert.match(
+      invalid(VALID.replace('    credit: { on: pop3-login, say: "{user} connecté" }\n', '')),
+      /exercises\.0\.credit: Invalid input/,
+    );
+    assert.match(
+      invalid(VALID.replace('on: pop3-login,', 'on: pop-login,')),
+      /exercises\.0\.credit\.on: no event "pop-login" \(pop3-login, message\) \(line 15\)/,
+    );
+    assert.match(
+      invalid(VALID.replace('say: "{user} connecté"', 'say: "{usr} connecté"')),
+      /exercises\.0\.credit\.say: the event "pop3-login" has no field "usr" \(it has time, uid, pid, host, program, daemon, user, ip\) \(line 15\)/,
+    );
+    assert.match(
+      invalid(VALID.replace('say: "{user} connecté" }', 'say: "{user}", where: { user: { is: inside-ish } } }')),
+      /exercises\.0\.credit\.where\.user\.is: "inside-ish" is not a class/,
+    );
+  });
+
+  it('refuses a line template it cannot read, and a sender the kernel does not vouch for', () => {
+    assert.match(
+      invalid(VALID.replace('{user:value}', '{user:email}')),
+      /evidence\.lines\.pop3-login\.match: "email" is not a type .* \(line 11\)/,
+    );
+    assert.match(invalid(VALID.replace('{_:rest}"', '{?{_:rest}"')), /a "\{\?" is not closed/);
+    assert.match(
+      invalid(VALID.replace('program: pop3d', 'program: pop3d\n      uid: student')),
+      /evidence\.lines\.pop3-login\.uid: Invalid/,
+    );
+  });
+
+  it('finds a lab by its name, its folder or its file; labs/smtp-pop-imap.yaml is the TD still', async () => {
+    for (const ref of ['smtp-pop-imap', path.join(LABS_DIR, 'smtp-pop-imap'), DEFAULT_LAB_FILE]) {
+      const lab = await loadLab(ref);
+      assert.equal(lab.name, 'smtp-pop-imap');
+      assert.equal(lab.dir, path.join(LABS_DIR, 'smtp-pop-imap'));
+    }
+    const old = await loadLab(path.join(LABS_DIR, 'smtp-pop-imap.yaml'));
+    assert.equal(old.dir, path.join(LABS_DIR, 'smtp-pop-imap'), 'the old path is a link into the folder');
+    await assert.rejects(
+      loadLab('no-such-lab'),
+      /cannot read lab file .*no-such-lab\/lab\.yaml: ENOENT \(labs here: .*smtp-pop-imap/,
     );
   });
 

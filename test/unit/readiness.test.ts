@@ -2,8 +2,10 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
+import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { probe, waitUntilReady } from '../../src/core/readiness.js';
+import { classCa, serverCertificate } from '../../src/core/tls.js';
 
 /** A server that greets each client with `greeting`; it emits `goodbye` with what the client said before leaving. */
 async function greeter(greeting: string) {
@@ -56,5 +58,58 @@ describe('readiness: each port waits for what a student would see', () => {
       waitUntilReady('127.0.0.1', wrong.port, 'pop3', Date.now() + 300, undefined, 50),
       /unexpected pop3 greeting/,
     );
+  });
+});
+
+describe('readiness of a port with implicit TLS (a lab such as smtp-tls)', () => {
+  const ca = classCa('token', 'tx');
+  const server = serverCertificate('token', 'tx', 'mail.s01.tx.test');
+  let smtps: tls.Server;
+  let port: number;
+  before(async () => {
+    smtps = tls.createServer({ key: server.key, cert: server.cert }, (socket) => {
+      socket.on('error', () => {});
+      socket.on('data', () => socket.end());
+      socket.write('220 mail.s01.tx.test ESMTP Postfix\r\n');
+    });
+    await new Promise<void>((resolve) => smtps.listen(0, '127.0.0.1', resolve));
+    port = (smtps.address() as AddressInfo).port;
+  });
+  after(() => smtps.close());
+
+  it('is ready at the banner after a handshake with the certificate the class’s CA signed for this server', async () => {
+    const greeting = { protocol: 'smtp', tls: 'implicit', ca: ca.cert, servername: 'mail.s01.tx.test' } as const;
+    assert.equal(await probe('127.0.0.1', port, greeting), '220 mail.s01.tx.test ESMTP Postfix');
+  });
+
+  it('is not ready with a classmate’s server name, another class’s CA, or without TLS', async () => {
+    await assert.rejects(
+      probe('127.0.0.1', port, { protocol: 'smtp', tls: 'implicit', ca: ca.cert, servername: 'mail.s02.tx.test' }),
+      /mail\.s02\.tx\.test/,
+    );
+    const other = classCa('another-token', 'tx').cert;
+    await assert.rejects(
+      probe('127.0.0.1', port, { protocol: 'smtp', tls: 'implicit', ca: other, servername: 'mail.s01.tx.test' }),
+      /certificate/,
+    );
+    await assert.rejects(probe('127.0.0.1', port, 'smtp', 500), /no smtp greeting/);
+  });
+
+  it('says goodbye right after the handshake: a try that times out leaves no session closed without a command', async () => {
+    // A server slow to greet: the probe gives up, but the server has read its QUIT (a lab credits a session with
+    // no command: a student reading the certificate).
+    let heard = '';
+    const slow = tls.createServer({ key: server.key, cert: server.cert }, (socket) => {
+      socket.on('error', () => {});
+      socket.on('data', (d: Buffer) => (heard += d.toString()));
+    });
+    await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+    try {
+      const slowPort = (slow.address() as AddressInfo).port;
+      await assert.rejects(probe('127.0.0.1', slowPort, { protocol: 'smtp', tls: 'implicit' }, 500), /no smtp/);
+      assert.equal(heard, 'QUIT\r\n');
+    } finally {
+      slow.close();
+    }
   });
 });

@@ -423,7 +423,12 @@ describe('the bundled sidecar, with the heap flags of its image', () => {
     const child = spawn(process.execPath, [...(await imageNodeFlags()), bundle.pathname], {
       env: {
         PATH: process.env.PATH,
-        LABCTL_LAB: JSON.stringify({ labName: config.labName, labTitle: config.labTitle, exercises: config.exercises }),
+        LABCTL_LAB: JSON.stringify({
+          labName: config.labName,
+          labTitle: config.labTitle,
+          exercises: config.exercises,
+          evidence: config.evidence,
+        }),
         LABCTL_CARD: JSON.stringify(config.card),
         LABCTL_ADMIN_KEY: 't',
         LABCTL_STUDENT_KEY: 'k',
