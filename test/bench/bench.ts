@@ -5,6 +5,7 @@
  * afterwards, or the engine's own), for the same students; --engines swarm times only that and the local up/down.
  */
 import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import pLimit from 'p-limit';
 import { promisify } from 'node:util';
@@ -107,6 +108,9 @@ async function readPath() {
   await cleanClass(CLASS);
   const base = await freeBasePort(students);
   const upTime = await timed(() => labctlUp(base));
+  // The class at rest, as the read path finds it: after a minute to settle, the host's CPU over 30 s.
+  await new Promise((r) => setTimeout(r, 60_000));
+  const idle = await hostBusy(30_000);
   const times = new Map<string, number[]>();
   const traces = new Map<string, string>();
   const commands: [string, string[]][] = [
@@ -141,11 +145,29 @@ async function readPath() {
     await labctlDown();
   }
   console.log(`labctl benchmark, the read path: ${students} students (up took ${seconds(upTime)}), the bare CLI`);
+  console.log(
+    `the class at rest: the host's CPU ${(idle.busyCores * 100).toFixed(0)}% of one core busy (${idle.cores} cores), ` +
+      `${((idle.busyCores * 1000) / students).toFixed(1)} CPU-ms/s a student`,
+  );
   for (const [name, ms] of times)
     console.log(
       `${name.padEnd(22)} median ${seconds(median(ms)).padStart(8)}   (runs: ${ms.map((x) => (x / 1000).toFixed(2)).join(', ')})`,
     );
   for (const [name, trace] of traces) console.log(`where ${name}'s time went (last run):\n${trace}`);
+}
+
+/** How busy the host's CPUs were over `ms` (from /proc/stat): cores' worth of time not idle. */
+async function hostBusy(ms: number): Promise<{ busyCores: number; cores: number }> {
+  const sample = async () => {
+    const cpu = (await readFile('/proc/stat', 'utf8')).split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    return { total: cpu.reduce((a, b) => a + b, 0), idle: (cpu[3] ?? 0) + (cpu[4] ?? 0) };
+  };
+  const cores = (await readFile('/proc/stat', 'utf8')).split('\n').filter((l) => /^cpu\d/.test(l)).length;
+  const a = await sample();
+  await new Promise((r) => setTimeout(r, ms));
+  const b = await sample();
+  const busy = 1 - (b.idle - a.idle) / (b.total - a.total);
+  return { busyCores: busy * cores, cores };
 }
 
 /**
