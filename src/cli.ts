@@ -26,7 +26,19 @@ function readClassFileLater(): ClassFile | undefined {
 }
 
 /** Commands whose defaults come from the class file. */
-const CLASS_FILE_COMMANDS = new Set(['up', 'down', 'info', 'handout', 'check', 'reset', 'logs', 'board', 'roster']);
+const CLASS_FILE_COMMANDS = new Set([
+  'up',
+  'down',
+  'stop',
+  'start',
+  'info',
+  'handout',
+  'check',
+  'reset',
+  'logs',
+  'board',
+  'roster',
+]);
 
 /** `--json` anywhere before `--`: errors are printed as JSON on stdout too. */
 const wantsJson = (() => {
@@ -162,6 +174,34 @@ program
   .action(async (o) => {
     const { down } = await import('./commands/down.js');
     await down({ ...o, className: o.class, signal });
+  });
+
+program
+  .command('stop')
+  .description('stop the class (or one student) between sessions; mailboxes, disks and progress are kept')
+  .addOption(classOption())
+  .option('--student <n>', 'only this student', int('--student'))
+  .addOption(jsonOption())
+  .action(async (o) => {
+    const { stop } = await import('./commands/stop.js');
+    await stop({ ...o, className: o.class, signal });
+  });
+
+program
+  .command('start')
+  .description('bring a stopped class (or one student) back, and wait until every service answers')
+  .addOption(classOption())
+  .option('--student <n>', 'only this student', int('--student'))
+  .option(
+    '--timeout <seconds>',
+    "how long each student's services may take to answer, from the last start",
+    int('--timeout'),
+    90,
+  )
+  .addOption(jsonOption())
+  .action(async (o) => {
+    const { start } = await import('./commands/start.js');
+    await start({ ...o, className: o.class, signal });
   });
 
 program
@@ -357,7 +397,7 @@ Example: labctl up --students 19 && labctl info --student 7`,
 
 // Ctrl-C and SIGTERM: the commands that work for a while get the one signal and stop cleanly (up undoes what it did,
 // logs --follow and the board end); a second signal does not cut that short. Every other command ends with 130.
-const INTERRUPTIBLE = new Set(['up', 'down', 'reset', 'logs', 'board', 'check', 'build', 'images']);
+const INTERRUPTIBLE = new Set(['up', 'down', 'stop', 'start', 'reset', 'logs', 'board', 'check', 'build', 'images']);
 const onSignal = () => {
   if (!INTERRUPTIBLE.has(commandName)) {
     if (wantsJson) reportError(new LabctlError(ExitCode.interrupted, 'Interrupted.'));

@@ -1,0 +1,47 @@
+import http from 'node:http';
+import net from 'node:net';
+
+/** What a student's server says first on each of the TD's ports, as readiness expects it. */
+const GREETINGS: Record<string, string> = {
+  smtp: '220 mail ESMTP\r\n',
+  pop3: '+OK ready\r\n',
+  imap: '* OK ready\r\n',
+  ssh: 'SSH-2.0-OpenSSH_9.2\r\n',
+};
+
+/**
+ * Stand-ins for one student's running servers on the loopback, for unit tests through the fake engine (whose
+ * workloads never run): each port greets as its service does, and the page's /health answers ok. Resolves to a
+ * function that closes them all.
+ */
+export async function greetAs(student: number, ports: Record<string, number>): Promise<() => Promise<void>> {
+  const servers = Object.entries(ports).map(([service, port]) => {
+    const server =
+      service === 'web'
+        ? http.createServer((_req, res) => {
+            res.writeHead(200, { 'content-type': 'application/json' });
+            res.end(JSON.stringify({ status: 'ok', student }));
+          })
+        : net.createServer((socket) => {
+            socket.on('error', () => {});
+            socket.end(GREETINGS[service] ?? '');
+          });
+    return new Promise<net.Server>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: '127.0.0.1', port }, () => resolve(server));
+    });
+  });
+  const listening = await Promise.all(servers);
+  // Clients may keep a connection (HTTP keep-alive, idle and unref'd): close waits for none of them.
+  const open = new Set<net.Socket>();
+  for (const server of listening)
+    server.on('connection', (socket: net.Socket) => {
+      open.add(socket);
+      socket.on('close', () => open.delete(socket));
+    });
+  return async () => {
+    const closed = listening.map((s) => new Promise((r) => s.close(r)));
+    for (const socket of open) socket.destroy();
+    await Promise.all(closed);
+  };
+}
