@@ -31,6 +31,7 @@ const CLASS_FILE_COMMANDS = new Set([
   'down',
   'stop',
   'start',
+  'archive',
   'info',
   'handout',
   'check',
@@ -202,6 +203,29 @@ program
   .action(async (o) => {
     const { start } = await import('./commands/start.js');
     await start({ ...o, className: o.class, signal });
+  });
+
+program
+  .command('archive')
+  .description("write the class's work (mailboxes, logs, evidence, credits, roster, lab) to a signed archive")
+  .addOption(classOption())
+  .option('--student <n>', 'only this student', int('--student'))
+  .requiredOption('--output <file>', 'the archive to write (a .tar.gz, readable by you only)')
+  .addOption(jsonOption())
+  .action(async (o) => {
+    const { archive } = await import('./commands/archive.js');
+    await archive({ ...o, className: o.class, signal });
+  });
+
+program
+  .command('verify-archive')
+  .description('say whether an archive written by `labctl archive` is intact (exit 7 naming what changed if not)')
+  .argument('<file>', 'the archive')
+  .option('--key <key>', "the archive key `labctl archive` printed (default: the class's, from the engine)")
+  .addOption(jsonOption())
+  .action(async (file: string, o) => {
+    const { verifyArchiveCommand } = await import('./commands/verify-archive.js');
+    await verifyArchiveCommand({ ...o, file, signal });
   });
 
 program
@@ -390,7 +414,8 @@ program.addHelpText(
   'after',
   `
 Exit codes: 0 ok, 1 internal error, 2 bad input, 3 conflict (ports, names, students),
-            4 Docker engine problem, 5 image build failed, 6 a service did not get ready.
+            4 Docker engine problem, 5 image build failed, 6 a service did not get ready,
+            7 an archive is not intact.
 
 Example: labctl up --students 19 && labctl info --student 7`,
 );
