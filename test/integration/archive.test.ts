@@ -49,6 +49,12 @@ async function entries(archive: Buffer): Promise<Map<string, Buffer>> {
 async function rewrite(archive: Buffer, change: (name: string, content: Buffer) => Buffer): Promise<Buffer> {
   const extract = tar.extract();
   const pack = tar.pack();
+  // Read as it is written: the pack holds back each entry until what came before is read.
+  const packed = (async () => {
+    const out: Buffer[] = [];
+    for await (const chunk of pack) out.push(chunk as Buffer);
+    return Buffer.concat(out);
+  })();
   Readable.from([gunzipSync(archive)]).pipe(extract);
   for await (const entry of extract) {
     const chunks: Buffer[] = [];
@@ -59,9 +65,7 @@ async function rewrite(archive: Buffer, change: (name: string, content: Buffer) 
     );
   }
   pack.finalize();
-  const out: Buffer[] = [];
-  for await (const chunk of pack) out.push(chunk as Buffer);
-  return gzipSync(Buffer.concat(out));
+  return gzipSync(await packed);
 }
 
 const verify = (archive: string, ...args: string[]) => labctl(['verify-archive', archive, ...args]);
