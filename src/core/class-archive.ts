@@ -2,12 +2,14 @@ import { createHash, createHmac } from 'node:crypto';
 import { PassThrough, Readable } from 'node:stream';
 import { createGunzip, createGzip } from 'node:zlib';
 import tar from 'tar-stream';
-import type { Engine } from '../docker/engine.js';
+import type { Engine, MaintenanceResult } from '../docker/engine.js';
 import { ExitCode, LabctlError } from '../errors.js';
 import { LABEL } from './labels.js';
+import { concurrency } from './limits.js';
 import type { ObservedClass, ObservedStudent } from './observed-class.js';
 import { SidecarClient } from './sidecar-client.js';
 import { archiveKey, sameSecret } from './token.js';
+import type { Progress } from './wire.js';
 
 /**
  * An archive that settles disputes: per student, what their server holds of what they did (mailboxes, the mail
@@ -67,7 +69,7 @@ export function checkArchivable(observed: ObservedClass): void {
 
 /**
  * The class's archive (of `observed`, narrowed to one student when asked) as a gzipped tar stream, student after
- * student (one student's copy in memory at a time), the manifest and its signature last. `done` resolves once the
+ * student (a few students' copies in memory at a time), the manifest and its signature last. `done` resolves once the
  * stream has given everything; an error destroys the stream with it.
  */
 export function archiveClass(
@@ -98,7 +100,24 @@ export function archiveClass(
       json({ class: observed.className, lab: observed.lab.name, createdAt: mtime.toISOString(), host: observed.host }),
     );
     await add('lab.json', Buffer.from(mail?.labels[LABEL.labData] ?? JSON.stringify(observed.lab)));
-    for (const s of observed.students) await addStudent(engine, s, add, json);
+    // A few students' servers copy at once (each copy is a few dozen short processes in their server), and each
+    // student is written in turn: at most `window` students' copies wait in memory.
+    const window = concurrency(engine.parallelism);
+    const copies = new Map<number, Promise<Copy>>();
+    const copy = (i: number) => {
+      const s = observed.students[i];
+      if (!s) return;
+      const copying = copyStudent(engine, s);
+      copying.catch(() => {}); // awaited in turn below; a failure then stops the archive
+      copies.set(i, copying);
+    };
+    for (let i = 0; i < window; i++) copy(i);
+    for (let i = 0; i < observed.students.length; i++) {
+      const copied = await copies.get(i)!;
+      copies.delete(i);
+      copy(i + window);
+      await addStudent(observed.students[i]!, copied, add, json);
+    }
     const manifest: Manifest = {
       format: ARCHIVE_FORMAT,
       class: observed.className,
@@ -123,9 +142,13 @@ export function archiveClass(
 
 type Add = (path: string, content: Buffer, time?: Date) => Promise<void>;
 
-/** One student's files: what their server copied out (each under sNN/), their credits, their roster entry. */
-async function addStudent(engine: Engine, s: ObservedStudent, add: Add, json: (value: unknown) => Buffer) {
-  const dir = `s${pad(s.student)}`;
+/** What a student's server and sidecar gave: the collect's copy and what it left alone, and the credits. */
+interface Copy {
+  run: MaintenanceResult & { backup: Buffer };
+  progress: Progress;
+}
+
+async function copyStudent(engine: Engine, s: ObservedStudent): Promise<Copy> {
   const run = await engine.maintenance(s.mail!, { action: 'collect', timeoutSeconds: COLLECT_TIMEOUT_S });
   if (run.exitCode !== 0 || !run.backup) {
     throw new LabctlError(
@@ -133,6 +156,13 @@ async function addStudent(engine: Engine, s: ObservedStudent, add: Add, json: (v
       `Could not copy what student ${s.student}'s server holds: ${(run.stderr || run.stdout).trim() || `exit ${run.exitCode}`}`,
     );
   }
+  const progress = await new SidecarClient({ host: s.address, port: s.ports.web!, key: s.adminKey! }).progress();
+  return { run: { ...run, backup: run.backup }, progress };
+}
+
+/** One student's files: what their server copied out (each under sNN/), their credits, their roster entry. */
+async function addStudent(s: ObservedStudent, { run, progress }: Copy, add: Add, json: (value: unknown) => Buffer) {
+  const dir = `s${pad(s.student)}`;
   const skipped = run.stderr.split('\n').filter((l) => l.startsWith('skipped '));
   const extract = tar.extract();
   Readable.from([run.backup]).pipe(extract);
@@ -145,7 +175,6 @@ async function addStudent(engine: Engine, s: ObservedStudent, add: Add, json: (v
       await add(`${dir}/${name.slice('backup/'.length)}`, Buffer.concat(chunks), mtime);
     else if (type !== 'directory') skipped.push(`skipped ${name.replace(/^backup\//, '')}: a ${type}`);
   }
-  const progress = await new SidecarClient({ host: s.address, port: s.ports.web!, key: s.adminKey! }).progress();
   await add(`${dir}/credits.json`, json(progress));
   if (s.name !== undefined)
     await add(

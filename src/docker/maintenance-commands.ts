@@ -36,7 +36,7 @@ export function backupDir(stdout: string): string | undefined {
  * in a home is read by the account (setpriv), so a student's link or FIFO can make it read no more than the student
  * may, and nothing is extracted. What only root and the daemons write (the logs, the evidence of uid 990) is copied
  * as root, links left as links. DIR/backup/ then holds:
- *   mail/USER/spool      /var/mail/USER (an mbox), as USER read it
+ *   mail/USER/spool      /var/mail/USER (an mbox), as USER read it; none when it is empty
  *   mail/USER/home.tar   ~/mbox and ~/Maildir, as USER's own tar of them (names relative to the home)
  *   log/mail.log*        the mail log the TD has students follow (and its rotated file)
  *   evidence/log/…       the verification log (the daemons' lines the sidecar credits from)
@@ -76,7 +76,7 @@ for maildir in /home/*/Maildir; do
   mkdir "$out/mail/$user"
   spool=/var/mail/$user
   if regular "$spool"; then
-    as "$user" cat -- "$spool" >"$out/mail/$user/spool"
+    [ ! -s "$spool" ] || as "$user" cat -- "$spool" >"$out/mail/$user/spool"
   elif [ -e "$spool" ] || [ -L "$spool" ]; then
     echo "skipped $spool: not a regular file" >&2
   fi
