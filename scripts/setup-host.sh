@@ -63,6 +63,18 @@ if ! engine_up; then
 fi
 log "Docker engine $(docker version --format '{{.Server.Version}}') is up"
 
+# Each student's sidecar waits on inotify for its server's log (one instance each, all as uid 990); the kernel's
+# default of 128 per user would leave the sidecars of a big class polling twice a second. Raised, and kept.
+want=1024
+if [ "$(cat /proc/sys/fs/inotify/max_user_instances 2>/dev/null || echo "$want")" -lt "$want" ]; then
+  if sysctl -q -w fs.inotify.max_user_instances=$want 2>/dev/null; then
+    log "fs.inotify.max_user_instances raised to $want (a sidecar each)"
+    [ ! -d /etc/sysctl.d ] || echo "fs.inotify.max_user_instances = $want" >/etc/sysctl.d/60-labctl.conf
+  else
+    log "cannot raise fs.inotify.max_user_instances; sidecars beyond about 120 will poll instead (labctl doctor)"
+  fi
+fi
+
 # `labctl` on the PATH, for this clone: `npx labctl` costs npm's own start (about a second) on every command. A shim
 # of another labctl clone is replaced; anything else of that name is left alone.
 repo=$(cd "$(dirname "$0")/.." && pwd)

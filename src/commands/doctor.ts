@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { packagePath } from '../paths.js';
 import { diagnose, type Check, type HostFacts } from '../core/doctor.js';
 import { detectPortForwarding } from '../core/port-proxy.js';
@@ -29,6 +30,14 @@ function hostFacts(): HostFacts {
       const dockerHost = process.env.DOCKER_HOST;
       if (remoteEngineHost(dockerHost)) return undefined;
       return detectPortForwarding(dockerHost?.startsWith('unix://') ? dockerHost.slice('unix://'.length) : undefined);
+    },
+    inotifyInstances: () => {
+      if (remoteEngineHost(process.env.DOCKER_HOST)) return undefined;
+      try {
+        return Number(readFileSync('/proc/sys/fs/inotify/max_user_instances', 'utf8').trim()) || undefined;
+      } catch {
+        return undefined;
+      }
     },
   };
 }

@@ -1,4 +1,6 @@
+import pLimit from 'p-limit';
 import type { Engine } from '../docker/engine.js';
+import { PROBE_CONCURRENCY } from './limits.js';
 import { probe, type Greeting } from './readiness.js';
 import { diskUse, type DiskUse } from './board-model.js';
 import { isStopped, observeClasses } from './observed-class.js';
@@ -52,21 +54,24 @@ export async function classStatus(
       };
     }),
   );
+  const limit = pLimit(PROBE_CONCURRENCY);
   await Promise.all(
     rows.flatMap(({ row, s, lab }) =>
-      [...Object.keys(lab.services), 'web'].map(async (service) => {
-        const up = (service === 'web' ? s.sidecar : s.mail)?.state === 'running';
-        const port = s.ports[service];
-        // Each service as its lab speaks it (a TLS port: a handshake first), the page by its /health.
-        const greeting: Greeting = lab.protocols[service] ?? { protocol: 'web' };
-        row.services[service] =
-          up &&
-          port !== undefined &&
-          (await probe(s.address, port, greeting, timeoutMs).then(
-            () => true,
-            () => false,
-          ));
-      }),
+      [...Object.keys(lab.services), 'web'].map((service) =>
+        limit(async () => {
+          const up = (service === 'web' ? s.sidecar : s.mail)?.state === 'running';
+          const port = s.ports[service];
+          // Each service as its lab speaks it (a TLS port: a handshake first), the page by its /health.
+          const greeting: Greeting = lab.protocols[service] ?? { protocol: 'web' };
+          row.services[service] =
+            up &&
+            port !== undefined &&
+            (await probe(s.address, port, greeting, timeoutMs).then(
+              () => true,
+              () => false,
+            ));
+        }),
+      ),
     ),
   );
   for (const { row } of rows) {

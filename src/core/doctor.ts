@@ -25,7 +25,12 @@ export interface HostFacts {
   swarm: () => Promise<SwarmFacts | undefined>;
   /** How the engine forwards published ports, when it runs on this machine (undefined: at DOCKER_HOST). */
   forwarding: () => PortForwarding | undefined;
+  /** fs.inotify.max_user_instances of this host, when it can be read (undefined: at DOCKER_HOST, or unknown). */
+  inotifyInstances: () => number | undefined;
 }
+
+/** The sidecars (all uid 990) take one inotify instance each: a class of this many students, and a few to spare. */
+export const INOTIFY_STUDENTS = 1000;
 
 /** What `docker info` and `docker node ls` say of Swarm mode (docker/swarm/survey.ts). */
 export interface SwarmFacts {
@@ -71,6 +76,8 @@ export async function diagnose(engine: Engine, host: HostFacts): Promise<Check[]
   if (engineOk) result.push(await diskBoundCheck(engine, host.disksDir));
   if (engineOk) result.push(portForwardingCheck(host.forwarding()));
   if (engineOk) result.push(...(await swarmChecks(host)));
+  const inotify = host.inotifyInstances();
+  if (inotify !== undefined) result.push(inotifyCheck(inotify));
   const tool = host.bootstrapTool;
   result.push({
     check: 'bootstrap tool',
@@ -201,5 +208,22 @@ export function portForwardingCheck(forwarding: PortForwarding | undefined): Che
     fix:
       'start dockerd with --userland-proxy=false (scripts/setup-host.sh does), or set "userland-proxy": false in ' +
       '/etc/docker/daemon.json, and restart it (running classes stop; `labctl up` brings them back)',
+  };
+}
+
+/**
+ * Each sidecar wakes on inotify, one instance each, and all run as uid 990: past the kernel's per-user limit the
+ * rest poll twice a second instead (they still work, at a CPU cost that a big class feels). A warning.
+ */
+function inotifyCheck(instances: number): Check {
+  const ok = instances >= INOTIFY_STUDENTS + 24;
+  return {
+    check: 'inotify instances',
+    ok,
+    ...(!ok && { warning: true }),
+    detail: ok
+      ? `${instances}: a sidecar each, for classes of up to ${INOTIFY_STUDENTS} students`
+      : `${instances} per user: past about ${Math.max(0, instances - 8)} students in all, sidecars poll twice a second instead of waiting for the log`,
+    fix: `sysctl -w fs.inotify.max_user_instances=${INOTIFY_STUDENTS + 24} (scripts/setup-host.sh does, and keeps it)`,
   };
 }

@@ -81,3 +81,8 @@ export function concurrency(fallback: number): number {
 }
 /** Sidecars asked at once for the board: each answer is a small HTTP request, so many at once cost little. */
 export const BOARD_CONCURRENCY = 16;
+/**
+ * Greetings `status` waits for at once. Each costs its server a process (sshd forks and execs one per connection):
+ * hundreds at once on a big class made servers miss the probe's timeout, and showed them DOWN while they were up.
+ */
+export const PROBE_CONCURRENCY = 32;

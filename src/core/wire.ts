@@ -48,6 +48,8 @@ export type Progress = z.infer<typeof ProgressSchema>;
  * GET /health: 200 with status ok, or 503 with why: stalled (its polls stopped) or unsaved (its progress file cannot be
  * read or written, see Progress.problem). `polls`: how many polls of the evidence have completed (a test waits for
  * two more after an act, instead of a fixed time, to know the sidecar has looked at everything written before it).
+ * GET /health?poll also asks for a poll within a fifth of a second: the sidecar polls on each change of the evidence
+ * and otherwise only every few seconds.
  */
 export const HealthSchema = z.union([
   z.object({ status: z.literal('ok'), student: z.number(), polls: z.optional(z.number()) }),

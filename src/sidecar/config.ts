@@ -23,7 +23,10 @@ export interface SidecarConfig {
   trustedUids: number[];
   stateFile: string;
   port: number;
+  /** How often it polls the evidence while it cannot watch it (inotify): fast enough for credits within a second. */
   pollMs: number;
+  /** How often it polls anyway while it watches the evidence (a change wakes it): for what a watch could miss. */
+  idlePollMs: number;
   /** The terminal in the page (src/sidecar/terminal.ts); none when unset (unit tests). */
   terminal?: TerminalConfig;
 }
@@ -74,6 +77,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): SidecarConf
     stateFile: env.LABCTL_STATE_FILE ?? '/state/progress.json',
     port: Number(env.LABCTL_PORT ?? 8080),
     pollMs: Number(env.LABCTL_POLL_MS ?? 500),
+    idlePollMs: Number(env.LABCTL_IDLE_POLL_MS ?? 5000),
     terminal: terminalConfig(card, env),
   };
 }

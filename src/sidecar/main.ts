@@ -2,6 +2,7 @@ import v8 from 'node:v8';
 import { configFromEnv } from './config.js';
 import { createServer } from './server.js';
 import { Sidecar } from './sidecar.js';
+import { PollLoop } from './wake.js';
 
 /** The verification sidecar: one per student, next to their mail server. */
 
@@ -19,30 +20,30 @@ const reportProblem = () => {
   if (problem !== reported) process.stderr.write(`sidecar: ${problem ?? 'progress is saved again'}\n`);
   reported = problem;
 };
-let polling = false;
-const tick = async () => {
-  if (polling) return;
-  polling = true;
-  try {
-    await sidecar.poll();
-  } catch (error) {
-    process.stderr.write(`sidecar: ${(error as Error).message}\n`);
-  } finally {
-    polling = false;
-    reportProblem();
-  }
-};
-await tick();
-const timer = setInterval(() => void tick(), config.pollMs);
+const loop = new PollLoop({
+  poll: async () => {
+    try {
+      await sidecar.poll();
+    } catch (error) {
+      process.stderr.write(`sidecar: ${(error as Error).message}\n`);
+    } finally {
+      reportProblem();
+    }
+  },
+  dirs: sidecar.evidenceDirs(),
+  idleMs: config.idlePollMs,
+  pollMs: config.pollMs,
+});
+await loop.start();
 
-const server = createServer(sidecar).listen(config.port, () => {
+const server = createServer(sidecar, { wake: () => loop.wake() }).listen(config.port, () => {
   process.stdout.write(
     `sidecar: student ${config.card.student} of class ${config.card.className} on :${config.port}\n`,
   );
 });
 
 const stop = () => {
-  clearInterval(timer);
+  loop.stop();
   server.close();
   server.closeAllConnections();
   void sidecar.close().finally(() => process.exit(0));

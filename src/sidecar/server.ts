@@ -66,10 +66,10 @@ const answer = {
 };
 
 /**
- * /health is open. The page, the JSON API and the live stream need the student's key or labctl's admin
+ * /health is open (its ?poll costs what any connection to the student's server costs: a poll). The page, the JSON API and the live stream need the student's key or labctl's admin
  * key for this sidecar; resetting progress needs the admin key. Each sidecar only ever holds its own student's data.
  */
-export function createServer(sidecar: Sidecar): http.Server {
+export function createServer(sidecar: Sidecar, options: { wake?: () => void } = {}): http.Server {
   const streams = new Set<http.ServerResponse>();
   sidecar.on('change', () => {
     const data = `data: ${JSON.stringify(ProgressSchema.parse(sidecar.progress()))}\n\n`;
@@ -84,6 +84,8 @@ export function createServer(sidecar: Sidecar): http.Server {
     const who = access(req, url, sidecar.config);
     const route = `${req.method} ${url.pathname}`;
     if (route === 'GET /health') {
+      // ?poll asks for a poll soon (as a change in the evidence would): a test waits on the count, not on the idle period.
+      if (url.searchParams.has('poll')) options.wake?.();
       return answer.health(res, {
         ...sidecar.health(),
         student: sidecar.config.card.student,

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import path from 'node:path';
 import type { Progress } from '../core/wire.js';
 import { compileRules, type CompiledLab } from '../core/lab-rules/compile.js';
 import type { SidecarConfig } from './config.js';
@@ -78,6 +79,12 @@ export class Sidecar extends EventEmitter {
     });
   }
 
+  /** Where the evidence changes: the log's directory (rotation included) and the archive's, parents first. */
+  evidenceDirs(): string[] {
+    const archive = this.config.archiveDir;
+    return [path.dirname(this.config.verifyLog), archive, path.join(archive, 'new'), path.join(archive, 'cur')];
+  }
+
   /** Reads what is new in the trusted log and the archive, and credits what it proves. */
   async poll(): Promise<void> {
     try {
@@ -119,11 +126,12 @@ export class Sidecar extends EventEmitter {
   }
 
   /**
-   * Healthy while polls keep completing and the credits are saved: no poll for 10 poll periods (at least 5 s) means
-   * the loop is stuck (stalled); a progress file that cannot be read or written means credits are not kept (unsaved).
+   * Healthy while polls keep completing and the credits are saved: no poll for 3 idle poll periods (15 s by default, at
+   * least 5 s) means the loop is stuck (stalled); a progress file that cannot be read or written means credits are not
+   * kept (unsaved).
    */
   health(): { status: 'ok' } | { status: 'stalled' | 'unsaved'; reason: string } {
-    const limit = Math.max(10 * this.config.pollMs, 5000);
+    const limit = Math.max(3 * this.config.idlePollMs, 5000);
     const since = this.now().getTime() - (this.lastPoll ?? this.startedAt);
     if (since > limit) {
       const stalled =

@@ -5,6 +5,7 @@
  * afterwards, or the engine's own), for the same students; --engines swarm times only that and the local up/down.
  */
 import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import pLimit from 'p-limit';
 import { promisify } from 'node:util';
@@ -107,6 +108,14 @@ async function readPath() {
   await cleanClass(CLASS);
   const base = await freeBasePort(students);
   const upTime = await timed(() => labctlUp(base));
+  console.log(`up of ${students} students: ${seconds(upTime)}`);
+  // The class at rest, as the read path finds it: after a minute to settle, the host's CPU over 30 s.
+  await new Promise((r) => setTimeout(r, 60_000));
+  const idle = await hostBusy(30_000);
+  console.log(
+    `the class at rest: the host's CPU ${(idle.busyCores * 100).toFixed(0)}% of one core busy (${idle.cores} cores), ` +
+      `${((idle.busyCores * 1000) / students).toFixed(1)} CPU-ms/s a student`,
+  );
   const times = new Map<string, number[]>();
   const traces = new Map<string, string>();
   const commands: [string, string[]][] = [
@@ -126,7 +135,18 @@ async function readPath() {
         const bad = Array.isArray(rows)
           ? rows.filter((x) => x.class === CLASS && Object.values(x.services).some((ok) => !ok)).length
           : (rows.students ?? []).filter((x) => x.error).length;
-        if (bad > 0) throw new Error(`labctl ${args.join(' ')}: ${bad} student(s) not answering`);
+        if (bad > 0) {
+          // Said, with what did not answer, and the run goes on: the figures of the rest still count.
+          const down = new Map<string, number>();
+          const count = (k: string) => down.set(k, (down.get(k) ?? 0) + 1);
+          if (Array.isArray(rows)) {
+            for (const x of rows.filter((r) => r.class === CLASS))
+              for (const [svc, ok] of Object.entries(x.services)) if (!ok) count(svc);
+          } else {
+            for (const x of rows.students ?? []) if (x.error) count(x.error);
+          }
+          console.log(`labctl ${args.join(' ')}: ${bad} student(s) not answering: ${JSON.stringify([...down])}`);
+        }
         times.set(name, [...(times.get(name) ?? []), ms]);
         traces.set(
           name,
@@ -141,11 +161,26 @@ async function readPath() {
     await labctlDown();
   }
   console.log(`labctl benchmark, the read path: ${students} students (up took ${seconds(upTime)}), the bare CLI`);
+
   for (const [name, ms] of times)
     console.log(
       `${name.padEnd(22)} median ${seconds(median(ms)).padStart(8)}   (runs: ${ms.map((x) => (x / 1000).toFixed(2)).join(', ')})`,
     );
   for (const [name, trace] of traces) console.log(`where ${name}'s time went (last run):\n${trace}`);
+}
+
+/** How busy the host's CPUs were over `ms` (from /proc/stat): cores' worth of time not idle. */
+async function hostBusy(ms: number): Promise<{ busyCores: number; cores: number }> {
+  const sample = async () => {
+    const cpu = (await readFile('/proc/stat', 'utf8')).split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    return { total: cpu.reduce((a, b) => a + b, 0), idle: (cpu[3] ?? 0) + (cpu[4] ?? 0) };
+  };
+  const cores = (await readFile('/proc/stat', 'utf8')).split('\n').filter((l) => /^cpu\d/.test(l)).length;
+  const a = await sample();
+  await new Promise((r) => setTimeout(r, ms));
+  const b = await sample();
+  const busy = 1 - (b.idle - a.idle) / (b.total - a.total);
+  return { busyCores: busy * cores, cores };
 }
 
 /**

@@ -37,5 +37,6 @@ export function makeConfig(
     stateFile: path.join(dir, 'state/progress.json'),
     port: 0,
     pollMs: 500,
+    idlePollMs: 5000,
   };
 }

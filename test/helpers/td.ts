@@ -102,12 +102,12 @@ export const MULTIPART_BODY = [
 
 /**
  * Waits until the sidecar on `port` (its page's port) has completed two more polls of the evidence than it had
- * when asked: it has then read everything written before, so what it did not credit by now, it will not. A negative
- * check waits for this, not for a time.
+ * when asked (each ask wakes it, else it polls only on a change or every few seconds): it has then read everything
+ * written before, so what it did not credit by now, it will not. A negative check waits for this, not for a time.
  */
 export async function sidecarSettled(port: number, host = '127.0.0.1'): Promise<void> {
   const polls = async () => {
-    const health = (await (await fetch(`http://${host}:${port}/health`)).json()) as { polls?: number };
+    const health = (await (await fetch(`http://${host}:${port}/health?poll`)).json()) as { polls?: number };
     assert.ok(health.polls !== undefined, 'the sidecar says how many polls it made');
     return health.polls;
   };

@@ -145,11 +145,12 @@ describe('image and class-file commands, through their context', () => {
 });
 
 describe('doctor, on the fake engine', () => {
-  const host = (swarm?: SwarmFacts): HostFacts => ({
+  const host = (swarm?: SwarmFacts, inotify?: number): HostFacts => ({
     bootstrapTool: undefined,
     disksDir: '/var/lib/labctl/disks',
     swarm: () => Promise.resolve(swarm),
     forwarding: () => ({ mode: 'kernel', source: 'dockerd --userland-proxy=false', proxies: 0, proxyKiB: 0 }),
+    inotifyInstances: () => inotify,
   });
 
   it('checks the engine, its pools, the disk bound and port forwarding, and says how to fix what is missing', async () => {
@@ -166,6 +167,17 @@ describe('doctor, on the fake engine', () => {
     const unbounded = (await diagnose(engine, host())).find((c) => c.check === 'disk bound')!;
     assert.deepEqual([unbounded.ok, unbounded.warning], [false, true]);
     assert.match(unbounded.detail, /^not bounded: the Docker engine is on another host/);
+  });
+
+  it("warns when the host's inotify limit leaves big classes' sidecars polling, and says how to raise it", async () => {
+    const low = (await diagnose(new FakeEngine(), host(undefined, 128))).find((c) => c.check === 'inotify instances')!;
+    assert.deepEqual([low.ok, low.warning], [false, true]);
+    assert.match(low.detail, /^128 per user: past about 120 students in all, sidecars poll twice a second/);
+    assert.match(low.fix!, /sysctl -w fs\.inotify\.max_user_instances=1024/);
+    const raised = (await diagnose(new FakeEngine(), host(undefined, 1024))).find(
+      (c) => c.check === 'inotify instances',
+    )!;
+    assert.deepEqual([raised.ok, raised.warning], [true, undefined]);
   });
 
   it('names the swarm nodes, and warns when the node is a worker', async () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import path from 'node:path';
-import { DEFAULT_LAB_FILE, LABS_DIR, loadLab, pairFor, parseLab } from '../../src/core/lab.js';
+import { DEFAULT_LAB_FILE, LABS_DIR, labFromLabel, loadLab, pairFor, parseLab } from '../../src/core/lab.js';
 import { LabctlError } from '../../src/errors.js';
 
 const VALID = `
@@ -151,6 +151,28 @@ describe('lab file', () => {
     await assert.rejects(
       loadLab('no-such-lab'),
       /cannot read lab file .*no-such-lab\/lab\.yaml: ENOENT \(labs here: .*smtp-pop-imap/,
+    );
+  });
+
+  it('reads a running class made before labs held their rules by the lab of its name that comes with labctl', async () => {
+    // What an older labctl stored on the class: the TD's exercises with titles and no rules.
+    const td = await loadLab();
+    const older = (name: string, ids = td.exercises.map((e) => e.id)) =>
+      JSON.stringify({ ...td.definition, name, exercises: ids.map((id) => ({ id, title: id })) });
+    const lab = labFromLabel(older('smtp-pop-imap'), undefined);
+    assert.deepEqual(
+      lab.exercises.map((e) => e.id),
+      td.exercises.map((e) => e.id),
+    );
+    assert.ok(
+      lab.exercises.every((e) => e.credit),
+      'with the rules of the lab file',
+    );
+    // Another lab's name, or exercises that are not the bundled lab's: nothing to read the rules from.
+    assert.throws(() => labFromLabel(older('my-own-lab'), undefined), /before labs held their exercises' rules/);
+    assert.throws(
+      () => labFromLabel(older('smtp-pop-imap', ['smtp-simple', 'mine']), undefined),
+      /before labs held their exercises' rules/,
     );
   });
 
