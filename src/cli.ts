@@ -26,7 +26,20 @@ function readClassFileLater(): ClassFile | undefined {
 }
 
 /** Commands whose defaults come from the class file. */
-const CLASS_FILE_COMMANDS = new Set(['up', 'down', 'info', 'handout', 'check', 'reset', 'logs', 'board', 'roster']);
+const CLASS_FILE_COMMANDS = new Set([
+  'up',
+  'down',
+  'stop',
+  'start',
+  'archive',
+  'info',
+  'handout',
+  'check',
+  'reset',
+  'logs',
+  'board',
+  'roster',
+]);
 
 /** `--json` anywhere before `--`: errors are printed as JSON on stdout too. */
 const wantsJson = (() => {
@@ -162,6 +175,57 @@ program
   .action(async (o) => {
     const { down } = await import('./commands/down.js');
     await down({ ...o, className: o.class, signal });
+  });
+
+program
+  .command('stop')
+  .description('stop the class (or one student) between sessions; mailboxes, disks and progress are kept')
+  .addOption(classOption())
+  .option('--student <n>', 'only this student', int('--student'))
+  .addOption(jsonOption())
+  .action(async (o) => {
+    const { stop } = await import('./commands/stop.js');
+    await stop({ ...o, className: o.class, signal });
+  });
+
+program
+  .command('start')
+  .description('bring a stopped class (or one student) back, and wait until every service answers')
+  .addOption(classOption())
+  .option('--student <n>', 'only this student', int('--student'))
+  .option(
+    '--timeout <seconds>',
+    "how long each student's services may take to answer, from the last start",
+    int('--timeout'),
+    90,
+  )
+  .addOption(jsonOption())
+  .action(async (o) => {
+    const { start } = await import('./commands/start.js');
+    await start({ ...o, className: o.class, signal });
+  });
+
+program
+  .command('archive')
+  .description("write the class's work (mailboxes, logs, evidence, credits, roster, lab) to a signed archive")
+  .addOption(classOption())
+  .option('--student <n>', 'only this student', int('--student'))
+  .requiredOption('--output <file>', 'the archive to write (a .tar.gz, readable by you only)')
+  .addOption(jsonOption())
+  .action(async (o) => {
+    const { archive } = await import('./commands/archive.js');
+    await archive({ ...o, className: o.class, signal });
+  });
+
+program
+  .command('verify-archive')
+  .description('say whether an archive written by `labctl archive` is intact (exit 7 naming what changed if not)')
+  .argument('<file>', 'the archive')
+  .option('--key <key>', "the archive key `labctl archive` printed (default: the class's, from the engine)")
+  .addOption(jsonOption())
+  .action(async (file: string, o) => {
+    const { verifyArchiveCommand } = await import('./commands/verify-archive.js');
+    await verifyArchiveCommand({ ...o, file, signal });
   });
 
 program
@@ -350,14 +414,15 @@ program.addHelpText(
   'after',
   `
 Exit codes: 0 ok, 1 internal error, 2 bad input, 3 conflict (ports, names, students),
-            4 Docker engine problem, 5 image build failed, 6 a service did not get ready.
+            4 Docker engine problem, 5 image build failed, 6 a service did not get ready,
+            7 an archive is not intact.
 
 Example: labctl up --students 19 && labctl info --student 7`,
 );
 
 // Ctrl-C and SIGTERM: the commands that work for a while get the one signal and stop cleanly (up undoes what it did,
 // logs --follow and the board end); a second signal does not cut that short. Every other command ends with 130.
-const INTERRUPTIBLE = new Set(['up', 'down', 'reset', 'logs', 'board', 'check', 'build', 'images']);
+const INTERRUPTIBLE = new Set(['up', 'down', 'stop', 'start', 'reset', 'logs', 'board', 'check', 'build', 'images']);
 const onSignal = () => {
   if (!INTERRUPTIBLE.has(commandName)) {
     if (wantsJson) reportError(new LabctlError(ExitCode.interrupted, 'Interrupted.'));

@@ -7,6 +7,7 @@ export const ExitCode = {
   engine: 4,
   build: 5,
   notReady: 6,
+  changed: 7,
   interrupted: 130,
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
@@ -20,6 +21,7 @@ export const ERROR_CODE: Record<ExitCodeValue, string> = {
   4: 'engine',
   5: 'build',
   6: 'not-ready',
+  7: 'changed',
   130: 'interrupted',
 };
 

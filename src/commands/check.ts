@@ -71,6 +71,11 @@ export async function check(options: CheckOptions, ctx: Context = defaultContext
       ctx.reporter.warn(
         `student(s) ${down.join(', ')}: their sidecar did not answer or cannot save their progress (status column says why).`,
       );
+    const stopped = board.students.filter((s) => s.stopped).map((s) => s.student);
+    if (stopped.length > 0)
+      ctx.reporter.warn(
+        `student(s) ${stopped.join(', ')} are stopped: their credits are kept on their sidecar, which is not asked while it sleeps; \`labctl start\` first.`,
+      );
   }
   if (!options.watch) {
     await show(board);

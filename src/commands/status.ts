@@ -17,7 +17,7 @@ function diskCell(disk: DiskUse | undefined): string {
   return disk.percent >= DISK_NEAR_FULL ? `FULL ${text}` : text;
 }
 
-/** Per student: the containers' state and whether each service answers with its greeting. */
+/** Per student: the containers' state, whether each service answers with its greeting, and up, stopped or DOWN. */
 export async function status(options: StatusOptions, ctx: Context = defaultContext(options)): Promise<StudentStatus[]> {
   await ctx.engine.ping();
   const result = await classStatus(ctx.engine, options.className);
@@ -27,7 +27,7 @@ export async function status(options: StatusOptions, ctx: Context = defaultConte
     result.length === 0
       ? `No labctl class${options.className ? ` named ${options.className}` : ''} on this Docker engine.`
       : table(
-          ['class', 'lab', 'student', 'address', 'mail', 'sidecar', ...endpoints, 'disk'],
+          ['class', 'lab', 'student', 'address', 'mail', 'sidecar', ...endpoints, 'disk', 'state'],
           result.map((r) => [
             r.class,
             r.lab,
@@ -35,8 +35,12 @@ export async function status(options: StatusOptions, ctx: Context = defaultConte
             r.address,
             r.containers.mail ?? 'missing',
             r.containers.sidecar ?? 'missing',
-            ...endpoints.map((s) => (!(s in r.services) ? '-' : r.services[s] ? 'ok' : 'DOWN')),
+            // A stopped student's ports are not asked: they sleep, nothing failed.
+            ...endpoints.map((s) =>
+              !(s in r.services) || r.state === 'stopped' ? '-' : r.services[s] ? 'ok' : 'DOWN',
+            ),
             diskCell(r.disk),
+            r.state === 'down' ? 'DOWN' : r.state,
           ]),
         );
   ctx.reporter.result(text, result);

@@ -107,6 +107,37 @@ export async function checkHostPorts(diff: Diff, plan: Plan, engine: Engine): Pr
 }
 
 /**
+ * Starts students a few at a time and waits for each to answer; one task per student, resolving when it answers.
+ * `start` runs at most `concurrency` at once (the engine's calls), and at most `booting` students (BOOTING by
+ * default) are between their start and their answer: a server boots on the CPU it shares with every other, and its
+ * readiness probes (an sshd re-exec per try) cost more the slower it goes. Unbounded, a class of 150 on 2 cores had
+ * 180 runnable processes and never got ready; bounded, the machine boots a few at full speed.
+ * A big class queues its students behind each other, and those started first share the CPU with every start after
+ * theirs: each student has the whole timeout from the last start so far, its own or a classmate's, so that none is
+ * given up on while the machine is still busy starting the class.
+ */
+export function bootInTurn<T>(
+  items: T[],
+  options: Pick<ApplyOptions, 'concurrency' | 'booting' | 'timeoutSeconds'>,
+  start: (item: T) => Promise<void>,
+  ready: (item: T, deadline: () => number) => Promise<void>,
+): Promise<void>[] {
+  const limit = pLimit(options.concurrency);
+  const booting = pLimit(Math.max(options.concurrency, options.booting ?? BOOTING));
+  let lastStart = 0;
+  const deadline = () => lastStart + options.timeoutSeconds * 1000;
+  return items.map((item) =>
+    booting(async () => {
+      await limit(async () => {
+        await start(item);
+        lastStart = Date.now();
+      });
+      await ready(item, deadline);
+    }),
+  );
+}
+
+/**
  * Carries out the diff, student by student, and waits for each changed student to answer as a student would. On a
  * failure or an abort, nothing new starts, what is in flight finishes, and then every change of this run is undone:
  * created objects are removed, started workloads stopped, replaced workloads put back as they were.
@@ -115,39 +146,25 @@ export async function applyDiff(diff: Diff, plan: Plan, engine: Engine, options:
   // Two workloads per student: undo steps may run twice as many at once as students are changed.
   const journal = new Journal(engine, options.concurrency * 2);
   const byStudent = new Map(plan.students.map((s) => [s.student, s]));
-  const limit = pLimit(options.concurrency);
-  const booting = pLimit(Math.max(options.concurrency, options.booting ?? BOOTING));
   const stop = new AbortController();
   const onAbort = () => stop.abort(options.signal.reason);
   options.signal.addEventListener('abort', onAbort, { once: true });
   let done = 0;
   try {
     const student = (s: StudentDiff) => byStudent.get(s.student)!;
-    const ready = async (s: StudentDiff, deadline: () => number) => {
-      await (options.ready
-        ? options.ready(student(s), deadline, stop.signal)
-        : waitReady(student(s), plan, engine, deadline, stop.signal));
-      options.onProgress?.(++done, diff.apply.length);
-    };
-    const start = (s: StudentDiff) => startStudent(s.steps, student(s), plan, engine, journal, stop.signal);
-    const prepare = (s: StudentDiff) => prepareStudent(s.steps, engine, journal, stop.signal);
-    // A big class queues its students behind each other, and those started first share the CPU with every start
-    // after theirs: each student has the whole timeout from the last start so far, its own or a classmate's, so
-    // that none is given up on while the machine is still busy starting the class.
-    let lastStart = 0;
-    const deadline = () => lastStart + options.timeoutSeconds * 1000;
-    // At most BOOTING students between their start and their answer: a server boots on the CPU it shares with every
-    // other, and its readiness probes (an sshd re-exec per try) cost more the slower it goes. Unbounded, a class of
-    // 150 on 2 cores had 180 runnable processes and never got ready; bounded, the machine boots a few at full speed.
-    const tasks = diff.apply.map((s) =>
-      booting(async () => {
-        await limit(async () => {
-          await prepare(s);
-          await start(s);
-          lastStart = Date.now();
-        });
-        await ready(s, deadline);
-      }),
+    const tasks = bootInTurn(
+      diff.apply,
+      options,
+      async (s) => {
+        await prepareStudent(s.steps, engine, journal, stop.signal);
+        await startStudent(s.steps, student(s), plan, engine, journal, stop.signal);
+      },
+      async (s, deadline) => {
+        await (options.ready
+          ? options.ready(student(s), deadline, stop.signal)
+          : waitStudentReady(student(s), plan, engine, deadline, stop.signal));
+        options.onProgress?.(++done, diff.apply.length);
+      },
     );
     for (const task of tasks) task.catch((error: unknown) => stop.abort(error));
     await Promise.allSettled(tasks);
@@ -275,7 +292,13 @@ async function startStudent(
 const READY_POLL_MS = 250;
 
 /** Waits until every port of the student passes its wait strategy (core/readiness.ts: SMTP 220, POP3 +OK, IMAP * OK, SSH-, after TLS where the service speaks it; web /health). */
-async function waitReady(s: StudentPlan, plan: Plan, engine: Engine, deadline: Deadline, signal: AbortSignal) {
+export async function waitStudentReady(
+  s: StudentPlan,
+  plan: Plan,
+  engine: Engine,
+  deadline: Deadline,
+  signal: AbortSignal,
+) {
   for (const c of s.containers) {
     // Where the workload's ports answer: the node it is placed on, when the engine has several.
     const host = engine.address(plan.bind, await engine.workloadNode(c.name));

@@ -1,7 +1,7 @@
 import pLimit from 'p-limit';
 import type { DiskInfo, Engine } from '../docker/engine.js';
 import { BOARD_CONCURRENCY, concurrency } from './limits.js';
-import { observeClass, type ObservedClass } from './observed-class.js';
+import { isStopped, observeClass, type ObservedClass } from './observed-class.js';
 import type { PersonFields } from './roster.js';
 import { SidecarClient, SidecarMismatchError } from './sidecar-client.js';
 import type { ExerciseStatus } from './wire.js';
@@ -16,6 +16,8 @@ export interface StudentResults extends PersonFields {
    * their progress (their row shows what it holds in memory): their row says so, the others still show.
    */
   error?: string;
+  /** Set when the student sleeps (`labctl stop`): nothing failed, and their sidecar is not asked until `start`. */
+  stopped?: true;
   exercises: ExerciseResult[];
   /** The last time the student made progress (ISO), as their sidecar says (see wire.ts). */
   lastProgressAt?: string;
@@ -118,6 +120,7 @@ export async function boardOf(observed: ObservedClass, options: BoardOptions = {
             exercises,
             ...fields,
           });
+          if (isStopped(s)) return answer({ stopped: true });
           if (!s.sidecar || !s.adminKey || s.ports.web === undefined) return answer({ error: 'no sidecar' });
           if (s.sidecar.state !== 'running') return answer({ error: `sidecar ${s.sidecar.state}` });
           try {

@@ -3,7 +3,7 @@ import type { Engine } from '../docker/engine.js';
 import { PROBE_CONCURRENCY } from './limits.js';
 import { probe, type Greeting } from './readiness.js';
 import { diskUse, type DiskUse } from './board-model.js';
-import { observeClasses } from './observed-class.js';
+import { isStopped, observeClasses } from './observed-class.js';
 
 export interface StudentStatus {
   class: string;
@@ -17,6 +17,11 @@ export interface StudentStatus {
   services: Record<string, boolean>;
   /** How full the student's disk is, where the engine gives them one. */
   disk?: DiskUse;
+  /**
+   * up: every workload runs and every service answers; stopped: the student sleeps (`labctl stop`: both workloads
+   * stopped, nothing asked of their ports); down: anything else, a failure.
+   */
+  state: 'up' | 'stopped' | 'down';
 }
 
 /** Per student of every class (or one): the workloads' state, and whether each service answers its greeting. */
@@ -42,6 +47,7 @@ export async function classStatus(
           // In the lab's order (the columns of status), whatever order the probes answer in.
           services: Object.fromEntries([...Object.keys(c.lab.services), 'web'].map((k) => [k, false])),
           ...(disk && { disk }),
+          state: isStopped(s) ? 'stopped' : 'down',
         } as StudentStatus,
         s,
         lab: c.lab,
@@ -68,6 +74,10 @@ export async function classStatus(
       ),
     ),
   );
+  for (const { row } of rows) {
+    const running = Object.values(row.containers).filter((c) => c === 'running').length === 2;
+    if (running && Object.values(row.services).every(Boolean)) row.state = 'up';
+  }
   return rows.map(({ row }) => row);
 }
 

@@ -233,3 +233,11 @@ export async function observeClasses(
     return decodeClass(name, mine, engine, labs) ?? [];
   });
 }
+
+/**
+ * Whether the student sleeps (`labctl stop`): both workloads are there and neither runs nor restarts. One of them down
+ * while the other runs is a failure, not sleep; so is a missing one.
+ */
+export function isStopped(s: Pick<ObservedStudent, 'mail' | 'sidecar'>): boolean {
+  return [s.mail, s.sidecar].every((w) => w !== undefined && w.state === 'exited');
+}

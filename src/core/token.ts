@@ -6,7 +6,8 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
  * from it, each opening as little as it can:
  * - studentKey: one student's page (read-only);
  * - adminKey: one sidecar's labctl API (progress, reset); it opens no other sidecar;
- * - boardKey: the projector's read-only board (`labctl board --listen`); no sidecar accepts it.
+ * - boardKey: the projector's read-only board (`labctl board --listen`); no sidecar accepts it;
+ * - archiveKey: signs the manifest of the class's archives (`labctl archive`); it opens nothing.
  */
 export function newClassToken(): string {
   return randomBytes(18).toString('base64url');
@@ -25,6 +26,11 @@ export function adminKey(classToken: string, student: number): string {
 /** The read-only key of the projector's board address; only `labctl board` accepts it. */
 export function boardKey(classToken: string): string {
   return createHmac('sha256', classToken).update('board').digest('base64url').slice(0, 22);
+}
+
+/** The key that signs (HMAC-SHA256) the manifest of class `className`'s archives, and checks it. */
+export function archiveKey(classToken: string, className: string): string {
+  return createHmac('sha256', classToken).update(`archive:${className}`).digest('base64url');
 }
 
 export function sameSecret(given: string | undefined, expected: string): boolean {

@@ -107,10 +107,15 @@ export type Maintenance =
   /** The accounts that have a mailbox there. */
   | { action: 'accounts' }
   /** Empties the accounts' spool, Maildir and ~/mbox (images/mail/reset.sh), with a backup when asked. */
-  | { action: 'reset'; users: string[]; backup: boolean; timeoutSeconds: number };
+  | { action: 'reset'; users: string[]; backup: boolean; timeoutSeconds: number }
+  /**
+   * Copies what the student did, for an archive (labctl archive): each account's spool and home mail as that account
+   * reads them, the mail log, the verification log and the archived messages; given back as `backup`.
+   */
+  | { action: 'collect'; timeoutSeconds: number };
 
 export interface MaintenanceResult extends ExecResult {
-  /** For a reset with backup: the backup, as a tar archive. */
+  /** For a reset with backup, or a collect: what was copied, as a tar archive (its root folder is `backup/`). */
   backup?: Buffer;
 }
 

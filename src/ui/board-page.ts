@@ -18,6 +18,7 @@ export interface BoardView {
     student: number;
     name?: string;
     error?: string;
+    stopped?: true;
     stuckMinutes?: number;
     disk?: Board['students'][number]['disk'];
     exercises: { id: string; done: boolean; evidence?: string }[];
@@ -35,6 +36,7 @@ export function boardView(board: Board): BoardView {
       student: s.student,
       ...(s.name !== undefined && { name: s.name }),
       ...(s.error !== undefined && { error: s.error }),
+      ...(s.stopped && { stopped: s.stopped }),
       ...(s.stuckMinutes !== undefined && { stuckMinutes: s.stuckMinutes }),
       ...(s.disk !== undefined && { disk: s.disk }),
       exercises: s.exercises.map((e) => ({
@@ -64,7 +66,7 @@ function rows(board: BoardView): string {
 }
 
 const rowClass = (s: BoardView['students'][number]) =>
-  s.error ? 'down' : s.stuckMinutes !== undefined ? 'stuck' : 'up';
+  s.error ? 'down' : s.stopped ? 'stopped' : s.stuckMinutes !== undefined ? 'stuck' : 'up';
 
 function shareRow(board: BoardView): string {
   const cells = board.shares
@@ -93,11 +95,12 @@ export function boardPage(board: BoardView, stream: string, nonce = ''): string 
  td.done{background:#2da44e;color:#fff} td.todo{background:#f3f4f6}
  tr.down th,tr.down td.todo{background:#ffd7d5} td.state{text-align:left;color:#b42318;border:none}
  tr.stuck th,tr.stuck td.todo{background:#fff1c2} tr.stuck td.state{color:#8a4b00}
+ tr.stopped th,tr.stopped td.todo{background:#e5e7eb;color:#6b7280} tr.stopped td.state{color:#6b7280}
  #shares th,#shares td{font-size:.85em;color:#444;background:#fff}
  #updated{color:#666;font-size:.85em}
 </style></head><body>
 <h1>Class ${escapeHtml(board.class)} · lab ${escapeHtml(board.lab)}</h1>
-<p id="updated">Live: updates as students work. Green = done; a red row = that student's environment is down; a yellow row = no progress for ${board.stuckAfterMinutes} min or more (stuck).</p>
+<p id="updated">Live: updates as students work. Green = done; a red row = that student's environment is down; a yellow row = no progress for ${board.stuckAfterMinutes} min or more (stuck); a grey row = stopped (labctl start brings it back).</p>
 <table><thead><tr><th>student</th>${head}<th>total</th><th></th></tr></thead>
 <tbody id="rows">
 ${rows(board)}
@@ -111,10 +114,10 @@ source.onmessage = (message) => {
     const row = document.getElementById('student-' + s.student);
     if (!row) { location.reload(); return; }
     const stuck = s.stuckMinutes !== undefined;
-    row.className = s.error ? 'down' : stuck ? 'stuck' : 'up';
+    row.className = s.error ? 'down' : s.stopped ? 'stopped' : stuck ? 'stuck' : 'up';
     const full = s.disk && s.disk.percent >= ${DISK_NEAR_FULL} ? 'disk ' + s.disk.percent + '% full' : '';
     row.querySelector('.state').textContent =
-      [s.error || (stuck ? 'stuck: no progress for ' + s.stuckMinutes + ' min' : ''), full].filter(Boolean).join('; ');
+      [s.error || (s.stopped ? 'stopped' : stuck ? 'stuck: no progress for ' + s.stuckMinutes + ' min' : ''), full].filter(Boolean).join('; ');
     let done = 0;
     for (const e of s.exercises) {
       const cell = document.getElementById('cell-' + s.student + '-' + e.id);
@@ -130,7 +133,7 @@ source.onmessage = (message) => {
     const cell = document.getElementById('share-' + x.id);
     if (cell) { cell.textContent = x.percent + '%'; cell.title = x.done + '/' + x.students; }
   }
-  document.getElementById('updated').textContent = 'Updated ' + new Date().toLocaleTimeString() + '. Green = done; a red row = that student\\'s environment is down; a yellow row = stuck.';
+  document.getElementById('updated').textContent = 'Updated ' + new Date().toLocaleTimeString() + '. Green = done; a red row = that student\\'s environment is down; a yellow row = stuck; a grey row = stopped.';
 };
 </script>
 </body></html>

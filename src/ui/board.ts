@@ -8,11 +8,13 @@ export function diskNote(s: Pick<StudentResults, 'disk'>): string {
 }
 
 /**
- * What the last column says of a student: why their sidecar did not answer, or that they are stuck; and that
+ * What the last column says of a student: why their sidecar did not answer, that they are stopped or stuck; and that
  * their disk is nearly full.
  */
-export function studentState(s: Pick<StudentResults, 'error' | 'stuckMinutes' | 'disk'>): string {
-  const state = s.error ?? (s.stuckMinutes === undefined ? '' : `stuck: no progress for ${s.stuckMinutes} min`);
+export function studentState(s: Pick<StudentResults, 'error' | 'stopped' | 'stuckMinutes' | 'disk'>): string {
+  const state =
+    s.error ??
+    (s.stopped ? 'stopped' : s.stuckMinutes === undefined ? '' : `stuck: no progress for ${s.stuckMinutes} min`);
   return [state, diskNote(s)].filter(Boolean).join('; ');
 }
 
@@ -66,7 +68,7 @@ export function boardCsv(board: Board): string {
     ...board.exercises.map((e) => (s.exercises.find((x) => x.id === e.id)?.done ? 1 : 0)),
     s.exercises.filter((e) => e.done).length,
     board.exercises.length,
-    s.error ?? 'ok',
+    s.error ?? (s.stopped ? 'stopped' : 'ok'),
   ]);
   return [header, ...rows].map((r) => r.map(csvCell).join(',')).join('\n') + '\n';
 }

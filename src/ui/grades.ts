@@ -65,7 +65,7 @@ export async function boardXlsx(board: Board): Promise<Buffer> {
       ...Object.fromEntries(board.exercises.map((e) => [`ex:${e.id}`, doneAt(s, e.id)])),
       done: doneCount(s),
       total: board.exercises.length,
-      status: s.error ?? 'ok',
+      status: s.error ?? (s.stopped ? 'stopped' : 'ok'),
     });
   }
   const legend = book.addWorksheet('Exercises');

@@ -119,13 +119,15 @@ export class Reporter {
   }
 
   /**
-   * A stream written to `file` (an image archive), aside then renamed: an interrupted write leaves no file that looks
+   * A stream written to `file` (an image archive, a class's archive), aside then renamed: an interrupted write leaves no file that looks
    * whole. Resolves to its size in bytes.
    */
-  async writeStream(file: string, stream: NodeJS.ReadableStream): Promise<number> {
+  async writeStream(file: string, stream: NodeJS.ReadableStream, options: { private?: boolean } = {}): Promise<number> {
     const partial = `${file}.partial`;
     try {
-      await pipeline(stream, createWriteStream(partial));
+      // Private (an archive of students' mail): readable by its owner only, from its first byte.
+      await pipeline(stream, createWriteStream(partial, options.private ? { mode: 0o600 } : {}));
+      if (options.private) await chmod(partial, 0o600);
       await rename(partial, file);
     } catch (error) {
       await rm(partial, { force: true });

@@ -16,6 +16,23 @@ import type {
   Replacement,
 } from '../../src/docker/engine.js';
 import { Readable } from 'node:stream';
+import tar from 'tar-stream';
+
+/** What a collect copies out of a student's server, as the engines give it back (a tar with `backup/` at its root). */
+export async function collected(mail: string, files: Record<string, string> = {}): Promise<Buffer> {
+  const pack = tar.pack();
+  const all = {
+    'backup/mail/util1/spool': `From util2@fake  Mon Dec  1 10:00:00 2026\nSubject: de ${mail}\n\nbonjour\n`,
+    'backup/log/mail.log': `Dec  1 10:00:00 mail postfix/smtpd[1]: connect from ${mail}\n`,
+    'backup/evidence/log/verify.log': '2026-12-01T10:00:00 uid=101 postfix/smtpd[1]: connect\n',
+    ...files,
+  };
+  for (const [name, content] of Object.entries(all)) pack.entry({ name }, content);
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const chunk of pack) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
 
 interface FakeContainer {
   name: string;
@@ -46,8 +63,12 @@ export class FakeEngine implements Engine {
   asked: string[] = [];
   failOn: (call: string) => boolean = () => false;
   /** What a maintenance action answers; by default two accounts, each reset with nothing to remove. */
-  maintenanceAnswer: (mail: WorkloadInfo, task: Maintenance) => MaintenanceResult = (_mail, task) => {
+  maintenanceAnswer: (mail: WorkloadInfo, task: Maintenance) => MaintenanceResult | Promise<MaintenanceResult> = async (
+    mail,
+    task,
+  ) => {
     if (task.action === 'accounts') return { exitCode: 0, stdout: 'util1\nutil11\n', stderr: '' };
+    if (task.action === 'collect') return { exitCode: 0, stdout: '', stderr: '', backup: await collected(mail.name) };
     const stdout = task.users.map((u) => `${u} spool=0 maildir=0 mbox=0\n`).join('');
     return { exitCode: 0, stdout, stderr: '', ...(task.backup && { backup: Buffer.from('tar') }) };
   };

@@ -98,11 +98,11 @@ describe('commands on a class, through their context', () => {
     const [header, ...lines] = t.stdout().trimEnd().split('\n');
     assert.match(
       header!,
-      /^class +lab +student +address +mail +sidecar +smtp +pop3 +imap +ssh +submission +smtps +imaps +pop3s +web +disk$/,
+      /^class +lab +student +address +mail +sidecar +smtp +pop3 +imap +ssh +submission +smtps +imaps +pop3s +web +disk +state$/,
     );
     assert.match(
       lines[2]!,
-      /^tl +smtp-tls +1 +[\d.]+ +running +running +DOWN +- +- +DOWN +DOWN +DOWN +DOWN +DOWN +DOWN +-$/,
+      /^tl +smtp-tls +1 +[\d.]+ +running +running +DOWN +- +- +DOWN +DOWN +DOWN +DOWN +DOWN +DOWN +- +DOWN$/,
     );
   });
 

@@ -1,13 +1,14 @@
 import type Docker from 'dockerode';
 import type { WorkloadInfo, LogStream, Maintenance, MaintenanceResult } from '../engine.js';
-import { ACCOUNTS_COMMAND, MAIL_LOG, backupDir, resetCommand } from '../maintenance-commands.js';
+import { ACCOUNTS_COMMAND, MAIL_LOG, backupDir, collectCommand, resetCommand } from '../maintenance-commands.js';
 import { archive, exec, execStream } from './exec.js';
 
-/** A maintenance action, run in the student's mail container; a reset's backup is copied out, then deleted there. */
+/** A maintenance action, run in the student's mail container; a backup (a reset's, a collect's) is copied out, then deleted there. */
 export async function maintenance(docker: Docker, mail: WorkloadInfo, task: Maintenance): Promise<MaintenanceResult> {
   if (task.action === 'accounts') return exec(docker, mail.name, ACCOUNTS_COMMAND);
-  const run: MaintenanceResult = await exec(docker, mail.name, resetCommand(task));
-  const dir = task.backup ? backupDir(run.stdout) : undefined;
+  const command = task.action === 'reset' ? resetCommand(task) : collectCommand(task);
+  const run: MaintenanceResult = await exec(docker, mail.name, command);
+  const dir = task.action === 'collect' || task.backup ? backupDir(run.stdout) : undefined;
   if (dir) {
     try {
       run.backup = await archive(docker, mail.name, `${dir}/backup`);

@@ -3,7 +3,7 @@ import type Docker from 'dockerode';
 import { ExitCode, LabctlError } from '../../errors.js';
 import type { WorkloadInfo, LogStream, Maintenance, MaintenanceResult } from '../engine.js';
 import { failed } from '../errors.js';
-import { ACCOUNTS_COMMAND, MAIL_LOG, resetCommand } from '../maintenance-commands.js';
+import { ACCOUNTS_COMMAND, MAIL_LOG, collectCommand, resetCommand } from '../maintenance-commands.js';
 import { demux, streamEnded } from '../streams.js';
 import { removeJob, runJob, serviceLogs, startJob } from './jobs.js';
 
@@ -12,8 +12,8 @@ const BACKUP_MARK = '--- labctl backup (tar, base64) ---';
 /** A maintenance action, run as a job on the student's node (see jobs.ts). */
 export async function maintenance(docker: Docker, mail: WorkloadInfo, task: Maintenance): Promise<MaintenanceResult> {
   if (task.action === 'accounts') return runJob(docker, mail.name, ACCOUNTS_COMMAND);
-  const reset = resetCommand(task);
-  if (!task.backup) return runJob(docker, mail.name, reset);
+  const reset = task.action === 'reset' ? resetCommand(task) : collectCommand(task);
+  if (task.action === 'reset' && !task.backup) return runJob(docker, mail.name, reset);
   // The reset's output, then after a marker line its backup (even from a reset that failed halfway) as a tar, with
   // DIR/backup at its root as the local engine's, in base64. The job's container goes when the job is removed.
   const script = [
