@@ -1,8 +1,9 @@
 import Docker from 'dockerode';
+import { HostDisks } from '../../src/docker/disks.js';
 
 const docker = new Docker();
 
-/** Removes every object of a test class, by label: containers, networks, volumes. */
+/** Removes every object of a test class, by label: containers, networks, volumes, and the students' disks. */
 export async function cleanClass(className: string): Promise<void> {
   const filters = { label: [`dev.labctl.class=${className}`] };
   for (const c of await docker.listContainers({ all: true, filters }))
@@ -20,6 +21,10 @@ export async function cleanClass(className: string): Promise<void> {
       .getVolume(v.Name)
       .remove()
       .catch(() => {});
+  // The disks are the host's (a loop-mounted file each), labelled like the rest: left, every run kept them mounted.
+  const disks = new HostDisks();
+  for (const d of await disks.list())
+    if (d.labels['dev.labctl.class'] === className) await disks.remove(d.name).catch(() => {});
 }
 
 export async function labelled(className: string) {
