@@ -19,6 +19,11 @@ export const ExerciseStatusSchema = z.object({
   evidence: z.nullable(z.string()),
   /** For an exercise not done: one short hint, in French, about what the student did (never the answer). */
   hint: z.optional(z.string()),
+  /**
+   * Set when the exercise was first proved after the session's end (a graded session, see SessionSchema): it is not
+   * done, and `at` and `evidence` say what came after the end.
+   */
+  afterEnd: z.optional(z.boolean()),
 });
 export type ExerciseStatus = z.infer<typeof ExerciseStatusSchema>;
 
@@ -41,8 +46,18 @@ export const ProgressSchema = z.object({
    * the instructor. The credits shown are then held in memory only.
    */
   problem: z.optional(z.string()),
+  /** The student's graded session as their sidecar holds it: its end (ISO, null: none), as students read it, and
+   * the sidecar's clock when it answered. */
+  session: z.optional(z.object({ end: z.nullable(z.string()), endText: z.optional(z.string()), now: z.string() })),
 });
 export type Progress = z.infer<typeof ProgressSchema>;
+
+/**
+ * POST /api/session (admin key): the end of this student's session (ISO; null: no time box), and how students read
+ * it ("16:00", in the class's time zone). From then on the sidecar counts no credit proved after it.
+ */
+export const SessionSchema = z.object({ end: z.nullable(z.string()), endText: z.optional(z.string()) });
+export type SessionEnd = z.infer<typeof SessionSchema>;
 
 /**
  * GET /health: 200 with status ok, or 503 with why: stalled (its polls stopped) or unsaved (its progress file cannot be
