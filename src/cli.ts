@@ -155,7 +155,7 @@ program
   .description("move the end of the class's session, or give one student extra time (--student N)")
   .addOption(classOption())
   .option('--student <n>', 'only this student: their extra time', int('--student'))
-  .option('--by <duration>', 'move the end by this much (15m, 1h)')
+  .option('--by <duration>', 'move the end by this much (15m, 1h; -5m takes time back)')
   .option('--until <time>', 'set the end to this time (16:30, or 2026-12-02T16:30)')
   .addOption(jsonOption())
   .action(async (o) => {
@@ -187,6 +187,7 @@ program
   .option('--student <n>', 'only this student', int('--student'))
   .option('--purge', 'also delete the mailbox and log volumes')
   .option('--yes', 'do not ask for confirmation (needed for --purge off a terminal)')
+  .option('--force', 'purge a graded class even without an archive made after its end')
   .addOption(jsonOption())
   .action(async (o) => {
     const { down } = await import('./commands/down.js');

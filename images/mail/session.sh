@@ -82,6 +82,10 @@ publish() {
 
 guard() {
   local state=open warned='' closedAt=0
+  # It waits on a FIFO nobody writes instead of forking sleep: an idle server forks nothing (see the entrypoint).
+  mkfifo -m 0600 /run/labctl-session.tick 2>/dev/null
+  exec 4<>/run/labctl-session.tick
+  local wait
   while :; do
     publish
     printf -v NOW '%(%s)T' -1
@@ -101,7 +105,10 @@ guard() {
         tell "Attention : la séance se termine à $text (dans $(((end - NOW + 59) / 60)) min). Ensuite, ce serveur refusera les connexions et vos sessions seront fermées."
       fi
     fi
-    sleep 1
+    # Every second while an end is set; else every 5 s (`set` publishes a new end itself, on this engine).
+    wait=5
+    [ -z "$end" ] || wait=1
+    read -r -t "$wait" -u 4 _ 2>/dev/null || [ $? -gt 128 ] || sleep "$wait" # no FIFO: wait anyway
   done
 }
 
@@ -114,6 +121,7 @@ case "${1:-}" in
     [ -d "$dir" ] && [ ! -L "$dir" ] || { echo "labctl-session: $dir is missing" >&2; exit 1; }
     tmp=$(mktemp "$dir/.session.XXXXXX") || exit 1
     printf '%s\n%s\n' "$end" "$text" >"$tmp" && chmod 0600 "$tmp" && mv -f "$tmp" "$keep" || exit 1
+    [ ! -d /run/labctl ] || publish
     echo "session end ${end:-none} ${text}"
     ;;
   publish) publish ;;

@@ -4,6 +4,7 @@ import { BOARD_CONCURRENCY, concurrency } from './limits.js';
 import { isStopped, observeClass, type ObservedClass } from './observed-class.js';
 import type { PersonFields } from './roster.js';
 import { SidecarClient, SidecarMismatchError } from './sidecar-client.js';
+import { clockText, sessionOf, studentEnd } from './session.js';
 import type { ExerciseStatus } from './wire.js';
 
 /** One exercise of one student, as their sidecar says it (the wire schema). */
@@ -64,6 +65,15 @@ export interface Board {
   stuckAfterMinutes: number;
   /** Per exercise, in the lab's order: the share of the class that has done it. */
   shares: ExerciseShare[];
+  /** A graded session's end (`up --for/--until`), as the room reads it, and the students with extra time. */
+  session?: BoardSession;
+}
+
+export interface BoardSession {
+  end: string;
+  /** "16:00", in the class's time zone. */
+  endText: string;
+  extra: { student: number; end: string; endText: string }[];
 }
 
 /** A student is stuck after this long without progress, unless told otherwise (`--stuck`). */
@@ -154,6 +164,7 @@ export async function boardOf(observed: ObservedClass, options: BoardOptions = {
       ...(disk && { disk }),
     };
   };
+  const session = sessionOf(observed.className, observed.objects.volumes);
   return {
     class: observed.className,
     lab: lab.name,
@@ -161,5 +172,19 @@ export async function boardOf(observed: ObservedClass, options: BoardOptions = {
     students: marked.map((s) => ({ ...s, ...about(s.student) })),
     stuckAfterMinutes,
     shares: exerciseShares(lab.exercises, marked),
+    ...(session && {
+      session: {
+        end: session.end,
+        endText: clockText(Date.parse(session.end), session.timeZone),
+        extra: Object.keys(session.extra)
+          .map(Number)
+          .filter((n) => person.has(n))
+          .sort((a, b) => a - b)
+          .map((n) => {
+            const end = studentEnd(session, n);
+            return { student: n, end: new Date(end).toISOString(), endText: clockText(end, session.timeZone) };
+          }),
+      },
+    }),
   };
 }

@@ -14,6 +14,7 @@ import {
   saveSession,
   sessionOf,
   studentEnd,
+  archivedAfterEnd,
   type Session,
 } from './session.js';
 import { SidecarClient } from './sidecar-client.js';
@@ -42,7 +43,7 @@ export interface Messenger {
 
 export const realMessenger: Messenger = {
   async server(engine, s, end, text) {
-    const run = await engine.maintenance(s.mail!, { action: 'session', end: Math.floor(end / 1000), text });
+    const run = await engine.maintenance(s.mail!, { action: 'session', end: Math.ceil(end / 1000), text });
     if (run.exitCode !== 0) throw new Error((run.stderr || run.stdout).trim() || `exit ${run.exitCode}`);
   },
   async sidecar(s, end, text) {
@@ -195,7 +196,13 @@ export async function extendSession(
 ): Promise<ExtendResult> {
   if ((input.by === undefined) === (input.until === undefined))
     throw usageError('How much? Give --by DURATION (e.g. 15m) or --until TIME (e.g. 16:30).');
-  const by = input.by === undefined ? undefined : parseDuration(input.by, '--by');
+  // --by -5m takes time back (a mistake, or extra time given to the wrong seat).
+  const by =
+    input.by === undefined
+      ? undefined
+      : input.by.trim().startsWith('-')
+        ? -parseDuration(input.by.trim().slice(1), '--by')
+        : parseDuration(input.by, '--by');
   return withClassLock(
     engine,
     input.className,
@@ -259,4 +266,38 @@ export function deliveryError(deliveries: Delivery[]): LabctlError | undefined {
     `The new end is recorded with the class, but did not reach ${failed.join('; ')}.`,
     'Run the same command again once they answer (`labctl status`); `labctl start` and `labctl up` give it too.',
   );
+}
+
+/**
+ * Notes on the class's session that these students' evidence was archived at `at` (ISO): `down --purge` wants an
+ * archive made after each student's end. No time box: nothing to note. Holds the class's lock.
+ */
+export async function noteArchived(
+  engine: Engine,
+  className: string,
+  students: number[],
+  at: string,
+  signal?: AbortSignal,
+): Promise<Session | undefined> {
+  return withClassLock(
+    engine,
+    className,
+    async () => {
+      const session = sessionOf(className, (await engine.list(className)).volumes);
+      if (!session) return undefined;
+      const archived = { ...session.archived };
+      for (const n of students) archived[String(n)] = at;
+      return saveSession(engine, { ...session, archived });
+    },
+    { ...(signal && { signal }) },
+  );
+}
+
+/**
+ * Why `down --purge` must not run on these seats of a graded class: the students whose evidence has no archive
+ * made after their end (none: it may). A class without a time box is not graded: it may.
+ */
+export function unarchivedSeats(session: Session | undefined, seats: number[]): number[] {
+  if (!session) return [];
+  return seats.filter((n) => !archivedAfterEnd(session, n));
 }

@@ -1,6 +1,6 @@
 import { escapeHtml } from '../core/html.js';
 import { DISK_NEAR_FULL, type Board } from '../core/board-model.js';
-import { studentState } from './board.js';
+import { sessionLine, studentState } from './board.js';
 
 /**
  * What the board shows, and all it sends to the projector's browser: per seat the name, the state (and how full the
@@ -14,6 +14,8 @@ export interface BoardView {
   exercises: { id: string; title: string }[];
   stuckAfterMinutes: number;
   shares: Board['shares'];
+  /** The graded session's end, and who has extra time, in a line (none: no time box). */
+  session?: string;
   students: {
     student: number;
     name?: string;
@@ -32,6 +34,7 @@ export function boardView(board: Board): BoardView {
     exercises: board.exercises.map(({ id, title }) => ({ id, title })),
     stuckAfterMinutes: board.stuckAfterMinutes,
     shares: board.shares,
+    ...(board.session && { session: sessionLine(board.session) }),
     students: board.students.map((s) => ({
       student: s.student,
       ...(s.name !== undefined && { name: s.name }),
@@ -97,9 +100,10 @@ export function boardPage(board: BoardView, stream: string, nonce = ''): string 
  tr.stuck th,tr.stuck td.todo{background:#fff1c2} tr.stuck td.state{color:#8a4b00}
  tr.stopped th,tr.stopped td.todo{background:#e5e7eb;color:#6b7280} tr.stopped td.state{color:#6b7280}
  #shares th,#shares td{font-size:.85em;color:#444;background:#fff}
- #updated{color:#666;font-size:.85em}
+ #updated{color:#666;font-size:.85em} #session{font-weight:bold}
 </style></head><body>
 <h1>Class ${escapeHtml(board.class)} · lab ${escapeHtml(board.lab)}</h1>
+<p id="session"${board.session ? '' : ' hidden'}>${escapeHtml(board.session ?? '')}</p>
 <p id="updated">Live: updates as students work. Green = done; a red row = that student's environment is down; a yellow row = no progress for ${board.stuckAfterMinutes} min or more (stuck); a grey row = stopped (labctl start brings it back).</p>
 <table><thead><tr><th>student</th>${head}<th>total</th><th></th></tr></thead>
 <tbody id="rows">
@@ -110,6 +114,9 @@ const exercises = ${JSON.stringify(Object.fromEntries(board.exercises.map((e) =>
 const source = new EventSource(${JSON.stringify(stream)});
 source.onmessage = (message) => {
   const board = JSON.parse(message.data);
+  const session = document.getElementById('session');
+  session.hidden = !board.session;
+  session.textContent = board.session || '';
   for (const s of board.students) {
     const row = document.getElementById('student-' + s.student);
     if (!row) { location.reload(); return; }

@@ -49,7 +49,14 @@ export function boardTable(board: Board): string {
   const legend = board.exercises
     .map((e, i) => `${String(i + 1).padStart(2)}  ${e.id.padEnd(width)}  ${e.title}`)
     .join('\n');
-  return `Class ${board.class}, lab ${board.lab}\n${grid}${note}\n\n${legend}`;
+  const session = board.session ? `${sessionLine(board.session)}\n` : '';
+  return `Class ${board.class}, lab ${board.lab}\n${session}${grid}${note}\n\n${legend}`;
+}
+
+/** "Session ends at 16:00 · extra time: student 2 until 16:15". */
+export function sessionLine(session: NonNullable<Board['session']>): string {
+  const extra = session.extra.map((x) => `student ${x.student} until ${x.endText}`);
+  return `Session ends at ${session.endText}${extra.length > 0 ? ` · extra time: ${extra.join(', ')}` : ''}`;
 }
 
 const csvCell = (value: string | number) => {
