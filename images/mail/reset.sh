@@ -8,8 +8,7 @@
 # alone and named. The spool, in a directory students cannot write, is emptied as root, regular files only.
 # Prints one line per user: USER spool=N maildir=N mbox=N (messages removed).
 #
-# --backup first copies what is removed into a new directory DIR (mktemp -d) under /var/lib/labctl/backups,
-# which only root may enter (not /tmp: students write there, and the engine cannot copy out of a tmpfs), and
+# --backup first copies what is removed into a new directory DIR that only root may enter (backup-dir.sh), and
 # prints "backup DIR" first. DIR/backup/USER/ holds `spool` (the spool file) and `home.tar` (~/mbox and
 # ~/Maildir, relative to the home). Root only creates these files, in its own directory; the account reads
 # its own mail and writes into the file root opened for it. So nothing a student can name or reach is written
@@ -19,6 +18,7 @@ set -eu
 # `docker exec` hands this the container's environment, which carries the server's configuration: none of it
 # goes to the processes run as the account.
 unset LABCTL_SERVER_CONFIG
+. /usr/local/lib/labctl/backup-dir.sh
 
 backup=false
 if [ "${1:-}" = --backup ]; then backup=true; shift; fi
@@ -83,21 +83,7 @@ echo "maildir=$maildir mbox=$mboxed"
 '
 
 dir=""
-if $backup; then
-  # The parent only root may enter: made here, or checked to be a directory of root's, mode 0700, not a link.
-  parent=/var/lib/labctl/backups
-  mkdir -p /var/lib/labctl
-  mkdir -m 0700 "$parent" 2>/dev/null || true
-  if [ -L "$parent" ] || [ ! -d "$parent" ] || [ "$(stat -c %u:%a "$parent")" != 0:700 ]; then
-    echo "$parent is not a directory only root may enter" >&2
-    exit 1
-  fi
-  # Left behind only when an engine could not copy one out.
-  find "$parent" -mindepth 1 -maxdepth 1 -mmin +1440 -exec rm -rf -- {} +
-  dir=$(mktemp -d "$parent/reset.XXXXXXXX")
-  mkdir "$dir/backup"
-  echo "backup $dir"
-fi
+if $backup; then backup_dir reset; fi
 
 for user in "$@"; do
   home=$(getent passwd "$user" | cut -d: -f6)
