@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import type { ClassInfo } from '../../src/core/class-model.js';
 import type { Session as TimeBox } from '../../src/core/session.js';
 import { labctl, labctlJson, upArgs } from '../helpers/cli.js';
-import { cleanClass } from '../helpers/docker.js';
+import { cleanClass, exec } from '../helpers/docker.js';
 import { freeBasePort } from '../helpers/ports.js';
 import { Session, SMTP_FINAL } from '../helpers/session.js';
 import { sshRun, sshSession, sshExec } from '../helpers/ssh.js';
@@ -89,6 +89,15 @@ describe('a graded session: time box, freeze, extend, purge guard', { timeout: 9
     const shell = sshSession(s1.ports.ssh!, a, PASSWORD, (conn) => sshExec(conn, 'sleep 600; echo survived')).catch(
       (error: Error) => ({ code: -1, stdout: '', stderr: error.message }),
     );
+    // The student who wants the credit without the time: a job left behind, to send a message 4 s after the end.
+    const fireAt = Math.ceil((end - Date.now()) / 1000) + 4;
+    const left = await sshRun(
+      s1.ports.ssh!,
+      a,
+      PASSWORD,
+      `nohup sh -c "sleep ${fireAt}; printf 'Subject: tard\\n\\napres la fin\\n' | /usr/sbin/sendmail ${b}" >/dev/null 2>&1 &`,
+    );
+    assert.equal(left.code, 0, left.stderr);
     // No labctl process runs from here to the end: the server and the sidecar act alone.
     await new Promise((r) => setTimeout(r, Math.max(0, end - Date.now())));
     await waitGreeting(s1.ports.smtp!, /^554[ -].*La séance est terminée/, 15_000);
@@ -99,6 +108,12 @@ describe('a graded session: time box, freeze, extend, purge guard', { timeout: 9
     smtp.close();
     const cut = await shell;
     assert.doesNotMatch(cut.stdout, /survived/, 'the shell opened before the end is ended');
+    const mail = `labctl-${CLASS}-s01-mail`;
+    assert.equal((await exec(mail, ['pgrep', '-u', a])).code, 1, `no process of ${a} outlives the end`);
+    await new Promise((r) => setTimeout(r, Math.max(0, end + 8_000 - Date.now())));
+    const spool = await exec(mail, ['cat', `/var/mail/${b}`]);
+    assert.doesNotMatch(spool.output, /Subject: tard/, 'the job left behind sent nothing');
+    assert.match(spool.output, /Subject: avant la fin/, 'what came before the end is kept');
 
     assert.match(await greeting(s1.ports.pop3!), /^-ERR La séance est terminée/);
     assert.match(await greeting(s1.ports.imap!), /^\* BYE La séance est terminée/);
@@ -109,7 +124,7 @@ describe('a graded session: time box, freeze, extend, purge guard', { timeout: 9
     const page = await fetch(s1.page!).then((r) => r.text());
     assert.match(page, /<p id="session" class="session ended"[^>]*>La séance est terminée \(\d\d:\d\d\)/);
     const board = await classBoard(CLASS);
-    assert.deepEqual(doneIds(board, 1), ['smtp-simple'], 'the credit earned before the end stays');
+    assert.deepEqual(doneIds(board, 1), ['smtp-simple', 'smtp-subject'], 'the credits earned before the end stay');
     assert.deepEqual(doneIds(board, 2), []);
   });
 
