@@ -109,6 +109,19 @@ export function exerciseShares(exercises: { id: string }[], students: StudentRes
   });
 }
 
+/**
+ * The class's pace: when each credit of the students on the board came (ISO), earliest first, whoever earned it. An
+ * exercise done without a time (the log did not tell), or proved only after the session's end, is not in it.
+ */
+export function creditTimes(students: StudentResults[]): string[] {
+  const times = students.flatMap((s) => s.exercises.flatMap((e) => (e.done && e.at !== null ? [e.at] : [])));
+  return times
+    .map((at) => ({ at, t: Date.parse(at) }))
+    .filter((x) => Number.isFinite(x.t))
+    .sort((a, b) => a.t - b.t)
+    .map((x) => x.at);
+}
+
 /** Asks every student's sidecar for their results, in parallel (bounded), each with its own admin key. */
 export async function classBoard(className: string, engine: Engine, options: BoardOptions = {}): Promise<Board> {
   return boardOf(await observeClass(engine, className, options.student), options);

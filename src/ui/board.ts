@@ -1,5 +1,5 @@
 import { DISK_NEAR_FULL, type Board, type StudentResults } from '../core/board-model.js';
-import { spreadsheetText } from './csv.js';
+import { creditTime, spreadsheetText, timeHeader } from './csv.js';
 import { table } from './tables.js';
 
 /** A student's disk, when near its bound: "disk 95% full". */
@@ -64,18 +64,23 @@ const csvCell = (value: string | number) => {
   return /[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
 };
 
-/** One row per student, 1/0 per exercise, for a grading sheet; with a roster, who sits there after the seat. */
+/**
+ * One row per student, 1/0 per exercise, for a grading sheet, then when each was first credited; with a roster, who
+ * sits there after the seat.
+ */
 export function boardCsv(board: Board): string {
   const named = board.students.some((s) => s.name);
   const person = named ? ['name', 'email', 'number', 'group'] : [];
-  const header = ['student', ...person, ...board.exercises.map((e) => e.id), 'done', 'total', 'status'];
+  const ids = board.exercises.map((e) => e.id);
+  const header = ['student', ...person, ...ids, 'done', 'total', 'status', ...ids.map(timeHeader)];
   const rows = board.students.map((s) => [
     s.student,
     ...(named ? [s.name ?? '', s.email ?? '', s.number ?? '', s.group ?? ''] : []),
-    ...board.exercises.map((e) => (s.exercises.find((x) => x.id === e.id)?.done ? 1 : 0)),
+    ...ids.map((id) => (s.exercises.find((x) => x.id === id)?.done ? 1 : 0)),
     s.exercises.filter((e) => e.done).length,
     board.exercises.length,
     s.error ?? (s.stopped ? 'stopped' : 'ok'),
+    ...ids.map((id) => creditTime(s.exercises.find((x) => x.id === id))),
   ]);
   return [header, ...rows].map((r) => r.map(csvCell).join(',')).join('\n') + '\n';
 }
