@@ -29,7 +29,7 @@ export function boardTable(board: Board): string {
   const name = (s: { name?: string }) => (named ? [s.name ?? ''] : []);
   const rows = board.students.map((s) => {
     const done = s.exercises.filter((e) => e.done).length;
-    const cells = s.exercises.map((e) => (e.done ? '✔' : '·'));
+    const cells = s.exercises.map((e) => (e.done ? '✔' : e.afterEnd ? '!' : '·'));
     return [String(s.student), ...name(s), ...cells, `${done}/${s.exercises.length}`, studentState(s)];
   });
   const totals = board.exercises.map((e) =>
@@ -46,11 +46,14 @@ export function boardTable(board: Board): string {
       ? `\n${stuck.length} stuck (no progress for ${board.stuckAfterMinutes} min or more): student ${stuck.join(', ')}`
       : '';
   const width = Math.max(...board.exercises.map((e) => e.id.length));
+  const late = board.students.some((s) => s.exercises.some((e) => !e.done && e.afterEnd))
+    ? '\n! = done only after the end of the session: not counted'
+    : '';
   const legend = board.exercises
     .map((e, i) => `${String(i + 1).padStart(2)}  ${e.id.padEnd(width)}  ${e.title}`)
     .join('\n');
   const session = board.session ? `${sessionLine(board.session)}\n` : '';
-  return `Class ${board.class}, lab ${board.lab}\n${session}${grid}${note}\n\n${legend}`;
+  return `Class ${board.class}, lab ${board.lab}\n${session}${grid}${note}${late}\n\n${legend}`;
 }
 
 /** "Session ends at 16:00 · extra time: student 2 until 16:15". */

@@ -32,6 +32,31 @@ const board: Board = {
 };
 
 describe('class board', () => {
+  it('marks an exercise done only after the end, and says the end and who has extra time', () => {
+    const late = {
+      ...board,
+      students: [
+        {
+          ...students[0]!,
+          exercises: students[0]!.exercises.map((e) =>
+            e.done ? e : { ...e, at: '2026-12-02T15:00:01.000Z', evidence: 'util1', afterEnd: true },
+          ),
+        },
+        students[1]!,
+      ],
+      session: {
+        end: '2026-12-02T15:00:00.000Z',
+        endText: '16:00',
+        extra: [{ student: 2, end: '2026-12-02T15:20:00.000Z', endText: '16:20' }],
+      },
+    };
+    const text = boardTable(late);
+    assert.match(text, /^Session ends at 16:00 · extra time: student 2 until 16:20$/m);
+    assert.match(text, /^1 +✔ +! +1\/2$/m);
+    assert.match(text, /^! = done only after the end of the session: not counted$/m);
+    assert.doesNotMatch(boardTable(board), /^!|Session ends/m);
+  });
+
   it('draws students × exercises with totals, a sick student marked, and a legend', () => {
     const text = boardTable(board);
     assert.match(text, /^Class td1, lab smtp-pop-imap$/m);
