@@ -39,6 +39,7 @@ const CLASS_FILE_COMMANDS = new Set([
   'logs',
   'board',
   'roster',
+  'extend',
 ]);
 
 /** `--json` anywhere before `--`: errors are printed as JSON on stdout too. */
@@ -133,6 +134,8 @@ program
     'on Swarm, nodes pull the images from this registry (see build --push)',
     cfg?.registry,
   )
+  .option('--until <time>', 'a graded session: it ends at this time (16:00, or 2026-12-02T16:00)', cfg?.until)
+  .option('--for <duration>', 'a graded session: it lasts this long from now (2h, 90m)', cfg?.for)
   .option('--dry-run', 'print the plan and change nothing')
   .addOption(jsonOption())
   .action(async (o) => {
@@ -145,6 +148,19 @@ program
     }
     const { up } = await import('./commands/up.js');
     await up({ ...o, className: o.class, constraints: o.constraint, signal });
+  });
+
+program
+  .command('extend')
+  .description("move the end of the class's session, or give one student extra time (--student N)")
+  .addOption(classOption())
+  .option('--student <n>', 'only this student: their extra time', int('--student'))
+  .option('--by <duration>', 'move the end by this much (15m, 1h; -5m takes time back)')
+  .option('--until <time>', 'set the end to this time (16:30, or 2026-12-02T16:30)')
+  .addOption(jsonOption())
+  .action(async (o) => {
+    const { extend } = await import('./commands/extend.js');
+    await extend({ ...o, className: o.class, signal });
   });
 
 program
@@ -171,6 +187,7 @@ program
   .option('--student <n>', 'only this student', int('--student'))
   .option('--purge', 'also delete the mailbox and log volumes')
   .option('--yes', 'do not ask for confirmation (needed for --purge off a terminal)')
+  .option('--force', 'purge a graded class even without an archive made after its end')
   .addOption(jsonOption())
   .action(async (o) => {
     const { down } = await import('./commands/down.js');

@@ -98,6 +98,9 @@ fi
 sed -i "s/@POSTFIX_UID@/$(id -u postfix)/g" /etc/rsyslog.conf
 # `up --passwords random` puts each student's own passwords here.
 [ ! -s /etc/labctl/passwords ] || chpasswd </etc/labctl/passwords
+# A graded session's end, as kept on the keys volume, where the daemons read it before any of them starts: a server
+# that starts after its end refuses logins from its first connection.
+labctl-session publish
 
 rsyslogd -iNONE
 /usr/sbin/authdaemond start &
@@ -146,6 +149,8 @@ prune_archive() {
     prune_archive
   done
 ) &
+# The session's end, enforced here whether labctl runs or not (images/mail/session.sh).
+labctl-session guard &
 
 sleep infinity &
 wait $!

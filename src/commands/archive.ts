@@ -1,4 +1,5 @@
 import { archiveClass, type ArchiveSummary } from '../core/class-archive.js';
+import { noteArchived } from '../core/class-session.js';
 import { observeClass } from '../core/observed-class.js';
 import { formatBytes } from '../core/reconcile.js';
 import { usageError } from '../errors.js';
@@ -34,6 +35,8 @@ export async function archive(options: ArchiveOptions, ctx: Context = defaultCon
     return written;
   });
   const summary = await done;
+  // Written whole: a graded class may now be purged (down --purge asks for an archive made after the end).
+  await noteArchived(ctx.engine, className, summary.students, summary.createdAt, ctx.signal);
   const result: ArchiveResult = {
     ...summary,
     file: options.output,

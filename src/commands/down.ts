@@ -1,4 +1,8 @@
+import { unarchivedSeats } from '../core/class-session.js';
 import { downObjects, removeObjects } from '../core/class-down.js';
+import { label } from '../core/observed-class.js';
+import { clockText, sessionOf } from '../core/session.js';
+import { ExitCode, LabctlError } from '../errors.js';
 import { DEFAULT_CLASS, defaultContext, type Context, type RunOptions } from './context.js';
 
 export interface DownOptions extends RunOptions {
@@ -6,6 +10,8 @@ export interface DownOptions extends RunOptions {
   student?: number;
   purge?: boolean;
   yes?: boolean;
+  /** Purge a graded class whose evidence has no archive made after its end. */
+  force?: boolean;
 }
 
 export interface DownResult {
@@ -28,6 +34,18 @@ export async function down(options: DownOptions, ctx: Context = defaultContext(o
   if (containers.length + networks.length + volumes.length + disks.length === 0) {
     reporter.result(`Nothing to remove: no labctl objects for ${who}.`, result);
     return result;
+  }
+  if (options.purge && volumes.length > 0 && !options.force) {
+    const session = sessionOf(className, all.volumes);
+    const seats = [...new Set(volumes.map((v) => label.student(v)).filter(Number.isFinite))];
+    const missing = unarchivedSeats(session, seats).sort((a, b) => a - b);
+    if (session && missing.length > 0) {
+      throw new LabctlError(
+        ExitCode.conflict,
+        `Class ${className} is a graded session (it ended at ${clockText(Date.parse(session.end), session.timeZone)}), and ${missing.length === 1 ? `student ${missing[0]} has` : `students ${missing.join(', ')} have`} no archive made after the end: --purge would erase the only evidence of their grade.`,
+        `Archive first: \`labctl archive --class ${className} --output ${className}.tar.gz\`, then purge. Or add --force to purge anyway.`,
+      );
+    }
   }
   if (options.purge && volumes.length > 0) {
     await reporter.confirm(

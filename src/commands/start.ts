@@ -1,5 +1,8 @@
+import { withClassLock } from '../core/class-lock.js';
+import { failedDeliveries, pushSession } from '../core/class-session.js';
 import { startClass, type SleepResult } from '../core/class-sleep.js';
 import { observeClass } from '../core/observed-class.js';
+import { sessionOf } from '../core/session.js';
 import { ExitCode, LabctlError } from '../errors.js';
 import { DEFAULT_CLASS, defaultContext, type Context, type RunOptions } from './context.js';
 
@@ -19,14 +22,29 @@ export interface StartOptions extends RunOptions {
 export async function start(options: StartOptions, ctx: Context = defaultContext(options)): Promise<SleepResult> {
   const className = options.className ?? DEFAULT_CLASS;
   await ctx.engine.ping();
-  const observed = await observeClass(ctx.engine, className, options.student);
   const who = options.student === undefined ? `class ${className}` : `student ${options.student} of class ${className}`;
-  const result = await ctx.reporter.task(`Starting ${who} and waiting for every service to answer`, (update) =>
-    startClass(ctx.engine, observed, {
-      timeoutSeconds: options.timeout ?? 90,
-      signal: ctx.signal,
-      onProgress: (done, total) => update(`${done}/${total} ready`),
-    }),
+  const result = await withClassLock(
+    ctx.engine,
+    className,
+    async () => {
+      const observed = await observeClass(ctx.engine, className, options.student);
+      const started = await ctx.reporter.task(`Starting ${who} and waiting for every service to answer`, (update) =>
+        startClass(ctx.engine, observed, {
+          timeoutSeconds: options.timeout ?? 90,
+          signal: ctx.signal,
+          onProgress: (done, total) => update(`${done}/${total} ready`),
+        }),
+      );
+      // A graded session's end, moved by `extend` while they slept, reaches them now.
+      const session = sessionOf(className, observed.objects.volumes);
+      if (session) {
+        const now = await observeClass(ctx.engine, className, options.student);
+        const failed = failedDeliveries(await pushSession(ctx.engine, now, session));
+        if (failed.length > 0) ctx.reporter.warn(`The session's end did not reach ${failed.join('; ')}.`);
+      }
+      return started;
+    },
+    { onWait: (message) => ctx.reporter.info(message), signal: ctx.signal },
   );
   const missing = result.students.filter((s) => s.state !== 'up');
   if (missing.length > 0) {

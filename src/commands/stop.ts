@@ -1,3 +1,4 @@
+import { withClassLock } from '../core/class-lock.js';
 import { stopClass, type SleepResult } from '../core/class-sleep.js';
 import { observeClass } from '../core/observed-class.js';
 import { ExitCode, LabctlError } from '../errors.js';
@@ -14,9 +15,16 @@ export interface StopOptions extends RunOptions {
 export async function stop(options: StopOptions, ctx: Context = defaultContext(options)): Promise<SleepResult> {
   const className = options.className ?? DEFAULT_CLASS;
   await ctx.engine.ping();
-  const observed = await observeClass(ctx.engine, className, options.student);
   const who = options.student === undefined ? `class ${className}` : `student ${options.student} of class ${className}`;
-  const result = await ctx.reporter.task(`Stopping ${who}`, () => stopClass(ctx.engine, observed));
+  const result = await withClassLock(
+    ctx.engine,
+    className,
+    async () => {
+      const observed = await observeClass(ctx.engine, className, options.student);
+      return ctx.reporter.task(`Stopping ${who}`, () => stopClass(ctx.engine, observed));
+    },
+    { onWait: (message) => ctx.reporter.info(message), signal: ctx.signal },
+  );
   const awake = result.students.filter((s) => s.state !== 'stopped');
   if (awake.length > 0) {
     throw new LabctlError(

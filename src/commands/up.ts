@@ -4,6 +4,7 @@ import { dryRun, upClass, type ClassUpInput } from '../core/class-up.js';
 import { loadLab, type PasswordPolicy } from '../core/lab.js';
 import type { Plan } from '../core/plan.js';
 import { DEFAULT_BASE_PORT } from '../core/ports.js';
+import { sessionSummary } from '../ui/session.js';
 import { formatDiff } from '../core/reconcile.js';
 import type { EngineKind } from '../docker/select-engine.js';
 import { formatPlan, studentTable } from '../ui/tables.js';
@@ -27,6 +28,9 @@ export interface UpOptions extends RunOptions {
   constraints?: string[];
   /** On Swarm: the registry the nodes pull the images from (see `build --push`). */
   registry?: string;
+  /** A graded session's time box: its end (16:00) or its length (2h), for a class that has none yet. */
+  until?: string;
+  for?: string;
 }
 
 export async function up(options: UpOptions, ctx: Context = defaultContext(options)): Promise<Plan> {
@@ -42,6 +46,10 @@ export async function up(options: UpOptions, ctx: Context = defaultContext(optio
     prune: options.prune,
     timeoutSeconds: options.timeout,
     passwords: options.passwords,
+    timeBox: {
+      ...(options.until !== undefined && { until: options.until }),
+      ...(options.for !== undefined && { for: options.for }),
+    },
   };
   if (options.dryRun) {
     const { plan, diff, engine: seen } = await dryRun(input, engine);
@@ -57,15 +65,16 @@ export async function up(options: UpOptions, ctx: Context = defaultContext(optio
   await engine.ping();
   const said = () => reporter.info('Interrupted: stopping, then undoing what this run changed...');
   ctx.signal.addEventListener('abort', said, { once: true });
-  const { plan } = await upClass(input, engine, reporter, ctx.signal).finally(() =>
+  const { plan, session } = await upClass(input, engine, reporter, ctx.signal).finally(() =>
     ctx.signal.removeEventListener('abort', said),
   );
   const observed = await observeClass(engine, className);
   const info = infoOf(observed);
   const hosts = [...new Set(observed.students.map((s) => s.host))];
+  const box = session ? `\n${sessionSummary(session)}` : '';
   reporter.result(
-    `Class ${className} is up: ${plan.students.length} student${plan.students.length > 1 ? 's' : ''}, lab ${plan.lab.name}, students connect to ${hosts.join(', ')}.\n${studentTable(info.students)}\nCards: labctl info --class ${className}`,
-    info,
+    `Class ${className} is up: ${plan.students.length} student${plan.students.length > 1 ? 's' : ''}, lab ${plan.lab.name}, students connect to ${hosts.join(', ')}.\n${studentTable(info.students)}\nCards: labctl info --class ${className}${box}`,
+    { ...info, ...(session && { session }) },
   );
   if (observed.students[0]?.passwords === 'lab')
     reporter.warn(

@@ -4,6 +4,7 @@ import { BOARD_CONCURRENCY, concurrency } from './limits.js';
 import { isStopped, observeClass, type ObservedClass } from './observed-class.js';
 import type { PersonFields } from './roster.js';
 import { SidecarClient, SidecarMismatchError } from './sidecar-client.js';
+import { clockText, sessionOf, studentEnd } from './session.js';
 import type { ExerciseStatus } from './wire.js';
 
 /** One exercise of one student, as their sidecar says it (the wire schema). */
@@ -64,6 +65,15 @@ export interface Board {
   stuckAfterMinutes: number;
   /** Per exercise, in the lab's order: the share of the class that has done it. */
   shares: ExerciseShare[];
+  /** A graded session's end (`up --for/--until`), as the room reads it, and the students with extra time. */
+  session?: BoardSession;
+}
+
+export interface BoardSession {
+  end: string;
+  /** "16:00", in the class's time zone. */
+  endText: string;
+  extra: { student: number; end: string; endText: string }[];
 }
 
 /** A student is stuck after this long without progress, unless told otherwise (`--stuck`). */
@@ -97,6 +107,19 @@ export function exerciseShares(exercises: { id: string }[], students: StudentRes
     const percent = students.length === 0 ? 0 : Math.round((100 * done) / students.length);
     return { id, done, students: students.length, percent };
   });
+}
+
+/**
+ * The class's pace: when each credit of the students on the board came (ISO), earliest first, whoever earned it. An
+ * exercise done without a time (the log did not tell), or proved only after the session's end, is not in it.
+ */
+export function creditTimes(students: StudentResults[]): string[] {
+  const times = students.flatMap((s) => s.exercises.flatMap((e) => (e.done && e.at !== null ? [e.at] : [])));
+  return times
+    .map((at) => ({ at, t: Date.parse(at) }))
+    .filter((x) => Number.isFinite(x.t))
+    .sort((a, b) => a.t - b.t)
+    .map((x) => x.at);
 }
 
 /** Asks every student's sidecar for their results, in parallel (bounded), each with its own admin key. */
@@ -154,6 +177,7 @@ export async function boardOf(observed: ObservedClass, options: BoardOptions = {
       ...(disk && { disk }),
     };
   };
+  const session = sessionOf(observed.className, observed.objects.volumes);
   return {
     class: observed.className,
     lab: lab.name,
@@ -161,5 +185,19 @@ export async function boardOf(observed: ObservedClass, options: BoardOptions = {
     students: marked.map((s) => ({ ...s, ...about(s.student) })),
     stuckAfterMinutes,
     shares: exerciseShares(lab.exercises, marked),
+    ...(session && {
+      session: {
+        end: session.end,
+        endText: clockText(Date.parse(session.end), session.timeZone),
+        extra: Object.keys(session.extra)
+          .map(Number)
+          .filter((n) => person.has(n))
+          .sort((a, b) => a - b)
+          .map((n) => {
+            const end = studentEnd(session, n);
+            return { student: n, end: new Date(end).toISOString(), endText: clockText(end, session.timeZone) };
+          }),
+      },
+    }),
   };
 }

@@ -7,6 +7,7 @@ import { ExitCode, LabctlError } from '../errors.js';
 import { LABEL } from './labels.js';
 import { concurrency } from './limits.js';
 import type { ObservedClass, ObservedStudent } from './observed-class.js';
+import { sessionOf } from './session.js';
 import { SidecarClient } from './sidecar-client.js';
 import { archiveKey, sameSecret } from './token.js';
 import type { Progress } from './wire.js';
@@ -42,6 +43,8 @@ export interface Manifest {
 
 export interface ArchiveSummary {
   class: string;
+  /** When it was made (ISO): the manifest's time. */
+  createdAt: string;
   students: number[];
   files: number;
   /** The key that checks it (verify-archive --key), to keep once the class is gone. */
@@ -93,11 +96,21 @@ export function archiveClass(
   const gzip = createGzip();
   pack.pipe(gzip).pipe(out);
   gzip.on('error', (error) => out.destroy(error));
+  const session = sessionOf(observed.className, observed.objects.volumes);
   const done = (async (): Promise<ArchiveSummary> => {
     const mail = observed.students[0]?.mail;
     await add(
       'class.json',
-      json({ class: observed.className, lab: observed.lab.name, createdAt: mtime.toISOString(), host: observed.host }),
+      json({
+        class: observed.className,
+        lab: observed.lab.name,
+        createdAt: mtime.toISOString(),
+        host: observed.host,
+        // A graded session's times: when it was set, its end, and each student's extra time (ms).
+        ...(session && {
+          session: { start: session.start, end: session.end, timeZone: session.timeZone, extra: session.extra },
+        }),
+      }),
     );
     await add('lab.json', Buffer.from(mail?.labels[LABEL.labData] ?? JSON.stringify(observed.lab)));
     // A few students' servers copy at once (each copy is a few dozen short processes in their server), and each
@@ -134,7 +147,13 @@ export function archiveClass(
     await entry(MANIFEST, text);
     await entry(SIGNATURE, sign(key, text));
     pack.finalize();
-    return { class: observed.className, students: manifest.students, files: files.length, key };
+    return {
+      class: observed.className,
+      createdAt: manifest.createdAt,
+      students: manifest.students,
+      files: files.length,
+      key,
+    };
   })();
   done.catch((error: unknown) => out.destroy(error as Error));
   return { stream: out, done };

@@ -21,6 +21,9 @@ export const classFileSchema = z
     constraints: z.array(z.string().min(1)).optional(),
     /** Swarm: the registry the nodes pull the images from (`labctl build --push` pushes there). */
     registry: z.string().min(1).optional(),
+    /** A graded session's time box, as `up --until` (16:00) or `up --for` (2h): set once, when the class has none. */
+    until: z.string().min(1).optional(),
+    for: z.string().min(1).optional(),
   })
   .strict();
 

@@ -12,6 +12,8 @@ import { formatBytes, ranges, reconcile, type Diff, type Observed } from './reco
 import { tracePhase } from './trace.js';
 import { newClassToken } from './token.js';
 import { passwordPolicyOf, tokenOf } from './observed-class.js';
+import { checkTimeBox, settleSession, type TimeBox } from './class-session.js';
+import type { Session } from './session.js';
 
 export interface ClassUpInput {
   lab: Lab;
@@ -24,6 +26,8 @@ export interface ClassUpInput {
   timeoutSeconds?: number;
   /** Default: what the class has, else lab. */
   passwords?: PasswordPolicy;
+  /** A graded session's time box (--until, --for), for a class that has none yet. */
+  timeBox?: TimeBox;
 }
 
 const NOTHING: ClassObjects = { containers: [], networks: [], volumes: [], disks: [] };
@@ -162,7 +166,8 @@ export async function upClass(
   engine: Engine,
   feedback: Feedback,
   signal: AbortSignal,
-): Promise<{ plan: Plan; diff: Diff }> {
+): Promise<{ plan: Plan; diff: Diff; session?: Session }> {
+  checkTimeBox(input.timeBox ?? {});
   return withClassLock(
     engine,
     input.className,
@@ -172,7 +177,10 @@ export async function upClass(
       if (held.aborted) onAbort();
       held.addEventListener('abort', onAbort, { once: true });
       try {
-        return await classUp(input, engine, feedback, stop.signal);
+        const up = await classUp(input, engine, feedback, stop.signal);
+        // Every student answers: the time box counts from now, and each of them is given their end.
+        const session = await settleSession(engine, input.className, input.timeBox ?? {}, feedback);
+        return { ...up, ...(session && { session }) };
       } finally {
         held.removeEventListener('abort', onAbort);
       }

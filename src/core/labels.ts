@@ -22,9 +22,11 @@ export const LABEL = {
   roster: 'dev.labctl.roster',
   /** On a volume: the student's disk it lives on (see docker/disks.ts). */
   disk: 'dev.labctl.disk',
+  /** On the class's session volume: its time box, extra time and archives (JSON, see core/session.ts). */
+  session: 'dev.labctl.session',
 } as const;
 
-export type Role = 'mail' | 'sidecar' | 'network' | 'volume' | 'disk' | 'lock' | 'roster';
+export type Role = 'mail' | 'sidecar' | 'network' | 'volume' | 'disk' | 'lock' | 'roster' | 'session';
 
 export function studentLabels(className: string, student: number, role: Role): Record<string, string> {
   return { [LABEL.class]: className, [LABEL.student]: String(student), [LABEL.role]: role };

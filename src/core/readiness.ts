@@ -91,11 +91,17 @@ export function forHealth(): WaitStrategy {
   return { check: (host, port, timeoutMs) => new SidecarClient({ host, port }).health(timeoutMs) };
 }
 
+/**
+ * What a server says instead of its greeting once the student's session has ended (images/mail/session.sh): it is
+ * up, and refuses. Readiness takes it as an answer; `status` shows it as closed.
+ */
+export const SESSION_ENDED = /La séance est terminée/;
+
 /** Each protocol's greeting, and what its client says to leave. */
 const GREETINGS: Record<Protocol, { banner: RegExp; goodbye?: string }> = {
-  smtp: { banner: /^220[ -]/, goodbye: 'QUIT\r\n' },
-  pop3: { banner: /^\+OK/, goodbye: 'QUIT\r\n' },
-  imap: { banner: /^\* OK/, goodbye: 'a LOGOUT\r\n' },
+  smtp: { banner: /^220[ -]|^554[ -].*La séance est terminée/, goodbye: 'QUIT\r\n' },
+  pop3: { banner: /^\+OK|^-ERR La séance est terminée/, goodbye: 'QUIT\r\n' },
+  imap: { banner: /^\* OK|^\* BYE La séance est terminée/, goodbye: 'a LOGOUT\r\n' },
   ssh: { banner: /^SSH-/ },
 };
 

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type * as z from 'zod/mini';
-import { describeIssue, HealthSchema, ProgressSchema, type Health, type Progress } from './wire.js';
+import { describeIssue, HealthSchema, ProgressSchema, type Health, type Progress, type SessionEnd } from './wire.js';
 
 export interface SidecarAddress {
   host: string;
@@ -72,6 +72,21 @@ export class SidecarClient {
     return this.parse('/api/reset-progress', ProgressSchema, answer.body);
   }
 
+  /** Tells the sidecar when its student's session ends (admin key); resolves to the progress it then shows. */
+  async setSession(session: SessionEnd, timeoutMs = 5000): Promise<Progress> {
+    const answer = await this.request(
+      'POST',
+      '/api/session',
+      timeoutMs,
+      true,
+      () => new Error('the sidecar did not answer'),
+      JSON.stringify(session),
+    );
+    if (answer.status === 404) throw new SidecarMismatchError('/api/session', 'it has no session (an older image)');
+    if (answer.status !== 200) throw new Error(`the sidecar answered HTTP ${answer.status}`);
+    return this.parse('/api/session', ProgressSchema, answer.body);
+  }
+
   private parse<T>(path: string, schema: z.ZodMiniType<T>, body: string): T {
     let data: unknown;
     try {
@@ -90,6 +105,7 @@ export class SidecarClient {
     timeoutMs: number,
     withKey: boolean,
     timeoutError: () => Error,
+    body?: string,
   ): Promise<Answer> {
     const { host, port, key } = this.address;
     return new Promise((resolve, reject) => {
@@ -100,7 +116,10 @@ export class SidecarClient {
           path,
           method,
           timeout: timeoutMs,
-          headers: withKey && key !== undefined ? { authorization: `Bearer ${key}` } : {},
+          headers: {
+            ...(withKey && key !== undefined && { authorization: `Bearer ${key}` }),
+            ...(body !== undefined && { 'content-type': 'application/json' }),
+          },
         },
         (res) => {
           let body = '';
@@ -115,7 +134,7 @@ export class SidecarClient {
       );
       req.on('timeout', () => req.destroy(timeoutError()));
       req.on('error', reject);
-      req.end();
+      req.end(body);
     });
   }
 }

@@ -112,11 +112,18 @@ export type Maintenance =
    * Copies what the student did, for an archive (labctl archive): each account's spool and home mail as that account
    * reads them, the mail log, the verification log and the archived messages; given back as `backup`.
    */
-  | { action: 'collect'; timeoutSeconds: number };
+  | { action: 'collect'; timeoutSeconds: number }
+  /**
+   * Tells the server when its student's session ends (images/mail/session.sh keeps it where only root writes, and
+   * enforces it): epoch seconds, or null for no time box; `text` is the end as students read it ("16:00").
+   */
+  | { action: 'session'; end: number | null; text: string };
 
 export interface MaintenanceResult extends ExecResult {
   /** For a reset with backup, or a collect: what was copied, as a tar archive (its root folder is `backup/`). */
   backup?: Buffer;
+  /** For an archive: the files, as a tar archive. */
+  files?: Buffer;
 }
 
 export interface LogStream {

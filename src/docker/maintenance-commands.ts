@@ -37,3 +37,11 @@ export function backupDir(stdout: string): string | undefined {
 export function collectCommand(task: Extract<Maintenance, { action: 'collect' }>): string[] {
   return ['timeout', '-k', '5', String(task.timeoutSeconds), 'labctl-collect'];
 }
+
+/** images/mail/session.sh: keeps the student's end where only root writes; the server enforces it from there. */
+export function sessionCommand(task: Extract<Maintenance, { action: 'session' }>): string[] {
+  return ['labctl-session', 'set', task.end === null ? '' : String(task.end), task.text];
+}
+
+/** Where the session's end is kept in the mail server (a volume of its own, which only root writes). */
+export const SESSION_DIR = '/var/lib/labctl/keys';

@@ -2,7 +2,20 @@ import { escapeHtml } from '../core/html.js';
 import { caFileName, shownServices } from '../core/services.js';
 import type { SidecarConfig } from './config.js';
 import type { Progress } from './sidecar.js';
+import { endedText, fallbackEndText, timeLeftText, warningText } from './session-text.js';
+import { WARN_BEFORE_END_MS } from './sidecar.js';
 import { terminalSection } from './terminal-page.js';
+
+/** The session line as the page first shows it (its script then counts down): time left, a warning, or the end. */
+function sessionLine(progress: Progress): { text: string; phase: string } {
+  const s = progress.session;
+  if (!s || s.end === null) return { text: '', phase: 'none' };
+  const endText = s.endText ?? fallbackEndText(s.end);
+  const left = Date.parse(s.end) - Date.parse(s.now);
+  if (left <= 0) return { text: endedText(endText), phase: 'ended' };
+  if (left <= WARN_BEFORE_END_MS) return { text: warningText(endText, left), phase: 'warning' };
+  return { text: timeLeftText(endText, left), phase: 'open' };
+}
 
 /**
  * The student's page, in French: their connection card and the checklist, updated live (SSE). It holds no key: its
@@ -13,13 +26,14 @@ export function renderPage(config: SidecarConfig, progress: Progress, nonce = ''
   const scriptTag = nonce ? `<script nonce="${escapeHtml(nonce)}">` : '<script>';
   const c = config.card;
   const [first, second] = c.pair;
+  const session = sessionLine(progress);
   const rows = progress.exercises
     .map(
       (
         e,
       ) => `<li id="ex-${escapeHtml(e.id)}" class="${e.done ? 'done' : 'todo'}"><span class="mark">${e.done ? '✔' : '○'}</span>
         <span class="title">${escapeHtml(e.title)}</span> <code>${escapeHtml(e.id)}</code>
-        <div class="evidence">${e.done ? escapeHtml(e.evidence ?? '') : ''}</div>
+        <div class="evidence">${escapeHtml(evidenceText(e))}</div>
         <div class="hint"${e.hint === undefined ? ' hidden' : ''}>Indice : <span class="text">${escapeHtml(e.hint ?? '')}</span></div></li>`,
     )
     .join('\n');
@@ -37,8 +51,12 @@ ${scriptTag}if (location.search || location.hash) history.replaceState(null, '',
  .hint{font-size:.85em;color:#8a4b00;margin-left:1.6rem}
  .pem{font-size:.7em;line-height:1.1}
  .problem{border:1px solid #b42318;color:#b42318;border-radius:6px;padding:.5rem 1rem}
+ .session{border:1px solid #bbb;border-radius:6px;padding:.5rem 1rem;font-weight:bold}
+ .session.warning{border-color:#b54708;background:#fffaeb;color:#b54708}
+ .session.ended{border-color:#b42318;background:#fef3f2;color:#b42318}
 </style></head><body>
 <h1>Étudiant ${c.student} — ${escapeHtml(progress.title)}</h1>
+<p id="session" class="session ${session.phase}" role="status"${session.phase === 'none' ? ' hidden' : ''}>${escapeHtml(session.text)}</p>
 <div class="card">
 <p>Serveur : <code>${escapeHtml(c.host)}</code> · domaine <code>${escapeHtml(c.domain)}</code></p>
 <p>Vos comptes : <code>${escapeHtml(first)}</code> (mot de passe <code>${escapeHtml(c.passwords?.[first] ?? c.password)}</code>)
@@ -64,9 +82,37 @@ ${rows}
 </ul>
 ${terminalSection(config, scriptTag)}
 ${scriptTag}
+// The session's end, by the sidecar's clock (not this PC's): the offset between the two is taken at each message.
+let session = ${JSON.stringify(progress.session ?? null).replace(/</g, '\\u003c')};
+let offset = session ? Date.parse(session.now) - Date.now() : 0;
+const WARN_MS = ${WARN_BEFORE_END_MS};
+function duration(ms) {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return s + ' s';
+  if (s < 600) return Math.floor(s / 60) + ' min ' + String(s % 60).padStart(2, '0') + ' s';
+  const m = Math.round(s / 60);
+  return m < 60 ? m + ' min' : Math.floor(m / 60) + ' h ' + String(m % 60).padStart(2, '0') + ' min';
+}
+function showSession() {
+  const box = document.getElementById('session');
+  if (!session || !session.end) { box.hidden = true; return; }
+  const end = session.endText || new Date(session.end).toISOString().slice(11, 16);
+  const left = Date.parse(session.end) - (Date.now() + offset);
+  box.hidden = false;
+  box.className = 'session ' + (left <= 0 ? 'ended' : left <= WARN_MS ? 'warning' : 'open');
+  box.textContent = left <= 0
+    ? ${JSON.stringify(endedText('@END@'))}.replace('@END@', end)
+    : left <= WARN_MS
+      ? ${JSON.stringify(warningText('@END@', 0))}.replace('@END@', end).replace('0 s', duration(left))
+      : ${JSON.stringify(timeLeftText('@END@', 0))}.replace('@END@', end).replace('0 s', duration(left));
+}
+setInterval(showSession, 1000);
 const source = new EventSource('/api/stream');
 source.onmessage = (message) => {
   const progress = JSON.parse(message.data);
+  session = progress.session || null;
+  if (session) offset = Date.parse(session.now) - Date.now();
+  showSession();
   document.getElementById('score').textContent = progress.done + ' / ' + progress.total;
   document.getElementById('problem').hidden = !progress.problem;
   for (const e of progress.exercises) {
@@ -74,7 +120,7 @@ source.onmessage = (message) => {
     if (!li) continue;
     li.className = e.done ? 'done' : 'todo';
     li.querySelector('.mark').textContent = e.done ? '✔' : '○';
-    li.querySelector('.evidence').textContent = e.done ? (e.evidence || '') : '';
+    li.querySelector('.evidence').textContent = e.done ? (e.evidence || '') : e.afterEnd ? 'Après la fin de la séance, ne compte pas : ' + (e.evidence || '') : '';
     const hint = li.querySelector('.hint');
     hint.querySelector('.text').textContent = e.hint || '';
     hint.hidden = !e.hint;
@@ -83,4 +129,10 @@ source.onmessage = (message) => {
 </script>
 </body></html>
 `;
+}
+
+/** What the page says under an exercise: its evidence, or why a proof that came after the end does not count. */
+function evidenceText(e: Progress['exercises'][number]): string {
+  if (e.done) return e.evidence ?? '';
+  return e.afterEnd ? `Après la fin de la séance, ne compte pas : ${e.evidence ?? ''}` : '';
 }

@@ -1,7 +1,7 @@
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import * as z from 'zod/mini';
-import { describeIssue } from '../core/wire.js';
+import { describeIssue, SessionSchema, type SessionEnd } from '../core/wire.js';
 import type { Result } from './verifier.js';
 
 export interface Credit {
@@ -10,8 +10,12 @@ export interface Credit {
 }
 
 /** The file's shape; a file of any other shape is not this sidecar's to overwrite. */
+const CreditSchema = z.object({ at: z.nullable(z.string()), evidence: z.string() });
 const StateSchema = z.object({
-  credits: z.optional(z.record(z.string(), z.object({ at: z.nullable(z.string()), evidence: z.string() }))),
+  credits: z.optional(z.record(z.string(), CreditSchema)),
+  /** Per exercise, the first proof that came after the session's end: it does not count. */
+  late: z.optional(z.record(z.string(), CreditSchema)),
+  session: z.optional(SessionSchema),
   resetAt: z.optional(z.nullable(z.string())),
   startedAt: z.optional(z.nullable(z.string())),
   cursor: z.optional(z.unknown()),
@@ -27,6 +31,13 @@ const StateSchema = z.object({
  */
 export class ProgressStore {
   private credits: Record<string, Credit> = {};
+  /**
+   * Proofs that came after the session's end, kept apart (the first per exercise): they never count, and the checks
+   * go on looking for the exercise, so a student whose session is extended can still earn it.
+   */
+  private late: Record<string, Credit> = {};
+  /** When the student's session ends (labctl says, POST /api/session); none: no time box. */
+  session: SessionEnd = { end: null };
   /** When progress was last cleared: what happened before does not count again. */
   resetAt: string | null = null;
   /** When this store was first loaded (the sidecar's first start, ISO): progress counts from then. */
@@ -67,6 +78,8 @@ export class ProgressStore {
         return;
       }
       this.credits = data.credits ?? {};
+      this.late = data.late ?? {};
+      this.session = data.session ?? { end: null };
       this.resetAt = data.resetAt ?? null;
       this.startedAt = data.startedAt ?? null;
       this.cursor = data.cursor;
@@ -82,16 +95,59 @@ export class ProgressStore {
     return this.resetAt ?? this.startedAt;
   }
 
-  /** Adds the new credits among the results; says whether anything changed. They stay in memory if not saved. */
+  /**
+   * Adds the new credits among the results; says whether anything changed. They stay in memory if not saved. This is
+   * where the session's end holds, whatever the checks found: a proof dated after the end (by the trusted log's
+   * time, else the sidecar's clock) goes to `late`, not to the credits.
+   */
   async merge(results: Result[]): Promise<boolean> {
     let changed = false;
     for (const r of results) {
       if (!r.done || this.credits[r.id]) continue;
-      this.credits[r.id] = { at: r.at, evidence: r.evidence ?? '' };
+      const credit = { at: r.at, evidence: r.evidence ?? '' };
+      if (this.afterEnd(r.at ?? this.now().toISOString())) {
+        if (this.late[r.id]) continue;
+        this.late[r.id] = credit;
+      } else {
+        this.credits[r.id] = credit;
+        delete this.late[r.id];
+      }
       changed = true;
     }
     if (changed) await this.save().catch(() => undefined);
     return changed;
+  }
+
+  /** Whether a proof of time `at` (ISO) came after the session's end. */
+  afterEnd(at: string): boolean {
+    return this.session.end !== null && Date.parse(at) > Date.parse(this.session.end);
+  }
+
+  /** The student's first proof of an exercise that came after the end, when it is not credited. */
+  lateProof(id: string): Credit | undefined {
+    return this.credits[id] ? undefined : this.late[id];
+  }
+
+  /**
+   * A new end for the student's session. What the end now leaves outside moves: a proof after it stops counting, a
+   * late proof before it (the end moved later: extra time) counts. Throws when it cannot be saved.
+   */
+  async setSession(session: SessionEnd): Promise<void> {
+    this.session = session;
+    for (const [id, credit] of Object.entries(this.credits)) {
+      if (credit.at !== null && this.afterEnd(credit.at)) {
+        delete this.credits[id];
+        const late = this.late[id];
+        if (!late || (late.at !== null && Date.parse(late.at) > Date.parse(credit.at))) this.late[id] = credit;
+      }
+    }
+    for (const [id, proof] of Object.entries(this.late)) {
+      if (proof.at !== null && !this.afterEnd(proof.at) && !this.credits[id]) {
+        this.credits[id] = proof;
+        delete this.late[id];
+      }
+    }
+    await this.save();
   }
 
   /**
@@ -105,6 +161,7 @@ export class ProgressStore {
       this.unreadable = undefined;
     }
     this.credits = {};
+    this.late = {};
     this.resetAt = at;
     this.startedAt ??= at;
     await this.save();
@@ -130,6 +187,8 @@ export class ProgressStore {
     if (this.unreadable !== undefined) throw new Error(this.unreadable);
     const state = JSON.stringify({
       credits: this.credits,
+      late: this.late,
+      session: this.session,
       resetAt: this.resetAt,
       startedAt: this.startedAt,
       cursor: this.cursor,

@@ -5,6 +5,7 @@ import { sameSecret } from '../core/token.js';
 import {
   HealthSchema,
   ProgressSchema,
+  SessionSchema,
   WireErrorSchema,
   type Health,
   type Progress,
@@ -100,6 +101,22 @@ export function createServer(sidecar: Sidecar, options: { wake?: () => void } = 
         (error: Error) => answer.error(res, 500, { error: error.message }),
       );
     }
+    if (route === 'POST /api/session') {
+      if (who !== 'labctl')
+        return answer.error(res, 401, { error: "this sidecar's admin key is needed to set the session" });
+      return void readJson(req).then(
+        (body) => {
+          const session = SessionSchema.safeParse(body);
+          if (!session.success || (session.data.end !== null && Number.isNaN(Date.parse(session.data.end))))
+            return answer.error(res, 400, { error: 'expected {"end": ISO time or null, "endText": "16:00"}' });
+          return sidecar.setSession(session.data).then(
+            () => answer.progress(res, sidecar.progress()),
+            (error: Error) => answer.error(res, 500, { error: error.message }),
+          );
+        },
+        (error: Error) => answer.error(res, 400, { error: error.message }),
+      );
+    }
     if (req.method !== 'GET') return answer.error(res, 405, { error: 'method not allowed' });
     if (sidecar.config.terminal && isTerminalAsset(url.pathname))
       return void serveTerminalAsset(url.pathname, res, () => answer.error(res, 404, { error: 'not found' }));
@@ -143,9 +160,32 @@ export function createServer(sidecar: Sidecar, options: { wake?: () => void } = 
   limitConnections(server, limits);
   // The terminal in the page: a WebSocket upgrade, for the student's key only (labctl's admin key opens no shell).
   if (sidecar.config.terminal) {
-    attachTerminal(server, sidecar.config.terminal, (req, url) => studentAsks(req, url, sidecar.config));
+    attachTerminal(server, sidecar.config.terminal, (req, url) => studentAsks(req, url, sidecar.config), sidecar);
   }
   return server;
+}
+
+/** A small JSON body (labctl's), read whole; anything over 4 KiB or not JSON is refused. */
+function readJson(req: http.IncomingMessage): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => {
+      text += chunk;
+      if (text.length > 4096) {
+        reject(new Error('the body is over 4 KiB'));
+        req.destroy();
+      }
+    });
+    req.on('end', () => {
+      try {
+        resolve(JSON.parse(text));
+      } catch {
+        reject(new Error('the body is not JSON'));
+      }
+    });
+    req.on('error', reject);
+  });
 }
 
 /**

@@ -1,12 +1,13 @@
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
-import type { Progress } from '../core/wire.js';
+import type { Progress, SessionEnd } from '../core/wire.js';
 import { compileRules, type CompiledLab } from '../core/lab-rules/compile.js';
 import type { SidecarConfig } from './config.js';
 import { eventsOfLine, type LabEvent } from './lines.js';
 import type { Clock } from './parse-log.js';
 import { LabVerifier, type VerifierStats } from './verifier.js';
 import { ProgressStore } from './progress.js';
+import { fallbackEndText } from './session-text.js';
 import { ArchiveScanner, LogTail, type ArchiveCursor, type ArchiveStats, type LogCursor } from './sources.js';
 
 export type { ExerciseStatus, Progress } from '../core/wire.js';
@@ -30,6 +31,12 @@ export interface SidecarStats extends VerifierStats {
 
 const CURSOR_SAVE_MS = 5000;
 
+/** From this long before the end, the page and the terminal warn the student. */
+export const WARN_BEFORE_END_MS = 5 * 60_000;
+
+/** Where the student's session stands: no time box, open, in its last minutes, or over. */
+export type SessionPhase = 'none' | 'open' | 'warning' | 'ended';
+
 interface Cursor {
   log?: LogCursor;
   archive?: ArchiveCursor;
@@ -50,6 +57,7 @@ export class Sidecar extends EventEmitter {
   private restored = false;
   private cursorDirty = false;
   private cursorSavedAt = 0;
+  private phase: SessionPhase = 'none';
   readonly store: ProgressStore;
 
   constructor(
@@ -122,7 +130,47 @@ export class Sidecar extends EventEmitter {
     }
     this.lastPoll = this.now().getTime();
     this.polls++;
-    if (changed || hinted || this.store.problem !== problem) this.emit('change');
+    const phased = this.checkPhase();
+    if (changed || hinted || phased || this.store.problem !== problem) this.emit('change');
+  }
+
+  /** Where the session stands now, by the sidecar's own clock. */
+  sessionPhase(): SessionPhase {
+    const end = this.store.session.end;
+    if (end === null) return 'none';
+    const left = Date.parse(end) - this.now().getTime();
+    return left <= 0 ? 'ended' : left <= WARN_BEFORE_END_MS ? 'warning' : 'open';
+  }
+
+  /** The end as students read it ("16:00"), when there is one. */
+  sessionEndText(): string | undefined {
+    const { end, endText } = this.store.session;
+    return end === null ? undefined : (endText ?? fallbackEndText(end));
+  }
+
+  /** Milliseconds left until the end (negative after it), when there is one. */
+  sessionLeftMs(): number | undefined {
+    const { end } = this.store.session;
+    return end === null ? undefined : Date.parse(end) - this.now().getTime();
+  }
+
+  /** Emits 'phase' when the session's phase changed since the last look (the terminal warns, then closes). */
+  private checkPhase(): boolean {
+    const phase = this.sessionPhase();
+    if (phase === this.phase) return false;
+    this.phase = phase;
+    this.emit('phase', phase);
+    return true;
+  }
+
+  /** labctl tells when the student's session ends; what came after it stops counting at once. */
+  async setSession(session: SessionEnd): Promise<void> {
+    try {
+      await this.store.setSession(session);
+    } finally {
+      this.checkPhase();
+      this.emit('change');
+    }
   }
 
   /**
@@ -173,17 +221,21 @@ export class Sidecar extends EventEmitter {
     let last = this.store.since;
     const exercises = this.config.exercises.map((e) => {
       const credit = this.store.get(e.id);
+      const late = this.store.lateProof(e.id);
       const hint = credit ? undefined : hints.get(e.id);
       if (credit?.at && (last === null || credit.at > last)) last = credit.at;
+      const shown = credit ?? late;
       return {
         id: e.id,
         title: e.title,
         done: Boolean(credit),
-        at: credit?.at ?? null,
-        evidence: credit?.evidence ?? null,
+        at: shown?.at ?? null,
+        evidence: shown?.evidence ?? null,
         ...(hint !== undefined && { hint }),
+        ...(!credit && late && { afterEnd: true }),
       };
     });
+    const session = this.store.session;
     return {
       class: this.config.card.className,
       student: this.config.card.student,
@@ -194,6 +246,13 @@ export class Sidecar extends EventEmitter {
       exercises,
       ...(last !== null && { lastProgressAt: last }),
       ...(this.store.problem !== undefined && { problem: this.store.problem }),
+      ...(session.end !== null && {
+        session: {
+          end: session.end,
+          ...(session.endText !== undefined && { endText: session.endText }),
+          now: this.now().toISOString(),
+        },
+      }),
     };
   }
 

@@ -5,6 +5,8 @@ import type { RawData, WebSocket, WebSocketServer } from 'ws';
 import type { TerminalConfig } from './config.js';
 import type { Asset } from './terminal-assets.js';
 import { plainHeaders } from '../core/web.js';
+import type { SessionPhase } from './sidecar.js';
+import { endedShortText, endedText, warningText } from './session-text.js';
 
 /**
  * The terminal in the student's page: a WebSocket from the page to this sidecar, and from here an ssh session
@@ -22,8 +24,23 @@ export const CLOSE = {
   tooMany: 4429,
   idle: 4408,
   tooLong: 4409,
+  sessionEnded: 4410,
   sshFailed: 4502,
 } as const;
+
+/**
+ * The student's session, as the sidecar holds it: the terminal warns in its last minutes, closes at its end, and
+ * opens no more after it (the mail server refuses the login too).
+ */
+export interface SessionWatch {
+  sessionPhase(): SessionPhase;
+  sessionEndText(): string | undefined;
+  sessionLeftMs(): number | undefined;
+  on(event: 'phase', listener: (phase: SessionPhase) => void): unknown;
+}
+
+/** A line the sidecar writes into the terminal itself, in yellow, between brackets. */
+const notice = (text: string) => Buffer.from(`\r\n\x1b[33m[${text}]\x1b[0m\r\n`);
 
 /** ssh output waiting for a slow browser, beyond which the ssh channel is paused (`cat` of a 50 MiB mbox). */
 const HIGH_WATER = 256 * 1024;
@@ -105,9 +122,20 @@ export function attachTerminal(
   server: http.Server,
   config: TerminalConfig,
   allowed: (req: http.IncomingMessage, url: URL) => boolean,
+  session?: SessionWatch,
 ): { sessions: () => number } {
   let wss: WebSocketServer | undefined;
   const sessions = new Set<WebSocket>();
+  const endText = () => session?.sessionEndText() ?? '';
+  session?.on('phase', (phase) => {
+    for (const ws of sessions) {
+      if (phase === 'warning') ws.send(notice(warningText(endText(), session.sessionLeftMs() ?? 0)), { binary: true });
+      if (phase === 'ended') {
+        ws.send(notice(endedText(endText())), { binary: true });
+        ws.close(CLOSE.sessionEnded, reason(endedShortText(endText())));
+      }
+    }
+  });
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => {});
     const url = new URL(req.url ?? '/', 'http://sidecar');
@@ -125,9 +153,15 @@ export function attachTerminal(
             );
             return;
           }
+          if (session?.sessionPhase() === 'ended') {
+            ws.close(CLOSE.sessionEnded, reason(endedShortText(endText())));
+            return;
+          }
           sessions.add(ws);
           ws.on('close', () => sessions.delete(ws));
-          bridge(ws, config, lib.Client);
+          const warning =
+            session?.sessionPhase() === 'warning' ? warningText(endText(), session.sessionLeftMs() ?? 0) : undefined;
+          bridge(ws, config, lib.Client, warning);
         });
       },
       (error: Error) => refuse(socket, 500, 'Internal Server Error', `the terminal could not start: ${error.message}`),
@@ -151,7 +185,7 @@ function parseResize(text: string): { cols: number; rows: number } | undefined {
 }
 
 /** One browser tab's terminal: its WebSocket and its ssh session live and die together. */
-function bridge(ws: WebSocket, config: TerminalConfig, SshClient: typeof Client): void {
+function bridge(ws: WebSocket, config: TerminalConfig, SshClient: typeof Client, warning?: string): void {
   const ssh = new SshClient();
   let shell: ClientChannel | undefined;
   let size = { cols: 80, rows: 24 };
@@ -215,6 +249,7 @@ function bridge(ws: WebSocket, config: TerminalConfig, SshClient: typeof Client)
     ssh.shell({ term: 'xterm-256color', cols: size.cols, rows: size.rows }, (error, stream) => {
       if (error) return end(CLOSE.sshFailed, `Pas de shell sur votre serveur : ${error.message}`);
       shell = stream;
+      if (warning !== undefined) ws.send(notice(warning), { binary: true });
       for (const bytes of early) stream.write(bytes);
       early = [];
       const forward = (chunk: Buffer) => {

@@ -1,12 +1,12 @@
 import { escapeHtml } from '../core/html.js';
-import { DISK_NEAR_FULL, type Board } from '../core/board-model.js';
-import { studentState } from './board.js';
+import { creditTimes, DISK_NEAR_FULL, type Board } from '../core/board-model.js';
+import { sessionLine, studentState } from './board.js';
 
 /**
  * What the board shows, and all it sends to the projector's browser: per seat the name, the state (and how full the
- * student's disk is), and, per exercise,
- * done and its evidence (a cell's tooltip). No e-mail, student number, group, hint or time: whoever holds the board
- * key, or photographs the screen, learns no more than the room sees.
+ * student's disk is), and, per exercise, done and its evidence (a cell's tooltip); and the times of the class's
+ * credits, all together, for the pace chart. No e-mail, student number, group, hint, or time of a student's credit:
+ * whoever holds the board key, or photographs the screen, learns no more than the room sees.
  */
 export interface BoardView {
   class: string;
@@ -14,6 +14,10 @@ export interface BoardView {
   exercises: { id: string; title: string }[];
   stuckAfterMinutes: number;
   shares: Board['shares'];
+  /** The graded session's end, and who has extra time, in a line (none: no time box). */
+  session?: string;
+  /** When each credit of the class came (ISO), earliest first, not whose (see creditTimes). */
+  pace: string[];
   students: {
     student: number;
     name?: string;
@@ -32,6 +36,8 @@ export function boardView(board: Board): BoardView {
     exercises: board.exercises.map(({ id, title }) => ({ id, title })),
     stuckAfterMinutes: board.stuckAfterMinutes,
     shares: board.shares,
+    ...(board.session && { session: sessionLine(board.session) }),
+    pace: creditTimes(board.students),
     students: board.students.map((s) => ({
       student: s.student,
       ...(s.name !== undefined && { name: s.name }),
@@ -65,6 +71,8 @@ function rows(board: BoardView): string {
     .join('\n');
 }
 
+const creditsPossible = (board: BoardView) => board.students.length * board.exercises.length;
+
 const rowClass = (s: BoardView['students'][number]) =>
   s.error ? 'down' : s.stopped ? 'stopped' : s.stuckMinutes !== undefined ? 'stuck' : 'up';
 
@@ -73,6 +81,50 @@ function shareRow(board: BoardView): string {
     .map((x) => `<td id="share-${escapeHtml(x.id)}" title="${x.done}/${x.students}">${x.percent}%</td>`)
     .join('');
   return `<tr id="shares"><th>share</th>${cells}<td></td><td></td></tr>`;
+}
+
+/**
+ * The class's pace as a small chart (inline SVG): exercises done, up, over time, across, one step per credit from the
+ * first to the last, out of `possible` (students × exercises); a line of text while nothing is done. The page's
+ * script holds this same function (its source) to redraw the chart on each update: it uses nothing outside itself,
+ * and writes nothing but numbers and clock times into the markup.
+ */
+export function paceChart(times: string[], possible: number): string {
+  const t = times
+    .map((at) => Date.parse(at))
+    .filter((v) => Number.isFinite(v))
+    .sort((a, b) => a - b);
+  if (t.length === 0)
+    return '<p id="pace-empty">No exercise done yet: the pace of the class shows here from the first one.</p>';
+  // The plot starts a few pixels right of the axis, so that a first step at the first credit shows.
+  const [width, height, left, right, top, bottom, inset] = [480, 150, 40, 12, 26, 22, 6];
+  const first = t[0]!;
+  // One credit, or all in the same instant, still spans a minute.
+  const span = Math.max(t[t.length - 1]! - first, 60_000);
+  const x = (v: number) => (left + inset + ((v - first) / span) * (width - left - right - inset)).toFixed(1);
+  const y = (n: number) => (top + (1 - n / t.length) * (height - top - bottom)).toFixed(1);
+  const clock = (v: number) => {
+    const d = new Date(v);
+    return `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
+  };
+  const steps = t.flatMap((v, i) => [`${x(v)},${y(i)}`, `${x(v)},${y(i + 1)}`]);
+  const end = `${x(first + span)},${y(t.length)}`;
+  const points = (steps[steps.length - 1] === end ? steps : [...steps, end]).join(' ');
+  const [from, to] = [clock(first), clock(first + span)];
+  const text = (at: string, anchor: string, label: string) =>
+    `<text ${at} text-anchor="${anchor}" font-size="11" fill="#444">${label}</text>`;
+  return [
+    `<svg id="pace-svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img"`,
+    ` aria-label="${t.length} exercises done of ${possible}, from ${from} to ${to}">`,
+    text(`x="${left}" y="14"`, 'start', `${t.length} done of ${possible}`),
+    `<path d="M${left} ${top}V${height - bottom}H${width - right}" fill="none" stroke="#999"/>`,
+    text(`x="${left - 4}" y="${Number(y(t.length)) + 4}"`, 'end', String(t.length)),
+    text(`x="${left - 4}" y="${height - bottom}"`, 'end', '0'),
+    text(`x="${left + inset}" y="${height - 6}"`, 'start', from),
+    text(`x="${width - right}" y="${height - 6}"`, 'end', to),
+    `<polyline id="pace-line" points="${points}" fill="none" stroke="#2da44e" stroke-width="2"/>`,
+    '</svg>',
+  ].join('');
 }
 
 /**
@@ -97,19 +149,27 @@ export function boardPage(board: BoardView, stream: string, nonce = ''): string 
  tr.stuck th,tr.stuck td.todo{background:#fff1c2} tr.stuck td.state{color:#8a4b00}
  tr.stopped th,tr.stopped td.todo{background:#e5e7eb;color:#6b7280} tr.stopped td.state{color:#6b7280}
  #shares th,#shares td{font-size:.85em;color:#444;background:#fff}
- #updated{color:#666;font-size:.85em}
+ #updated{color:#666;font-size:.85em} #session{font-weight:bold}
+ #pace-figure{margin:1.5rem 0 0} #pace-figure figcaption{font-weight:600;margin-bottom:.3rem} #pace-empty{color:#666}
 </style></head><body>
 <h1>Class ${escapeHtml(board.class)} · lab ${escapeHtml(board.lab)}</h1>
+<p id="session"${board.session ? '' : ' hidden'}>${escapeHtml(board.session ?? '')}</p>
 <p id="updated">Live: updates as students work. Green = done; a red row = that student's environment is down; a yellow row = no progress for ${board.stuckAfterMinutes} min or more (stuck); a grey row = stopped (labctl start brings it back).</p>
 <table><thead><tr><th>student</th>${head}<th>total</th><th></th></tr></thead>
 <tbody id="rows">
 ${rows(board)}
 </tbody><tfoot>${shareRow(board)}</tfoot></table>
+<figure id="pace-figure"><figcaption>Pace: exercises done over time, by the whole class</figcaption>
+<div id="pace">${paceChart(board.pace, creditsPossible(board))}</div></figure>
 <script${nonce ? ` nonce="${escapeHtml(nonce)}"` : ''}>
 const exercises = ${JSON.stringify(Object.fromEntries(board.exercises.map((e) => [e.id, e.title]))).replace(/</g, '\\u003c')};
+const paceChart = ${paceChart.toString()};
 const source = new EventSource(${JSON.stringify(stream)});
 source.onmessage = (message) => {
   const board = JSON.parse(message.data);
+  const session = document.getElementById('session');
+  session.hidden = !board.session;
+  session.textContent = board.session || '';
   for (const s of board.students) {
     const row = document.getElementById('student-' + s.student);
     if (!row) { location.reload(); return; }
@@ -133,6 +193,7 @@ source.onmessage = (message) => {
     const cell = document.getElementById('share-' + x.id);
     if (cell) { cell.textContent = x.percent + '%'; cell.title = x.done + '/' + x.students; }
   }
+  document.getElementById('pace').innerHTML = paceChart(board.pace || [], board.students.length * board.exercises.length);
   document.getElementById('updated').textContent = 'Updated ' + new Date().toLocaleTimeString() + '. Green = done; a red row = that student\\'s environment is down; a yellow row = stuck; a grey row = stopped.';
 };
 </script>

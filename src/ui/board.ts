@@ -1,5 +1,5 @@
 import { DISK_NEAR_FULL, type Board, type StudentResults } from '../core/board-model.js';
-import { spreadsheetText } from './csv.js';
+import { creditTime, spreadsheetText, timeHeader } from './csv.js';
 import { table } from './tables.js';
 
 /** A student's disk, when near its bound: "disk 95% full". */
@@ -29,7 +29,7 @@ export function boardTable(board: Board): string {
   const name = (s: { name?: string }) => (named ? [s.name ?? ''] : []);
   const rows = board.students.map((s) => {
     const done = s.exercises.filter((e) => e.done).length;
-    const cells = s.exercises.map((e) => (e.done ? '✔' : '·'));
+    const cells = s.exercises.map((e) => (e.done ? '✔' : e.afterEnd ? '!' : '·'));
     return [String(s.student), ...name(s), ...cells, `${done}/${s.exercises.length}`, studentState(s)];
   });
   const totals = board.exercises.map((e) =>
@@ -46,10 +46,20 @@ export function boardTable(board: Board): string {
       ? `\n${stuck.length} stuck (no progress for ${board.stuckAfterMinutes} min or more): student ${stuck.join(', ')}`
       : '';
   const width = Math.max(...board.exercises.map((e) => e.id.length));
+  const late = board.students.some((s) => s.exercises.some((e) => !e.done && e.afterEnd))
+    ? '\n! = done only after the end of the session: not counted'
+    : '';
   const legend = board.exercises
     .map((e, i) => `${String(i + 1).padStart(2)}  ${e.id.padEnd(width)}  ${e.title}`)
     .join('\n');
-  return `Class ${board.class}, lab ${board.lab}\n${grid}${note}\n\n${legend}`;
+  const session = board.session ? `${sessionLine(board.session)}\n` : '';
+  return `Class ${board.class}, lab ${board.lab}\n${session}${grid}${note}${late}\n\n${legend}`;
+}
+
+/** "Session ends at 16:00 · extra time: student 2 until 16:15". */
+export function sessionLine(session: NonNullable<Board['session']>): string {
+  const extra = session.extra.map((x) => `student ${x.student} until ${x.endText}`);
+  return `Session ends at ${session.endText}${extra.length > 0 ? ` · extra time: ${extra.join(', ')}` : ''}`;
 }
 
 const csvCell = (value: string | number) => {
@@ -57,18 +67,23 @@ const csvCell = (value: string | number) => {
   return /[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
 };
 
-/** One row per student, 1/0 per exercise, for a grading sheet; with a roster, who sits there after the seat. */
+/**
+ * One row per student, 1/0 per exercise, for a grading sheet, then when each was first credited; with a roster, who
+ * sits there after the seat.
+ */
 export function boardCsv(board: Board): string {
   const named = board.students.some((s) => s.name);
   const person = named ? ['name', 'email', 'number', 'group'] : [];
-  const header = ['student', ...person, ...board.exercises.map((e) => e.id), 'done', 'total', 'status'];
+  const ids = board.exercises.map((e) => e.id);
+  const header = ['student', ...person, ...ids, 'done', 'total', 'status', ...ids.map(timeHeader)];
   const rows = board.students.map((s) => [
     s.student,
     ...(named ? [s.name ?? '', s.email ?? '', s.number ?? '', s.group ?? ''] : []),
-    ...board.exercises.map((e) => (s.exercises.find((x) => x.id === e.id)?.done ? 1 : 0)),
+    ...ids.map((id) => (s.exercises.find((x) => x.id === id)?.done ? 1 : 0)),
     s.exercises.filter((e) => e.done).length,
     board.exercises.length,
     s.error ?? (s.stopped ? 'stopped' : 'ok'),
+    ...ids.map((id) => creditTime(s.exercises.find((x) => x.id === id))),
   ]);
   return [header, ...rows].map((r) => r.map(csvCell).join(',')).join('\n') + '\n';
 }

@@ -1,9 +1,11 @@
 import { stringify } from 'csv-stringify/sync';
 import type { Board, StudentResults } from '../core/board-model.js';
-import { spreadsheetText } from './csv.js';
+import { creditTime, spreadsheetText, timeHeader } from './csv.js';
 
 const doneCount = (s: StudentResults) => s.exercises.filter((e) => e.done).length;
-const doneAt = (s: StudentResults, id: string) => (s.exercises.find((x) => x.id === id)?.done ? 1 : 0);
+const resultOf = (s: StudentResults, id: string) => s.exercises.find((x) => x.id === id);
+const doneAt = (s: StudentResults, id: string) => (resultOf(s, id)?.done ? 1 : 0);
+const timeAt = (s: StudentResults, id: string) => creditTime(resultOf(s, id));
 
 /** Moodle's own names for the columns it can match users by ("Map from" → "Email address" or "ID number"). */
 export const MOODLE_EMAIL = 'Email address';
@@ -13,18 +15,27 @@ export const MOODLE_TOTAL = 'Total';
 /**
  * A CSV for Moodle's gradebook import (Grades → Import → CSV file): one row per person of the roster, identified by
  * e-mail and ID number (the student number), then 1 or 0 per exercise and the total, comma-separated, UTF-8, with
- * dots for decimals. Seats without a person are left out (they cannot be matched to a Moodle user). A roster field
- * that a spreadsheet would take for a formula is kept as text (see spreadsheetText).
+ * dots for decimals; then, per exercise, when it was first credited (text: Moodle imports it only into a feedback, or
+ * ignores it). Seats without a person are left out (they cannot be matched to a Moodle user). A roster field that a
+ * spreadsheet would take for a formula is kept as text (see spreadsheetText).
  */
 export function moodleCsv(board: Board): { csv: string; rows: number; skipped: number[] } {
   const people = board.students.filter((s) => s.email);
-  const header = [MOODLE_EMAIL, MOODLE_ID, 'Full name', ...board.exercises.map((e) => e.id), MOODLE_TOTAL];
+  const header = [
+    MOODLE_EMAIL,
+    MOODLE_ID,
+    'Full name',
+    ...board.exercises.map((e) => e.id),
+    MOODLE_TOTAL,
+    ...board.exercises.map((e) => timeHeader(e.id)),
+  ];
   const rows = people.map((s) => [
     s.email,
     s.number ?? '',
     s.name ?? '',
     ...board.exercises.map((e) => doneAt(s, e.id)),
     doneCount(s),
+    ...board.exercises.map((e) => timeAt(s, e.id)),
   ]);
   return {
     csv: stringify(
@@ -36,7 +47,10 @@ export function moodleCsv(board: Board): { csv: string; rows: number; skipped: n
   };
 }
 
-/** The board as a spreadsheet: a "Grades" sheet (a row per seat) and an "Exercises" sheet (ids and titles). */
+/**
+ * The board as a spreadsheet: a "Grades" sheet (a row per seat, the times after the grades, a late one in orange) and
+ * an "Exercises" sheet (ids and titles).
+ */
 export async function boardXlsx(board: Board): Promise<Buffer> {
   // Loaded only for a spreadsheet: exceljs and its dependencies take a third of a second to load, on every `check`.
   const { default: ExcelJS } = await import('exceljs');
@@ -53,10 +67,11 @@ export async function boardXlsx(board: Board): Promise<Buffer> {
     { header: 'done', key: 'done', width: 7 },
     { header: 'total', key: 'total', width: 7 },
     { header: 'status', key: 'status', width: 24 },
+    ...board.exercises.map((e) => ({ header: timeHeader(e.id), key: `at:${e.id}`, width: 26 })),
   ];
   sheet.getRow(1).font = { bold: true };
   for (const s of board.students) {
-    sheet.addRow({
+    const row = sheet.addRow({
       student: s.student,
       name: s.name ?? '',
       email: s.email ?? '',
@@ -66,7 +81,10 @@ export async function boardXlsx(board: Board): Promise<Buffer> {
       done: doneCount(s),
       total: board.exercises.length,
       status: s.error ?? (s.stopped ? 'stopped' : 'ok'),
+      ...Object.fromEntries(board.exercises.map((e) => [`at:${e.id}`, timeAt(s, e.id)])),
     });
+    for (const e of board.exercises)
+      if (resultOf(s, e.id)?.afterEnd) row.getCell(`at:${e.id}`).font = { color: { argb: 'FFB54708' } };
   }
   const legend = book.addWorksheet('Exercises');
   legend.columns = [

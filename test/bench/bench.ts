@@ -1,11 +1,14 @@
 /**
  * Benchmark: `labctl up` and `down` for a class, against plain parallel `docker run` calls as a floor.
- * Usage: npm run bench -- --students 19 [--runs 3] [--up-down] [--floor-parallel 8|all] [--engines local,swarm]
+ * Usage: npm run bench -- --students 19 [--runs 3] [--up-down] [--read] [--session] [--floor-parallel 8|all]
+ * [--engines local,swarm]
  * With swarm among --engines, `up` and `down` are timed on Docker Swarm mode too (a one-node swarm made here and left
  * afterwards, or the engine's own), for the same students; --engines swarm times only that and the local up/down.
  */
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pLimit from 'p-limit';
 import { promisify } from 'node:util';
@@ -32,6 +35,8 @@ const { values } = parseArgs({
     'up-down': { type: 'boolean', default: false },
     // The read path at scale: `check` and `status` of a class that is up, each run as the bare CLI.
     read: { type: 'boolean', default: false },
+    // A graded session's tools: every student solves the TD, then `archive`, `stop` and `start` are timed.
+    session: { type: 'boolean', default: false },
     engines: { type: 'string', default: 'local' },
     // How many students the floor brings up at once: the issue's floor is `xargs -P 8`; "all" starts every one at once.
     'floor-parallel': { type: 'string', default: '8' },
@@ -167,6 +172,53 @@ async function readPath() {
       `${name.padEnd(22)} median ${seconds(median(ms)).padStart(8)}   (runs: ${ms.map((x) => (x / 1000).toFixed(2)).join(', ')})`,
     );
   for (const [name, trace] of traces) console.log(`where ${name}'s time went (last run):\n${trace}`);
+}
+
+/**
+ * A graded session after the TD, for --students: each student's card is solved by the lab's solve script (every
+ * exercise), then `archive` (its size), `verify-archive`, `stop` and `start` are timed once each, as the bare CLI.
+ */
+async function sessionTools() {
+  await cleanClass(CLASS);
+  const base = await freeBasePort(students);
+  const upTime = await timed(() => labctlUp(base));
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'labctl-bench-'));
+  const must = async (args: string[]) => {
+    const r = await labctl(args);
+    if (r.code !== 0) throw new Error(`labctl ${args.join(' ')} exited ${r.code}:\n${r.stderr}`);
+    return r;
+  };
+  try {
+    const solve = path.resolve('labs/smtp-pop-imap/solve');
+    const limit = pLimit(4);
+    const solving = await timed(() =>
+      Promise.all(
+        Array.from({ length: students }, (_, i) =>
+          limit(async () => {
+            const card = path.join(dir, `card-${i + 1}.json`);
+            await writeFile(
+              card,
+              (await must(['info', '--class', CLASS, '--student', String(i + 1), '--json'])).stdout,
+            );
+            await run(solve, [card], { timeout: 600_000 });
+          }),
+        ),
+      ),
+    );
+    const file = path.join(dir, 'class.tar.gz');
+    const archive = await timed(() => must(['archive', '--class', CLASS, '--output', file]));
+    const bytes = (await stat(file)).size;
+    const verify = await timed(() => must(['verify-archive', file]));
+    const stop = await timed(() => must(['stop', '--class', CLASS]));
+    const start = await timed(() => must(['start', '--class', CLASS]));
+    console.log(`labctl benchmark, a graded session's tools: ${students} students (up took ${seconds(upTime)})`);
+    console.log(`every student solves the TD (the lab's solve script, four at a time): ${seconds(solving)}`);
+    console.log(`archive: ${seconds(archive)}, ${(bytes / 1024).toFixed(0)} KiB; verify-archive: ${seconds(verify)}`);
+    console.log(`stop: ${seconds(stop)}; start (until every service answers): ${seconds(start)}`);
+  } finally {
+    await labctlDown();
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 /** How busy the host's CPUs were over `ms` (from /proc/stat): cores' worth of time not idle. */
@@ -458,6 +510,10 @@ async function swarmRuns(base: number) {
 
 async function main() {
   const engine = new LocalEngine(LABEL);
+  if (values.session) {
+    await ensureImages(await loadLab(), engine, new Reporter());
+    return sessionTools();
+  }
   if (!engines.includes('local')) {
     await ensureImages(await loadLab(), engine, new Reporter());
     await cleanSwarmClass(CLASS);

@@ -69,6 +69,7 @@ export class FakeEngine implements Engine {
   ) => {
     if (task.action === 'accounts') return { exitCode: 0, stdout: 'util1\nutil11\n', stderr: '' };
     if (task.action === 'collect') return { exitCode: 0, stdout: '', stderr: '', backup: await collected(mail.name) };
+    if (task.action === 'session') return { exitCode: 0, stdout: '', stderr: '' };
     const stdout = task.users.map((u) => `${u} spool=0 maildir=0 mbox=0\n`).join('');
     return { exitCode: 0, stdout, stderr: '', ...(task.backup && { backup: Buffer.from('tar') }) };
   };

@@ -34,16 +34,19 @@ export function progress(student: number) {
 /**
  * Stand-ins for one student's running servers on the loopback, for unit tests through the fake engine (whose
  * workloads never run): each port greets as its service does; the page's /health answers ok and its
- * /api/progress one credit. Resolves to a
- * function that closes them all.
+ * /api/progress one credit (or `answer`). Resolves to a function that closes them all.
  */
-export async function greetAs(student: number, ports: Record<string, number>): Promise<() => Promise<void>> {
+export async function greetAs(
+  student: number,
+  ports: Record<string, number>,
+  answer: object = progress(student),
+): Promise<() => Promise<void>> {
   const servers = Object.entries(ports).map(([service, port]) => {
     const server =
       service === 'web'
         ? http.createServer((req, res) => {
             res.writeHead(200, { 'content-type': 'application/json' });
-            res.end(JSON.stringify(req.url === '/api/progress' ? progress(student) : { status: 'ok', student }));
+            res.end(JSON.stringify(req.url === '/api/progress' ? answer : { status: 'ok', student }));
           })
         : net.createServer((socket) => {
             socket.on('error', () => {});

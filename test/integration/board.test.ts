@@ -85,12 +85,22 @@ describe('labctl board', { timeout: 600_000 }, () => {
       await page.goto(url);
       assert.equal(await page.getAttribute('#cell-1-smtp-simple', 'class'), 'todo');
       assert.equal(await page.textContent('#student-1 .total'), '0/12');
+      assert.match(await page.innerText('#pace'), /^No exercise done yet/);
 
       // Student 1 sends a message by hand, as in the TD.
       await sendMessage(info.students[0]!.ports.smtp!);
 
       await page.waitForSelector('#cell-1-smtp-simple.done', { timeout: 15_000 });
       await page.waitForSelector('#cell-1-smtp-subject.done', { timeout: 15_000 });
+      // The class's pace: the chart counts every credit the grid shows, drawn by the page as they come.
+      await page.waitForFunction(
+        () => {
+          const label = document.querySelector('#pace-svg')?.getAttribute('aria-label') ?? '';
+          return label.startsWith(`${document.querySelectorAll('td.done').length} exercises done of 24,`);
+        },
+        undefined,
+        { timeout: 15_000 },
+      );
       assert.equal(await page.getAttribute('#cell-2-smtp-simple', 'class'), 'todo');
       assert.equal(
         await page.evaluate(() => getComputedStyle(document.querySelector('#cell-1-smtp-simple')!).backgroundColor),

@@ -114,10 +114,17 @@ describe('the sidecars and labctl check', { timeout: 600_000 }, () => {
     assert.match(text.stdout, /^1 +(✔ +){12}12\/12/m);
     assert.match(text.stdout, /^2 +(· +){12}0\/12/m);
     const csv = await labctl(['check', '--class', CLASS, '--csv']);
-    const lines = csv.stdout.trim().split('\n');
-    assert.equal(lines[0], `student,${ALL.join(',')},done,total,status`);
-    assert.equal(lines[1], `1,${ALL.map(() => 1).join(',')},12,12,ok`);
-    assert.equal(lines[2], `2,${ALL.map(() => 0).join(',')},0,12,ok`);
+    const lines = csv.stdout.split('\n');
+    assert.equal(lines[0], `student,${ALL.join(',')},done,total,status,${ALL.map((id) => `${id} time`).join(',')}`);
+    // Then when each was first credited: the times `check --json` gives.
+    const s1 = (await board()).students.find((s) => s.student === 1)!;
+    const at = ALL.map((id) => s1.exercises.find((e) => e.id === id)!.at);
+    assert.ok(
+      at.every((t) => t && /^\d{4}-\d\d-\d\dT[\d:.]+Z$/.test(t)),
+      at.join(' '),
+    );
+    assert.equal(lines[1], `1,${ALL.map(() => 1).join(',')},12,12,ok,${at.join(',')}`);
+    assert.equal(lines[2], `2,${ALL.map(() => 0).join(',')},0,12,ok${','.repeat(ALL.length)}`);
   });
 
   it('--watch redraws the board until Ctrl-C', async () => {

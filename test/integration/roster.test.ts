@@ -109,12 +109,15 @@ describe('a class list, and grades out', { timeout: 600_000 }, () => {
     const moodle = await labctl(['check', '--class', CLASS, '--format', 'moodle']);
     assert.equal(moodle.code, 0, moodle.stderr);
     const lines = moodle.stdout.trim().split('\n');
-    assert.equal(lines[0], `Email address,ID number,Full name,${ALL_EXERCISES.join(',')},Total`);
+    const times = ALL_EXERCISES.map((id) => `${id} time`);
+    assert.equal(lines[0], `Email address,ID number,Full name,${ALL_EXERCISES.join(',')},Total,${times.join(',')}`);
     const rows = parse(moodle.stdout, { columns: true }) as Record<string, string>[];
     assert.equal(rows.length, 2);
     assert.equal(rows[0]!['Email address'], 'jean.dupont@etud.example.fr');
     assert.equal(rows[0]!['Full name'], 'Jean Dupont, dit Jeannot');
     assert.equal(rows[0]!['smtp-simple'], '1');
+    assert.match(rows[0]!['smtp-simple time']!, /^\d{4}-\d\d-\d\dT[\d:.]+Z$/, 'when it was first credited');
+    assert.equal(rows[1]!['smtp-simple time'], '', 'nothing done, no time');
     assert.ok(Number(rows[0]!.Total) >= 1);
     assert.equal(rows[1]!['ID number'], '22002');
     assert.equal(rows[1]!.Total, '0');
@@ -129,6 +132,8 @@ describe('a class list, and grades out', { timeout: 600_000 }, () => {
     const sheet = book.getWorksheet('Grades')!;
     const cells = (n: number) => (sheet.getRow(n).values as unknown[]).slice(1);
     assert.deepEqual(cells(1).slice(0, 6), ['student', 'name', 'email', 'number', 'group', ALL_EXERCISES[0]]);
+    assert.deepEqual(cells(1).slice(-times.length), times);
+    assert.equal(cells(2).at(-times.length + ALL_EXERCISES.indexOf('smtp-simple')), rows[0]!['smtp-simple time']);
     assert.deepEqual(cells(2).slice(0, 5), [
       1,
       'Jean Dupont, dit Jeannot',

@@ -1,11 +1,19 @@
 import type Docker from 'dockerode';
 import type { WorkloadInfo, LogStream, Maintenance, MaintenanceResult } from '../engine.js';
-import { ACCOUNTS_COMMAND, MAIL_LOG, backupDir, collectCommand, resetCommand } from '../maintenance-commands.js';
+import {
+  ACCOUNTS_COMMAND,
+  MAIL_LOG,
+  backupDir,
+  collectCommand,
+  resetCommand,
+  sessionCommand,
+} from '../maintenance-commands.js';
 import { archive, exec, execStream } from './exec.js';
 
 /** A maintenance action, run in the student's mail container; a backup (a reset's, a collect's) is copied out, then deleted there. */
 export async function maintenance(docker: Docker, mail: WorkloadInfo, task: Maintenance): Promise<MaintenanceResult> {
   if (task.action === 'accounts') return exec(docker, mail.name, ACCOUNTS_COMMAND);
+  if (task.action === 'session') return exec(docker, mail.name, sessionCommand(task));
   const command = task.action === 'reset' ? resetCommand(task) : collectCommand(task);
   const run: MaintenanceResult = await exec(docker, mail.name, command);
   const dir = task.action === 'collect' || task.backup ? backupDir(run.stdout) : undefined;

@@ -34,6 +34,9 @@ const FINISHED = ['complete', 'failed', 'rejected', 'shutdown', 'orphaned'];
 export interface JobOptions {
   /** Only the log, read-only (else the spool and homes, for a reset). */
   logOnly?: boolean;
+  /** The mail server's volumes to mount, by where it mounts them (instead of the above); `readOnly`: all of them so. */
+  targets?: string[];
+  readOnly?: boolean;
 }
 
 /** Starts a job running `cmd` in student `mailName`'s environment on their node; resolves to the job's name. */
@@ -47,9 +50,10 @@ export async function startJob(
   if (!mail) throw new LabctlError(ExitCode.engine, `Service ${mailName} is not on the swarm.`);
   const spec = mail.Spec.TaskTemplate.ContainerSpec;
   // Only what the action needs: the log read-only for logs; the spool and homes for a reset.
-  const wanted = options.logOnly ? ['/var/log'] : ['/var/mail', '/home'];
+  const wanted = options.targets ?? (options.logOnly ? ['/var/log'] : ['/var/mail', '/home']);
+  const readOnly = options.readOnly ?? options.logOnly ?? false;
   const mounts = spec.Mounts.filter((m) => m.Type === 'volume' && wanted.includes(m.Target)).map((m) =>
-    options.logOnly ? { ...m, ReadOnly: true } : m,
+    readOnly ? { ...m, ReadOnly: true } : m,
   );
   const name = `${mailName}-job-${Date.now().toString(36)}${Math.floor(Math.random() * 1e4)}`;
   try {

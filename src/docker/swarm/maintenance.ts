@@ -3,7 +3,14 @@ import type Docker from 'dockerode';
 import { ExitCode, LabctlError } from '../../errors.js';
 import type { WorkloadInfo, LogStream, Maintenance, MaintenanceResult } from '../engine.js';
 import { failed } from '../errors.js';
-import { ACCOUNTS_COMMAND, MAIL_LOG, collectCommand, resetCommand } from '../maintenance-commands.js';
+import {
+  ACCOUNTS_COMMAND,
+  MAIL_LOG,
+  SESSION_DIR,
+  collectCommand,
+  resetCommand,
+  sessionCommand,
+} from '../maintenance-commands.js';
 import { demux, streamEnded } from '../streams.js';
 import { removeJob, runJob, serviceLogs, startJob } from './jobs.js';
 
@@ -12,6 +19,7 @@ const BACKUP_MARK = '--- labctl backup (tar, base64) ---';
 /** A maintenance action, run as a job on the student's node (see jobs.ts). */
 export async function maintenance(docker: Docker, mail: WorkloadInfo, task: Maintenance): Promise<MaintenanceResult> {
   if (task.action === 'accounts') return runJob(docker, mail.name, ACCOUNTS_COMMAND);
+  if (task.action === 'session') return runJob(docker, mail.name, sessionCommand(task), { targets: [SESSION_DIR] });
   const reset = task.action === 'reset' ? resetCommand(task) : collectCommand(task);
   if (task.action === 'reset' && !task.backup) return runJob(docker, mail.name, reset);
   // The reset's output, then after a marker line its backup (even from a reset that failed halfway) as a tar, with

@@ -139,8 +139,13 @@ export class SwarmEngine implements Engine {
     return Promise.resolve();
   }
 
-  /** A volume is created by the node that first runs a task mounting it; here only its labels are kept for that. */
+  /**
+   * A student's volume is created by the node that first runs a task mounting it; here only its labels are kept for
+   * that. A volume of the class itself (no student: its roster, its session), which no task mounts, is made here, on
+   * the manager, where every labctl of the class lists it.
+   */
   createVolume(name: string, labels: Record<string, string>): Promise<void> {
+    if (labels[this.labels.student] === undefined) return this.local.createVolume(name, labels);
     this.volumeLabels.set(name, labels);
     return Promise.resolve();
   }
