@@ -13,7 +13,9 @@ import { adminKey, studentKey } from '../../src/core/token.js';
 import { terminalConfig, type TerminalConfig } from '../../src/sidecar/config.js';
 import { createServer } from '../../src/sidecar/server.js';
 import { Sidecar } from '../../src/sidecar/sidecar.js';
-import { attachTerminal } from '../../src/sidecar/terminal.js';
+import { EventEmitter } from 'node:events';
+import type { SessionPhase } from '../../src/sidecar/sidecar.js';
+import { attachTerminal, type SessionWatch } from '../../src/sidecar/terminal.js';
 import { makeConfig } from '../helpers/sidecar-config.js';
 
 // ssh2 is CommonJS: Node finds Client among its named exports, not Server.
@@ -85,9 +87,9 @@ class Tty {
 }
 
 /** The terminal alone on a server of its own, with `config`, open to anyone (the access rule is tested above). */
-async function bareTerminal(config: TerminalConfig) {
+async function bareTerminal(config: TerminalConfig, session?: SessionWatch) {
   const s = http.createServer();
-  attachTerminal(s, config, () => true);
+  attachTerminal(s, config, () => true, session);
   s.listen(0, '127.0.0.1');
   await once(s, 'listening');
   return {
@@ -227,6 +229,35 @@ describe('the terminal’s WebSocket, against a small sshd', () => {
     assert.match(tty.closed!.reason, /sans activité/);
     for (let i = 0; i < 40 && sshd.open.size > 0; i++) await sleep(50);
     assert.equal(sshd.open.size, 0);
+  });
+
+  it('warns in the last minutes of a graded session, closes at its end in French, and opens no more', async () => {
+    // The sidecar's session, as the terminal sees it: a phase that the test moves as the sidecar's clock would.
+    const watch = Object.assign(new EventEmitter(), {
+      phase: 'warning' as SessionPhase,
+      sessionPhase() {
+        return this.phase;
+      },
+      sessionEndText: () => '16:00',
+      sessionLeftMs: () => 4 * 60_000,
+    });
+    const bare = await bareTerminal(terminal, watch);
+    after(bare.close);
+    const tty = new Tty((await connect(bare.url)).ws!);
+    await tty.waitFor(() => tty.output.includes('util1@mail:~$'), 'the prompt');
+    assert.match(tty.output, /Attention : la séance se termine à 16:00 \(dans 4 min 00 s\)/);
+    watch.phase = 'ended';
+    watch.emit('phase', 'ended');
+    await tty.waitFor(() => tty.closed !== undefined, 'the close at the end');
+    assert.equal(tty.closed!.code, 4410);
+    assert.match(tty.closed!.reason, /^La séance est terminée \(16:00\)/);
+    assert.match(tty.output, /La séance est terminée \(16:00\) : votre serveur refuse les connexions/);
+    for (let i = 0; i < 40 && sshd.open.size > 0; i++) await sleep(50);
+    assert.equal(sshd.open.size, 0, 'its ssh session ended too');
+    const late = new Tty((await connect(bare.url)).ws!);
+    await late.waitFor(() => late.closed !== undefined, 'a terminal opened after the end');
+    assert.equal(late.closed!.code, 4410);
+    assert.equal(late.output, '', 'no shell after the end');
   });
 
   it('says so in the terminal when the ssh login fails', async () => {
