@@ -46,12 +46,25 @@ export function forGreeting(service: string, banner: RegExp, goodbye?: string, s
             })
           : net.connect({ host, port });
         let data = '';
+        let saidGoodbye = false;
+        let lingering = false;
+        // Over TLS the goodbye went before the greeting: the server answers it once it has greeted, and counts it
+        // only if that answer reaches the probe (Postfix logs `quit=0/1` otherwise: a session closed without a
+        // command). So the probe, done, stays until the server closes, 10 s at most, in the background.
+        const linger = () => {
+          if (lingering) return;
+          lingering = true;
+          socket.on('data', () => {});
+          const cut = setTimeout(() => socket.destroy(), 10_000);
+          cut.unref();
+          socket.once('close', () => clearTimeout(cut));
+        };
         const done = (error?: Error) => {
           clearTimeout(timer);
-          if (error) {
-            socket.destroy();
-            reject(error);
-          }
+          if (!error) return;
+          reject(error);
+          if (saidGoodbye && !socket.destroyed) linger();
+          else socket.destroy();
         };
         const timer = setTimeout(
           () => done(new Error(`no ${service} greeting from ${host}:${port} within ${timeoutMs} ms`)),
@@ -61,7 +74,6 @@ export function forGreeting(service: string, banner: RegExp, goodbye?: string, s
         // Over TLS, goodbye is said as soon as the handshake is done, before the greeting: a try that times out
         // after the handshake must not leave a session that closed without a command (what a student reading the
         // server's certificate does, which a lab may credit). A server reads it after its greeting, as pipelining.
-        let saidGoodbye = false;
         if (secure && goodbye)
           socket.once('secureConnect', () => {
             socket.write(goodbye);
@@ -71,9 +83,11 @@ export function forGreeting(service: string, banner: RegExp, goodbye?: string, s
           data += chunk;
           const line = data.split(/\r?\n/)[0] ?? '';
           if (!data.includes('\n')) return;
+          if (lingering) return;
           if (banner.test(line)) {
             done();
-            if (goodbye && !saidGoodbye) socket.end(goodbye);
+            if (saidGoodbye) linger();
+            else if (goodbye) socket.end(goodbye);
             else socket.end();
             resolve(line);
           } else {

@@ -112,4 +112,34 @@ describe('readiness of a port with implicit TLS (a lab such as smtp-tls)', () =>
       slow.close();
     }
   });
+
+  it('stays until the server has answered its goodbye: a server slow to greet still counts the QUIT', async () => {
+    // Postfix greets after its connect-time checks, then reads the QUIT the probe sent after the handshake. Its
+    // 221 must reach the probe, or it logs the session as closed without a command (what a student reading the
+    // certificate does, which the smtp-tls lab credits).
+    const answered: boolean[] = [];
+    const slow = tls.createServer({ key: server.key, cert: server.cert }, (socket) => {
+      socket.on('error', () => {});
+      let said = '';
+      setTimeout(() => socket.write('220 mail ESMTP\r\n'), 200);
+      socket.on('data', (d: Buffer) => {
+        said += d.toString();
+        if (!said.includes('QUIT\r\n')) return;
+        // Answered after the greeting, as Postfix does: was the probe still there to read it?
+        setTimeout(() => {
+          answered.push(!socket.readableEnded);
+          socket.end('221 2.0.0 Bye\r\n');
+        }, 400);
+      });
+    });
+    await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+    try {
+      const slowPort = (slow.address() as AddressInfo).port;
+      assert.match(await probe('127.0.0.1', slowPort, { protocol: 'smtp', tls: 'implicit' }, 2000), /^220 /);
+      for (let i = 0; i < 40 && answered.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual(answered, [true], 'the probe had not left when the server answered its QUIT');
+    } finally {
+      slow.close();
+    }
+  });
 });
