@@ -13,7 +13,7 @@ import { sshRun, sshSession, sshExec } from '../helpers/ssh.js';
 import { classBoard, doneIds, smtpSession, waitForCredits } from '../helpers/td.js';
 
 /**
- * A graded session of a minute and a half, start to end, with no labctl running when it ends: the page counts down,
+ * A graded session of a minute, start to end, with no labctl running when it ends: the page counts down,
  * the servers refuse every login at the end with the French message (SMTP, POP3, IMAP, ssh), a session opened
  * before the end is cut, a message typed after the end earns nothing; `extend --student 2` reopens student 2 only;
  * `down --purge` refuses until an archive made after the end exists.
@@ -56,7 +56,7 @@ describe('a graded session: time box, freeze, extend, purge guard', { timeout: 9
   before(async () => {
     await cleanClass(CLASS);
     dir = await mkdtemp(path.join(os.tmpdir(), 'labctl-session-'));
-    const up = await labctl([...upArgs(CLASS, 2, await freeBasePort(2)), '--for', '90s', '--json']);
+    const up = await labctl([...upArgs(CLASS, 2, await freeBasePort(2)), '--for', '60s', '--json']);
     assert.equal(up.code, 0, up.stderr);
     const box = (JSON.parse(up.stdout) as { session?: TimeBox }).session;
     assert.ok(box, `up --for says the session: ${up.stdout}`);
