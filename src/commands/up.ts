@@ -1,5 +1,6 @@
 import { infoOf } from '../core/class-model.js';
 import { observeClass } from '../core/observed-class.js';
+import { checkTimeBox } from '../core/class-session.js';
 import { dryRun, upClass, type ClassUpInput } from '../core/class-up.js';
 import { loadLab, type PasswordPolicy } from '../core/lab.js';
 import type { Plan } from '../core/plan.js';
@@ -51,6 +52,8 @@ export async function up(options: UpOptions, ctx: Context = defaultContext(optio
       ...(options.for !== undefined && { for: options.for }),
     },
   };
+  // A wrong time box stops `up` before anything, a dry run too.
+  checkTimeBox(input.timeBox ?? {});
   if (options.dryRun) {
     const { plan, diff, engine: seen } = await dryRun(input, engine);
     const against = seen

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, beforeEach, describe, it } from 'node:test';
 import { down } from '../../src/commands/down.js';
+import { up } from '../../src/commands/up.js';
 import { extendSession, noteArchived, settleSession, type Messenger } from '../../src/core/class-session.js';
 import { classBoard } from '../../src/core/board-model.js';
 import { clockText, parseDuration, parseUntil, saveSession, sessionOf, type Session } from '../../src/core/session.js';
@@ -58,6 +59,16 @@ describe('a time box as the instructor types it', () => {
     );
     assert.equal(clockText(Date.parse('2026-12-02T15:00:00Z'), 'Europe/Paris'), '16:00');
     assert.throws(() => parseUntil('25:00', '--until', now, 'UTC'), /--until "25:00" is not a time/);
+  });
+
+  it('up refuses a wrong time box before anything, --dry-run too', async () => {
+    const engine = new FakeEngine();
+    const t = testContext(engine);
+    const dry = { className: 'tb', students: 1, host: '192.0.2.10', dryRun: true };
+    await fails(up({ ...dry, for: '2hours' }, t.ctx), ExitCode.usage, /--for "2hours" is not a duration/);
+    await fails(up({ ...dry, until: '25:00' }, t.ctx), ExitCode.usage, /--until "25:00" is not a time/);
+    await fails(up({ ...dry, for: '1h', until: '16:00' }, t.ctx), ExitCode.usage, /give one of them/);
+    assert.deepEqual(engine.calls, [], 'nothing asked of the engine');
   });
 });
 
