@@ -5,6 +5,7 @@ import { newest, nodeAddress, type SwarmNode, type SwarmService, type SwarmTask 
 import { pinnedNode } from './constraints.js';
 import { listNodes } from './nodes.js';
 import { listServices } from './services.js';
+import { volumeHomes, type VolumeHome } from './volumes.js';
 
 /** A service as the core sees a workload: its state from its newest running task, on the node it is placed on. */
 function workload(s: SwarmService, tasks: SwarmTask[], nodeById: Map<string, SwarmNode>): WorkloadInfo {
@@ -28,8 +29,16 @@ function workload(s: SwarmService, tasks: SwarmTask[], nodeById: Map<string, Swa
   };
 }
 
-/** The services, overlay networks and volumes carrying label `classKey` (= className when given). */
-export async function listObjects(docker: Docker, classKey: string, className?: string): Promise<ClassObjects> {
+/**
+ * The services, overlay networks and volumes carrying label `classKey` (= className when given); `homes` learns the
+ * node of each volume the services mount.
+ */
+export async function listObjects(
+  docker: Docker,
+  classKey: string,
+  className?: string,
+  homes?: Map<string, VolumeHome>,
+): Promise<ClassObjects> {
   const label = [className ? `${classKey}=${className}` : classKey];
   try {
     const [services, tasks, nodes, networks, volumes] = await Promise.all([
@@ -40,6 +49,7 @@ export async function listObjects(docker: Docker, classKey: string, className?: 
       docker.listVolumes({ filters: { label } }),
     ]);
     const nodeById = new Map(nodes.map((n) => [n.ID, n]));
+    for (const [name, home] of volumeHomes(services)) homes?.set(name, home);
     // Volumes live on the nodes: this node's, plus those the services mount (on whichever node runs them).
     const seen = new Map<string, LabelledObject>();
     for (const v of volumes.Volumes ?? []) seen.set(v.Name, { name: v.Name, labels: v.Labels ?? {} });
