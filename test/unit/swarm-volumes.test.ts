@@ -109,6 +109,15 @@ describe('swarm volumes', () => {
     const engine = new SwarmEngine(LABEL, docker as never);
     const objects = await engine.list('c');
     assert.equal(objects.volumes.length, 9);
+    // Student 3's node is down: their server is lost, whatever its task last said, and the node is named.
+    assert.deepEqual(
+      objects.containers.map((c) => [c.name, c.state, c.nodeName, c.nodeLost]),
+      [
+        ['labctl-c-s01-mail', 'created', 'node1', undefined],
+        ['labctl-c-s02-mail', 'created', 'node2', undefined],
+        ['labctl-c-s03-mail', 'lost', 'node3', 'down'],
+      ],
+    );
     const results = await Promise.allSettled(objects.volumes.map((v) => engine.removeVolume(v.name)));
     // The manager's own and node2's are gone; node3's stay, and each says so.
     assert.deepEqual([...held.n1!], []);

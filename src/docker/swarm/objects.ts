@@ -11,9 +11,20 @@ import { volumeHomes, type VolumeHome } from './volumes.js';
 function workload(s: SwarmService, tasks: SwarmTask[], nodeById: Map<string, SwarmNode>): WorkloadInfo {
   const task = newest(tasks.filter((t) => t.ServiceID === s.ID));
   const replicas = s.Spec.Mode.Replicated?.Replicas ?? 0;
-  const node = nodeById.get(task?.NodeID ?? pinnedNode(s.Spec.TaskTemplate.Placement?.Constraints) ?? '');
+  const pinned = pinnedNode(s.Spec.TaskTemplate.Placement?.Constraints);
+  const node = nodeById.get(task?.NodeID ?? pinned ?? '');
+  // Its node is down, or gone from the swarm: whatever its task last said, it has no server.
+  const lost = node ? (node.Status.State === 'ready' ? undefined : node.Status.State) : pinned ? 'gone' : undefined;
   const state =
-    replicas === 0 ? 'exited' : task?.Status.State === 'running' ? 'running' : task ? 'restarting' : 'created';
+    replicas === 0
+      ? 'exited'
+      : lost
+        ? 'lost'
+        : task?.Status.State === 'running'
+          ? 'running'
+          : task
+            ? 'restarting'
+            : 'created';
   return {
     id: s.ID,
     name: s.Spec.Name,
@@ -25,6 +36,8 @@ function workload(s: SwarmService, tasks: SwarmTask[], nodeById: Map<string, Swa
       ? `${task.Status.State}${task.Status.Err ? ` (${task.Status.Err})` : ''} on ${node?.Description.Hostname ?? task.NodeID ?? '?'}`
       : `${replicas} replica(s)`,
     node: nodeAddress(node),
+    ...((node || pinned) && { nodeName: node?.Description.Hostname ?? pinned }),
+    ...(lost && { nodeLost: lost }),
     ports: (s.Spec.EndpointSpec?.Ports ?? []).map((p) => ({ container: p.TargetPort, host: p.PublishedPort, ip: '' })),
   };
 }
