@@ -1,5 +1,5 @@
 import { classBoard, type Board } from '../core/board-model.js';
-import { usageError } from '../errors.js';
+import { ExitCode, LabctlError, usageError } from '../errors.js';
 import { boardCsv, boardTable } from '../ui/board.js';
 import { boardXlsx, moodleCsv } from '../ui/grades.js';
 import { DEFAULT_CLASS, defaultContext, type Context, type RunOptions } from './context.js';
@@ -79,6 +79,20 @@ export async function check(options: CheckOptions, ctx: Context = defaultContext
   }
   if (!options.watch) {
     await show(board);
+    const lost = new Map<string, number[]>();
+    for (const s of board.students) if (s.lostNode) lost.set(s.lostNode, [...(lost.get(s.lostNode) ?? []), s.student]);
+    if (lost.size > 0)
+      throw new LabctlError(
+        ExitCode.notReady,
+        [...lost]
+          .map(
+            ([node, n]) =>
+              `node ${node} is down: ${n.length === 1 ? `student ${n[0]} has` : `students ${n.join(', ')} have`} no server.`,
+          )
+          .join('\n'),
+        'Start the node again: its students come back with their mail and credits.',
+        'node-lost',
+      );
     return board;
   }
   // Until Ctrl-C, which ends it with 130 like any interrupted command.

@@ -1,5 +1,6 @@
 import { DISK_NEAR_FULL, type DiskUse } from '../core/board-model.js';
-import { classStatus, statusEndpoints, type StudentStatus } from '../core/class-status.js';
+import { classStatus, lostNodes, statusEndpoints, type StudentStatus } from '../core/class-status.js';
+import { ExitCode, LabctlError } from '../errors.js';
 import { formatBytes } from '../core/reconcile.js';
 import { table } from '../ui/tables.js';
 import { defaultContext, type Context, type RunOptions } from './context.js';
@@ -17,22 +18,38 @@ function diskCell(disk: DiskUse | undefined): string {
   return disk.percent >= DISK_NEAR_FULL ? `FULL ${text}` : text;
 }
 
-/** Per student: the containers' state, whether each service answers with its greeting, and up, stopped or DOWN. */
+/**
+ * Per student: the containers' state, whether each service answers with its greeting, and up, stopped or DOWN; on an
+ * engine of several nodes, each student's node. A student whose node is down has no server: named, exit 6.
+ */
 export async function status(options: StatusOptions, ctx: Context = defaultContext(options)): Promise<StudentStatus[]> {
   await ctx.engine.ping();
   const result = await classStatus(ctx.engine, options.className);
   // Every service of every class shown, in their labs' order, the page last; "-" where a class's lab has none.
   const endpoints = statusEndpoints(result);
+  const nodes = result.some((r) => r.node !== undefined);
   const text =
     result.length === 0
       ? `No labctl class${options.className ? ` named ${options.className}` : ''} on this Docker engine.`
       : table(
-          ['class', 'lab', 'student', 'address', 'mail', 'sidecar', ...endpoints, 'disk', 'state'],
+          [
+            'class',
+            'lab',
+            'student',
+            'address',
+            ...(nodes ? ['node'] : []),
+            'mail',
+            'sidecar',
+            ...endpoints,
+            'disk',
+            'state',
+          ],
           result.map((r) => [
             r.class,
             r.lab,
             r.student,
             r.address,
+            ...(nodes ? [r.nodeLost ? `${r.node ?? '?'} (${r.nodeLost})` : (r.node ?? '-')] : []),
             r.containers.mail ?? 'missing',
             r.containers.sidecar ?? 'missing',
             // A stopped student's ports are not asked: they sleep, nothing failed.
@@ -44,5 +61,13 @@ export async function status(options: StatusOptions, ctx: Context = defaultConte
           ]),
         );
   ctx.reporter.result(text, result);
+  const lost = lostNodes(result);
+  if (lost.length > 0)
+    throw new LabctlError(
+      ExitCode.notReady,
+      `${lost.join('.\n')}.`,
+      'Start the node again: its students come back with their mail. See "When a node is lost" in the README.',
+      'node-lost',
+    );
   return result;
 }

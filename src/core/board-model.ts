@@ -19,6 +19,8 @@ export interface StudentResults extends PersonFields {
   error?: string;
   /** Set when the student sleeps (`labctl stop`): nothing failed, and their sidecar is not asked until `start`. */
   stopped?: true;
+  /** Set when the student's node is down or gone: they have no server (their node's name). */
+  lostNode?: string;
   exercises: ExerciseResult[];
   /** The last time the student made progress (ISO), as their sidecar says (see wire.ts). */
   lastProgressAt?: string;
@@ -145,6 +147,10 @@ export async function boardOf(observed: ObservedClass, options: BoardOptions = {
           });
           if (isStopped(s)) return answer({ stopped: true });
           if (!s.sidecar || !s.adminKey || s.ports.web === undefined) return answer({ error: 'no sidecar' });
+          if (s.nodeLost) {
+            const node = s.nodeName ?? '?';
+            return answer({ error: `node ${node} is ${s.nodeLost}: no server`, lostNode: node });
+          }
           if (s.sidecar.state !== 'running') return answer({ error: `sidecar ${s.sidecar.state}` });
           try {
             const client = new SidecarClient({ host: s.address, port: s.ports.web, key: s.adminKey });

@@ -11,6 +11,9 @@ export interface StudentStatus {
   student: number;
   /** Where the student's ports answer, as the engine says. */
   address: string;
+  /** Their node, when the engine has several; and its state when it is not ready (the student has no server). */
+  node?: string;
+  nodeLost?: string;
   /** The state of each of the student's workloads (mail, sidecar); a missing one is absent. */
   containers: Record<string, string>;
   /** Whether each service answered its greeting just now. */
@@ -43,6 +46,8 @@ export async function classStatus(
           lab: c.lab.name,
           student: s.student,
           address: s.address,
+          ...(s.nodeName !== undefined && { node: s.nodeName }),
+          ...(s.nodeLost !== undefined && { nodeLost: s.nodeLost }),
           containers,
           // In the lab's order (the columns of status), whatever order the probes answer in.
           services: Object.fromEntries([...Object.keys(c.lab.services), 'web'].map((k) => [k, false])),
@@ -84,4 +89,20 @@ export async function classStatus(
 /** Every service of the rows' labs, in their order, the page last: the columns of `labctl status`. */
 export function statusEndpoints(rows: StudentStatus[]): string[] {
   return [...new Set(rows.flatMap((r) => Object.keys(r.services).filter((s) => s !== 'web'))), 'web'];
+}
+
+/** "node lbn-2 is down: students 2, 5 have no server", one line a lost node, from the rows. */
+export function lostNodes(rows: Pick<StudentStatus, 'student' | 'node' | 'nodeLost'>[]): string[] {
+  const byNode = new Map<string, { state: string; students: number[] }>();
+  for (const r of rows) {
+    if (!r.nodeLost) continue;
+    const name = r.node ?? '?';
+    const entry = byNode.get(name) ?? { state: r.nodeLost, students: [] };
+    entry.students.push(r.student);
+    byNode.set(name, entry);
+  }
+  return [...byNode].map(([name, { state, students }]) => {
+    const who = students.length === 1 ? `student ${students[0]} has` : `students ${students.join(', ')} have`;
+    return `node ${name} is ${state === 'gone' ? 'gone from the swarm' : state}: ${who} no server`;
+  });
 }

@@ -37,8 +37,10 @@ export interface ObservedStudent extends PersonFields {
   address: string;
   /** The address the student connects to, printed on their card: their node on Swarm, else `up --host`. */
   host: string;
-  /** The node their workloads run on, when the engine has several. */
+  /** The node their workloads run on, when the engine has several: its address, its name, and why it is lost. */
   node?: string;
+  nodeName?: string;
+  nodeLost?: string;
   passwords: PasswordPolicy;
   accounts: Account[];
   pair: [string, string];
@@ -145,6 +147,8 @@ export function decodeClass(
     const lab = labels ? labOf(labels) : (classLab ?? labOf(decode(mailLabels, mails[0]!)));
     classLab ??= lab;
     const node = mail?.node ?? sidecar?.node;
+    const nodeName = mail?.nodeName ?? sidecar?.nodeName;
+    const nodeLost = mail?.nodeLost ?? sidecar?.nodeLost;
     const ports = labels?.[LABEL.ports] ?? {};
     const bind = labels?.[LABEL.bind] ?? '0.0.0.0';
     const host = node && !isLoopback(node) ? node : (labels?.[LABEL.host] ?? '');
@@ -160,6 +164,8 @@ export function decodeClass(
       address: engine.address(bind, node),
       host,
       ...(node !== undefined && { node }),
+      ...(nodeName !== undefined && { nodeName }),
+      ...(nodeLost !== undefined && { nodeLost }),
       passwords,
       accounts: token ? studentAccounts(lab, passwords, token, n) : lab.accounts,
       pair: pairFor(lab, n),

@@ -66,8 +66,11 @@ export interface WorkloadInfo {
   image: string;
   state: string;
   status: string;
-  /** The node it runs on, when the engine has several. */
+  /** The node it runs on, when the engine has several: its address, and its name. */
   node?: string;
+  nodeName?: string;
+  /** The state of its node when that node is not ready (down, unknown, disconnected, gone): it has no server. */
+  nodeLost?: string;
   ports: { container: number; host: number; ip: string }[];
 }
 

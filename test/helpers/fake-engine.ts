@@ -40,6 +40,9 @@ interface FakeContainer {
   image: string;
   state: string;
   ports: { container: number; host: number }[];
+  /** On an engine of several nodes: the workload's node (its name), and its state when it is not ready. */
+  nodeName?: string;
+  nodeLost?: string;
 }
 
 /**
@@ -108,6 +111,8 @@ export class FakeEngine implements Engine {
           state: c.state,
           status: c.state,
           ports: c.state === 'running' ? c.ports.map((p) => ({ ...p, ip: '0.0.0.0' })) : [],
+          ...(c.nodeName !== undefined && { nodeName: c.nodeName }),
+          ...(c.nodeLost !== undefined && { nodeLost: c.nodeLost }),
         })),
       networks: [...this.networks.values()].filter((n) => mine(n.labels)),
       volumes: [...this.volumes.values()].filter((v) => mine(v.labels)),

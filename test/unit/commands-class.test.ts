@@ -83,6 +83,32 @@ describe('commands on a class, through their context', () => {
     assert.match(text.stdout(), /^cc +smtp-pop-imap +2 +127\.0\.0\.1 +running +exited +DOWN/m);
   });
 
+  it('status and check name the node that is down and its students, and exit 6: they have no server', async () => {
+    for (const n of [1, 2])
+      for (const role of ['mail', 'sidecar']) {
+        const c = engine.containers.get(`labctl-cc-s0${n}-${role}`)!;
+        c.nodeName = `node${n}`;
+        if (n === 2) Object.assign(c, { nodeLost: 'down', state: 'lost' });
+      }
+    const t = testContext(engine);
+    await fails(
+      status({ className: 'cc' }, t.ctx),
+      ExitCode.notReady,
+      /^node node2 is down: student 2 has no server\.$/,
+    );
+    assert.match(t.stdout(), /^class +lab +student +address +node +mail +sidecar /m);
+    assert.match(t.stdout(), /^cc +smtp-pop-imap +1 +127\.0\.0\.1 +node1 +running +running /m);
+    assert.match(t.stdout(), /^cc +smtp-pop-imap +2 +127\.0\.0\.1 +node2 \(down\) +lost +lost +DOWN .* DOWN$/m);
+    const board = testContext(engine, { json: true });
+    await fails(
+      check({ className: 'cc' }, board.ctx),
+      ExitCode.notReady,
+      /^node node2 is down: student 2 has no server\.$/,
+    );
+    const two = (JSON.parse(board.stdout()) as { students: { student: number; error?: string }[] }).students[1]!;
+    assert.deepEqual([two.student, two.error], [2, 'node node2 is down: no server']);
+  });
+
   it('status of every class: each class with its lab, the services in the labs\' order, "-" where a lab has none', async () => {
     await fakeClass(engine, { className: 'tl', students: 1, lab: 'smtp-tls', basePort: BASE + 1000 });
     const t = testContext(engine);

@@ -97,6 +97,11 @@ export async function runJob(
   options: JobOptions = {},
 ): Promise<ExecResult> {
   const name = await startJob(docker, mailName, cmd, options);
+  return awaitJob(docker, name, mailName);
+}
+
+/** Waits for one-off service `name` (a job, for `what`) to finish, reads its output, then removes it. */
+export async function awaitJob(docker: Docker, name: string, what: string): Promise<ExecResult> {
   try {
     let task: SwarmTask | undefined;
     const finished = await until(
@@ -110,7 +115,7 @@ export async function runJob(
     if (task.Status.State === 'rejected' || !task.Status.ContainerStatus?.ContainerID) {
       throw new LabctlError(
         ExitCode.engine,
-        `Job ${name} for ${mailName} could not run: ${task.Status.Err ?? task.Status.State}.`,
+        `Job ${name} for ${what} could not run: ${task.Status.Err ?? task.Status.State}.`,
       );
     }
     const exitCode = task.Status.ContainerStatus.ExitCode ?? (task.Status.State === 'complete' ? 0 : -1);

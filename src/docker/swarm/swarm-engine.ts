@@ -31,6 +31,7 @@ import { Placement } from './placement.js';
 import { serviceSpec, type ServiceSpec } from './service-spec.js';
 import { inspectService, listServices, removeService, scaled, stopService, updateService } from './services.js';
 import { isManager } from './survey.js';
+import { NodeVolumes, type VolumeHome } from './volumes.js';
 
 export interface SwarmOptions {
   /** Placement constraints for new students, e.g. node.labels.room==b12. */
@@ -56,6 +57,10 @@ export class SwarmEngine implements Engine {
   private readonly pinned: PinnedImages | undefined;
   /** Labels of the volumes createVolume was told of, for the node that makes them. */
   private readonly volumeLabels = new Map<string, Record<string, string>>();
+  /** The node of each volume the class's services mount, as list() last saw them: removeVolume removes it there. */
+  private readonly volumeHomes = new Map<string, VolumeHome>();
+  private readonly nodeVolumes: NodeVolumes;
+  private selfNode: Promise<string | undefined> | undefined;
 
   constructor(
     private readonly labels: LabelKeys,
@@ -68,6 +73,7 @@ export class SwarmEngine implements Engine {
     this.placement = new Placement(docker, labels, this.constraints.map(parseConstraint));
     const registry = options.registry?.replace(/\/+$/, '');
     this.pinned = registry ? new PinnedImages(docker, registry) : undefined;
+    this.nodeVolumes = new NodeVolumes(docker);
   }
 
   async ping(): Promise<void> {
@@ -93,7 +99,7 @@ export class SwarmEngine implements Engine {
   }
 
   list(className?: string): Promise<ClassObjects> {
-    return listObjects(this.docker, this.labels.class, className);
+    return listObjects(this.docker, this.labels.class, className, this.volumeHomes);
   }
 
   async names() {
@@ -209,8 +215,16 @@ export class SwarmEngine implements Engine {
     return removeNetwork(this.docker, name);
   }
 
-  removeVolume(name: string): Promise<void> {
-    return removeVolume(this.docker, name);
+  /**
+   * On the manager's engine, unless list() saw it mounted by a service pinned to another node: there, by a job
+   * (volumes.ts). A volume that stays (its node is down, say) is an error that names it.
+   */
+  async removeVolume(name: string): Promise<void> {
+    const home = this.volumeHomes.get(name);
+    this.selfNode ??= this.docker.info().then((i: { Swarm?: { NodeID?: string } }) => i.Swarm?.NodeID);
+    if (!home || home.nodeId === (await this.selfNode)) return removeVolume(this.docker, name);
+    await this.nodeVolumes.remove(name, home);
+    this.volumeHomes.delete(name);
   }
 
   maintenance(mail: WorkloadInfo, task: Maintenance): Promise<MaintenanceResult> {

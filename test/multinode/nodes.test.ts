@@ -1,0 +1,157 @@
+/**
+ * A class on a real three-node swarm (Docker engines in containers on this machine, test/helpers/swarm-nodes.ts),
+ * driven as an instructor drives one: labctl on the manager's DOCKER_HOST=tcp://…, images carried with `images
+ * save` and `images load`. Run by `npm run test:multinode`, not by `npm test`: see the README.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type Docker from 'dockerode';
+import type { Board } from '../../src/core/board-model.js';
+import type { ClassInfo } from '../../src/core/class-model.js';
+import { labctl, labctlJson } from '../helpers/cli.js';
+import { freeBasePort } from '../helpers/ports.js';
+import { Session, SMTP_FINAL } from '../helpers/session.js';
+import { doneIds } from '../helpers/td.js';
+import { nodeState, startTestSwarm, testSwarmUnavailable, type TestSwarm } from '../helpers/swarm-nodes.js';
+
+const skip = testSwarmUnavailable();
+
+describe('a class on a three-node swarm', { timeout: 1_800_000, skip }, () => {
+  let swarm: TestSwarm;
+  let dir = '';
+  let info: ClassInfo;
+  let base = 0;
+  const CLASS = `mn${process.pid}`;
+  const on = (args: string[]) => labctl(args, undefined, swarm.env);
+  const upArgs = () => ['up', '--engine', 'swarm', '--students', '3', '--class', CLASS, '--base-port', String(base)];
+  const timed = async <T>(what: string, run: () => Promise<T>): Promise<T> => {
+    const start = Date.now();
+    const result = await run();
+    console.log(`# ${what}: ${((Date.now() - start) / 1000).toFixed(1)} s`);
+    return result;
+  };
+
+  before(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'labctl-nodes-'));
+    const built = await labctlJson<{ mail: string }>(['build']);
+    assert.ok(built.mail);
+    swarm = await timed('three engines in containers, made a swarm', () => startTestSwarm(3));
+  });
+  after(async () => {
+    await swarm?.remove();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('images save here, then images load into every node, by its DOCKER_HOST', async () => {
+    const archive = path.join(dir, 'images.tar');
+    const saved = await labctl(['images', 'save', '-o', archive]);
+    assert.equal(saved.code, 0, saved.stderr);
+    await timed('images load into three nodes', async () => {
+      for (const node of swarm.nodes) {
+        const loaded = await labctl(['images', 'load', archive], undefined, node.env);
+        assert.equal(loaded.code, 0, loaded.stderr);
+        assert.match(loaded.stdout + loaded.stderr, /labctl\/mail:\w+/);
+      }
+    });
+  });
+
+  it('up spreads three students over the three nodes, and each card gives their node', async () => {
+    base = await freeBasePort(3);
+    const up = await timed('up --engine swarm --students 3', () => on(upArgs()));
+    assert.equal(up.code, 0, up.stdout + up.stderr);
+    info = JSON.parse((await on(['info', '--class', CLASS, '--json'])).stdout) as ClassInfo;
+    const hosts = info.students.map((s) => s.host).sort();
+    assert.deepEqual(hosts, swarm.nodes.map((n) => n.address).sort());
+  });
+
+  it("each student's SMTP greets on their node's address, and their message is credited", async () => {
+    for (const s of info.students) {
+      const session = await Session.open(s.ports.smtp!, s.host);
+      try {
+        assert.match((await session.read(SMTP_FINAL))[0]!, /^220 mail\.s0\d\..* ESMTP Postfix/);
+        assert.match(await session.say('helo pv', SMTP_FINAL), /^250 /);
+        assert.match(await session.say('mail from: president@u-picardie.fr', SMTP_FINAL), /^250 /);
+        assert.match(await session.say(`rcpt to: util${s.student}`, SMTP_FINAL), /^250 /);
+        assert.match(await session.say('data', SMTP_FINAL), /^354 /);
+        for (const line of ['Subject: test', '', `test du noeud ${s.host}`, '']) session.type(line);
+        assert.match(await session.say('.', SMTP_FINAL), /^250 2\.0\.0 Ok: queued as /);
+        await session.say('quit', SMTP_FINAL);
+      } finally {
+        session.close();
+      }
+    }
+    const credited = (board: Board) => info.students.every((s) => doneIds(board, s.student).includes('smtp-simple'));
+    let board: Board | undefined;
+    for (let i = 0; i < 60 && !(board && credited(board)); i++) {
+      if (board) await new Promise((r) => setTimeout(r, 500));
+      board = await labctlJson<Board>(['check', '--class', CLASS], swarm.env);
+    }
+    assert.ok(
+      board && credited(board),
+      JSON.stringify(board?.students.map((s) => [s.student, doneIds(board!, s.student)])),
+    );
+  });
+
+  it('a worker is lost: status and check name it and its student, exit 6, and up does not say nothing to change', async () => {
+    const worker = swarm.nodes[2]!;
+    const student = info.students.find((s) => s.host === worker.address)!.student;
+    const lostAt = Date.now();
+    await worker.stop();
+    let status = await on(['status', '--class', CLASS]);
+    while (status.code === 0 && Date.now() - lostAt < 120_000) status = await on(['status', '--class', CLASS]);
+    console.log(`# from the node's loss to status naming it: ${((Date.now() - lostAt) / 1000).toFixed(1)} s`);
+    assert.equal(await nodeState(swarm.manager.docker, worker.name), 'down');
+    assert.equal(status.code, 6, status.stdout + status.stderr);
+    assert.match(
+      status.stdout,
+      new RegExp(`^${CLASS} .* ${student} +${worker.address} +${worker.name} \\(down\\) +lost +lost .*DOWN$`, 'm'),
+    );
+    assert.match(status.stderr, new RegExp(`node ${worker.name} is down: student ${student} has no server\\.`));
+    const check = await on(['check', '--class', CLASS]);
+    assert.equal(check.code, 6, check.stdout + check.stderr);
+    assert.match(check.stderr, new RegExp(`node ${worker.name} is down: student ${student} has no server\\.`));
+    const dry = await on([...upArgs(), '--dry-run']);
+    assert.doesNotMatch(dry.stdout, /nothing to change/);
+    assert.match(dry.stdout, new RegExp(`start mail labctl-${CLASS}-s0${student}-mail \\(lost\\)`));
+  });
+
+  it('the worker comes back: its student has their server and their credit again', async () => {
+    const worker = swarm.nodes[2]!;
+    const student = info.students.find((s) => s.host === worker.address)!.student;
+    const backAt = Date.now();
+    await worker.start();
+    let status = await on(['status', '--class', CLASS]);
+    while (status.code !== 0 || !/ up$/m.test(status.stdout.split('\n').find((l) => l.includes(worker.name)) ?? '')) {
+      assert.ok(Date.now() - backAt < 240_000, status.stdout + status.stderr);
+      status = await on(['status', '--class', CLASS]);
+    }
+    console.log(`# from the node's return to its student up: ${((Date.now() - backAt) / 1000).toFixed(1)} s`);
+    const board = await labctlJson<Board>(['check', '--class', CLASS], swarm.env);
+    assert.ok(doneIds(board, student).includes('smtp-simple'), JSON.stringify(doneIds(board, student)));
+  });
+
+  it('down --purge removes every student volume, on every node, and says how many', async () => {
+    const before = await Promise.all(swarm.nodes.map((n) => classVolumes(n.docker, CLASS)));
+    assert.ok(
+      before.every((names) => names.length > 0),
+      `each node holds volumes: ${before.map((v) => v.length).join(', ')}`,
+    );
+    const total = before.flat().length;
+    const down = await timed('down --purge --yes', () => on(['down', '--class', CLASS, '--purge', '--yes']));
+    assert.equal(down.code, 0, down.stdout + down.stderr);
+    const left = await Promise.all(swarm.nodes.map((n) => classVolumes(n.docker, CLASS)));
+    assert.deepEqual(
+      left.map((names, i) => [swarm.nodes[i]!.name, names]),
+      swarm.nodes.map((n) => [n.name, []]),
+    );
+    assert.match(down.stdout, new RegExp(`, ${total} volumes and 0 disks of `));
+  });
+});
+
+async function classVolumes(docker: Docker, className: string): Promise<string[]> {
+  const list = await docker.listVolumes({ filters: { label: [`dev.labctl.class=${className}`] } });
+  return (list.Volumes ?? []).map((v) => v.Name).sort();
+}
