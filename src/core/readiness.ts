@@ -106,12 +106,9 @@ export function forHealth(): WaitStrategy {
 }
 
 /**
- * What a server says instead of its greeting once the student's session has ended (images/mail/session.sh): it is
- * up, and refuses. Readiness takes it as an answer; `status` shows it as closed.
+ * Each protocol's greeting, and what its client says to leave. After a graded session's end a server greets with its
+ * French refusal (images/mail/session.sh): it is up, and readiness takes that as an answer.
  */
-export const SESSION_ENDED = /La séance est terminée/;
-
-/** Each protocol's greeting, and what its client says to leave. */
 const GREETINGS: Record<Protocol, { banner: RegExp; goodbye?: string }> = {
   smtp: { banner: /^220[ -]|^554[ -].*La séance est terminée/, goodbye: 'QUIT\r\n' },
   pop3: { banner: /^\+OK|^-ERR La séance est terminée/, goodbye: 'QUIT\r\n' },

@@ -132,7 +132,7 @@ for (const engine of ENGINES) {
       assert.equal(status.code, 0, status.stderr);
       assert.match(
         status.stdout,
-        new RegExp(`${CLASS} +smtp-pop-imap +2 +127\\.0\\.0\\.1 +running +running +ok +ok +ok +ok +ok`),
+        new RegExp(`${CLASS} +smtp-pop-imap +2 +127\\.0\\.0\\.1 +\\S+ +running +running +ok +ok +ok +ok +ok`),
       );
     });
 
