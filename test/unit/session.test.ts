@@ -11,7 +11,10 @@ import { clockText, parseDuration, parseUntil, saveSession, sessionOf, type Sess
 import { ExitCode } from '../../src/errors.js';
 import type { Result } from '../../src/sidecar/verifier.js';
 import { ProgressStore } from '../../src/sidecar/progress.js';
+import type { AddressInfo } from 'node:net';
 import { renderPage } from '../../src/sidecar/page.js';
+import { createServer } from '../../src/sidecar/server.js';
+import { Sidecar } from '../../src/sidecar/sidecar.js';
 import { boardPage, boardView } from '../../src/ui/board-page.js';
 import { fails, fakeClass, testContext } from '../helpers/fake-class.js';
 import { FakeEngine } from '../helpers/fake-engine.js';
@@ -224,6 +227,33 @@ describe("the sidecar's side of the end", () => {
     await again.load();
     assert.equal(again.session.end, '2026-12-02T15:00:00.000Z', 'the end survives a restart of the sidecar');
     assert.equal(again.lateProof('smtp-simple')?.at, '2026-12-02T15:59:59.000Z');
+  });
+
+  it("only labctl moves a student's end: their own key, a cookie or no key cannot (401)", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'labctl-session-'));
+    dirs.push(dir);
+    const config = makeConfig(dir, ['pop-login'], { adminKey: 'admin-key-1', studentKey: 'student-key-1' });
+    const sidecar = new Sidecar(config);
+    await sidecar.store.load();
+    const server = createServer(sidecar);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    after(() => {
+      server.closeAllConnections();
+      server.close();
+    });
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/session`;
+    const later = JSON.stringify({ end: '2030-01-01T00:00:00.000Z', endText: '01:00' });
+    const post = (headers: Record<string, string>) =>
+      fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: later });
+    await sidecar.setSession({ end: '2026-12-02T16:00:00.000Z', endText: '17:00' });
+    // The student, who wants more time: with their own key, their page's cookie, or nothing.
+    assert.equal((await post({ authorization: 'Bearer student-key-1' })).status, 401);
+    assert.equal((await post({ cookie: `labctl_td1_s01=student-key-1` })).status, 401);
+    assert.equal((await post({})).status, 401);
+    assert.equal(sidecar.store.session.end, '2026-12-02T16:00:00.000Z', 'their end has not moved');
+    const moved = await post({ authorization: 'Bearer admin-key-1' });
+    assert.equal(moved.status, 200);
+    assert.equal(sidecar.store.session.end, '2030-01-01T00:00:00.000Z');
   });
 
   it("the student's page counts down, warns in the last five minutes, and says when it is over", () => {
