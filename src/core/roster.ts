@@ -2,6 +2,7 @@ import { CsvError, parse } from 'csv-parse/sync';
 import { z } from 'zod';
 import type { Engine, LabelledObject } from '../docker/engine.js';
 import { usageError } from '../errors.js';
+import { newestRecord, saveRecord, type ClassRecord } from './class-record.js';
 import { LABEL } from './labels.js';
 
 /** One person of the class list, at one seat (the student number of `up`, `info`, `check`). */
@@ -182,28 +183,17 @@ export function parseRoster(input: string | Buffer, source: string): Person[] {
 
 // ------------------------------------------------------------------------------------------------ storage
 
-/**
- * The roster lives on the engine with the class: a volume labelled with the class (so `down` keeps it and
- * `down --purge` deletes it, like the mailboxes) whose label holds the list. A new import creates a new volume, then
- * removes the old ones, so a failed import leaves the previous list in place.
- */
-export const rosterVolumePrefix = (className: string) => `labctl-${className}-roster-`;
-
-const isRoster = (o: LabelledObject) => o.labels[LABEL.role] === 'roster' && o.labels[LABEL.roster] !== undefined;
+const ROSTER: ClassRecord<z.infer<typeof StoredSchema>> = {
+  role: 'roster',
+  label: LABEL.roster,
+  schema: StoredSchema,
+  time: (r) => r.importedAt,
+};
 
 /** The class's roster among its volumes (the newest when an interrupted import left two), or undefined. */
 export function rosterOf(className: string, volumes: LabelledObject[]): Roster | undefined {
-  let newest: Roster | undefined;
-  for (const volume of volumes.filter(isRoster)) {
-    let stored: z.infer<typeof StoredSchema>;
-    try {
-      stored = StoredSchema.parse(JSON.parse(volume.labels[LABEL.roster]!));
-    } catch {
-      continue; // not one labctl wrote
-    }
-    if (!newest || stored.importedAt > newest.importedAt) newest = { class: className, ...stored };
-  }
-  return newest;
+  const stored = newestRecord(ROSTER, volumes);
+  return stored && { class: className, ...stored };
 }
 
 /** The class names `up` accepts (src/core/plan.ts): a list is never stored under a name no class can have. */
@@ -219,14 +209,9 @@ export async function saveRoster(
 ): Promise<Roster> {
   if (!CLASS_NAME.test(className))
     throw usageError(`"${className}" is not a class name: 1 to 24 lower-case letters, digits or dashes.`);
-  const previous = (await engine.list(className)).volumes.filter(isRoster);
-  const stored = { importedAt: now.toISOString(), source, people };
-  await engine.createVolume(`${rosterVolumePrefix(className)}${now.getTime().toString(36)}`, {
-    [LABEL.class]: className,
-    [LABEL.role]: 'roster',
-    [LABEL.roster]: JSON.stringify(stored),
-  });
-  for (const volume of previous) await engine.removeVolume(volume.name);
+  // The roster lives with the class (class-record.ts): `down` keeps it, `down --purge` deletes it; a failed import
+  // leaves the previous list in place.
+  const stored = await saveRecord(engine, ROSTER, className, () => ({ importedAt: now.toISOString(), source, people }));
   return { class: className, ...stored };
 }
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Engine, LabelledObject } from '../docker/engine.js';
 import { usageError } from '../errors.js';
+import { newestRecord, saveRecord, type ClassRecord } from './class-record.js';
 import { LABEL } from './labels.js';
 
 export { durationText } from './durations.js';
@@ -37,53 +38,34 @@ const StoredSchema = z.object({
   savedAt: z.string(),
 });
 
-export const sessionVolumePrefix = (className: string) => `labctl-${className}-session-`;
-
-const isSession = (o: LabelledObject) => o.labels[LABEL.role] === 'session' && o.labels[LABEL.session] !== undefined;
+const SESSION: ClassRecord<z.infer<typeof StoredSchema>> = {
+  role: 'session',
+  label: LABEL.session,
+  schema: StoredSchema,
+  time: (r) => r.savedAt,
+};
 
 /** The class's session among its volumes (the newest, when an interrupted change left two), or undefined. */
 export function sessionOf(className: string, volumes: LabelledObject[]): Session | undefined {
-  let newest: Session | undefined;
-  for (const volume of volumes.filter(isSession)) {
-    let stored: z.infer<typeof StoredSchema>;
-    try {
-      stored = StoredSchema.parse(JSON.parse(volume.labels[LABEL.session]!));
-    } catch {
-      continue; // not one labctl wrote
-    }
-    if (!newest || stored.savedAt > newest.savedAt) newest = { class: className, ...stored };
-  }
-  return newest;
+  const stored = newestRecord(SESSION, volumes);
+  return stored && { class: className, ...stored };
 }
 
 /**
- * Stores the session, replacing the class's previous record: the new volume first, then the old ones go, so an
- * interrupted change leaves a record. Callers hold the class's lock (class-lock.ts): two changes at once would each
- * keep their own.
+ * Stores the session, replacing the class's previous record (class-record.ts). Its `savedAt` is now, or just after
+ * the newest record it replaces, so that it wins even against a clock that went back. Callers hold the class's lock.
  */
 export async function saveSession(
   engine: Pick<Engine, 'list' | 'createVolume' | 'removeVolume'>,
   session: Session,
   now: Date = new Date(),
 ): Promise<Session> {
-  const previous = (await engine.list(session.class)).volumes.filter(isSession);
-  const savedAt = new Date(Math.max(now.getTime(), ...previous.map(savedTime).map((t) => t + 1))).toISOString();
-  const { class: className, ...stored } = { ...session, savedAt };
-  await engine.createVolume(`${sessionVolumePrefix(className)}${Date.parse(savedAt).toString(36)}`, {
-    [LABEL.class]: className,
-    [LABEL.role]: 'session',
-    [LABEL.session]: JSON.stringify(stored),
+  const { class: className, ...fields } = session;
+  const stored = await saveRecord(engine, SESSION, className, (previous) => {
+    const after = previous.map((r) => Date.parse(r.savedAt) + 1).filter(Number.isFinite);
+    return { ...fields, savedAt: new Date(Math.max(now.getTime(), ...after)).toISOString() };
   });
-  for (const volume of previous) await engine.removeVolume(volume.name);
   return { class: className, ...stored };
-}
-
-function savedTime(volume: LabelledObject): number {
-  try {
-    return Date.parse((JSON.parse(volume.labels[LABEL.session]!) as { savedAt?: string }).savedAt ?? '') || 0;
-  } catch {
-    return 0;
-  }
 }
 
 /** Student n's end (ms): the class's, plus their extra time. */
