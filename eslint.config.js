@@ -64,7 +64,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/cli.ts', 'src/commands/**'],
+    files: ['src/cli.ts', 'src/cli/**', 'src/commands/**'],
     rules: { 'no-restricted-imports': restrict([dockerode], [noEngines, noSidecar]) },
   },
   {

@@ -23,7 +23,7 @@ const ROOT_FILES = { 'cli.ts': 'cli', 'errors.ts': 'base', 'paths.ts': 'base' };
 export function layerOf(file) {
   const [first, ...rest] = file.split('/');
   if (rest.length === 0) return ROOT_FILES[first];
-  return first in LAYERS && first !== 'base' && first !== 'cli' ? first : undefined;
+  return first in LAYERS && first !== 'base' ? first : undefined;
 }
 
 function sourceFiles(dir, root = dir) {
