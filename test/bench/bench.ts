@@ -163,15 +163,15 @@ async function readPath() {
       }
     }
   } finally {
+    // The figures first: a `down` that fails (an engine short of CPU) does not lose them.
+    console.log(`labctl benchmark, the read path: ${students} students (up took ${seconds(upTime)}), the bare CLI`);
+    for (const [name, ms] of times)
+      console.log(
+        `${name.padEnd(22)} median ${seconds(median(ms)).padStart(8)}   (runs: ${ms.map((x) => (x / 1000).toFixed(2)).join(', ')})`,
+      );
+    for (const [name, trace] of traces) console.log(`where ${name}'s time went (last run):\n${trace}`);
     await labctlDown();
   }
-  console.log(`labctl benchmark, the read path: ${students} students (up took ${seconds(upTime)}), the bare CLI`);
-
-  for (const [name, ms] of times)
-    console.log(
-      `${name.padEnd(22)} median ${seconds(median(ms)).padStart(8)}   (runs: ${ms.map((x) => (x / 1000).toFixed(2)).join(', ')})`,
-    );
-  for (const [name, trace] of traces) console.log(`where ${name}'s time went (last run):\n${trace}`);
 }
 
 /**

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { removeContainer } from '../../src/docker/local/containers.js';
 import { retry, until } from '../../src/docker/retry.js';
 
 describe('retry and until, how the engines wait for Docker', () => {
@@ -38,5 +39,41 @@ describe('retry and until, how the engines wait for Docker', () => {
     asked = 0;
     assert.equal(await until(() => Promise.resolve(++asked < 0), { timeoutMs: 0, intervalMs: 1 }), false);
     assert.ok(asked >= 1);
+  });
+});
+
+describe('removing a container under load', () => {
+  const zombie = (id: string) =>
+    Object.assign(new Error('(HTTP code 500) server error'), {
+      statusCode: 500,
+      json: {
+        message: `Could not kill running container ${id}, cannot remove - container ${id} PID 17318 is zombie and can not be killed. Use the --init option when creating containers to run an init inside the container that forwards signals and reaps processes`,
+      },
+    });
+  const engineWith = (remove: () => Promise<unknown>) =>
+    ({ getContainer: () => ({ remove }) }) as unknown as Parameters<typeof removeContainer>[0];
+
+  it('asks again while the engine has not reaped the container yet (seen with 150 students on two cores)', async () => {
+    let tries = 0;
+    await removeContainer(
+      engineWith(() => (++tries < 3 ? Promise.reject(zombie('c42c7add652a')) : Promise.resolve())),
+      'labctl-bench-s148-sidecar',
+      1,
+    );
+    assert.equal(tries, 3);
+  });
+
+  it('says what failed, at once, for any other error', async () => {
+    let tries = 0;
+    const other = Object.assign(new Error('boom'), { statusCode: 500, json: { message: 'driver failed' } });
+    await assert.rejects(
+      removeContainer(
+        engineWith(() => (tries++, Promise.reject(other))),
+        'labctl-x-s1-mail',
+        1,
+      ),
+      /Failed to remove container labctl-x-s1-mail: driver failed/,
+    );
+    assert.equal(tries, 1);
   });
 });

@@ -3,6 +3,7 @@ import { ExitCode, LabctlError } from '../../errors.js';
 import type { WorkloadSpec } from '../engine.js';
 import { engineMessage, failed, removed, statusIs } from '../errors.js';
 import type { VolumeDriver } from './student-disks.js';
+import { retry } from '../retry.js';
 
 /**
  * What `docker run` would be asked for a student's workload: its ports, volumes (a missing one made with its labels,
@@ -97,8 +98,17 @@ export async function stopContainer(docker: Docker, name: string, timeoutSeconds
   }
 }
 
-export function removeContainer(docker: Docker, name: string): Promise<void> {
-  return removed(`container ${name}`, docker.getContainer(name).remove({ force: true }));
+/**
+ * Under heavy load (a class of 150 on two cores) the engine may answer that it "could not kill" a container whose
+ * process is a zombie not yet reaped: asked again, a second apart, for half a minute.
+ */
+const notReapedYet = (error: unknown) => statusIs(error, 500) && /is zombie|could not kill/i.test(engineMessage(error));
+
+export function removeContainer(docker: Docker, name: string, delayMs = 1000): Promise<void> {
+  return removed(
+    `container ${name}`,
+    retry(() => docker.getContainer(name).remove({ force: true }), { tries: 30, delayMs, retryable: notReapedYet }),
+  );
 }
 
 export async function renameContainer(docker: Docker, from: string, to: string): Promise<void> {
