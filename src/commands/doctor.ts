@@ -6,7 +6,7 @@ import { detectPortForwarding } from '../core/port-proxy.js';
 import { bootstrapTool } from '../docker/images/base-image.js';
 import { DISKS_DIR } from '../docker/disks.js';
 import { remoteEngineHost } from '../docker/net.js';
-import { swarmSurvey } from '../docker/select-engine.js';
+import { swarmNodeFacts, swarmSurvey } from '../docker/select-engine.js';
 import { ExitCode, LabctlError } from '../errors.js';
 import { table } from '../ui/tables.js';
 import { defaultContext, type Context, type RunOptions } from './context.js';
@@ -26,6 +26,7 @@ function hostFacts(): HostFacts {
     bootstrapTool: bootstrapTool(),
     disksDir: DISKS_DIR,
     swarm: () => swarmSurvey(),
+    swarmNodes: (images) => swarmNodeFacts(images),
     forwarding: () => {
       const dockerHost = process.env.DOCKER_HOST;
       if (remoteEngineHost(dockerHost)) return undefined;

@@ -30,7 +30,10 @@ export async function imagesSave(
   );
   const result = { file: options.output, images: refs, bytes };
   ctx.reporter.result(
-    `Wrote ${refs.length} images (${(result.bytes / 1024 ** 2).toFixed(0)} MiB) to ${options.output}.\nOn each Swarm node: DOCKER_HOST=ssh://NODE labctl images load ${options.output}`,
+    `Wrote ${refs.length} images (${(result.bytes / 1024 ** 2).toFixed(0)} MiB) to ${options.output}.\n` +
+      `On each Swarm node: DOCKER_HOST=ssh://root@NODE labctl images load ${options.output}\n` +
+      `  or, where the node's engine listens on TCP, DOCKER_HOST=tcp://NODE:2375 (anyone who reaches that port is ` +
+      `root on the node: only on a network no student reaches, else TLS on 2376 with DOCKER_TLS_VERIFY=1)`,
     result,
   );
   return result;

@@ -1,4 +1,4 @@
-import { infoOf } from '../core/class-model.js';
+import { connectText, infoOf } from '../core/class-model.js';
 import { observeClass } from '../core/observed-class.js';
 import { checkTimeBox } from '../core/class-session.js';
 import { dryRun, upClass, type ClassUpInput } from '../core/class-up.js';
@@ -9,6 +9,7 @@ import { sessionSummary } from '../ui/session.js';
 import { formatDiff } from '../core/reconcile.js';
 import type { EngineKind } from '../docker/select-engine.js';
 import { formatPlan, studentTable } from '../ui/tables.js';
+import { ExitCode, LabctlError } from '../errors.js';
 import { DEFAULT_CLASS, defaultContext, defaultHost, type Context, type RunOptions } from './context.js';
 
 export interface UpOptions extends RunOptions {
@@ -55,33 +56,50 @@ export async function up(options: UpOptions, ctx: Context = defaultContext(optio
   // A wrong time box stops `up` before anything, a dry run too.
   checkTimeBox(input.timeBox ?? {});
   if (options.dryRun) {
-    const { plan, diff, engine: seen } = await dryRun(input, engine);
+    const { plan, diff, engine: seen, observed } = await dryRun(input, engine);
+    const numbers = plan.students.map((s) => s.student);
+    const connect = connectText(observed, numbers, plan.host, engine.placesOnNodes);
     const against = seen
       ? `Against what runs on ${engine.where}:`
       : `No engine answers at ${engine.where}: the plan of a new class.`;
-    reporter.result(`${formatPlan(plan)}\n${against}\n${formatDiff(diff, plan)}\nNothing was changed (--dry-run).`, {
-      plan,
-      diff,
-    });
+    reporter.result(
+      `${formatPlan(plan, connect)}\n${against}\n${formatDiff(diff, plan)}\nNothing was changed (--dry-run).`,
+      {
+        plan,
+        diff,
+      },
+    );
     return plan;
   }
   await engine.ping();
   const said = () => reporter.info('Interrupted: stopping, then undoing what this run changed...');
   ctx.signal.addEventListener('abort', said, { once: true });
-  const { plan, session } = await upClass(input, engine, reporter, ctx.signal).finally(() =>
+  const { plan, session, lost } = await upClass(input, engine, reporter, ctx.signal).finally(() =>
     ctx.signal.removeEventListener('abort', said),
   );
   const observed = await observeClass(engine, className);
   const info = infoOf(observed);
-  const hosts = [...new Set(observed.students.map((s) => s.host))];
+  const connect = connectText(
+    observed,
+    plan.students.map((s) => s.student),
+    plan.host,
+    engine.placesOnNodes,
+  );
   const box = session ? `\n${sessionSummary(session)}` : '';
   reporter.result(
-    `Class ${className} is up: ${plan.students.length} student${plan.students.length > 1 ? 's' : ''}, lab ${plan.lab.name}, students connect to ${hosts.join(', ')}.\n${studentTable(info.students)}\nCards: labctl info --class ${className}${box}`,
+    `Class ${className} is up: ${plan.students.length} student${plan.students.length > 1 ? 's' : ''}, lab ${plan.lab.name}, ${connect}.\n${studentTable(info.students)}\nCards: labctl info --class ${className}${box}`,
     { ...info, ...(session && { session }) },
   );
   if (observed.students[0]?.passwords === 'lab')
     reporter.warn(
       `Passwords: the TD's ${input.lab.accounts[0]?.password ?? ''} on every server — any student can log in to a classmate's server; use --passwords random for a graded session.`,
+    );
+  if (lost.length > 0)
+    throw new LabctlError(
+      ExitCode.notReady,
+      `${lost.join('.\n')}.`,
+      'Start the node again: its students come back with their mail (then `labctl status`). See "When a node is lost" in the README.',
+      'node-lost',
     );
   return plan;
 }

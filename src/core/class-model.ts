@@ -86,3 +86,24 @@ export function plannedClassInfo(
   }
   return { class: options.className, lab: lab.name, title: lab.title, services: labServices(lab), students };
 }
+
+/**
+ * Where the students connect, as `up` and its dry run say it: each placed student's host from the model (their node's
+ * address on an engine that places students on nodes, as on their card), `up --host` for a student not made yet,
+ * and on such an engine, for them, that their node is chosen when they are made.
+ */
+export function connectText(
+  observed: ObservedClass | undefined,
+  students: number[],
+  host: string,
+  placesOnNodes: boolean,
+): string {
+  const placed = new Map((observed?.students ?? []).filter((s) => s.mail).map((s) => [s.student, s.host]));
+  const hosts = [...new Set(students.flatMap((n) => placed.get(n) ?? []))];
+  const unplaced = students.some((n) => !placed.has(n));
+  if (!placesOnNodes) return `students connect to ${[...new Set([...hosts, ...(unplaced ? [host] : [])])].join(', ')}`;
+  if (!unplaced && hosts.length === 1) return `students connect to ${hosts[0]}`;
+  const known = hosts.length > 0 ? ` (${hosts.join(', ')})` : '';
+  const later = unplaced ? ', chosen when each is created' : '';
+  return `students connect to their node's address${known}${later}: see \`labctl info\` or the cards`;
+}

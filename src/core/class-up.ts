@@ -11,8 +11,9 @@ import type { Feedback } from './feedback.js';
 import { formatBytes, ranges, reconcile, type Diff, type Observed } from './reconcile.js';
 import { tracePhase } from './trace.js';
 import { newClassToken } from './token.js';
-import { passwordPolicyOf, tokenOf } from './observed-class.js';
+import { decodeClass, passwordPolicyOf, tokenOf, type ObservedClass } from './observed-class.js';
 import { checkTimeBox, settleSession, type TimeBox } from './class-session.js';
+import { lostNodes } from './class-status.js';
 import type { Session } from './session.js';
 
 export interface ClassUpInput {
@@ -65,11 +66,14 @@ export async function planFor(
   });
 }
 
-/** The plan and its diff against what runs, changing nothing (`up --dry-run`); a fresh class when no engine answers. */
+/**
+ * The plan and its diff against what runs, changing nothing (`up --dry-run`), and the class as it runs (if it does);
+ * a fresh class when no engine answers.
+ */
 export async function dryRun(
   input: ClassUpInput,
   engine: Engine,
-): Promise<{ plan: Plan; diff: Diff; engine: boolean }> {
+): Promise<{ plan: Plan; diff: Diff; engine: boolean; observed?: ObservedClass }> {
   const observed = await engine
     .ping()
     .then(() => observe(engine, input.className))
@@ -81,7 +85,13 @@ export async function dryRun(
     disks: false,
   };
   const plan = await planFor(input, observed?.objects ?? NOTHING, true);
-  return { plan, diff: reconcile(plan, observed ?? empty, { prune: input.prune }), engine: observed !== undefined };
+  const running = observed && decodeClass(input.className, observed.objects, engine);
+  return {
+    plan,
+    diff: reconcile(plan, observed ?? empty, { prune: input.prune }),
+    engine: observed !== undefined,
+    ...(running && { observed: running }),
+  };
 }
 
 /**
@@ -94,7 +104,7 @@ export async function classUp(
   engine: Engine,
   feedback: Feedback,
   signal: AbortSignal,
-): Promise<{ plan: Plan; diff: Diff }> {
+): Promise<{ plan: Plan; diff: Diff; lost: string[] }> {
   tracePhase('up: locked');
   await engine.ping();
   const [observed, images] = await Promise.all([observe(engine, input.className), imageContexts(input.lab)]);
@@ -111,6 +121,10 @@ export async function classUp(
     );
   if (ephemeral) feedback.warn(ephemeral);
   const diff = reconcile(plan, observed, { prune: input.prune });
+  // Students whose node is down: nothing of theirs can start until it is back, so they are left as they are rather
+  // than waited for (their tasks start again with the node), and named once the others are up.
+  const lost = lostOnNodes(input.className, observed.objects, engine);
+  const applied = { ...diff, apply: diff.apply.filter((s) => !lost.students.has(s.student)) };
   const disks = await engine.diskSupport();
   if (!disks.ok) {
     feedback.warn(
@@ -127,13 +141,13 @@ export async function classUp(
     );
   }
   refuseConflicts(diff);
-  await checkHostPorts(diff, plan, engine);
+  await checkHostPorts(applied, plan, engine);
   tracePhase('up: reconciled, no conflict');
   await ensureImages(input.lab, engine, feedback, false, images);
   tracePhase('up: images present');
   // Ctrl-C during an image build: nothing of the class was changed yet.
   signal.throwIfAborted();
-  const changing = diff.apply.length;
+  const changing = applied.apply.length;
   if (changing > 0) {
     const services = Object.values(plan.lab.protocols)
       .map((p) => p.label)
@@ -141,7 +155,7 @@ export async function classUp(
     await feedback.task(
       `Starting ${changing} student${changing > 1 ? 's' : ''}' servers and waiting for ${services} to answer`,
       (update) =>
-        applyDiff(diff, plan, engine, {
+        applyDiff(applied, plan, engine, {
           concurrency: concurrency(engine.parallelism),
           timeoutSeconds: input.timeoutSeconds ?? 90,
           signal,
@@ -153,20 +167,29 @@ export async function classUp(
     );
   }
   if (input.prune && diff.prune.length > 0) await applyPrune(diff, engine);
-  return { plan, diff };
+  return { plan, diff, lost: lost.lines };
+}
+
+/** The students whose node is down or gone, and one line a node ("node X is down: students 2, 5 have no server"). */
+function lostOnNodes(className: string, objects: ClassObjects, engine: Engine) {
+  const rows = (decodeClass(className, objects, engine)?.students ?? [])
+    .filter((s) => s.nodeLost !== undefined)
+    .map((s) => ({ student: s.student, node: s.nodeName ?? s.node, nodeLost: s.nodeLost }));
+  return { students: new Set(rows.map((r) => r.student)), lines: lostNodes(rows) };
 }
 
 /**
  * `up`: one run of a class at a time, from any shell or host (a second one waits for the first: class-lock.ts). An
  * abort of `signal` (Ctrl-C) while the class comes up undoes what the run changed, and rejects with
- * interruptedError; once every student answers, it no longer does.
+ * interruptedError; once every student answers, it no longer does. `lost`: a line for each node that is down, naming
+ * its students, who have no server (the caller says so, exit 6).
  */
 export async function upClass(
   input: ClassUpInput,
   engine: Engine,
   feedback: Feedback,
   signal: AbortSignal,
-): Promise<{ plan: Plan; diff: Diff; session?: Session }> {
+): Promise<{ plan: Plan; diff: Diff; lost: string[]; session?: Session }> {
   checkTimeBox(input.timeBox ?? {});
   return withClassLock(
     engine,

@@ -1,7 +1,9 @@
 import { statfs } from 'node:fs/promises';
 import type { Engine } from '../docker/engine.js';
 import { MIN_POOL_NETWORKS, POOL_FLAG, poolNetworks } from './address-pool.js';
-import { BASE_IMAGE } from './images.js';
+import { nodeCheck, type NodeFacts } from './doctor-nodes.js';
+import { BASE_IMAGE, imageContexts } from './images.js';
+import { loadLab } from './lab.js';
 import type { PortForwarding } from './port-proxy.js';
 
 export interface Check {
@@ -23,6 +25,8 @@ export interface HostFacts {
   disksDir: string;
   /** The engine's Swarm mode, if it can be read. */
   swarm: () => Promise<SwarmFacts | undefined>;
+  /** On a Swarm manager: each node, asked whether it has these images (docker/swarm/node-facts.ts). */
+  swarmNodes?: (images: string[]) => Promise<NodeFacts[]>;
   /** How the engine forwards published ports, when it runs on this machine (undefined: at DOCKER_HOST). */
   forwarding: () => PortForwarding | undefined;
   /** fs.inotify.max_user_instances of this host, when it can be read (undefined: at DOCKER_HOST, or unknown). */
@@ -113,6 +117,15 @@ async function swarmChecks(host: HostFacts): Promise<Check[]> {
       fix: 'run labctl where `docker node ls` works (a manager)',
     },
   ];
+  if (survey.manager && host.swarmNodes) {
+    // Each node, this one included: its docker_gwbridge among its facts.
+    const images = await imageContexts(await loadLab()).then(
+      (c) => [c.mail.tag, c.sidecar.tag],
+      (): string[] => [],
+    );
+    const nodes = images.length > 0 ? await host.swarmNodes(images).catch(() => undefined) : undefined;
+    if (nodes) return [...checks, ...nodes.map(nodeCheck)];
+  }
   if (survey.gwbridgeStudents !== undefined) {
     const enough = survey.gwbridgeStudents >= 100;
     checks.push({

@@ -164,6 +164,11 @@ export interface Engine {
    * (see README, Speed); a swarm spreads it over its nodes.
    */
   readonly parallelism: number;
+  /**
+   * Whether each student is placed on one of several nodes (Swarm): students connect to their node's address (known
+   * once they are placed: ObservedStudent.host), not to `up --host`.
+   */
+  readonly placesOnNodes: boolean;
   /** Throws a LabctlError (exit 4) saying how to start an engine when none answers. */
   ping(): Promise<void>;
   /** The default address pools the engine reports (/info DefaultAddressPools), or undefined when it reports none. */

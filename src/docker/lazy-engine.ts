@@ -39,6 +39,10 @@ export class LazyEngine implements Engine {
     return this.engine.parallelism;
   }
 
+  get placesOnNodes(): boolean {
+    return this.engine.placesOnNodes;
+  }
+
   /** Calls the chosen engine, choosing it first if need be; a refused choice is given to every call. */
   private async on<T>(call: (engine: Engine) => Promise<T>): Promise<T> {
     this.choice ??= this.options.choose().then((engine) => (this.engine = engine));

@@ -6,6 +6,7 @@ import { SwarmEngine } from './swarm/swarm-engine.js';
 import { holdsClass } from './swarm/survey.js';
 
 export { survey as swarmSurvey, type SwarmSurvey } from './swarm/survey.js';
+export { nodeFacts as swarmNodeFacts } from './swarm/node-facts.js';
 
 export type EngineKind = 'local' | 'swarm';
 

@@ -24,10 +24,10 @@ export function studentTable(students: StudentInfo[]): string {
   );
 }
 
-/** What --dry-run prints: every object `up` would create. */
-export function formatPlan(plan: Plan): string {
+/** What --dry-run prints: every object `up` would create; `connect` says where students connect (connectText). */
+export function formatPlan(plan: Plan, connect: string): string {
   const lines = [
-    `Plan for class ${plan.className} (lab ${plan.lab.name}, ${plan.students.length} students, ports on ${plan.bind}, students connect to ${plan.host}):`,
+    `Plan for class ${plan.className} (lab ${plan.lab.name}, ${plan.students.length} students, ports on ${plan.bind}, ${connect}):`,
   ];
   for (const s of plan.students) {
     lines.push(`  student ${s.student}  ${s.domain}  accounts ${s.pair.join('/')}`);

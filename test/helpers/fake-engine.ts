@@ -40,7 +40,8 @@ interface FakeContainer {
   image: string;
   state: string;
   ports: { container: number; host: number }[];
-  /** On an engine of several nodes: the workload's node (its name), and its state when it is not ready. */
+  /** On an engine of several nodes: the workload's node (its address, its name), and its state when it is not ready. */
+  node?: string;
   nodeName?: string;
   nodeLost?: string;
 }
@@ -53,6 +54,8 @@ interface FakeContainer {
 export class FakeEngine implements Engine {
   readonly where = 'fake://';
   readonly parallelism = 4;
+  /** As a Swarm engine: students connect to their workloads' `node`. */
+  placesOnNodes = false;
   containers = new Map<string, FakeContainer>();
   networks = new Map<string, LabelledObject>();
   volumes = new Map<string, LabelledObject>();
@@ -111,6 +114,7 @@ export class FakeEngine implements Engine {
           state: c.state,
           status: c.state,
           ports: c.state === 'running' ? c.ports.map((p) => ({ ...p, ip: '0.0.0.0' })) : [],
+          ...(c.node !== undefined && { node: c.node }),
           ...(c.nodeName !== undefined && { nodeName: c.nodeName }),
           ...(c.nodeLost !== undefined && { nodeLost: c.nodeLost }),
         })),
@@ -225,8 +229,8 @@ export class FakeEngine implements Engine {
     this.volumes.delete(name);
     return Promise.resolve();
   }
-  address(bind: string) {
-    return bind === '0.0.0.0' ? '127.0.0.1' : bind;
+  address(bind: string, node?: string) {
+    return node ?? (bind === '0.0.0.0' ? '127.0.0.1' : bind);
   }
   maintenance(mail: WorkloadInfo, task: Maintenance): Promise<MaintenanceResult> {
     this.record(`maintenance ${task.action} ${mail.name}`);

@@ -26,6 +26,12 @@ describe('a class on a three-node swarm', { timeout: 1_800_000, skip }, () => {
   let base = 0;
   const CLASS = `mn${process.pid}`;
   const on = (args: string[]) => labctl(args, undefined, swarm.env);
+  /** doctor's rows for the swarm's nodes, as `doctor --json` gives them (its exit code is the host's business). */
+  const doctorNodes = async () => {
+    const doctor = await on(['doctor', '--json']);
+    const rows = JSON.parse(doctor.stdout) as { check: string; ok: boolean; detail: string }[];
+    return rows.filter((r) => r.check.startsWith('node ')).sort((a, b) => a.check.localeCompare(b.check));
+  };
   const upArgs = () => ['up', '--engine', 'swarm', '--students', '3', '--class', CLASS, '--base-port', String(base)];
   const timed = async <T>(what: string, run: () => Promise<T>): Promise<T> => {
     const start = Date.now();
@@ -65,6 +71,32 @@ describe('a class on a three-node swarm', { timeout: 1_800_000, skip }, () => {
     info = JSON.parse((await on(['info', '--class', CLASS, '--json'])).stdout) as ClassInfo;
     const hosts = info.students.map((s) => s.host).sort();
     assert.deepEqual(hosts, swarm.nodes.map((n) => n.address).sort());
+    // up's summary and its dry run send students where their cards do: their node's address, and say so.
+    const said = (out: string) =>
+      /students connect to their node's address \(([^)]*)\): see `labctl info` or the cards/.exec(out)?.[1];
+    assert.deepEqual(said(up.stdout)?.split(', ').sort(), hosts, up.stdout);
+    const dry = await on([...upArgs(), '--dry-run']);
+    assert.match(dry.stdout, /nothing to change/);
+    assert.deepEqual(said(dry.stdout)?.split(', ').sort(), hosts, dry.stdout);
+  });
+
+  it("doctor lists every node: role, state, availability, labctl's images, free disk, room on docker_gwbridge", async () => {
+    const rows = await doctorNodes();
+    assert.deepEqual(
+      rows.map((r) => r.check),
+      swarm.nodes.map((n) => `node ${n.name}`),
+    );
+    for (const [i, row] of rows.entries()) {
+      const node = swarm.nodes[i]!;
+      assert.match(
+        row.detail,
+        new RegExp(
+          `^${i === 0 ? 'manager' : 'worker'}, ready, active, ${node.address.replace(/\./g, '\\.')}; labctl's images: mail, sidecar as on the manager; ` +
+            `[\\d.]+ [GT]iB free in /var/lib/docker; docker_gwbridge [\\d.]+/24: \\d+ of 254 addresses used, room for \\d+ more students$`,
+        ),
+      );
+      assert.equal(row.ok, true, row.detail);
+    }
   });
 
   it("each student's SMTP greets on their node's address, and their message is credited", async () => {
@@ -116,6 +148,21 @@ describe('a class on a three-node swarm', { timeout: 1_800_000, skip }, () => {
     const dry = await on([...upArgs(), '--dry-run']);
     assert.doesNotMatch(dry.stdout, /nothing to change/);
     assert.match(dry.stdout, new RegExp(`start mail labctl-${CLASS}-s0${student}-mail \\(lost\\)`));
+    // A real up does not wait out its timeout for that student: it names the node and them, exit 6.
+    const upAt = Date.now();
+    const up = await on([...upArgs(), '--timeout', '60']);
+    const took = Date.now() - upAt;
+    console.log(`# up with a node down: ${(took / 1000).toFixed(1)} s (--timeout 60)`);
+    assert.equal(up.code, 6, up.stdout + up.stderr);
+    assert.match(up.stderr, new RegExp(`node ${worker.name} is down: student ${student} has no server\\.`));
+    assert.ok(took < 30_000, `up took ${took} ms`);
+    // doctor lists the node as down, without waiting for it.
+    const doctorAt = Date.now();
+    const rows = await doctorNodes();
+    assert.ok(Date.now() - doctorAt < 60_000, `doctor took ${Date.now() - doctorAt} ms`);
+    const down = rows.find((r) => r.check === `node ${worker.name}`);
+    assert.equal(down?.detail, `worker, down, active, ${worker.address}; not asked: the node is down`);
+    assert.equal(down?.ok, false);
   });
 
   it('the worker comes back: its student has their server and their credit again', async () => {
@@ -131,6 +178,8 @@ describe('a class on a three-node swarm', { timeout: 1_800_000, skip }, () => {
     console.log(`# from the node's return to its student up: ${((Date.now() - backAt) / 1000).toFixed(1)} s`);
     const board = await labctlJson<Board>(['check', '--class', CLASS], swarm.env);
     assert.ok(doneIds(board, student).includes('smtp-simple'), JSON.stringify(doneIds(board, student)));
+    const up = await on(upArgs());
+    assert.equal(up.code, 0, up.stdout + up.stderr);
   });
 
   it('down --purge removes every student volume, on every node, and says how many', async () => {

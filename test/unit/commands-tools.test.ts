@@ -121,6 +121,10 @@ describe('image and class-file commands, through their context', () => {
     const file = path.join(dir, 'images.tar');
     const saved = await imagesSave({ output: file }, testContext(engine).ctx);
     assert.equal(saved.bytes, (await stat(file)).size);
+    const hint = testContext(engine);
+    await imagesSave({ output: file }, hint.ctx);
+    assert.match(hint.stdout(), /On each Swarm node: DOCKER_HOST=ssh:\/\/root@NODE labctl images load .*images\.tar\n/);
+    assert.match(hint.stdout(), /DOCKER_HOST=tcp:\/\/NODE:2375 \(anyone who reaches that port is root on the node/);
     const other = new FakeEngine();
     const loaded = await imagesLoad({ file }, testContext(other).ctx);
     assert.deepEqual(loaded, [images.mail, images.sidecar]);

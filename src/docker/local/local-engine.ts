@@ -37,6 +37,7 @@ import { StudentDisks } from './student-disks.js';
 export class LocalEngine implements Engine {
   readonly where: string;
   readonly parallelism = 4;
+  readonly placesOnNodes = false;
   private readonly disks: StudentDisks;
 
   constructor(

@@ -101,7 +101,7 @@ export async function runJob(
 }
 
 /** Waits for one-off service `name` (a job, for `what`) to finish, reads its output, then removes it. */
-export async function awaitJob(docker: Docker, name: string, what: string): Promise<ExecResult> {
+export async function awaitJob(docker: Docker, name: string, what: string, timeoutMs = 120_000): Promise<ExecResult> {
   try {
     let task: SwarmTask | undefined;
     const finished = await until(
@@ -109,9 +109,10 @@ export async function awaitJob(docker: Docker, name: string, what: string): Prom
         task = newest(await serviceTasks(docker, name));
         return task !== undefined && FINISHED.includes(task.Status.State);
       },
-      { timeoutMs: 120_000, intervalMs: 200 },
+      { timeoutMs, intervalMs: 200 },
     );
-    if (!finished || !task) throw new LabctlError(ExitCode.engine, `Job ${name} did not finish in 120 s.`);
+    if (!finished || !task)
+      throw new LabctlError(ExitCode.engine, `Job ${name} did not finish in ${Math.round(timeoutMs / 1000)} s.`);
     if (task.Status.State === 'rejected' || !task.Status.ContainerStatus?.ContainerID) {
       throw new LabctlError(
         ExitCode.engine,

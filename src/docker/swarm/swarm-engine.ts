@@ -51,6 +51,7 @@ const BASE_REPO = splitReference(BASE_IMAGE).repo;
 export class SwarmEngine implements Engine {
   readonly where: string;
   readonly parallelism = 16;
+  readonly placesOnNodes = true;
   private readonly local: LocalEngine;
   private readonly constraints: string[];
   private readonly placement: Placement;
