@@ -31,6 +31,7 @@ const CLASS_FILE_COMMANDS = new Set([
   'down',
   'stop',
   'start',
+  'move',
   'archive',
   'info',
   'handout',
@@ -220,6 +221,27 @@ program
   .action(async (o) => {
     const { start } = await import('./commands/start.js');
     await start({ ...o, className: o.class, signal });
+  });
+
+program
+  .command('move')
+  .description(
+    'carry students to another Swarm node with their volumes (mailboxes, homes, logs, progress, ssh host keys); each is stopped during the copy, and their old copies go once they answer on the new node',
+  )
+  .addOption(classOption())
+  .option('--student <n>', 'this student', int('--student'))
+  .option('--from <node>', 'every student on this node (to drain it for maintenance)')
+  .option('--to <node>', 'the node they go to (default: for each, the ready and active node with the fewest students)')
+  .option(
+    '--timeout <seconds>',
+    "how long a moved student's services may take to answer on the new node",
+    int('--timeout'),
+    90,
+  )
+  .addOption(jsonOption())
+  .action(async (o) => {
+    const { move } = await import('./commands/move.js');
+    await move({ ...o, className: o.class, signal });
   });
 
 program
@@ -439,7 +461,19 @@ Example: labctl up --students 19 && labctl info --student 7`,
 
 // Ctrl-C and SIGTERM: the commands that work for a while get the one signal and stop cleanly (up undoes what it did,
 // logs --follow and the board end); a second signal does not cut that short. Every other command ends with 130.
-const INTERRUPTIBLE = new Set(['up', 'down', 'stop', 'start', 'reset', 'logs', 'board', 'check', 'build', 'images']);
+const INTERRUPTIBLE = new Set([
+  'up',
+  'down',
+  'stop',
+  'start',
+  'move',
+  'reset',
+  'logs',
+  'board',
+  'check',
+  'build',
+  'images',
+]);
 const onSignal = () => {
   if (!INTERRUPTIBLE.has(commandName)) {
     if (wantsJson) reportError(new LabctlError(ExitCode.interrupted, 'Interrupted.'));
