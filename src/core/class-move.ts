@@ -147,7 +147,7 @@ async function moveOne(
   /** The student is back where they were: waited for when they ran, so that `move` ends with them answering. */
   const stayed = async (error: LabctlError): Promise<MoveRow> => {
     let why = error.message;
-    if (s.mail?.state === 'running') {
+    if (s.mail?.state === 'running' && !options.signal.aborted) {
       await ready().catch((e: Error) => {
         why += ` They have not answered again on ${base.from} yet: ${firstLine(e.message)}`;
       });
@@ -166,6 +166,10 @@ async function moveOne(
   } catch (error) {
     if (!(error instanceof LabctlError)) throw error;
     return stayed(error);
+  }
+  if (options.signal.aborted) {
+    await move.undo();
+    return stayed(new LabctlError(ExitCode.interrupted, 'interrupted during the copy.'));
   }
   if (move.wasRunning) {
     try {

@@ -141,6 +141,27 @@ describe('move, through its context', () => {
     assert.equal(nodeOf(1), 'n1');
   });
 
+  it('Ctrl-C during the copy: the student goes back where they were, nothing of theirs is removed (exit 130)', async () => {
+    sleeping();
+    const t = testContext(engine);
+    const moveWorkloads = engine.moveWorkloads.bind(engine);
+    engine.moveWorkloads = async (names, to) => {
+      const moved = await moveWorkloads(names, to);
+      t.interrupt();
+      return moved;
+    };
+    await fails(
+      move({ className: 'mv', student: 1, to: 'n2' }, t.ctx),
+      ExitCode.interrupted,
+      /^Student 1 was not moved: interrupted during the copy\.$/,
+    );
+    assert.deepEqual(engine.calls, [
+      `move ${workloads(1).join(' ')} n2-0123456789`,
+      `undo-move ${workloads(1).join(' ')}`,
+    ]);
+    assert.equal(nodeOf(1), 'n1');
+  });
+
   it('--from drains a node: each student goes to the ready, active node with the fewest students', async () => {
     sleeping();
     engine.nodeList!.push(node('n5'));
