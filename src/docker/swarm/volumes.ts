@@ -37,30 +37,20 @@ const SOCKET = '/var/run/docker.sock';
 /**
  * Perl (perl-base is in every Debian image) removes each volume named in its arguments through the node's engine,
  * and prints `NAME STATUS MESSAGE` for each. A volume still held by the container of a task that just stopped
- * answers 409 for a moment: asked again. So does one named by a stopped task's container that Swarm keeps (its task
- * history: a student moved off this node leaves them): such containers, stopped and Swarm's, are removed first.
+ * answers 409 for a moment: asked again.
  */
 const REMOVE_SCRIPT = `use strict; use IO::Socket::UNIX;
-sub ask {
-  my ($method, $path) = @_;
-  my $s = IO::Socket::UNIX->new(Peer => '${SOCKET}') or die "cannot reach the node's engine at ${SOCKET}: $!\\n";
-  print $s "$method $path HTTP/1.0\\r\\nHost: docker\\r\\n\\r\\n";
-  my $r = do { local $/; <$s> }; close $s;
-  my ($code) = $r =~ m{^HTTP/\\S+ (\\d+)}; my ($body) = $r =~ m{\\r\\n\\r\\n(.*)}s;
-  return ($code, $body // '');
-}
-sub uri { my $t = shift; $t =~ s/([^A-Za-z0-9_.-])/sprintf('%%%02X', ord $1)/ge; $t }
 for my $v (@ARGV) {
   my ($code, $body) = (0, '');
   for my $try (1 .. 60) {
-    ($code, $body) = ask('DELETE', "/volumes/$v");
+    my $s = IO::Socket::UNIX->new(Peer => '${SOCKET}') or die "cannot reach the node's engine at ${SOCKET}: $!\\n";
+    print $s "DELETE /volumes/$v HTTP/1.0\\r\\nHost: docker\\r\\n\\r\\n";
+    my $r = do { local $/; <$s> }; close $s;
+    ($code) = $r =~ m{^HTTP/\\S+ (\\d+)}; ($body) = $r =~ m{\\r\\n\\r\\n(.*)}s;
     last unless $code == 409;
-    my $stale = '{"volume":["' . $v . '"],"status":["exited","created","dead"],"label":["com.docker.swarm.task.id"]}';
-    my (undef, $list) = ask('GET', '/containers/json?all=1&filters=' . uri($stale));
-    ask('DELETE', "/containers/$_") for $list =~ /"Id":"([0-9a-f]{64})"/g;
     select(undef, undef, undef, 0.5);
   }
-  $body =~ s/\\s+/ /g;
+  $body //= ''; $body =~ s/\\s+/ /g;
   print "$v $code $body\\n";
 }`;
 
