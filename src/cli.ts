@@ -12,6 +12,7 @@ const CLASS_FILE_COMMANDS = new Set([
   'down',
   'stop',
   'start',
+  'move',
   'archive',
   'info',
   'handout',
@@ -72,7 +73,19 @@ Example: labctl up --students 19 && labctl info --student 7`,
 
 // Ctrl-C and SIGTERM: the commands that work for a while get the one signal and stop cleanly (up undoes what it did,
 // logs --follow and the board end); a second signal does not cut that short. Every other command ends with 130.
-const INTERRUPTIBLE = new Set(['up', 'down', 'stop', 'start', 'reset', 'logs', 'board', 'check', 'build', 'images']);
+const INTERRUPTIBLE = new Set([
+  'up',
+  'down',
+  'stop',
+  'start',
+  'move',
+  'reset',
+  'logs',
+  'board',
+  'check',
+  'build',
+  'images',
+]);
 const onSignal = () => {
   if (!INTERRUPTIBLE.has(commandName)) {
     if (wantsJson) reportError(new LabctlError(ExitCode.interrupted, 'Interrupted.'));

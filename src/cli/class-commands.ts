@@ -2,7 +2,7 @@ import { Option, type Command } from 'commander';
 import { ExitCode, LabctlError } from '../errors.js';
 import { cfg, classOption, int, jsonOption, signal } from './shared.js';
 
-/** The commands that change a class: up, extend, init, down, stop, start; and its archive. */
+/** The commands that change a class: up, extend, init, down, stop, start, move; and its archive. */
 export function classCommands(program: Command): void {
   program
     .command('up')
@@ -145,6 +145,30 @@ export function classCommands(program: Command): void {
     .action(async (o) => {
       const { start } = await import('../commands/start.js');
       await start({ ...o, className: o.class, signal });
+    });
+
+  program
+    .command('move')
+    .description(
+      'carry students to another Swarm node with their volumes (mailboxes, homes, logs, progress, ssh host keys); each is stopped during the copy, and their old copies go once they answer on the new node',
+    )
+    .addOption(classOption())
+    .option('--student <n>', 'this student', int('--student'))
+    .option('--from <node>', 'every student on this node (to drain it for maintenance)')
+    .option(
+      '--to <node>',
+      'the node they go to (default: for each, the ready and active node with the fewest students)',
+    )
+    .option(
+      '--timeout <seconds>',
+      "how long a moved student's services may take to answer on the new node",
+      int('--timeout'),
+      90,
+    )
+    .addOption(jsonOption())
+    .action(async (o) => {
+      const { move } = await import('../commands/move.js');
+      await move({ ...o, className: o.class, signal });
     });
 
   program

@@ -132,7 +132,7 @@ export async function startClass(engine: Engine, observed: ObservedClass, option
 }
 
 /** The plan the class was made with, for where its ports answer and what they greet with (its CA, its names). */
-function planOf(observed: ObservedClass): Promise<Plan> {
+export function planOf(observed: ObservedClass): Promise<Plan> {
   return planFor(
     {
       lab: observed.lab,

@@ -254,6 +254,43 @@ export interface Engine {
   // Nodes
   /** The address of the node a workload is placed on, when the engine has several (undefined: this host). */
   workloadNode(name: string): Promise<string | undefined>;
+  /** The engine's nodes, when it has several; undefined for one host. */
+  nodes(): Promise<EngineNode[] | undefined>;
+  /**
+   * Carries one student's workloads `names` to node `to` (an id of nodes()): they are stopped, their volumes copied
+   * there, and they are placed there, started if they ran. The old node keeps its copies until `commit`; anything
+   * that fails on the way puts the student back as they were. Only an engine of several nodes can.
+   */
+  moveWorkloads(names: string[], to: string): Promise<WorkloadMove>;
+}
+
+/** A node of an engine that has several (a Swarm's). */
+export interface EngineNode {
+  id: string;
+  /** Its hostname, as `docker node ls` shows it. */
+  name: string;
+  address?: string;
+  /** ready, down, unknown, disconnected. */
+  state: string;
+  /** active, pause, drain. */
+  availability: string;
+  /** How many labctl students (of any class) are placed on it. */
+  students: number;
+}
+
+/** Workloads carried to another node with their volumes (Engine.moveWorkloads), until told what to keep. */
+export interface WorkloadMove {
+  /** The nodes' names. */
+  from: string;
+  to: string;
+  /** The bytes of volume data carried. */
+  bytes: number;
+  /** Whether the workloads ran before (and so were started on the new node). */
+  wasRunning: boolean;
+  /** Puts the workloads back on their old node as they were (running if they ran), and removes the new copies. */
+  undo(): Promise<void>;
+  /** Removes the volumes left on the old node; throws a LabctlError naming any that stays. */
+  commit(): Promise<void>;
 }
 
 export interface Replacement {

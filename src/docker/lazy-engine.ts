@@ -96,4 +96,6 @@ export class LazyEngine implements Engine {
   readonly pushImage = (ref: string, registry: string, onStep: (line: string) => void) =>
     this.on((e) => e.pushImage(ref, registry, onStep));
   readonly workloadNode = (name: string) => this.on((e) => e.workloadNode(name));
+  readonly nodes = () => this.on((e) => e.nodes());
+  readonly moveWorkloads = (names: string[], to: string) => this.on((e) => e.moveWorkloads(names, to));
 }

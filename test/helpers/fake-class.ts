@@ -39,6 +39,15 @@ async function quietBasePort(): Promise<number> {
 /** The base port of the fake classes: nothing on this machine answers on their students' ports. */
 export const BASE = await quietBasePort();
 
+/** Student n's host ports in a fake class of the default lab (BASE's plan). */
+export const ports = (n: number) => ({
+  smtp: BASE + n * 100 + 25,
+  pop3: BASE + n * 100 + 10,
+  imap: BASE + n * 100 + 43,
+  ssh: BASE + n * 100 + 22,
+  web: BASE + n * 100 + 80,
+});
+
 /** A class as `up` makes it, on the fake engine: every label written by the plan, every workload running. */
 export async function fakeClass(
   engine: FakeEngine,

@@ -7,6 +7,7 @@ import type {
   DiskSpec,
   DiskSupport,
   Engine,
+  EngineNode,
   ImageFile,
   LabelledObject,
   LockHolder,
@@ -14,6 +15,7 @@ import type {
   Maintenance,
   MaintenanceResult,
   Replacement,
+  WorkloadMove,
 } from '../../src/docker/engine.js';
 import { Readable } from 'node:stream';
 import tar from 'tar-stream';
@@ -294,6 +296,36 @@ export class FakeEngine implements Engine {
   }
   workloadNode(): Promise<string | undefined> {
     return Promise.resolve(undefined);
+  }
+  /** The nodes, when a test gives the engine several (a swarm); one host by default. */
+  nodeList: EngineNode[] | undefined;
+  nodes(): Promise<EngineNode[] | undefined> {
+    this.asked.push('nodes');
+    return Promise.resolve(this.nodeList?.map((n) => ({ ...n })));
+  }
+  /** Moves a student's workloads to node `to`: their nodeName changes; undo puts it back. */
+  moveWorkloads(names: string[], to: string): Promise<WorkloadMove> {
+    this.record(`move ${names.join(' ')} ${to}`);
+    const node = this.nodeList?.find((n) => n.id === to);
+    const moved = names.map((n) => this.containers.get(n)).filter((c): c is FakeContainer => c !== undefined);
+    const from = moved[0]?.nodeName ?? '?';
+    if (!node) return Promise.reject(new Error(`no node ${to}`));
+    for (const c of moved) c.nodeName = node.name;
+    return Promise.resolve({
+      from,
+      to: node.name,
+      bytes: 0,
+      wasRunning: moved.some((c) => c.state === 'running'),
+      undo: () => {
+        this.record(`undo-move ${names.join(' ')}`);
+        for (const c of moved) c.nodeName = from;
+        return Promise.resolve();
+      },
+      commit: () => {
+        this.record(`commit-move ${names.join(' ')}`);
+        return Promise.resolve();
+      },
+    });
   }
   pushImage(): Promise<string> {
     return Promise.reject(new Error('FakeEngine has no registry'));

@@ -30,6 +30,7 @@ export function sshSession<T>(
   user: string,
   password: string,
   use: (conn: Client, hostKey: string) => Promise<T>,
+  host = '127.0.0.1',
 ): Promise<T> {
   return new Promise((resolve, reject) => {
     const conn = new Client();
@@ -43,7 +44,7 @@ export function sshSession<T>(
       .on('error', reject)
       .on('close', () => reject(new Error(`ssh to port ${port} closed before it was ready`)))
       .connect({
-        host: '127.0.0.1',
+        host,
         port,
         username: user,
         password,

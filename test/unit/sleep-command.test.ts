@@ -6,17 +6,9 @@ import { status } from '../../src/commands/status.js';
 import { stop } from '../../src/commands/stop.js';
 import { boardPage, boardView } from '../../src/ui/board-page.js';
 import { ExitCode } from '../../src/errors.js';
-import { BASE, fails, fakeClass, testContext } from '../helpers/fake-class.js';
+import { fails, fakeClass, ports, testContext } from '../helpers/fake-class.js';
 import { FakeEngine } from '../helpers/fake-engine.js';
 import { greetAs } from '../helpers/greeters.js';
-
-const ports = (n: number) => ({
-  smtp: BASE + n * 100 + 25,
-  pop3: BASE + n * 100 + 10,
-  imap: BASE + n * 100 + 43,
-  ssh: BASE + n * 100 + 22,
-  web: BASE + n * 100 + 80,
-});
 
 /** stop and start through their Context: what the instructor sees, the exit code, what was asked of the engine. */
 describe('stop and start, through their context', () => {

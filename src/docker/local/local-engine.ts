@@ -1,4 +1,5 @@
 import type Docker from 'dockerode';
+import { ExitCode, LabctlError } from '../../errors.js';
 import { dockerClient } from '../client.js';
 import type {
   AddressPool,
@@ -8,6 +9,7 @@ import type {
   DiskSpec,
   DiskSupport,
   Engine,
+  EngineNode,
   ExecResult,
   ImageFile,
   LabelKeys,
@@ -16,6 +18,7 @@ import type {
   Maintenance,
   MaintenanceResult,
   Replacement,
+  WorkloadMove,
 } from '../engine.js';
 import { engineUnreachable, failed, statusIs, type DockerError } from '../errors.js';
 import { ensureBaseImage } from '../images/base-image.js';
@@ -216,5 +219,18 @@ export class LocalEngine implements Engine {
   /** One host: every workload is here. */
   workloadNode(): Promise<string | undefined> {
     return Promise.resolve(undefined);
+  }
+
+  nodes(): Promise<EngineNode[] | undefined> {
+    return Promise.resolve(undefined);
+  }
+
+  moveWorkloads(): Promise<WorkloadMove> {
+    return Promise.reject(
+      new LabctlError(
+        ExitCode.usage,
+        `The engine at ${this.where} is one host: it has no other node to move a student to.`,
+      ),
+    );
   }
 }

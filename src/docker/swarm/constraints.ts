@@ -3,6 +3,7 @@
  * here talks to Docker.
  */
 import { usageError } from '../../errors.js';
+import type { SwarmNode } from './api.js';
 
 export interface Constraint {
   key: string;
@@ -36,6 +37,17 @@ export interface NodeView {
   /** Ready and active (not drained or paused). */
   available: boolean;
 }
+
+/** What a constraint reads of a node; `available`: ready and active (what a new student may be placed on). */
+export const nodeView = (n: SwarmNode): NodeView => ({
+  id: n.ID,
+  hostname: n.Description.Hostname,
+  role: n.Spec.Role,
+  labels: n.Spec.Labels ?? {},
+  os: n.Description.Platform?.OS,
+  arch: n.Description.Platform?.Architecture,
+  available: n.Status.State === 'ready' && n.Spec.Availability === 'active',
+});
 
 export function matches(node: NodeView, c: Constraint): boolean {
   let actual: string | undefined;

@@ -1,6 +1,6 @@
 import type Docker from 'dockerode';
 import type { LabelKeys } from '../engine.js';
-import { chooseNode, pinnedNode, type Constraint, type NodeView } from './constraints.js';
+import { chooseNode, nodeView, pinnedNode, type Constraint } from './constraints.js';
 import { listNodes } from './nodes.js';
 import { listServices } from './services.js';
 
@@ -57,15 +57,7 @@ export class Placement {
     }
     // Chosen in this run but not yet created.
     for (const [other, id] of this.chosen) if (!counted.has(other)) load.set(id, (load.get(id) ?? 0) + 1);
-    const views: NodeView[] = nodes.map((n) => ({
-      id: n.ID,
-      hostname: n.Description.Hostname,
-      role: n.Spec.Role,
-      labels: n.Spec.Labels ?? {},
-      os: n.Description.Platform?.OS,
-      arch: n.Description.Platform?.Architecture,
-      available: n.Status.State === 'ready' && n.Spec.Availability === 'active',
-    }));
+    const views = nodes.map(nodeView);
     const id = chooseNode(views, this.constraints, load).id;
     this.chosen.set(key, id);
     return id;

@@ -9,6 +9,7 @@ import {
   type WorkloadSpec,
   type DiskSupport,
   type Engine,
+  type EngineNode,
   type ImageFile,
   type LabelKeys,
   type LockHolder,
@@ -16,6 +17,7 @@ import {
   type Maintenance,
   type MaintenanceResult,
   type Replacement,
+  type WorkloadMove,
 } from '../engine.js';
 import { failed } from '../errors.js';
 import { splitReference } from '../images/push.js';
@@ -24,6 +26,7 @@ import { portFree, workloadAddress } from '../net.js';
 import { parseConstraint } from './constraints.js';
 import { logs, maintenance, streamLog } from './maintenance.js';
 import { createNetwork, removeNetwork, removeVolume } from './networks.js';
+import { moveWorkloads, swarmNodes } from './move.js';
 import { containerHere, workloadNode } from './nodes.js';
 import { listObjects, servicePorts } from './objects.js';
 import { PinnedImages } from './pinned-images.js';
@@ -242,6 +245,16 @@ export class SwarmEngine implements Engine {
 
   workloadNode(name: string): Promise<string | undefined> {
     return workloadNode(this.docker, name);
+  }
+
+  nodes(): Promise<EngineNode[] | undefined> {
+    return swarmNodes(this.docker, this.labels).catch((error: unknown) => {
+      throw failed('list the swarm nodes', error);
+    });
+  }
+
+  moveWorkloads(names: string[], to: string): Promise<WorkloadMove> {
+    return moveWorkloads(this.docker, this.labels, names, to);
   }
 
   /** From the engine's stats: only for a workload on this node. */
