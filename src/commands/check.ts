@@ -1,5 +1,6 @@
 import { classBoard, type Board } from '../core/board-model.js';
-import { ExitCode, LabctlError, usageError } from '../errors.js';
+import { lostNodes, nodeLostError } from '../core/class-status.js';
+import { usageError } from '../errors.js';
 import { boardCsv, boardTable } from '../ui/board.js';
 import { boardXlsx, moodleCsv } from '../ui/grades.js';
 import { DEFAULT_CLASS, defaultContext, type Context, type RunOptions } from './context.js';
@@ -79,20 +80,12 @@ export async function check(options: CheckOptions, ctx: Context = defaultContext
   }
   if (!options.watch) {
     await show(board);
-    const lost = new Map<string, number[]>();
-    for (const s of board.students) if (s.lostNode) lost.set(s.lostNode, [...(lost.get(s.lostNode) ?? []), s.student]);
-    if (lost.size > 0)
-      throw new LabctlError(
-        ExitCode.notReady,
-        [...lost]
-          .map(
-            ([node, n]) =>
-              `node ${node} is down: ${n.length === 1 ? `student ${n[0]} has` : `students ${n.join(', ')} have`} no server.`,
-          )
-          .join('\n'),
-        'Start the node again: its students come back with their mail and credits.',
-        'node-lost',
-      );
+    // Every student whose node is down, by node ("node X is down: students 2, 5 have no server").
+    const lost = lostNodes(
+      board.students.flatMap((s) => (s.lostNode ? [{ student: s.student, node: s.lostNode, nodeLost: 'down' }] : [])),
+    );
+    if (lost.length > 0)
+      throw nodeLostError(lost, 'Start the node again: its students come back with their mail and credits.');
     return board;
   }
   // Until Ctrl-C, which ends it with 130 like any interrupted command.

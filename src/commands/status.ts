@@ -1,6 +1,5 @@
 import { DISK_NEAR_FULL, type DiskUse } from '../core/board-model.js';
-import { classStatus, lostNodes, statusEndpoints, type StudentStatus } from '../core/class-status.js';
-import { ExitCode, LabctlError } from '../errors.js';
+import { classStatus, lostNodes, nodeLostError, statusEndpoints, type StudentStatus } from '../core/class-status.js';
 import { formatBytes } from '../core/reconcile.js';
 import { table } from '../ui/tables.js';
 import { defaultContext, type Context, type RunOptions } from './context.js';
@@ -63,11 +62,9 @@ export async function status(options: StatusOptions, ctx: Context = defaultConte
   ctx.reporter.result(text, result);
   const lost = lostNodes(result);
   if (lost.length > 0)
-    throw new LabctlError(
-      ExitCode.notReady,
-      `${lost.join('.\n')}.`,
+    throw nodeLostError(
+      lost,
       'Start the node again: its students come back with their mail. See "When a node is lost" in the README.',
-      'node-lost',
     );
   return result;
 }

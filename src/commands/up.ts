@@ -1,4 +1,5 @@
 import { connectText, infoOf } from '../core/class-model.js';
+import { nodeLostError } from '../core/class-status.js';
 import { observeClass } from '../core/observed-class.js';
 import { checkTimeBox } from '../core/class-session.js';
 import { dryRun, upClass, type ClassUpInput } from '../core/class-up.js';
@@ -9,7 +10,6 @@ import { sessionSummary } from '../ui/session.js';
 import { formatDiff } from '../core/reconcile.js';
 import type { EngineKind } from '../docker/select-engine.js';
 import { formatPlan, studentTable } from '../ui/tables.js';
-import { ExitCode, LabctlError } from '../errors.js';
 import { DEFAULT_CLASS, defaultContext, defaultHost, type Context, type RunOptions } from './context.js';
 
 export interface UpOptions extends RunOptions {
@@ -95,11 +95,9 @@ export async function up(options: UpOptions, ctx: Context = defaultContext(optio
       `Passwords: the TD's ${input.lab.accounts[0]?.password ?? ''} on every server — any student can log in to a classmate's server; use --passwords random for a graded session.`,
     );
   if (lost.length > 0)
-    throw new LabctlError(
-      ExitCode.notReady,
-      `${lost.join('.\n')}.`,
+    throw nodeLostError(
+      lost,
       'Start the node again: its students come back with their mail (then `labctl status`). See "When a node is lost" in the README.',
-      'node-lost',
     );
   return plan;
 }

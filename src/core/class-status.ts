@@ -1,5 +1,6 @@
 import pLimit from 'p-limit';
 import type { Engine } from '../docker/engine.js';
+import { ExitCode, LabctlError } from '../errors.js';
 import { PROBE_CONCURRENCY } from './limits.js';
 import { probe, type Greeting } from './readiness.js';
 import { diskUse, type DiskUse } from './board-model.js';
@@ -105,4 +106,9 @@ export function lostNodes(rows: Pick<StudentStatus, 'student' | 'node' | 'nodeLo
     const who = students.length === 1 ? `student ${students[0]} has` : `students ${students.join(', ')} have`;
     return `node ${name} is ${state === 'gone' ? 'gone from the swarm' : state}: ${who} no server`;
   });
+}
+
+/** What `up`, `status` and `check` fail with when students have no server: exit 6, a line a lost node, then `hint`. */
+export function nodeLostError(lines: string[], hint: string): LabctlError {
+  return new LabctlError(ExitCode.notReady, `${lines.join('.\n')}.`, hint, 'node-lost');
 }

@@ -1,23 +1,7 @@
+import type { NodeFacts } from '../docker/engine.js';
 import { formatBytes } from './reconcile.js';
 
-/** What `doctor` is told of each node of a swarm (docker/swarm/node-facts.ts gathers it). */
-export interface NodeFacts {
-  name: string;
-  address: string;
-  role: string;
-  /** ready, down, unknown, disconnected. */
-  state: string;
-  /** active, pause, drain. */
-  availability: string;
-  /** Why the facts below are not known: the node is not ready, or its job could not run or did not answer. */
-  unknown?: string;
-  /** labctl's images: each one's ID on the node (none: missing), and whether it is the manager's. */
-  images?: { ref: string; id?: string; current: boolean }[];
-  dockerRoot?: string;
-  freeBytes?: number;
-  /** docker_gwbridge: its subnet, the addresses taken (its gateway and every endpoint), and how many it has. */
-  gwbridge?: { subnet: string; used: number; size: number };
-}
+export type { NodeFacts };
 
 /** A row of `doctor` (a Check of core/doctor.ts) with the node's facts, for --json. */
 export interface NodeCheck {

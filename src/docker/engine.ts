@@ -264,6 +264,25 @@ export interface Engine {
   moveWorkloads(names: string[], to: string): Promise<WorkloadMove>;
 }
 
+/** What `doctor` is told of each node of a swarm (docker/swarm/node-facts.ts gathers it). */
+export interface NodeFacts {
+  name: string;
+  address: string;
+  role: string;
+  /** ready, down, unknown, disconnected. */
+  state: string;
+  /** active, pause, drain. */
+  availability: string;
+  /** Why the facts below are not known: the node is not ready, its job could not run or did not answer in time. */
+  unknown?: string;
+  /** labctl's images, each with its ID on the node (none: missing) and whether it is the manager's. */
+  images?: { ref: string; id?: string; current: boolean }[];
+  dockerRoot?: string;
+  freeBytes?: number;
+  /** docker_gwbridge: its subnet, the addresses taken (its gateway and every endpoint), and how many it has. */
+  gwbridge?: { subnet: string; used: number; size: number };
+}
+
 /** A node of an engine that has several (a Swarm's). */
 export interface EngineNode {
   id: string;

@@ -1,5 +1,6 @@
 import type Docker from 'dockerode';
 import { dockerClient } from '../client.js';
+import type { NodeFacts } from '../engine.js';
 import { nodeAddress, type SwarmNode } from './api.js';
 import { awaitJob } from './jobs.js';
 import { listNodes } from './nodes.js';
@@ -11,24 +12,6 @@ import { JOB_LABEL } from './services.js';
  * removes volumes there (volumes.ts): no ssh and no worker's API, only the manager's. A node that is not ready is
  * listed as it is, and not asked.
  */
-
-export interface NodeFacts {
-  name: string;
-  address: string;
-  role: string;
-  /** ready, down, unknown, disconnected. */
-  state: string;
-  /** active, pause, drain. */
-  availability: string;
-  /** Why the facts below are not known: the node is not ready, its job could not run or did not answer in time. */
-  unknown?: string;
-  /** labctl's images, each with its ID on the node (none: missing) and whether it is the manager's. */
-  images?: { ref: string; id?: string; current: boolean }[];
-  dockerRoot?: string;
-  freeBytes?: number;
-  /** docker_gwbridge: its subnet, the addresses taken (its gateway and every endpoint), and how many it has. */
-  gwbridge?: { subnet: string; used: number; size: number };
-}
 
 const SOCKET = '/var/run/docker.sock';
 /** The node's root, read-only: `df` of its Docker root, wherever /info says that is. */
