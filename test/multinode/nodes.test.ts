@@ -1,7 +1,7 @@
 /**
  * A class on a real three-node swarm (Docker engines in containers on this machine, test/helpers/swarm-nodes.ts),
  * driven as an instructor drives one: labctl on the manager's DOCKER_HOST=tcp://…, images carried with `images
- * save` and `images load`. Run by `npm run test:multinode`, not by `npm test`: see the README.
+ * save` and `images load`. Run by `npm test` (beside the integration suite) and `npm run test:multinode`.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
