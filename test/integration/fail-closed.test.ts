@@ -48,8 +48,9 @@ async function startMail(suffix: string, host: Docker.HostConfig, mounts: Docker
 async function exited(name: string): Promise<{ code: number; log: string }> {
   const deadline = Date.now() + 60_000;
   for (;;) {
-    const log = await containerLogs(name);
+    // Its state first, then its log: a log read before it stopped may miss its last words.
     const { State } = await docker.getContainer(name).inspect();
+    const log = await containerLogs(name);
     if (!State.Running) return { code: State.ExitCode, log };
     if (/mail server up/.test(log) || Date.now() > deadline) assert.fail(`${name} did not stop:\n${log}`);
     await new Promise((r) => setTimeout(r, 250));
