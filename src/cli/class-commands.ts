@@ -2,7 +2,7 @@ import { Option, type Command } from 'commander';
 import { ExitCode, LabctlError } from '../errors.js';
 import { cfg, classOption, int, jsonOption, signal } from './shared.js';
 
-/** The commands that change a class: up, extend, init, down, stop, start, move; and its archive. */
+/** The commands that change a class: up, extend, init, down, stop, start, move, snapshot; and its archive. */
 export function classCommands(program: Command): void {
   program
     .command('up')
@@ -61,6 +61,10 @@ export function classCommands(program: Command): void {
     )
     .option('--until <time>', 'a graded session: it ends at this time (16:00, or 2026-12-02T16:00)', cfg?.until)
     .option('--for <duration>', 'a graded session: it lasts this long from now (2h, 90m)', cfg?.for)
+    .option(
+      '--replace-lost',
+      'on Swarm, start the students whose node is down or gone on other nodes, from their snapshot if they have one (`labctl snapshot`); without one, their mail is lost',
+    )
     .option('--dry-run', 'print the plan and change nothing')
     .addOption(jsonOption())
     .action(async (o) => {
@@ -169,6 +173,25 @@ export function classCommands(program: Command): void {
     .action(async (o) => {
       const { move } = await import('../commands/move.js');
       await move({ ...o, className: o.class, signal });
+    });
+
+  program
+    .command('snapshot')
+    .description(
+      "copy every student's volumes (mailboxes, homes, logs, progress, ssh host keys) to the Swarm manager, so that `up --replace-lost` can bring them back if their node is lost; each student is stopped during their copy",
+    )
+    .addOption(classOption())
+    .option('--student <n>', 'only this student', int('--student'))
+    .option(
+      '--timeout <seconds>',
+      "how long a student's services may take to answer again after their copy",
+      int('--timeout'),
+      90,
+    )
+    .addOption(jsonOption())
+    .action(async (o) => {
+      const { snapshot } = await import('../commands/snapshot.js');
+      await snapshot({ ...o, className: o.class, signal });
     });
 
   program

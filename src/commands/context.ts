@@ -31,6 +31,8 @@ export interface ContextOptions {
   className?: string;
   constraints?: string[];
   registry?: string;
+  /** `down --purge`: the class may be only volumes now (see EngineChoice.leftovers). */
+  purge?: boolean;
   signal?: AbortSignal;
 }
 
@@ -42,6 +44,7 @@ export function defaultContext(options: ContextOptions = {}): Context {
     className: options.className,
     constraints: options.constraints,
     registry: options.registry,
+    leftovers: options.purge === true,
   });
   return {
     engine: tracedEngine(engine),

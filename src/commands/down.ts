@@ -1,5 +1,5 @@
 import { unarchivedSeats } from '../core/class-session.js';
-import { downObjects, removeObjects } from '../core/class-down.js';
+import { downObjects, removeObjects, type KeptObject } from '../core/class-down.js';
 import { label } from '../core/observed-class.js';
 import { clockText, sessionOf } from '../core/session.js';
 import { ExitCode, LabctlError } from '../errors.js';
@@ -27,11 +27,17 @@ export async function down(options: DownOptions, ctx: Context = defaultContext(o
   const { engine, reporter } = ctx;
   const className = options.className ?? DEFAULT_CLASS;
   await engine.ping();
-  const all = await engine.list(className);
+  const listed = await engine.list(className);
+  // A swarm's workers keep volumes list() does not see once the services are gone: purge asks every node.
+  const everywhere = options.purge ? await engine.volumesEverywhere(className) : { volumes: [], missed: [] };
+  const seen = new Set(listed.volumes.map((v) => v.name));
+  const all = { ...listed, volumes: [...listed.volumes, ...everywhere.volumes.filter((v) => !seen.has(v.name))] };
   const { containers, networks, volumes, disks } = downObjects(all, options);
   const who = options.student === undefined ? `class ${className}` : `student ${options.student} of class ${className}`;
   const result: DownResult = { class: className, containers: [], networks: [], volumes: [], disks: [] };
+  const missed = everywhere.missed.map((m) => `node ${m.node} could not be asked for its volumes (${m.why})`);
   if (containers.length + networks.length + volumes.length + disks.length === 0) {
+    if (missed.length > 0) throw unpurged(className, missed, []);
     reporter.result(`Nothing to remove: no labctl objects for ${who}.`, result);
     return result;
   }
@@ -57,19 +63,32 @@ export async function down(options: DownOptions, ctx: Context = defaultContext(o
       },
     );
   }
-  await reporter.task(`Removing ${who}`, () =>
+  const kept = await reporter.task(`Removing ${who}`, () =>
     removeObjects(engine, { containers, networks, volumes, disks }, { graceful: !options.purge }),
   );
+  const stays = new Set(kept.map((k) => k.name));
   result.containers = containers.map((c) => c.name);
   result.networks = networks.map((n) => n.name);
-  result.volumes = volumes.map((v) => v.name);
-  result.disks = disks.map((d) => d.name);
-  const kept = options.purge
+  result.volumes = volumes.map((v) => v.name).filter((v) => !stays.has(v));
+  result.disks = disks.map((d) => d.name).filter((d) => !stays.has(d));
+  const mailboxes = options.purge
     ? ''
     : ` Mailboxes kept (${downObjects(all, { ...options, purge: true }).volumes.length} volumes); \`labctl down --purge\` deletes them.`;
   reporter.result(
-    `Removed ${result.containers.length} containers and ${result.networks.length} networks${options.purge ? `, ${result.volumes.length} volumes and ${result.disks.length} disks` : ''} of ${who}.${kept}`,
+    `Removed ${result.containers.length} containers and ${result.networks.length} networks${options.purge ? `, ${result.volumes.length} volumes and ${result.disks.length} disks` : ''} of ${who}.${mailboxes}`,
     result,
   );
+  if (missed.length + kept.length > 0) throw unpurged(className, missed, kept);
   return result;
+}
+
+/** What --purge left: nodes it could not ask (exit 6, as a lost node), volumes that stayed; and how to finish. */
+function unpurged(className: string, missed: string[], kept: KeptObject[]): LabctlError {
+  const lines = [...missed, ...kept.map((k) => `${k.name} stays: ${k.why.replace(/\.$/, '')}`)];
+  return new LabctlError(
+    missed.length > 0 ? ExitCode.notReady : ExitCode.engine,
+    `Not everything was purged:\n  ${lines.join('\n  ')}`,
+    `Bring the node back (or remove the volumes there with \`docker volume rm\`), then run \`labctl down --class ${className} --purge\` again.`,
+    missed.length > 0 ? 'node-lost' : 'volume-kept',
+  );
 }

@@ -5,6 +5,7 @@ import { checkTimeBox } from '../core/class-session.js';
 import { dryRun, upClass, type ClassUpInput } from '../core/class-up.js';
 import { loadLab, type PasswordPolicy } from '../core/lab.js';
 import type { Plan } from '../core/plan.js';
+import { ExitCode, LabctlError } from '../errors.js';
 import { DEFAULT_BASE_PORT } from '../core/ports.js';
 import { sessionSummary } from '../ui/session.js';
 import { formatDiff } from '../core/reconcile.js';
@@ -33,6 +34,8 @@ export interface UpOptions extends RunOptions {
   /** A graded session's time box: its end (16:00) or its length (2h), for a class that has none yet. */
   until?: string;
   for?: string;
+  /** On Swarm: students whose node is down or gone start again on other nodes (from their snapshot, if any). */
+  replaceLost?: boolean;
 }
 
 export async function up(options: UpOptions, ctx: Context = defaultContext(options)): Promise<Plan> {
@@ -48,6 +51,7 @@ export async function up(options: UpOptions, ctx: Context = defaultContext(optio
     prune: options.prune,
     timeoutSeconds: options.timeout,
     passwords: options.passwords,
+    replaceLost: options.replaceLost,
     timeBox: {
       ...(options.until !== undefined && { until: options.until }),
       ...(options.for !== undefined && { for: options.for }),
@@ -74,7 +78,7 @@ export async function up(options: UpOptions, ctx: Context = defaultContext(optio
   await engine.ping();
   const said = () => reporter.info('Interrupted: stopping, then undoing what this run changed...');
   ctx.signal.addEventListener('abort', said, { once: true });
-  const { plan, session, lost } = await upClass(input, engine, reporter, ctx.signal).finally(() =>
+  const { plan, session, lost, replaced } = await upClass(input, engine, reporter, ctx.signal).finally(() =>
     ctx.signal.removeEventListener('abort', said),
   );
   const observed = await observeClass(engine, className);
@@ -86,9 +90,18 @@ export async function up(options: UpOptions, ctx: Context = defaultContext(optio
     engine.placesOnNodes,
   );
   const box = session ? `\n${sessionSummary(session)}` : '';
+  const moved = replaced.map((r) => {
+    const now = observed.students.find((x) => x.student === r.student)?.nodeName ?? '?';
+    const what = r.problem
+      ? `empty: their snapshot could not be restored (${r.problem})`
+      : r.snapshot
+        ? `restored from their snapshot of ${r.snapshot}`
+        : 'empty (no snapshot)';
+    return `\n  student ${r.student}: ${r.from} -> ${now}, mailboxes ${what}`;
+  });
   reporter.result(
-    `Class ${className} is up: ${plan.students.length} student${plan.students.length > 1 ? 's' : ''}, lab ${plan.lab.name}, ${connect}.\n${studentTable(info.students)}\nCards: labctl info --class ${className}${box}`,
-    { ...info, ...(session && { session }) },
+    `Class ${className} is up: ${plan.students.length} student${plan.students.length > 1 ? 's' : ''}, lab ${plan.lab.name}, ${connect}.\n${studentTable(info.students)}\nCards: labctl info --class ${className}${box}${moved.length > 0 ? `\nReplaced on other nodes:${moved.join('')}` : ''}`,
+    { ...info, ...(session && { session }), ...(replaced.length > 0 && { replaced }) },
   );
   if (observed.students[0]?.passwords === 'lab')
     reporter.warn(
@@ -97,7 +110,17 @@ export async function up(options: UpOptions, ctx: Context = defaultContext(optio
   if (lost.length > 0)
     throw nodeLostError(
       lost,
-      'Start the node again: its students come back with their mail (then `labctl status`). See "When a node is lost" in the README.',
+      'Start the node again: its students come back with their mail (then `labctl status`). If it is gone for good, `labctl up --replace-lost` starts them on other nodes. See "When a node is lost" in the README.',
     );
+  const unrestored = replaced.filter((r) => r.problem);
+  if (unrestored.length > 0) {
+    throw new LabctlError(
+      ExitCode.engine,
+      unrestored
+        .map((r) => `Student ${r.student} runs again, but their snapshot could not be restored: ${r.problem}`)
+        .join('\n'),
+      'Their snapshot stays on the manager: see `docker volume ls --filter label=dev.labctl.role=snapshot`.',
+    );
+  }
   return plan;
 }

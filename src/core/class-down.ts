@@ -25,21 +25,29 @@ export function downObjects(objects: ClassObjects, options: { student?: number; 
   };
 }
 
+/** What removeObjects could not remove: a volume (or a disk) that stays, and why. */
+export interface KeptObject {
+  name: string;
+  why: string;
+}
+
 /**
  * Removes the objects student by student, each as soon as what uses it is gone: a student's network and volumes go
  * when their own servers have stopped, not when the whole class has.
  * Graceful: servers are first asked to stop (SIGTERM: Postfix finishes writing a mailbox); with --purge the
  * mailboxes go too, so the servers are removed at once.
+ * A volume that stays (its node is down, say) does not stop the others: it is returned, with the disk it lives on.
  */
 export async function removeObjects(
   engine: Engine,
   objects: { containers: WorkloadInfo[]; networks: LabelledObject[]; volumes: LabelledObject[]; disks?: DiskInfo[] },
   { graceful }: { graceful: boolean },
-): Promise<void> {
+): Promise<KeptObject[]> {
   const studentOf = (o: { labels: Record<string, string> }) => String(label.student(o));
   const disks = objects.disks ?? [];
   const students = new Set([...objects.containers, ...objects.networks, ...objects.volumes, ...disks].map(studentOf));
   const limit = pLimit(concurrency(engine.parallelism));
+  const kept: KeptObject[] = [];
   await Promise.all(
     [...students].map((n) =>
       limit(async () => {
@@ -52,13 +60,25 @@ export async function removeObjects(
             await engine.removeWorkload(c.name);
           }),
         );
+        const stays: KeptObject[] = [];
+        const removeVolume = async (name: string) => {
+          try {
+            await engine.removeVolume(name);
+          } catch (error) {
+            stays.push({ name, why: error instanceof Error ? error.message : String(error) });
+          }
+        };
         await Promise.all([
           ...mine(objects.networks).map((o) => engine.removeNetwork(o.name)),
-          ...mine(objects.volumes).map((o) => engine.removeVolume(o.name)),
+          ...mine(objects.volumes).map((o) => removeVolume(o.name)),
         ]);
+        kept.push(...stays);
         // A disk goes once the volumes on it have.
-        await Promise.all(mine(disks).map((d) => engine.removeDisk(d.name)));
+        if (stays.length > 0)
+          kept.push(...mine(disks).map((d) => ({ name: d.name, why: `${stays[0]!.name} stays on it` })));
+        else await Promise.all(mine(disks).map((d) => engine.removeDisk(d.name)));
       }),
     ),
   );
+  return kept;
 }

@@ -1,6 +1,6 @@
 import type { ClassObjects, Engine } from '../docker/engine.js';
 import { ExitCode, LabctlError } from '../errors.js';
-import { applyDiff, applyPrune, checkHostPorts, refuseConflicts } from './apply.js';
+import { applyDiff, applyPrune, checkHostPorts, refuseConflicts, waitStudentReady } from './apply.js';
 import { withClassLock } from './class-lock.js';
 import { imageContexts, ensureImages } from './images.js';
 import type { Lab, PasswordPolicy } from './lab.js';
@@ -11,7 +11,8 @@ import type { Feedback } from './feedback.js';
 import { formatBytes, ranges, reconcile, type Diff, type Observed } from './reconcile.js';
 import { tracePhase } from './trace.js';
 import { newClassToken } from './token.js';
-import { decodeClass, passwordPolicyOf, tokenOf, type ObservedClass } from './observed-class.js';
+import { decodeClass, label, passwordPolicyOf, tokenOf, type ObservedClass } from './observed-class.js';
+import { LABEL } from './labels.js';
 import { checkTimeBox, settleSession, type TimeBox } from './class-session.js';
 import { lostNodes } from './class-status.js';
 import type { Session } from './session.js';
@@ -29,6 +30,19 @@ export interface ClassUpInput {
   passwords?: PasswordPolicy;
   /** A graded session's time box (--until, --for), for a class that has none yet. */
   timeBox?: TimeBox;
+  /** Students whose node is down or gone start again on other nodes, from their snapshot if they have one. */
+  replaceLost?: boolean;
+}
+
+/** A student `up --replace-lost` started again on another node, and what came back of their volumes. */
+export interface Replaced {
+  student: number;
+  /** The node they were on. */
+  from: string;
+  /** The time of the snapshot they were restored from; none: they start with empty mailboxes and no progress. */
+  snapshot?: string;
+  /** Why their snapshot could not be restored. */
+  problem?: string;
 }
 
 const NOTHING: ClassObjects = { containers: [], networks: [], volumes: [], disks: [] };
@@ -104,11 +118,13 @@ export async function classUp(
   engine: Engine,
   feedback: Feedback,
   signal: AbortSignal,
-): Promise<{ plan: Plan; diff: Diff; lost: string[] }> {
+): Promise<{ plan: Plan; diff: Diff; lost: string[]; replaced: Replaced[] }> {
   tracePhase('up: locked');
   await engine.ping();
-  const [observed, images] = await Promise.all([observe(engine, input.className), imageContexts(input.lab)]);
+  const [seen, images] = await Promise.all([observe(engine, input.className), imageContexts(input.lab)]);
   tracePhase('up: observed what runs');
+  const replaced = input.replaceLost ? await dropLost(input.className, seen.objects, engine, feedback) : [];
+  const observed = replaced.length > 0 ? await observe(engine, input.className) : seen;
   const plan = await planFor(input, observed.objects, false, images);
   tracePhase('up: planned');
   const range = readEphemeralRange();
@@ -167,7 +183,76 @@ export async function classUp(
     );
   }
   if (input.prune && diff.prune.length > 0) await applyPrune(diff, engine);
-  return { plan, diff, lost: lost.lines };
+  await restoreReplaced(replaced, plan, engine, feedback, input.timeoutSeconds ?? 90, signal);
+  return { plan, diff, lost: lost.lines, replaced };
+}
+
+/**
+ * `up --replace-lost`: the workloads of the students whose node is down or gone are removed (their volumes stay on
+ * that node), so that this run creates them on other nodes; says what each gets back. Resolves to those students.
+ */
+async function dropLost(
+  className: string,
+  objects: ClassObjects,
+  engine: Engine,
+  feedback: Feedback,
+): Promise<Replaced[]> {
+  const students = (decodeClass(className, objects, engine)?.students ?? []).filter((s) => s.nodeLost !== undefined);
+  if (students.length === 0) return [];
+  const snapshots = new Map<number, string>();
+  for (const v of objects.volumes) {
+    const time = v.labels[LABEL.snapshot];
+    const n = label.student(v);
+    if (label.role(v) === 'snapshot' && time && !(time <= (snapshots.get(n) ?? ''))) snapshots.set(n, time);
+  }
+  const replaced = students.map((s) => ({
+    student: s.student,
+    from: `${s.nodeName ?? s.node ?? '?'} (${s.nodeLost ?? 'lost'})`,
+    ...(snapshots.has(s.student) && { snapshot: snapshots.get(s.student) }),
+  }));
+  const bare = replaced.filter((r) => !r.snapshot).map((r) => r.student);
+  if (bare.length > 0) {
+    feedback.warn(
+      `Student${bare.length > 1 ? 's' : ''} ${ranges(bare)} start${bare.length > 1 ? '' : 's'} again on another node with empty mailboxes and no progress: their node is lost and no snapshot of theirs exists (\`labctl snapshot\` makes one).`,
+    );
+  }
+  for (const r of replaced.filter((x) => x.snapshot))
+    feedback.warn(
+      `Student ${r.student} starts again on another node with their volumes as of their snapshot of ${r.snapshot}: what came after is lost with node ${r.from}.`,
+    );
+  await Promise.all(
+    students.flatMap((s) => [s.mail, s.sidecar]).flatMap((w) => (w ? [engine.removeWorkload(w.name)] : [])),
+  );
+  return replaced;
+}
+
+/** Each replaced student with a snapshot gets it back on their new node, and answers there again. */
+async function restoreReplaced(
+  replaced: Replaced[],
+  plan: Plan,
+  engine: Engine,
+  feedback: Feedback,
+  timeoutSeconds: number,
+  signal: AbortSignal,
+): Promise<void> {
+  const from = replaced.filter((r) => r.snapshot);
+  if (from.length === 0) return;
+  await feedback.task(`Restoring ${from.length} student${from.length > 1 ? 's' : ''} from their snapshot`, () =>
+    Promise.all(
+      from.map(async (r) => {
+        const target = plan.students.find((p) => p.student === r.student);
+        if (!target) return;
+        try {
+          const restored = await engine.restoreWorkloads(target.containers.map((c) => c.name));
+          if (!restored) throw new Error('their snapshot is no longer whole');
+          r.snapshot = restored.time;
+          await waitStudentReady(target, plan, engine, Date.now() + timeoutSeconds * 1000, signal);
+        } catch (error) {
+          r.problem = (error as Error).message.split('\n')[0];
+        }
+      }),
+    ),
+  );
 }
 
 /** The students whose node is down or gone, and one line a node ("node X is down: students 2, 5 have no server"). */
@@ -189,7 +274,7 @@ export async function upClass(
   engine: Engine,
   feedback: Feedback,
   signal: AbortSignal,
-): Promise<{ plan: Plan; diff: Diff; lost: string[]; session?: Session }> {
+): Promise<{ plan: Plan; diff: Diff; lost: string[]; replaced: Replaced[]; session?: Session }> {
   checkTimeBox(input.timeBox ?? {});
   return withClassLock(
     engine,

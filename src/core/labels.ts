@@ -24,9 +24,12 @@ export const LABEL = {
   disk: 'dev.labctl.disk',
   /** On the class's session volume: its time box, extra time and archives (JSON, see core/session.ts). */
   session: 'dev.labctl.session',
+  /** On a snapshot's volume (labctl snapshot): the snapshot's time, and the student's volume it copies. */
+  snapshot: 'dev.labctl.snapshot',
+  snapshotOf: 'dev.labctl.snapshot-of',
 } as const;
 
-export type Role = 'mail' | 'sidecar' | 'network' | 'volume' | 'disk' | 'lock' | 'roster' | 'session';
+export type Role = 'mail' | 'sidecar' | 'network' | 'volume' | 'disk' | 'lock' | 'roster' | 'session' | 'snapshot';
 
 export function studentLabels(className: string, student: number, role: Role): Record<string, string> {
   return { [LABEL.class]: className, [LABEL.student]: String(student), [LABEL.role]: role };

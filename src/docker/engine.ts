@@ -18,6 +18,9 @@ export interface LabelKeys {
   student: string;
   role: string;
   image: string;
+  /** On a snapshot's volume: the snapshot's time (ISO), and the student's volume it is a copy of. */
+  snapshot: string;
+  snapshotOf: string;
 }
 
 export interface WorkloadSpec {
@@ -149,6 +152,19 @@ export interface ExecResult {
   stderr: string;
 }
 
+/** A student's snapshot (Engine.snapshotWorkloads): the node it was copied from, its size, and its time (ISO). */
+export interface Snapshot {
+  node: string;
+  bytes: number;
+  time: string;
+}
+
+/** A node a command could not ask (it is down, say), and why: what is on it was not seen. */
+export interface MissedNode {
+  node: string;
+  why: string;
+}
+
 /** One of the engine's default address pools: networks of prefix /size are carved out of base (a CIDR). */
 export interface AddressPool {
   base: string;
@@ -177,6 +193,12 @@ export interface Engine {
   // Objects of a class
   /** Objects carrying the class label (= className when given). */
   list(className?: string): Promise<ClassObjects>;
+  /**
+   * Every volume of class `className`, on every node: list() sees this node's and those the class's workloads mount,
+   * so after a plain `down` a swarm's workers hold volumes it does not see. `missed`: each node that could not be
+   * asked, and why (its volumes stay unseen).
+   */
+  volumesEverywhere(className: string): Promise<{ volumes: LabelledObject[]; missed: MissedNode[] }>;
   /** Names of all containers, networks and volumes on the engine, labelled or not, to find clashes. */
   names(): Promise<{ containers: Set<string>; networks: Set<string>; volumes: Set<string> }>;
   /** Host ports already published by any container on the engine. */
@@ -254,6 +276,17 @@ export interface Engine {
   // Nodes
   /** The address of the node a workload is placed on, when the engine has several (undefined: this host). */
   workloadNode(name: string): Promise<string | undefined>;
+  /**
+   * Copies one student's volumes (those of workloads `names`) to the manager's node as their snapshot, the workloads
+   * stopped meanwhile and started again as they were; the student's older snapshot goes once this one is whole.
+   * Only on an engine of several nodes: on one host, the volumes are where a snapshot would be.
+   */
+  snapshotWorkloads(names: string[]): Promise<Snapshot>;
+  /**
+   * Fills the volumes of workloads `names` (one student's) from their newest whole snapshot, the workloads stopped
+   * meanwhile and started again as they were; undefined when they have none.
+   */
+  restoreWorkloads(names: string[]): Promise<Snapshot | undefined>;
   /** The engine's nodes, when it has several; undefined for one host. */
   nodes(): Promise<EngineNode[] | undefined>;
   /**

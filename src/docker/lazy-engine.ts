@@ -58,6 +58,7 @@ export class LazyEngine implements Engine {
   readonly addressPools = () => this.on((e) => e.addressPools());
   readonly list = (className?: string) =>
     this.on((e) => (this.options.list ? this.options.list(e, className) : e.list(className)));
+  readonly volumesEverywhere = (className: string) => this.on((e) => e.volumesEverywhere(className));
   readonly names = () => this.on((e) => e.names());
   readonly publishedPorts = () => this.on((e) => e.publishedPorts());
   readonly portAvailable = (bind: string, port: number) => this.on((e) => e.portAvailable(bind, port));
@@ -97,5 +98,7 @@ export class LazyEngine implements Engine {
     this.on((e) => e.pushImage(ref, registry, onStep));
   readonly workloadNode = (name: string) => this.on((e) => e.workloadNode(name));
   readonly nodes = () => this.on((e) => e.nodes());
+  readonly snapshotWorkloads = (names: string[]) => this.on((e) => e.snapshotWorkloads(names));
+  readonly restoreWorkloads = (names: string[]) => this.on((e) => e.restoreWorkloads(names));
   readonly moveWorkloads = (names: string[], to: string) => this.on((e) => e.moveWorkloads(names, to));
 }

@@ -3,7 +3,7 @@ import type { ClassObjects, Engine, LabelKeys } from './engine.js';
 import { LazyEngine } from './lazy-engine.js';
 import { LocalEngine } from './local/local-engine.js';
 import { SwarmEngine } from './swarm/swarm-engine.js';
-import { holdsClass } from './swarm/survey.js';
+import { holdsClass, isManager } from './swarm/survey.js';
 
 export { survey as swarmSurvey, type SwarmSurvey } from './swarm/survey.js';
 export { nodeFacts as swarmNodeFacts } from './swarm/node-facts.js';
@@ -21,6 +21,11 @@ export interface EngineChoice {
   constraints?: string[];
   /** On Swarm: the registry the nodes pull the images from. */
   registry?: string;
+  /**
+   * The command works on what a class left (`down --purge`): on a Swarm manager, a class with neither services nor
+   * containers may still have volumes on the workers, which only the Swarm engine finds.
+   */
+  leftovers?: boolean;
 }
 
 /**
@@ -59,7 +64,15 @@ export function selectEngine(choice: EngineChoice): Engine {
         'Leave out --engine (and engine: in labctl.yaml), or use --engine swarm.',
       );
     }
-    if (choice.engine === 'swarm' || (choice.engine === undefined && onSwarm)) {
+    const leftOnSwarm =
+      choice.leftovers === true &&
+      choice.engine === undefined &&
+      !onSwarm &&
+      className !== undefined &&
+      (await isManager().catch(() => false)) &&
+      // Nothing of a local class's is left here (its containers, or its students' disks, which only it has).
+      (await local.list(className).then((o) => o.containers.length + o.disks.length === 0));
+    if (choice.engine === 'swarm' || (choice.engine === undefined && (onSwarm || leftOnSwarm))) {
       if (choice.engine === 'swarm' && className && !onSwarm) {
         const objects = await local.list(className).catch(() => undefined);
         if (objects && objects.containers.some((c) => c.labels[labels.role] === 'mail')) {

@@ -10,11 +10,13 @@ import type {
   EngineNode,
   ImageFile,
   LabelledObject,
+  MissedNode,
   LockHolder,
   LogStream,
   Maintenance,
   MaintenanceResult,
   Replacement,
+  Snapshot,
   WorkloadMove,
 } from '../../src/docker/engine.js';
 import { Readable } from 'node:stream';
@@ -294,6 +296,17 @@ export class FakeEngine implements Engine {
     for (const t of tags) this.images.add(t);
     return tags;
   }
+  /** Every volume is seen but on a node that is not ready, which is missed. */
+  volumesEverywhere(className: string): Promise<{ volumes: LabelledObject[]; missed: MissedNode[] }> {
+    this.ask('volumesEverywhere');
+    const missed = (this.nodeList ?? [])
+      .filter((n) => n.state !== 'ready')
+      .map((n) => ({ node: n.name, why: `it is ${n.state}` }));
+    return Promise.resolve({
+      volumes: [...this.volumes.values()].filter((v) => v.labels['dev.labctl.class'] === className),
+      missed,
+    });
+  }
   workloadNode(): Promise<string | undefined> {
     return Promise.resolve(undefined);
   }
@@ -302,6 +315,27 @@ export class FakeEngine implements Engine {
   nodes(): Promise<EngineNode[] | undefined> {
     this.asked.push('nodes');
     return Promise.resolve(this.nodeList?.map((n) => ({ ...n })));
+  }
+  /** A snapshot: a volume of role snapshot for the student of `names`, on no node in particular. */
+  snapshotWorkloads(names: string[]): Promise<Snapshot> {
+    this.record(`snapshot ${names.join(' ')}`);
+    const mail = this.containers.get(names[0]!);
+    if (!mail || mail.nodeLost) return Promise.reject(new Error(`fake engine: ${names[0]} cannot be read`));
+    const time = new Date().toISOString();
+    const labels = {
+      ...Object.fromEntries(['dev.labctl.class', 'dev.labctl.student'].map((k) => [k, mail.labels[k]!])),
+      'dev.labctl.role': 'snapshot',
+      'dev.labctl.snapshot': time,
+    };
+    this.volumes.set(`${mail.name}-snap`, { name: `${mail.name}-snap`, labels });
+    return Promise.resolve({ node: mail.nodeName ?? 'here', bytes: 1024, time });
+  }
+  restoreWorkloads(names: string[]): Promise<Snapshot | undefined> {
+    const snap = this.volumes.get(`${names[0]!}-snap`);
+    if (!snap) return Promise.resolve(undefined);
+    this.record(`restore ${names.join(' ')}`);
+    const time = snap.labels['dev.labctl.snapshot']!;
+    return Promise.resolve({ node: this.containers.get(names[0]!)?.nodeName ?? 'here', bytes: 1024, time });
   }
   /** Moves a student's workloads to node `to`: their nodeName changes; undo puts it back. */
   moveWorkloads(names: string[], to: string): Promise<WorkloadMove> {

@@ -33,6 +33,7 @@ describe('labctl move: a student carried to another node with everything', { tim
   let swarm: TestSwarm;
   let dir = '';
   let info: ClassInfo;
+  let base = 0;
   const CLASS = `mv${process.pid}`;
   const on = (args: string[]) => labctl(args, undefined, swarm.env);
   const student = (n: number) => info.students.find((s) => s.student === n)!;
@@ -71,7 +72,7 @@ describe('labctl move: a student carried to another node with everything', { tim
       const loaded = await labctl(['images', 'load', archive], undefined, n.env);
       assert.equal(loaded.code, 0, loaded.stderr);
     }
-    const base = await freeBasePort(2);
+    base = await freeBasePort(2);
     const up = await on(['up', '--engine', 'swarm', '--students', '2', '--class', CLASS, '--base-port', String(base)]);
     assert.equal(up.code, 0, up.stdout + up.stderr);
     info = JSON.parse((await on(['info', '--class', CLASS, '--json'])).stdout) as ClassInfo;
@@ -273,6 +274,124 @@ describe('labctl move: a student carried to another node with everything', { tim
     // status exits 6 now (the stopped node may hold student 2): the card says where student 1 is.
     const card = JSON.parse((await on(['info', '--class', CLASS, '--student', '1', '--json'])).stdout) as ClassInfo;
     assert.equal(card.students[0]!.host, hostOf(from));
+  });
+});
+
+describe('a node gone for good: labctl snapshot, then up --replace-lost', { timeout: 1_800_000, skip }, () => {
+  let swarm: TestSwarm;
+  let dir = '';
+  let info: ClassInfo;
+  let base = 0;
+  const CLASS = `sn${process.pid}`;
+  const on = (args: string[]) => labctl(args, undefined, swarm.env);
+  const upArgs = () => ['up', '--engine', 'swarm', '--students', '2', '--class', CLASS, '--base-port', String(base)];
+  const nodeOf = async (n: number): Promise<string> => {
+    const rows = await labctlJson<StudentStatus[]>(['status', '--class', CLASS], swarm.env);
+    return rows.find((r) => r.student === n)!.node!;
+  };
+  const credits = async (n: number) => doneIds(await labctlJson<Board>(['check', '--class', CLASS], swarm.env), n);
+
+  before(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'labctl-snapshot-'));
+    assert.ok((await labctlJson<{ mail: string }>(['build'])).mail);
+    swarm = await startTestSwarm(3);
+    const archive = path.join(dir, 'images.tar');
+    assert.equal((await labctl(['images', 'save', '-o', archive])).code, 0);
+    for (const n of swarm.nodes) assert.equal((await labctl(['images', 'load', archive], undefined, n.env)).code, 0);
+    base = await freeBasePort(2);
+    const up = await on(upArgs());
+    assert.equal(up.code, 0, up.stdout + up.stderr);
+    info = JSON.parse((await on(['info', '--class', CLASS, '--json'])).stdout) as ClassInfo;
+  });
+  after(async () => {
+    await swarm?.remove();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("student 1's snapshot brings back their mail and credit on another node; student 2, with none, starts empty", async () => {
+    // Both students on one worker, which will be lost for good.
+    const worker = swarm.nodes[1]!;
+    for (const n of [1, 2])
+      if ((await nodeOf(n)) !== worker.name) {
+        const moved = await on(['move', '--class', CLASS, '--student', String(n), '--to', worker.name]);
+        assert.equal(moved.code, 0, moved.stdout + moved.stderr);
+      }
+    for (const n of [1, 2]) {
+      const s = await Session.open(info.students[n - 1]!.ports.smtp!, worker.address);
+      try {
+        await s.read(SMTP_FINAL);
+        for (const line of ['helo pv', 'mail from: president@u-picardie.fr', `rcpt to: util${n}`, 'data'])
+          await s.say(line, SMTP_FINAL);
+        for (const line of [`Subject: avant la panne ${n}`, '', 'bonjour', '']) s.type(line);
+        assert.match(await s.say('.', SMTP_FINAL), /^250 2\.0\.0 Ok: queued as /);
+        await s.say('quit', SMTP_FINAL);
+      } finally {
+        s.close();
+      }
+    }
+    for (let i = 0; i < 60 && !(await credits(1)).includes('smtp-simple'); i++)
+      await new Promise((r) => setTimeout(r, 500));
+    assert.ok((await credits(1)).includes('smtp-simple'), 'student 1 credited before the snapshot');
+
+    const started = Date.now();
+    const snap = await on(['snapshot', '--class', CLASS, '--student', '1']);
+    console.log(`# snapshot of one student: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    assert.equal(snap.code, 0, snap.stdout + snap.stderr);
+    assert.match(
+      snap.stdout,
+      new RegExp(
+        `^Snapshot of 1 student\\(s\\) of class ${CLASS} on the manager in [\\d.]+ s:\\n  student 1: from ${worker.name}, [\\d.]+ MiB in [\\d.]+ s$`,
+        'm',
+      ),
+    );
+    const copies = await swarm.manager.docker.listVolumes({
+      filters: { label: [`dev.labctl.class=${CLASS}`, 'dev.labctl.role=snapshot'] },
+    });
+    assert.equal(copies.Volumes?.length, 7, "student 1's seven volumes, on the manager");
+    // The student answers again after their copy.
+    const status = await on(['status', '--class', CLASS]);
+    assert.equal(status.code, 0, status.stdout + status.stderr);
+
+    await worker.destroy();
+    for (const at = Date.now(); (await nodeState(swarm.manager.docker, worker.name)) !== 'down';) {
+      assert.ok(Date.now() - at < 120_000, `the manager still sees ${worker.name} up`);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    const upAt = Date.now();
+    const up = await on([...upArgs(), '--replace-lost']);
+    console.log(`# up --replace-lost of two students: ${((Date.now() - upAt) / 1000).toFixed(1)} s`);
+    assert.equal(up.code, 0, up.stdout + up.stderr);
+    assert.match(up.stderr, /Student 2 starts again on another node with empty mailboxes and no progress/);
+    assert.match(up.stderr, /Student 1 starts again on another node with their volumes as of their snapshot of /);
+    assert.match(
+      up.stdout,
+      new RegExp(`student 1: ${worker.name} \\(down\\) -> \\S+, mailboxes restored from their snapshot`),
+    );
+    assert.match(
+      up.stdout,
+      new RegExp(`student 2: ${worker.name} \\(down\\) -> \\S+, mailboxes empty \\(no snapshot\\)`),
+    );
+
+    const after = JSON.parse((await on(['info', '--class', CLASS, '--json'])).stdout) as ClassInfo;
+    for (const s of after.students) assert.notEqual(s.host, worker.address, `student ${s.student} left the lost node`);
+    const mailbox = async (n: number) => {
+      const s = after.students[n - 1]!;
+      const session = await Session.open(s.ports.pop3!, s.host);
+      try {
+        await session.read(/^\+OK/);
+        await session.say(`USER util${n}`, /^[+-]/);
+        assert.match(await session.say('PASS master2021', /^[+-]/), /^\+OK/);
+        const list = await session.send('LIST', /^\.$/);
+        await session.say('QUIT', /^[+-]/);
+        return list.filter((l) => /^\d+ \d+$/.test(l)).length;
+      } finally {
+        session.close();
+      }
+    };
+    assert.equal(await mailbox(1), 1, "student 1's message came back");
+    assert.equal(await mailbox(2), 0, "student 2's message was lost with the node");
+    assert.ok((await credits(1)).includes('smtp-simple'), "student 1's credit came back");
+    assert.ok(!(await credits(2)).includes('smtp-simple'), 'student 2 starts with no credit');
   });
 });
 

@@ -186,6 +186,38 @@ describe('commands on a class, through their context', () => {
     assert.equal(engine.disks.size + engine.volumes.size + engine.containers.size, 0);
   });
 
+  it('down --purge reports only what it removed: a volume that stays is named (exit 4), a node not asked too (exit 6)', async () => {
+    const stuck = [...engine.volumes.keys()].find((v) => v.includes('-s02-'))!;
+    engine.failOn = (call) => call === `remove-volume ${stuck}`;
+    const t = testContext(engine);
+    await fails(
+      down({ className: 'cc', purge: true, yes: true }, t.ctx),
+      ExitCode.engine,
+      new RegExp(
+        `Not everything was purged:\\n  ${stuck} stays: fake engine: remove-volume ${stuck} failed\\n  labctl-cc-s02-disk stays: ${stuck} stays on it`,
+      ),
+    );
+    assert.match(t.stdout(), /Removed 4 containers and 2 networks, 13 volumes and 1 disks of class cc\./);
+    assert.deepEqual([...engine.volumes.keys()], [stuck]);
+    engine.failOn = () => false;
+    engine.nodeList = [
+      { id: 'n1', name: 'accnode-1', state: 'ready', availability: 'active', students: 0 },
+      { id: 'n2', name: 'accnode-2', state: 'down', availability: 'active', students: 1 },
+    ];
+    const again = testContext(engine);
+    await fails(
+      down({ className: 'cc', purge: true, yes: true }, again.ctx),
+      ExitCode.notReady,
+      /Not everything was purged:\n {2}node accnode-2 could not be asked for its volumes \(it is down\)$/,
+    );
+    assert.match(again.stdout(), /Removed 0 containers and 0 networks, 1 volumes and 1 disks of class cc\./);
+    await fails(down({ className: 'cc', purge: true, yes: true }, testContext(engine).ctx), 6, /accnode-2/);
+    engine.nodeList = undefined;
+    const done = testContext(engine);
+    await down({ className: 'cc', purge: true, yes: true }, done.ctx);
+    assert.match(done.stdout(), /Nothing to remove: no labctl objects for class cc\./);
+  });
+
   it('up --dry-run prints the plan against what runs, and changes nothing', async () => {
     const t = testContext(engine);
     const images = await imageContexts(await loadLab());

@@ -77,6 +77,7 @@ function threeNodes() {
           Status: { State: state[id], Addr: `10.0.0.${i + 1}` },
         })),
       ),
+    listImages: () => Promise.resolve([{ Created: 1, RepoTags: ['labctl/mail:abc'], RepoDigests: [] }]),
     listNetworks: () => Promise.resolve([]),
     // The manager's engine lists only its own volumes.
     listVolumes: () => Promise.resolve({ Volumes: [...held.n1!].map((Name) => ({ Name, Labels: {} })) }),
@@ -90,6 +91,14 @@ function threeNodes() {
     createService: (body: ReturnType<typeof removalJobSpec>) => {
       const node = /^node\.id==(\S+)$/.exec(body.TaskTemplate.Placement.Constraints[0]!)![1]!;
       const names = body.TaskTemplate.ContainerSpec.Command.slice(3);
+      // A listing job: its one argument is the filters, URL-encoded; it prints the engine's answer.
+      if (names[0]?.startsWith('%7B')) {
+        const wanted = (JSON.parse(decodeURIComponent(names[0])) as { label: string[] }).label[0];
+        assert.equal(wanted, 'dev.labctl.class=c');
+        const listed = [...held[node]!].map((Name) => ({ Name, Labels: { 'dev.labctl.class': 'c' } }));
+        jobs.set(body.Name, { node, output: JSON.stringify({ Volumes: listed, Warnings: null }) });
+        return Promise.resolve({});
+      }
       const output = names.map((v) => `${v} ${held[node]!.delete(v) ? 204 : 404} \n`).join('');
       jobs.set(body.Name, { node, output });
       return Promise.resolve({});
@@ -100,7 +109,7 @@ function threeNodes() {
         jobs.delete(name) ? Promise.resolve() : Promise.reject(Object.assign(new Error('gone'), { statusCode: 404 })),
     }),
   };
-  return { docker, held };
+  return { docker, held, services };
 }
 
 describe('swarm volumes', () => {
@@ -129,6 +138,18 @@ describe('swarm volumes', () => {
       'Volume labctl-c-s03-home stays on its node: node node3 is down.',
       'Volume labctl-c-s03-log stays on its node: node node3 is down.',
     ]);
+  });
+
+  it('after a plain down, every ready node is asked for its volumes, and purge removes them there', async () => {
+    const { docker, held, services } = threeNodes();
+    services.length = 0; // down took the services, and with them the manager's view of the workers' volumes
+    const engine = new SwarmEngine(LABEL, docker as never);
+    assert.equal((await engine.list('c')).volumes.length, 3, "list() sees the manager's own only");
+    const { volumes, missed } = await engine.volumesEverywhere('c');
+    assert.deepEqual(volumes.map((v) => v.name).sort(), [...held.n1!, ...held.n2!].sort());
+    assert.deepEqual(missed, [{ node: 'node3', why: 'it is down' }]);
+    await Promise.all(volumes.map((v) => engine.removeVolume(v.name)));
+    assert.deepEqual([held.n1!.size, held.n2!.size, held.n3!.size], [0, 0, 3]);
   });
 
   it("runs the removal on the volume's node, in the student's image, with that node's engine socket", () => {

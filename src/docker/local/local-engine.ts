@@ -13,11 +13,14 @@ import type {
   ExecResult,
   ImageFile,
   LabelKeys,
+  LabelledObject,
   LockHolder,
+  MissedNode,
   LogStream,
   Maintenance,
   MaintenanceResult,
   Replacement,
+  Snapshot,
   WorkloadMove,
 } from '../engine.js';
 import { engineUnreachable, failed, statusIs, type DockerError } from '../errors.js';
@@ -216,12 +219,32 @@ export class LocalEngine implements Engine {
     return releaseLock(this.docker, id);
   }
 
+  /** One host: every volume is here. */
+  async volumesEverywhere(className: string): Promise<{ volumes: LabelledObject[]; missed: MissedNode[] }> {
+    return { volumes: (await this.list(className)).volumes, missed: [] };
+  }
+
   /** One host: every workload is here. */
   workloadNode(): Promise<string | undefined> {
     return Promise.resolve(undefined);
   }
 
   nodes(): Promise<EngineNode[] | undefined> {
+    return Promise.resolve(undefined);
+  }
+
+  snapshotWorkloads(): Promise<Snapshot> {
+    return Promise.reject(
+      new LabctlError(
+        ExitCode.usage,
+        `The engine at ${this.where} is one host: its students' volumes are where a snapshot would be.`,
+        '`labctl archive` keeps a copy of the class elsewhere.',
+      ),
+    );
+  }
+
+  /** One host: no snapshot is ever made. */
+  restoreWorkloads(): Promise<Snapshot | undefined> {
     return Promise.resolve(undefined);
   }
 

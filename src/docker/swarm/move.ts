@@ -1,12 +1,12 @@
 import type Docker from 'dockerode';
 import { ExitCode, LabctlError, usageError } from '../../errors.js';
 import type { EngineNode, LabelKeys, WorkloadMove } from '../engine.js';
-import { nodeAddress, type SwarmService } from './api.js';
+import { nodeAddress } from './api.js';
 import { matches, nodeView, parseConstraint, pinnedNode } from './constraints.js';
 import { listNodes } from './nodes.js';
 import type { ServiceSpec } from './service-spec.js';
-import { inspectService, listServices, stopService, updateService } from './services.js';
-import { copyVolumes, type VolumeMount } from './transfer.js';
+import { listServices, stopService, updateService } from './services.js';
+import { copyVolumes, studentServices } from './transfer.js';
 import { removeOnNode } from './volumes.js';
 
 /**
@@ -53,13 +53,7 @@ export async function moveWorkloads(
   names: string[],
   toId: string,
 ): Promise<WorkloadMove> {
-  const services: SwarmService[] = [];
-  for (const name of names) {
-    const s = await inspectService(docker, name);
-    if (!s) throw new LabctlError(ExitCode.engine, `Service ${name} is not on the swarm.`);
-    services.push(s);
-  }
-  const mail = services.find((s) => s.Spec.Labels[keys.role] === 'mail') ?? services[0]!;
+  const { services, mail, mounts } = await studentServices(docker, keys.role, names);
   const nodes = await listNodes(docker);
   const fromId = pinnedNode(mail.Spec.TaskTemplate.Placement.Constraints);
   const from = nodes.find((n) => n.ID === fromId);
@@ -84,11 +78,7 @@ export async function moveWorkloads(
   const previous = new Map(services.map((s) => [s.Spec.Name, s.Spec]));
   const replicas = (spec: ServiceSpec) => spec.Mode.Replicated?.Replicas ?? 0;
   const wasRunning = services.some((s) => replicas(s.Spec) > 0);
-  const mounts = new Map<string, VolumeMount>();
-  for (const s of services)
-    for (const m of s.Spec.TaskTemplate.ContainerSpec.Mounts)
-      if (m.Type === 'volume' && !mounts.has(m.Source)) mounts.set(m.Source, m as VolumeMount);
-  const volumes = [...mounts.keys()];
+  const volumes = mounts.map((m) => m.Source);
   const image = mail.Spec.TaskTemplate.ContainerSpec.Image;
   const stopAll = () => Promise.all(names.map((name) => stopService(docker, name, 3)));
   const restore = () =>
@@ -99,7 +89,7 @@ export async function moveWorkloads(
   await stopAll();
   let bytes: number;
   try {
-    bytes = await copyVolumes(docker, { mailName: mail.Spec.Name, image, mounts: [...mounts.values()], from, to });
+    bytes = await copyVolumes(docker, { mailName: mail.Spec.Name, image, mounts, from, to });
     await Promise.all(
       names.map((name) => updateService(docker, name, (spec) => repinned(spec, to.ID, replicas(previous.get(name)!)))),
     );

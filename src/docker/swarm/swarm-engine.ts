@@ -12,11 +12,14 @@ import {
   type EngineNode,
   type ImageFile,
   type LabelKeys,
+  type LabelledObject,
+  type MissedNode,
   type LockHolder,
   type LogStream,
   type Maintenance,
   type MaintenanceResult,
   type Replacement,
+  type Snapshot,
   type WorkloadMove,
 } from '../engine.js';
 import { failed } from '../errors.js';
@@ -31,10 +34,11 @@ import { containerHere, workloadNode } from './nodes.js';
 import { listObjects, servicePorts } from './objects.js';
 import { PinnedImages } from './pinned-images.js';
 import { Placement } from './placement.js';
+import { restoreWorkloads, snapshotWorkloads } from './snapshot.js';
 import { serviceSpec, type ServiceSpec } from './service-spec.js';
 import { inspectService, listServices, removeService, scaled, stopService, updateService } from './services.js';
 import { isManager } from './survey.js';
-import { NodeVolumes, type VolumeHome } from './volumes.js';
+import { NodeVolumes, volumesOnNodes, type VolumeHome } from './volumes.js';
 
 export interface SwarmOptions {
   /** Placement constraints for new students, e.g. node.labels.room==b12. */
@@ -104,6 +108,36 @@ export class SwarmEngine implements Engine {
 
   list(className?: string): Promise<ClassObjects> {
     return listObjects(this.docker, this.labels.class, className, this.volumeHomes);
+  }
+
+  /** Volumes everywhere, each node asked by a job (volumes.ts), which then knows where each is to remove it. */
+  async volumesEverywhere(className: string): Promise<{ volumes: LabelledObject[]; missed: MissedNode[] }> {
+    const { volumes, missed } = await volumesOnNodes(
+      this.docker,
+      `${this.labels.class}=${className}`,
+      await this.jobImages(),
+    );
+    for (const v of volumes) this.volumeHomes.set(v.name, v.home);
+    return { volumes: volumes.map((v) => ({ name: v.name, labels: v.labels })), missed };
+  }
+
+  /**
+   * Images a node may have for a job that no workload names (Perl is in each): labctl's mail and sidecar images on
+   * this node, newest first, as the nodes know them (by digest in the registry, when there is one).
+   */
+  private async jobImages(): Promise<string[]> {
+    try {
+      const images = await this.docker.listImages({ filters: { reference: ['labctl/mail', 'labctl/sidecar'] } });
+      const refs = images
+        .sort((a, b) => b.Created - a.Created)
+        .flatMap((i) => {
+          const pinned = (i.RepoDigests ?? []).filter((d) => this.pinned && d.startsWith(`${this.pinned.registry}/`));
+          return [...pinned, ...(i.RepoTags ?? []).filter((t) => t.startsWith('labctl/'))];
+        });
+      return refs.slice(0, 4);
+    } catch (error) {
+      throw failed('list labctl images', error);
+    }
   }
 
   async names() {
@@ -229,6 +263,14 @@ export class SwarmEngine implements Engine {
     if (!home || home.nodeId === (await this.selfNode)) return removeVolume(this.docker, name);
     await this.nodeVolumes.remove(name, home);
     this.volumeHomes.delete(name);
+  }
+
+  snapshotWorkloads(names: string[]): Promise<Snapshot> {
+    return snapshotWorkloads(this.docker, this.labels, names);
+  }
+
+  restoreWorkloads(names: string[]): Promise<Snapshot | undefined> {
+    return restoreWorkloads(this.docker, this.labels, names);
   }
 
   maintenance(mail: WorkloadInfo, task: Maintenance): Promise<MaintenanceResult> {

@@ -5,9 +5,9 @@ import { ExitCode, LabctlError } from '../../errors.js';
 import { failed } from '../errors.js';
 import { until } from '../retry.js';
 import { demux } from '../streams.js';
-import { newest, nodeAddress, type SwarmNode, type SwarmTask } from './api.js';
+import { newest, nodeAddress, type SwarmNode, type SwarmService, type SwarmTask } from './api.js';
 import { awaitJob, removeJob, serviceLogs } from './jobs.js';
-import { JOB_LABEL, serviceTasks } from './services.js';
+import { JOB_LABEL, inspectService, serviceTasks } from './services.js';
 
 /**
  * A student's volumes carried from one node to another through labctl: a job on the old node (the volumes mounted
@@ -95,6 +95,26 @@ export interface VolumeMount {
   VolumeOptions?: unknown;
 }
 
+/** One student's services (their mail service first found by role), and every volume they mount, once each. */
+export async function studentServices(
+  docker: Docker,
+  roleKey: string,
+  names: string[],
+): Promise<{ services: SwarmService[]; mail: SwarmService; mounts: VolumeMount[] }> {
+  const services: SwarmService[] = [];
+  for (const name of names) {
+    const s = await inspectService(docker, name);
+    if (!s) throw new LabctlError(ExitCode.engine, `Service ${name} is not on the swarm.`);
+    services.push(s);
+  }
+  const mounts = new Map<string, VolumeMount>();
+  for (const s of services)
+    for (const m of s.Spec.TaskTemplate.ContainerSpec.Mounts)
+      if (m.Type === 'volume' && !mounts.has(m.Source)) mounts.set(m.Source, m as VolumeMount);
+  const mail = services.find((s) => s.Spec.Labels[roleKey] === 'mail') ?? services[0]!;
+  return { services, mail, mounts: [...mounts.values()] };
+}
+
 export interface Transfer {
   /** The student's mail service (the jobs are its jobs, so removing it removes them). */
   mailName: string;
@@ -103,6 +123,14 @@ export interface Transfer {
   mounts: VolumeMount[];
   from: SwarmNode;
   to: SwarmNode;
+  /**
+   * The volume each side mounts for a mount of the student's (else its own Source), and the labels a volume the
+   * receiving side makes carries: a snapshot is the student's volumes under other names (snapshot.ts).
+   */
+  volumeOn?: {
+    send?: (source: string) => string;
+    receive?: (source: string) => { name: string; labels: Record<string, string> };
+  };
 }
 
 type PortedTask = SwarmTask & { Status: { PortStatus?: { Ports?: { PublishedPort?: number }[] } } };
@@ -117,13 +145,18 @@ function jobSpec(name: string, t: Transfer, mode: 'send' | 'receive', node: Swar
         User: '0',
         Env: [`LABCTL_MOVE_TOKEN=${token}`, `LABCTL_MOVE_KEY=${key}`],
         Command: ['perl', '-e', JOB_SCRIPT, mode, ...t.mounts.map((m) => m.Source)],
-        Mounts: t.mounts.map((m) => ({
-          Type: 'volume',
-          Source: m.Source,
-          Target: `${DIR}/${m.Source}`,
-          ReadOnly: mode === 'send',
-          ...(m.VolumeOptions !== undefined && { VolumeOptions: m.VolumeOptions }),
-        })),
+        Mounts: t.mounts.map((m) => {
+          const renamed = mode === 'send' ? t.volumeOn?.send?.(m.Source) : t.volumeOn?.receive?.(m.Source);
+          const options =
+            mode === 'receive' && typeof renamed === 'object' ? { Labels: renamed.labels } : m.VolumeOptions;
+          return {
+            Type: 'volume',
+            Source: typeof renamed === 'string' ? renamed : (renamed?.name ?? m.Source),
+            Target: `${DIR}/${m.Source}`,
+            ReadOnly: mode === 'send',
+            ...(options !== undefined && { VolumeOptions: options }),
+          };
+        }),
         StopGracePeriod: 1e9,
       },
       RestartPolicy: { Condition: 'none' },

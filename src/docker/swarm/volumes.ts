@@ -1,6 +1,7 @@
 import type Docker from 'dockerode';
 import { ExitCode, LabctlError } from '../../errors.js';
 import { failed } from '../errors.js';
+import type { MissedNode } from '../engine.js';
 import type { SwarmNode, SwarmService } from './api.js';
 import { pinnedNode } from './constraints.js';
 import { awaitJob } from './jobs.js';
@@ -88,6 +89,71 @@ export function removalResults(output: string, volumes: string[]): Map<string, s
 }
 
 const nodeName = (node: SwarmNode | undefined, id: string) => node?.Description.Hostname ?? id;
+
+/** Perl asks the node's engine for the volumes matching the filters in its argument, and prints the answer. */
+const LIST_SCRIPT = `use strict; use IO::Socket::UNIX;
+my $s = IO::Socket::UNIX->new(Peer => '${SOCKET}') or die "cannot reach the node's engine at ${SOCKET}: $!\\n";
+print $s "GET /volumes?filters=$ARGV[0] HTTP/1.0\\r\\nHost: docker\\r\\n\\r\\n";
+my $r = do { local $/; <$s> }; close $s;
+my ($code) = $r =~ m{^HTTP/\\S+ (\\d+)}; my ($body) = $r =~ m{\\r\\n\\r\\n(.*)}s;
+$code //= 0; die "the node's engine answered $code\\n" unless $code == 200;
+print $body;`;
+
+/** The listing job's service: as a removal job, with LIST_SCRIPT. */
+export function listJobSpec(name: string, home: VolumeHome, filters: Record<string, string[]>) {
+  const spec = removalJobSpec(name, home, []);
+  spec.TaskTemplate.ContainerSpec.Command = ['perl', '-e', LIST_SCRIPT, encodeURIComponent(JSON.stringify(filters))];
+  return spec;
+}
+
+/** The volumes of the engine's answer to GET /volumes, by name with their labels. */
+export function listedVolumes(output: string): { name: string; labels: Record<string, string> }[] {
+  const answer = JSON.parse(output) as { Volumes?: { Name: string; Labels?: Record<string, string> | null }[] | null };
+  return (answer.Volumes ?? []).map((v) => ({ name: v.Name, labels: v.Labels ?? {} }));
+}
+
+/**
+ * The volumes carrying `label` (key=value) on each ready node, each with its home, asked by a job on every node at
+ * once. A job runs in an image its node has: the first of `images` it can run. `missed`: the nodes not asked, and why.
+ */
+export async function volumesOnNodes(
+  docker: Docker,
+  label: string,
+  images: string[],
+): Promise<{ volumes: { name: string; labels: Record<string, string>; home: VolumeHome }[]; missed: MissedNode[] }> {
+  const nodes = await listNodes(docker);
+  const volumes: { name: string; labels: Record<string, string>; home: VolumeHome }[] = [];
+  const missed: MissedNode[] = [];
+  await Promise.all(
+    nodes.map(async (node) => {
+      const where = nodeName(node, node.ID);
+      if (node.Status.State !== 'ready') return missed.push({ node: where, why: `it is ${node.Status.State}` });
+      let why = 'labctl has no image to run a job in';
+      for (const image of images) {
+        const home = { nodeId: node.ID, image };
+        const name = `labctl-volumes-${node.ID.slice(0, 12)}-${Date.now().toString(36)}${Math.floor(Math.random() * 1e4)}`;
+        try {
+          await docker.createService(
+            listJobSpec(name, home, { label: [label] }) as unknown as Docker.CreateServiceOptions,
+          );
+          const run = await awaitJob(docker, name, `the volumes on node ${where}`, 60_000);
+          if (run.exitCode !== 0) {
+            why = run.stderr.trim() || `its job exited ${run.exitCode}`;
+            break;
+          }
+          for (const v of listedVolumes(run.stdout)) volumes.push({ ...v, home });
+          return;
+        } catch (error) {
+          why = (error as Error).message.replace(/^Job \S+ for .* could not run: /, 'its job could not run: ');
+          // The node lacks this image: the next may do.
+          if (!/No such image/i.test(why)) break;
+        }
+      }
+      missed.push({ node: where, why });
+    }),
+  );
+  return { volumes, missed };
+}
 
 /** Removes `volumes` on their node by a job; resolves to why each that is still there is (undefined: gone). */
 export async function removeOnNode(
