@@ -1,5 +1,13 @@
 import { DISK_NEAR_FULL, type DiskUse } from '../core/board-model.js';
-import { classStatus, lostNodes, nodeLostError, statusEndpoints, type StudentStatus } from '../core/class-status.js';
+import {
+  classStatus,
+  downStudents,
+  lostNodes,
+  nodeLostError,
+  statusEndpoints,
+  type StudentStatus,
+} from '../core/class-status.js';
+import { ExitCode, LabctlError } from '../errors.js';
 import { formatBytes } from '../core/reconcile.js';
 import { table } from '../ui/tables.js';
 import { defaultContext, type Context, type RunOptions } from './context.js';
@@ -66,5 +74,14 @@ export async function status(options: StatusOptions, ctx: Context = defaultConte
       lost,
       'Start the node again: its students come back with their mail. See "When a node is lost" in the README.',
     );
+  const down = downStudents(result);
+  if (down.length > 0) {
+    throw new LabctlError(
+      ExitCode.notReady,
+      `Not every student has a server that answers:\n  ${down.join('\n  ')}`,
+      '`labctl up` again starts what is stopped or missing; `labctl logs --student N` shows why a server stopped.',
+      'no-server',
+    );
+  }
   return result;
 }

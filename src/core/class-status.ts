@@ -108,6 +108,24 @@ export function lostNodes(rows: Pick<StudentStatus, 'student' | 'node' | 'nodeLo
   });
 }
 
+/**
+ * "student 2 of class td1: mail exited; smtp, pop3 do not answer", one line a student that is down on a node that
+ * is not lost (those are lostNodes' lines). At most `max` lines, then how many more.
+ */
+export function downStudents(rows: StudentStatus[], max = 10): string[] {
+  const lines = rows
+    .filter((r) => r.state === 'down' && !r.nodeLost)
+    .map((r) => {
+      const why = ['mail', 'sidecar'].flatMap((w) =>
+        r.containers[w] === undefined ? [`no ${w}`] : r.containers[w] !== 'running' ? [`${w} ${r.containers[w]}`] : [],
+      );
+      const silent = Object.entries(r.services).flatMap(([service, ok]) => (ok ? [] : [service]));
+      if (silent.length > 0) why.push(`${silent.join(', ')} ${silent.length > 1 ? 'do' : 'does'} not answer`);
+      return `student ${r.student} of class ${r.class}: ${why.join('; ')}`;
+    });
+  return lines.length > max ? [...lines.slice(0, max), `and ${lines.length - max} more`] : lines;
+}
+
 /** What `up`, `status` and `check` fail with when students have no server: exit 6, a line a lost node, then `hint`. */
 export function nodeLostError(lines: string[], hint: string): LabctlError {
   return new LabctlError(ExitCode.notReady, `${lines.join('.\n')}.`, hint, 'node-lost');

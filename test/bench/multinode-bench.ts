@@ -1,7 +1,7 @@
 /**
  * Benchmark: `labctl up` and `down` of a class on a three-node swarm (test/helpers/swarm-nodes.ts, engines in
- * containers on this machine, driven through the manager's DOCKER_HOST) against the same class on the local engine,
- * and the time from a node's loss to `status` naming it.
+ * containers on this machine, driven through the manager's DOCKER_HOST) against the same class on the local engine;
+ * then a snapshot of the class, the time from a node's loss to `status` naming it, and `up --replace-lost`.
  * Usage: npm run bench:multinode -- [--students 30] [--runs 1]
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -65,19 +65,30 @@ try {
   row(`up, ${students} students, three-node swarm`, t.swarmUp);
   row(`down --purge, three-node swarm`, t.swarmDown);
 
-  // A node lost with the class up: the time until `status` names it.
+  // The class up again, snapshot of every student on the manager.
   await must([...upArgs(CLASS, students, base), '--engine', 'swarm'], swarm.env);
+  say(`snapshot of ${students} students: ${seconds(await must(['snapshot', '--class', CLASS], swarm.env))}`);
+  // A node lost with the class up: the time until `status` names it.
   const worker = swarm.nodes[1]!;
   const lostAt = performance.now();
   await worker.stop();
   for (;;) {
     const status = await labctl(['status', '--class', CLASS], undefined, swarm.env);
-    if (status.code !== 0 && status.stdout.includes(`node ${worker.name} is down`)) break;
-    if (performance.now() - lostAt > 180_000) throw new Error(`status never named the lost node:\n${status.stdout}`);
+    if (status.code === 6 && status.stderr.includes(`node ${worker.name} is down`)) break;
+    if (performance.now() - lostAt > 180_000) throw new Error(`status never named the lost node:\n${status.stderr}`);
     await new Promise((r) => setTimeout(r, 1000));
   }
   say(`from a node's loss to status naming it (${students} students): ${seconds(performance.now() - lostAt)}`);
+  // Gone for good, as far as the class knows: its students start elsewhere, from their snapshots.
+  const lost = (await labctl(['info', '--class', CLASS, '--json'], undefined, swarm.env)).stdout;
+  const moved = (JSON.parse(lost) as { students: { host: string }[] }).students.filter(
+    (s) => s.host === worker.address,
+  ).length;
+  const replaced = await must([...upArgs(CLASS, students, base), '--engine', 'swarm', '--replace-lost'], swarm.env);
+  say(`up --replace-lost, ${moved} students restored from their snapshots: ${seconds(replaced)}`);
   await worker.start();
+  await labctl(down, undefined, swarm.env);
+  // The worker came back with the old copies of its students: a second purge removes them.
   await labctl(down, undefined, swarm.env);
 } finally {
   await swarm.remove();

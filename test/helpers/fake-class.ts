@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import net from 'node:net';
+import { readFileSync } from 'node:fs';
 import { applyDiff } from '../../src/core/apply.js';
 import { observe } from '../../src/core/class-up.js';
 import { imageContexts } from '../../src/core/images.js';
@@ -14,13 +14,23 @@ import type { FakeEngine } from './fake-engine.js';
 
 export const TOKEN = 'secret-token';
 
-/** Whether nothing listens on this port of the loopback (a bind on every address succeeds). */
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.once('error', () => resolve(false));
-    server.listen({ port, host: '0.0.0.0', exclusive: true }, () => server.close(() => resolve(true)));
-  });
+/** The TCP ports something listens on here (IPv4 and IPv6), from the kernel's tables. */
+function listeningPorts(): Set<number> {
+  const ports = new Set<number>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text: string;
+    try {
+      text = readFileSync(table, 'utf8');
+    } catch {
+      continue; // no IPv6
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const [, local, , state] = line.trim().split(/\s+/);
+      // 0A: LISTEN. Connections (an engine's, a probe's TIME_WAIT) are no one answering.
+      if (state === '0A' && local) ports.add(parseInt(local.split(':')[1]!, 16));
+    }
+  }
+  return ports;
 }
 
 /**
@@ -28,16 +38,16 @@ function portFree(port: number): Promise<boolean> {
  * class's services must not answer: a real class on this machine (the README's td1, on 10000) would answer
  * the probes of `status` and `up` and make the unit tests see it.
  */
-async function quietBasePort(): Promise<number> {
+function quietBasePort(): number {
+  const busy = listeningPorts();
   for (let base = 40_000; base < 60_000; base += 1000) {
-    const ports = Array.from({ length: 300 }, (_, i) => base + 100 + i);
-    if ((await Promise.all(ports.map(portFree))).every(Boolean)) return base;
+    if (Array.from({ length: 300 }, (_, i) => base + 100 + i).every((port) => !busy.has(port))) return base;
   }
   throw new Error('no quiet range of ports between 40000 and 60000 for the fake class');
 }
 
 /** The base port of the fake classes: nothing on this machine answers on their students' ports. */
-export const BASE = await quietBasePort();
+export const BASE = quietBasePort();
 
 /** Student n's host ports in a fake class of the default lab (BASE's plan). */
 export const ports = (n: number) => ({

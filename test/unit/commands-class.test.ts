@@ -8,12 +8,13 @@ import { down } from '../../src/commands/down.js';
 import { handout } from '../../src/commands/handout.js';
 import { info } from '../../src/commands/info.js';
 import { rosterImport, rosterShow } from '../../src/commands/roster.js';
-import { status } from '../../src/commands/status.js';
+import { status, type StudentStatus } from '../../src/commands/status.js';
 import { up } from '../../src/commands/up.js';
 import { imageContexts } from '../../src/core/images.js';
 import { loadLab } from '../../src/core/lab.js';
 import { ExitCode } from '../../src/errors.js';
-import { BASE, fails, fakeClass, testContext } from '../helpers/fake-class.js';
+import { BASE, fails, fakeClass, ports, testContext } from '../helpers/fake-class.js';
+import { greetAs } from '../helpers/greeters.js';
 import { FakeEngine } from '../helpers/fake-engine.js';
 
 /**
@@ -68,19 +69,38 @@ describe('commands on a class, through their context', () => {
 
   it('status shows each workload state and each service that does not answer, and the class lab', async () => {
     engine.containers.get('labctl-cc-s02-sidecar')!.state = 'exited';
-    const t = testContext(engine, { json: true });
-    const rows = await status({ className: 'cc' }, t.ctx);
-    assert.deepEqual(
-      rows.map((r) => [r.student, r.lab, r.containers.mail, r.containers.sidecar, r.services.smtp]),
-      [
-        [1, 'smtp-pop-imap', 'running', 'running', false],
-        [2, 'smtp-pop-imap', 'running', 'exited', false],
-      ],
-    );
-    assert.equal((JSON.parse(t.stdout()) as unknown[]).length, 2);
-    const text = testContext(engine);
-    await status({}, text.ctx);
-    assert.match(text.stdout(), /^cc +smtp-pop-imap +2 +127\.0\.0\.1 +running +exited +DOWN/m);
+    const closers = [await greetAs(1, ports(1))];
+    try {
+      const t = testContext(engine, { json: true });
+      // Student 2 has no server that answers: the rows are printed, then status says who and why, exit 6.
+      await fails(
+        status({ className: 'cc' }, t.ctx),
+        ExitCode.notReady,
+        /^Not every student has a server that answers:\n {2}student 2 of class cc: sidecar exited; smtp, pop3, imap, ssh, web do not answer$/,
+      );
+      const rows = JSON.parse(t.stdout()) as StudentStatus[];
+      assert.deepEqual(
+        rows.map((r) => [r.student, r.lab, r.containers.mail, r.containers.sidecar, r.services.smtp, r.state]),
+        [
+          [1, 'smtp-pop-imap', 'running', 'running', true, 'up'],
+          [2, 'smtp-pop-imap', 'running', 'exited', false, 'down'],
+        ],
+      );
+      const text = testContext(engine);
+      await fails(status({}, text.ctx), ExitCode.notReady, /student 2 of class cc: sidecar exited/);
+      assert.match(text.stdout(), /^cc +smtp-pop-imap +2 +127\.0\.0\.1 +running +exited +DOWN/m);
+      assert.match(text.stdout(), /^cc +smtp-pop-imap +1 +127\.0\.0\.1 +running +running +ok +ok +ok +ok +ok .*up$/m);
+      // Student 2 back: status exits 0.
+      engine.containers.get('labctl-cc-s02-sidecar')!.state = 'running';
+      closers.push(await greetAs(2, ports(2)));
+      const back = await status({ className: 'cc' }, testContext(engine).ctx);
+      assert.deepEqual(
+        back.map((r) => r.state),
+        ['up', 'up'],
+      );
+    } finally {
+      await Promise.all(closers.map((close) => close()));
+    }
   });
 
   it('status and check name the node that is down and its students, and exit 6: they have no server', async () => {
@@ -111,8 +131,12 @@ describe('commands on a class, through their context', () => {
 
   it('status of every class: each class with its lab, the services in the labs\' order, "-" where a lab has none', async () => {
     await fakeClass(engine, { className: 'tl', students: 1, lab: 'smtp-tls', basePort: BASE + 1000 });
+    const asked = testContext(engine, { json: true });
+    // Nothing answers on the fake engine: every student is down (exit 6); the rows say what was asked.
+    await fails(status({}, asked.ctx), ExitCode.notReady, /^Not every student has a server that answers:/);
+    const rows = JSON.parse(asked.stdout()) as StudentStatus[];
     const t = testContext(engine);
-    const rows = await status({}, t.ctx);
+    await fails(status({}, t.ctx), ExitCode.notReady, /student 1 of class tl: smtp, submission, smtps/);
     assert.deepEqual(
       rows.map((r) => [r.class, r.lab, Object.keys(r.services).join(' ')]),
       [

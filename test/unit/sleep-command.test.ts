@@ -75,7 +75,9 @@ describe('stop and start, through their context', () => {
 
   it('a student with one workload down is a failure, not asleep', async () => {
     engine.containers.get('labctl-sc-s02-sidecar')!.state = 'exited';
-    const rows = await status({ className: 'sc' }, testContext(engine).ctx);
+    const t = testContext(engine, { json: true });
+    await fails(status({ className: 'sc' }, t.ctx), ExitCode.notReady, /student 2 of class sc: sidecar exited/);
+    const rows = JSON.parse(t.stdout()) as { state: string }[];
     assert.equal(rows[1]!.state, 'down');
     const board = await check({ className: 'sc' }, testContext(engine).ctx);
     assert.equal(board.students[1]!.error, 'sidecar exited');
