@@ -1,6 +1,6 @@
 import { classBoard, type Board } from '../core/board-model.js';
 import { lostNodes, nodeLostError } from '../core/class-status.js';
-import { usageError } from '../errors.js';
+import { ExitCode, LabctlError, usageError } from '../errors.js';
 import { boardCsv, boardTable } from '../ui/board.js';
 import { boardXlsx, moodleCsv } from '../ui/grades.js';
 import { DEFAULT_CLASS, defaultContext, type Context, type RunOptions } from './context.js';
@@ -86,6 +86,15 @@ export async function check(options: CheckOptions, ctx: Context = defaultContext
     );
     if (lost.length > 0)
       throw nodeLostError(lost, 'Start the node again: its students come back with their mail and credits.');
+    const serverless = board.students.filter((s) => s.noServer);
+    if (serverless.length > 0) {
+      throw new LabctlError(
+        ExitCode.notReady,
+        `${serverless.map((s) => `student ${s.student} has no server: ${s.noServer}`).join('.\n')}.`,
+        '`labctl up` again starts it (`labctl status` and `labctl logs --student N` show why it stopped).',
+        'no-server',
+      );
+    }
     return board;
   }
   // Until Ctrl-C, which ends it with 130 like any interrupted command.

@@ -21,6 +21,8 @@ export interface StudentResults extends PersonFields {
   stopped?: true;
   /** Set when the student's node is down or gone: they have no server (their node's name). */
   lostNode?: string;
+  /** Set when the student's mail server is not running, on a node that is not lost (`mail exited`): no server. */
+  noServer?: string;
   exercises: ExerciseResult[];
   /** The last time the student made progress (ISO), as their sidecar says (see wire.ts). */
   lastProgressAt?: string;
@@ -151,13 +153,15 @@ export async function boardOf(observed: ObservedClass, options: BoardOptions = {
             const node = s.nodeName ?? '?';
             return answer({ error: `node ${node} is ${s.nodeLost}: no server`, lostNode: node });
           }
-          if (s.sidecar.state !== 'running') return answer({ error: `sidecar ${s.sidecar.state}` });
+          const mail = s.mail!.state === 'running' ? {} : { noServer: `mail ${s.mail!.state}` };
+          if (s.sidecar.state !== 'running') return answer({ error: `sidecar ${s.sidecar.state}`, ...mail });
           try {
             const client = new SidecarClient({ host: s.address, port: s.ports.web, key: s.adminKey });
             const progress = await client.progress();
             const byId = new Map(progress.exercises.map((e) => [e.id, e]));
             return answer(
               {
+                ...mail,
                 ...(progress.lastProgressAt !== undefined && { lastProgressAt: progress.lastProgressAt }),
                 ...(progress.problem !== undefined && { error: `progress not saved: ${progress.problem}` }),
               },
@@ -165,7 +169,10 @@ export async function boardOf(observed: ObservedClass, options: BoardOptions = {
             );
           } catch (error) {
             const message = (error as Error).message;
-            return answer({ error: error instanceof SidecarMismatchError ? message : `sidecar down (${message})` });
+            return answer({
+              error: error instanceof SidecarMismatchError ? message : `sidecar down (${message})`,
+              ...mail,
+            });
           }
         }),
       ),

@@ -41,7 +41,9 @@ export function boardView(board: Board): BoardView {
     students: board.students.map((s) => ({
       student: s.student,
       ...(s.name !== undefined && { name: s.name }),
-      ...(s.error !== undefined && { error: s.error }),
+      ...((s.error ?? s.noServer) !== undefined && {
+        error: [s.noServer && `no server: ${s.noServer}`, s.error].filter(Boolean).join('; '),
+      }),
       ...(s.stopped && { stopped: s.stopped }),
       ...(s.stuckMinutes !== undefined && { stuckMinutes: s.stuckMinutes }),
       ...(s.disk !== undefined && { disk: s.disk }),

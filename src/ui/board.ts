@@ -11,11 +11,13 @@ export function diskNote(s: Pick<StudentResults, 'disk'>): string {
  * What the last column says of a student: why their sidecar did not answer, that they are stopped or stuck; and that
  * their disk is nearly full.
  */
-export function studentState(s: Pick<StudentResults, 'error' | 'stopped' | 'stuckMinutes' | 'disk'>): string {
+export function studentState(
+  s: Pick<StudentResults, 'error' | 'stopped' | 'stuckMinutes' | 'disk' | 'noServer'>,
+): string {
   const state =
     s.error ??
     (s.stopped ? 'stopped' : s.stuckMinutes === undefined ? '' : `stuck: no progress for ${s.stuckMinutes} min`);
-  return [state, diskNote(s)].filter(Boolean).join('; ');
+  return [s.noServer && `no server: ${s.noServer}`, state, diskNote(s)].filter(Boolean).join('; ');
 }
 
 /**

@@ -166,6 +166,26 @@ describe('commands on a class, through their context', () => {
     await fails(check({ className: 'cc', format: 'moodle' }, testContext(engine).ctx), ExitCode.usage, /no roster/);
   });
 
+  it('check names a student whose mail server is not running, after the board (exit 6, no-server)', async () => {
+    engine.containers.get('labctl-cc-s02-mail')!.state = 'exited';
+    const closers = await Promise.all([1, 2].map((n) => greetAs(n, ports(n))));
+    try {
+      const t = testContext(engine);
+      await fails(check({ className: 'cc' }, t.ctx), ExitCode.notReady, /^student 2 has no server: mail exited\.$/);
+      // Their progress is still shown: the sidecar answered.
+      assert.match(t.stdout(), /^2 .* 1\/12 .*no server: mail exited$/m);
+      assert.doesNotMatch(t.stdout(), /^1 .*no server/m);
+      engine.containers.get('labctl-cc-s02-mail')!.state = 'running';
+      const board = await check({ className: 'cc' }, testContext(engine).ctx);
+      assert.deepEqual(
+        board.students.map((s) => s.noServer),
+        [undefined, undefined],
+      );
+    } finally {
+      await Promise.all(closers.map((close) => close()));
+    }
+  });
+
   it('check --watch redraws until Ctrl-C, which ends it with 130', async () => {
     const t = testContext(engine);
     const watching = check({ className: 'cc', watch: true }, t.ctx);
