@@ -67,6 +67,8 @@ export class SwarmEngine implements Engine {
   private readonly volumeLabels = new Map<string, Record<string, string>>();
   /** The node of each volume the class's services mount, as list() last saw them: removeVolume removes it there. */
   private readonly volumeHomes = new Map<string, VolumeHome>();
+  /** Other nodes that hold a volume of the same name, as volumesEverywhere() found them. */
+  private readonly otherHomes = new Map<string, VolumeHome[]>();
   private readonly nodeVolumes: NodeVolumes;
   private selfNode: Promise<string | undefined> | undefined;
 
@@ -117,8 +119,15 @@ export class SwarmEngine implements Engine {
       `${this.labels.class}=${className}`,
       await this.jobImages(),
     );
-    for (const v of volumes) this.volumeHomes.set(v.name, v.home);
-    return { volumes: volumes.map((v) => ({ name: v.name, labels: v.labels })), missed };
+    // A name on several nodes (a lost node came back with the old copies of students made again elsewhere): one
+    // volume for the caller, removed on each of its nodes.
+    const unique = new Map<string, LabelledObject>();
+    for (const v of volumes) {
+      if (unique.has(v.name)) this.otherHomes.set(v.name, [...(this.otherHomes.get(v.name) ?? []), v.home]);
+      else this.volumeHomes.set(v.name, v.home);
+      unique.set(v.name, { name: v.name, labels: v.labels });
+    }
+    return { volumes: [...unique.values()], missed };
   }
 
   /**
@@ -258,11 +267,16 @@ export class SwarmEngine implements Engine {
    * (volumes.ts). A volume that stays (its node is down, say) is an error that names it.
    */
   async removeVolume(name: string): Promise<void> {
-    const home = this.volumeHomes.get(name);
     this.selfNode ??= this.docker.info().then((i: { Swarm?: { NodeID?: string } }) => i.Swarm?.NodeID);
-    if (!home || home.nodeId === (await this.selfNode)) return removeVolume(this.docker, name);
-    await this.nodeVolumes.remove(name, home);
+    const self = await this.selfNode;
+    const homes = [this.volumeHomes.get(name), ...(this.otherHomes.get(name) ?? [])];
+    await Promise.all(
+      homes.map((home) =>
+        !home || home.nodeId === self ? removeVolume(this.docker, name) : this.nodeVolumes.remove(name, home),
+      ),
+    );
     this.volumeHomes.delete(name);
+    this.otherHomes.delete(name);
   }
 
   snapshotWorkloads(names: string[]): Promise<Snapshot> {
