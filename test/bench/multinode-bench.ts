@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { labctl, upArgs } from '../helpers/cli.js';
 import { cleanClass } from '../helpers/docker.js';
 import { freeBasePort } from '../helpers/ports.js';
-import { startTestSwarm, testSwarmUnavailable } from '../helpers/swarm-nodes.js';
+import { nodeState, startTestSwarm, testSwarmUnavailable } from '../helpers/swarm-nodes.js';
 
 const { values } = parseArgs({
   options: { students: { type: 'string', default: '30' }, runs: { type: 'string', default: '1' } },
@@ -87,9 +87,12 @@ try {
   const replaced = await must([...upArgs(CLASS, students, base), '--engine', 'swarm', '--replace-lost'], swarm.env);
   say(`up --replace-lost, ${moved} students restored from their snapshots: ${seconds(replaced)}`);
   await worker.start();
-  await labctl(down, undefined, swarm.env);
-  // The worker came back with the old copies of its students: a second purge removes them.
-  await labctl(down, undefined, swarm.env);
+  while ((await nodeState(swarm.manager.docker, worker.name)) !== 'ready')
+    await new Promise((r) => setTimeout(r, 1000));
+  // The worker came back with the old copies of its students: purge removes those too, on every node.
+  say(`down --purge, the worker back with old copies: ${seconds(await must(down, swarm.env))}`);
+  const again = await labctl(down, undefined, swarm.env);
+  if (!again.stdout.includes('Nothing to remove')) throw new Error(`purge left something:\n${again.stdout}`);
 } finally {
   await swarm.remove();
   await rm(dir, { recursive: true, force: true });
