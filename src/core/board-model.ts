@@ -19,6 +19,8 @@ export interface StudentResults extends PersonFields {
   error?: string;
   /** Set when the student sleeps (`labctl stop`): nothing failed, and their sidecar is not asked until `start`. */
   stopped?: true;
+  /** Their node's name, when the engine places students on nodes (Swarm). */
+  node?: string;
   /** Set when the student's node is down or gone: they have no server (their node's name). */
   lostNode?: string;
   /** Set when the student's mail server is not running, on a node that is not lost (`mail exited`): no server. */
@@ -187,6 +189,7 @@ export async function boardOf(observed: ObservedClass, options: BoardOptions = {
       ...(s?.email !== undefined && { email: s.email }),
       ...(s?.number !== undefined && { number: s.number }),
       ...(s?.group !== undefined && { group: s.group }),
+      ...(s?.nodeName !== undefined && { node: s.nodeName }),
       ...(disk && { disk }),
     };
   };

@@ -21,6 +21,8 @@ export interface BoardView {
   students: {
     student: number;
     name?: string;
+    /** Their node, on Swarm. */
+    node?: string;
     error?: string;
     stopped?: true;
     stuckMinutes?: number;
@@ -41,6 +43,7 @@ export function boardView(board: Board): BoardView {
     students: board.students.map((s) => ({
       student: s.student,
       ...(s.name !== undefined && { name: s.name }),
+      ...(s.node !== undefined && { node: s.node }),
       ...((s.error ?? s.noServer) !== undefined && {
         error: [s.noServer && `no server: ${s.noServer}`, s.error].filter(Boolean).join('; '),
       }),
@@ -68,7 +71,7 @@ function rows(board: BoardView): string {
         })
         .join('');
       const state = studentState(s) ? `<span class="why">${escapeHtml(studentState(s))}</span>` : '';
-      return `<tr id="student-${s.student}" class="${rowClass(s)}"><th>${s.student}${s.name ? ` <span class="name">${escapeHtml(s.name)}</span>` : ''}</th>${cells}<td class="total">${done}/${s.exercises.length}</td><td class="state">${state}</td></tr>`;
+      return `<tr id="student-${s.student}" class="${rowClass(s)}"><th>${s.student}${s.name ? ` <span class="name">${escapeHtml(s.name)}</span>` : ''}${s.node ? ` <span class="node">on ${escapeHtml(s.node)}</span>` : ''}</th>${cells}<td class="total">${done}/${s.exercises.length}</td><td class="state">${state}</td></tr>`;
     })
     .join('\n');
 }

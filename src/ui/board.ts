@@ -28,7 +28,12 @@ export function boardTable(board: Board): string {
   const numbers = board.exercises.map((_, i) => String(i + 1));
   // With a roster, a column of names after the seat.
   const named = board.students.some((s) => s.name);
-  const name = (s: { name?: string }) => (named ? [s.name ?? ''] : []);
+  // On Swarm, each student's node after that.
+  const onNodes = board.students.some((s) => s.node);
+  const name = (s: { name?: string; node?: string }) => [
+    ...(named ? [s.name ?? ''] : []),
+    ...(onNodes ? [s.node ?? ''] : []),
+  ];
   const rows = board.students.map((s) => {
     const done = s.exercises.filter((e) => e.done).length;
     const cells = s.exercises.map((e) => (e.done ? '✔' : e.afterEnd ? '!' : '·'));
@@ -39,7 +44,7 @@ export function boardTable(board: Board): string {
   );
   const shares = board.shares.map((x) => `${x.percent}%`);
   const grid = table(
-    ['student', ...(named ? ['name'] : []), ...numbers, 'total', ''],
+    ['student', ...(named ? ['name'] : []), ...(onNodes ? ['node'] : []), ...numbers, 'total', ''],
     [...rows, ['done by', ...name({}), ...totals, '', ''], ['share', ...name({}), ...shares, '', '']],
   );
   const stuck = board.students.filter((s) => s.stuckMinutes !== undefined).map((s) => s.student);

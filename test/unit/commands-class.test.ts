@@ -4,6 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { check } from '../../src/commands/check.js';
+import { classBoard } from '../../src/core/board-model.js';
+import { boardPage, boardView } from '../../src/ui/board-page.js';
 import { down } from '../../src/commands/down.js';
 import { handout } from '../../src/commands/handout.js';
 import { info } from '../../src/commands/info.js';
@@ -127,6 +129,15 @@ describe('commands on a class, through their context', () => {
     );
     const two = (JSON.parse(board.stdout()) as { students: { student: number; error?: string }[] }).students[1]!;
     assert.deepEqual([two.student, two.error], [2, 'node node2 is down: no server']);
+    // The board names each student's node, up or down: in check's table, and on the board's page.
+    const text = testContext(engine);
+    await fails(check({ className: 'cc' }, text.ctx), ExitCode.notReady, /node node2 is down/);
+    assert.match(text.stdout(), /^student +node +1 +2 /m);
+    assert.match(text.stdout(), /^1 +node1 +· /m);
+    assert.match(text.stdout(), /^2 +node2 +· .*node node2 is down: no server$/m);
+    const page = boardPage(boardView(await classBoard('cc', engine)), '/events');
+    assert.match(page, /<th>1 <span class="node">on node1<\/span><\/th>/);
+    assert.match(page, /<th>2 <span class="node">on node2<\/span><\/th>/);
   });
 
   it('status of every class: each class with its lab, the services in the labs\' order, "-" where a lab has none', async () => {
