@@ -41,6 +41,9 @@ const terminalPrompt: Prompt = async (questions) => {
   return inquirer.prompt(questions as Parameters<typeof inquirer.prompt>[0]);
 };
 
+/** Whether this process printed a result as JSON on stdout (failure() then writes its JSON on stderr). */
+let jsonResultPrinted = false;
+
 /**
  * The one way in and out of a command (aws-cdk-cli's I/O host): results go to stdout (as text, or as JSON with
  * --json); progress, warnings and questions to stderr, with spinners only on a terminal, never in CI logs; files
@@ -138,7 +141,9 @@ export class Reporter {
 
   /** A command that could not do its work: the error as JSON on stdout with --json, else text on stderr. */
   failure(error: { message: string; hint?: string }, json: unknown): void {
-    if (this.json) this.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+    // stdout holds one JSON document: the error's goes to stderr when a result was printed before it (status and
+    // check print the class, then fail for the students who have no server).
+    if (this.json) (jsonResultPrinted ? this.stderr : this.stdout).write(`${JSON.stringify(json, null, 2)}\n`);
     else {
       this.stderr.write(`labctl: ${error.message}\n`);
       if (error.hint) this.stderr.write(`  ${error.hint}\n`);
@@ -166,8 +171,10 @@ export class Reporter {
   /** The command's result: text for people, or the data as JSON. A quiet reporter prints nothing. */
   result(text: string, data?: unknown): void {
     if (this.quiet) return;
-    if (this.json) this.stdout.write(`${JSON.stringify(data, null, 2)}\n`);
-    else this.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+    if (this.json) {
+      this.stdout.write(`${JSON.stringify(data, null, 2)}\n`);
+      jsonResultPrinted = true;
+    } else this.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
   }
 
   /** Raw output that is the result itself, as it comes (a log, a refreshed table); nothing when quiet. */

@@ -170,12 +170,18 @@ describe('stop and start: a class that sleeps between sessions', { timeout: 600_
       started.stderr,
       /1 of 2 student\(s\) of class sl\d+ did not come back:\n {2}student 2 \(down\): no sidecar/,
     );
+    // status says so too: exit 6, the rows on stdout (one JSON document), who and why in the error, on stderr.
+    const status = await labctl(['status', '--class', CLASS, '--json']);
+    assert.equal(status.code, 6, status.stderr);
     assert.deepEqual(
-      (await statusOf()).map((r) => [r.student, r.state]),
+      (JSON.parse(status.stdout) as StudentStatus[]).map((r) => [r.student, r.state]),
       [
         [1, 'up'],
         [2, 'down'],
       ],
     );
+    const error = (JSON.parse(status.stderr) as { error: { code: string; message: string } }).error;
+    assert.equal(error.code, 'no-server');
+    assert.match(error.message, /student 2 of class sl\d+: no sidecar; web does not answer/);
   });
 });
