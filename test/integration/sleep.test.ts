@@ -182,6 +182,9 @@ describe('stop and start: a class that sleeps between sessions', { timeout: 600_
     );
     const error = (JSON.parse(status.stderr) as { error: { code: string; message: string } }).error;
     assert.equal(error.code, 'no-server');
-    assert.match(error.message, /student 2 of class sl\d+: no sidecar; web does not answer/);
+    assert.match(
+      error.message,
+      /student 2 of class sl\d+: mail exited; no sidecar; smtp, pop3, imap, ssh, web do not answer/,
+    );
   });
 });
