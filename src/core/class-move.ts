@@ -32,6 +32,8 @@ export interface MoveRow {
   bytes?: number;
   /** Why it did not move, or what stayed behind (the old copies, when they could not be removed). */
   problem?: string;
+  /** The error code of why it did not move (`placement`: the node does not meet the class's constraints). */
+  code?: string;
 }
 
 export interface MoveResult {
@@ -67,8 +69,8 @@ function checkTarget(node: EngineNode): void {
   );
 }
 
-/** The ready, active node other than `from` with the fewest students (ties to the lowest name). */
-function leastLoaded(nodes: EngineNode[], from: string): EngineNode {
+/** The ready, active nodes other than `from`, the fewest students first (ties to the lowest name). */
+function byLoad(nodes: EngineNode[], from: string): EngineNode[] {
   const eligible = nodes.filter((n) => n.name !== from && n.state === 'ready' && n.availability === 'active');
   if (eligible.length === 0) {
     throw new LabctlError(
@@ -78,9 +80,7 @@ function leastLoaded(nodes: EngineNode[], from: string): EngineNode {
       'node-unavailable',
     );
   }
-  return eligible.reduce((best, n) =>
-    n.students < best.students || (n.students === best.students && n.name < best.name) ? n : best,
-  );
+  return eligible.sort((a, b) => a.students - b.students || a.name.localeCompare(b.name));
 }
 
 /** The students to move, as asked: one, or all of a node's. Checks what can be checked before anything moves. */
@@ -116,8 +116,22 @@ export async function moveStudents(engine: Engine, observed: ObservedClass, opti
   const rows: MoveRow[] = [];
   for (const s of students) {
     options.signal.throwIfAborted();
-    const to = options.to !== undefined ? findNode(nodes, options.to, '--to') : leastLoaded(nodes, s.nodeName ?? '');
-    const row = await moveOne(engine, s, to, plan, options);
+    // Without --to, the least loaded node that meets the class's placement constraints (the engine says which not).
+    const targets = options.to !== undefined ? [findNode(nodes, options.to, '--to')] : byLoad(nodes, s.nodeName ?? '');
+    let row: MoveRow | undefined;
+    let to = targets[0]!;
+    for (const [i, node] of targets.entries()) {
+      const last = i === targets.length - 1;
+      to = node;
+      try {
+        row = await moveOne(engine, s, node, plan, options);
+      } catch (error) {
+        if (!last && error instanceof LabctlError && error.code === 'placement') continue;
+        throw error;
+      }
+      if (last || row.moved || row.code !== 'placement') break;
+    }
+    if (!row) continue; // not reached: the last target's failure is thrown or returned
     if (row.moved) {
       to.students++;
       const from = nodes.find((n) => n.name === row.from);
@@ -152,7 +166,8 @@ async function moveOne(
         why += ` They have not answered again on ${base.from} yet: ${firstLine(e.message)}`;
       });
     }
-    if (options.student === undefined) return { ...base, moved: false, seconds: secs(started), problem: why };
+    if (options.student === undefined)
+      return { ...base, moved: false, seconds: secs(started), problem: why, code: error.code };
     throw new LabctlError(
       error.exitCode,
       `Student ${s.student} was not moved: ${why}`,

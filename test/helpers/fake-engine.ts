@@ -21,6 +21,7 @@ import type {
 } from '../../src/docker/engine.js';
 import { Readable } from 'node:stream';
 import tar from 'tar-stream';
+import { ExitCode, LabctlError } from '../../src/errors.js';
 
 /** What a collect copies out of a student's server, as the engines give it back (a tar with `backup/` at its root). */
 export async function collected(mail: string, files: Record<string, string> = {}): Promise<Buffer> {
@@ -338,9 +339,15 @@ export class FakeEngine implements Engine {
     return Promise.resolve({ node: this.containers.get(names[0]!)?.nodeName ?? 'here', bytes: 1024, time });
   }
   /** Moves a student's workloads to node `to`: their nodeName changes; undo puts it back. */
+  /** Nodes that do not meet the class's placement constraints: a move there is refused before anything stops. */
+  unplaceable = new Set<string>();
   moveWorkloads(names: string[], to: string): Promise<WorkloadMove> {
-    this.record(`move ${names.join(' ')} ${to}`);
     const node = this.nodeList?.find((n) => n.id === to);
+    if (node && this.unplaceable.has(node.name)) {
+      const why = `Node ${node.name} does not meet the class's placement constraint node.labels.room==b12.`;
+      return Promise.reject(new LabctlError(ExitCode.usage, why, undefined, 'placement'));
+    }
+    this.record(`move ${names.join(' ')} ${to}`);
     const moved = names.map((n) => this.containers.get(n)).filter((c): c is FakeContainer => c !== undefined);
     const from = moved[0]?.nodeName ?? '?';
     if (!node) return Promise.reject(new Error(`no node ${to}`));

@@ -167,4 +167,27 @@ describe('move, through its context', () => {
       ],
     );
   });
+
+  it("without --to, a node that does not meet the class's constraints is passed over for the next one", async () => {
+    sleeping();
+    engine.nodeList!.push(node('n5', 'ready', 'active', 1));
+    engine.unplaceable.add('n2');
+    const result = await move({ className: 'mv', from: 'n1' }, testContext(engine).ctx);
+    assert.deepEqual(
+      result.students.map((r) => [r.student, r.to, r.moved]),
+      [
+        [1, 'n5', true],
+        [2, 'n5', true],
+      ],
+    );
+    // Named with --to, it is refused: exit 2, code placement, and the student stays.
+    engine.unplaceable.add('n1');
+    await assert.rejects(move({ className: 'mv', student: 1, to: 'n1' }, testContext(engine).ctx), (error: unknown) => {
+      assert.ok(error instanceof LabctlError);
+      assert.deepEqual([error.exitCode, error.code], [ExitCode.usage, 'placement']);
+      assert.match(error.message, /^Student 1 was not moved: Node n1 does not meet the class's placement constraint/);
+      return true;
+    });
+    assert.equal(nodeOf(1), 'n5');
+  });
 });

@@ -73,7 +73,12 @@ export async function moveWorkloads(
     if (/^\s*node\.id\s*==/.test(text)) continue;
     const constraint = parseConstraint(text);
     if (!matches(nodeView(to), constraint))
-      throw usageError(`Node ${to.Description.Hostname} does not meet the class's placement constraint ${text}.`);
+      throw new LabctlError(
+        ExitCode.usage,
+        `Node ${to.Description.Hostname} does not meet the class's placement constraint ${text}.`,
+        undefined,
+        'placement',
+      );
   }
   const previous = new Map(services.map((s) => [s.Spec.Name, s.Spec]));
   const replicas = (spec: ServiceSpec) => spec.Mode.Replicated?.Replicas ?? 0;
