@@ -1,7 +1,8 @@
 /**
  * Benchmark: `labctl up` and `down` of a class on a three-node swarm (test/helpers/swarm-nodes.ts, engines in
  * containers on this machine, driven through the manager's DOCKER_HOST) against the same class on the local engine;
- * then a snapshot of the class, the time from a node's loss to `status` naming it, and `up --replace-lost`.
+ * then the move of a student with 50 MB of mail, a snapshot of the class, the time from a node's loss to `status`
+ * naming it, and `up --replace-lost`.
  * Usage: npm run bench:multinode -- [--students 30] [--runs 1]
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -11,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { labctl, upArgs } from '../helpers/cli.js';
 import { cleanClass } from '../helpers/docker.js';
 import { freeBasePort } from '../helpers/ports.js';
+import { sshExec, sshSession } from '../helpers/ssh.js';
 import { nodeState, startTestSwarm, testSwarmUnavailable } from '../helpers/swarm-nodes.js';
 
 const { values } = parseArgs({
@@ -65,8 +67,23 @@ try {
   row(`up, ${students} students, three-node swarm`, t.swarmUp);
   row(`down --purge, three-node swarm`, t.swarmDown);
 
-  // The class up again, snapshot of every student on the manager.
+  // The class up again. Student 1 writes 50 MB into their Maildir over ssh, then moves to another node.
   await must([...upArgs(CLASS, students, base), '--engine', 'swarm'], swarm.env);
+  const card = JSON.parse(
+    (await labctl(['info', '--class', CLASS, '--student', '1', '--json'], undefined, swarm.env)).stdout,
+  ) as {
+    students: { host: string; ports: { ssh: number } }[];
+  };
+  const one = card.students[0]!;
+  const bulk =
+    'mkdir -p ~/Maildir/new && for i in 1 2 3 4 5; do { printf "Subject: gros %s\\n\\n" $i; ' +
+    'head -c 7700000 /dev/urandom | base64; } > ~/Maildir/new/bulk$i.lab; done && du -sb ~/Maildir | cut -f1';
+  const written = await sshSession(one.ports.ssh, 'util1', 'master2021', (conn) => sshExec(conn, bulk), one.host);
+  if (written.code !== 0) throw new Error(`writing the Maildir failed: ${written.stderr}`);
+  const target = swarm.nodes.find((n) => n.address !== one.host)!;
+  const moveMs = await must(['move', '--class', CLASS, '--student', '1', '--to', target.name], swarm.env);
+  say(`move of a student with ${(Number(written.stdout) / 1e6).toFixed(1)} MB of mail: ${seconds(moveMs)}`);
+  // Snapshot of every student on the manager.
   say(`snapshot of ${students} students: ${seconds(await must(['snapshot', '--class', CLASS], swarm.env))}`);
   // A node lost with the class up: the time until `status` names it.
   const worker = swarm.nodes[1]!;
