@@ -118,29 +118,29 @@ export async function moveStudents(engine: Engine, observed: ObservedClass, opti
     options.signal.throwIfAborted();
     // Without --to, the least loaded node that meets the class's placement constraints (the engine says which not).
     const targets = options.to !== undefined ? [findNode(nodes, options.to, '--to')] : byLoad(nodes, s.nodeName ?? '');
-    let row: MoveRow | undefined;
-    let to = targets[0]!;
-    for (const [i, node] of targets.entries()) {
-      const last = i === targets.length - 1;
-      to = node;
-      try {
-        row = await moveOne(engine, s, node, plan, options);
-      } catch (error) {
-        if (!last && error instanceof LabctlError && error.code === 'placement') continue;
-        throw error;
-      }
-      if (last || row.moved || row.code !== 'placement') break;
-    }
-    if (!row) continue; // not reached: the last target's failure is thrown or returned
+    const row = await firstPlaceable(targets, (to) => moveOne(engine, s, to, plan, options));
     if (row.moved) {
-      to.students++;
-      const from = nodes.find((n) => n.name === row.from);
+      const [to, from] = [row.to, row.from].map((name) => nodes.find((n) => n.name === name));
+      if (to) to.students++;
       if (from) from.students--;
     }
     rows.push(row);
     options.onMoved?.(row);
   }
   return { class: observed.className, students: rows, seconds: secs(started) };
+}
+
+/** Moves to each target in turn while the engine says it does not meet the class's placement constraints. */
+async function firstPlaceable(targets: EngineNode[], move: (to: EngineNode) => Promise<MoveRow>): Promise<MoveRow> {
+  for (const [i, to] of targets.entries()) {
+    const last = i === targets.length - 1;
+    const row = await move(to).catch((error: unknown) => {
+      if (!last && error instanceof LabctlError && error.code === 'placement') return undefined;
+      throw error;
+    });
+    if (row && (last || row.moved || row.code !== 'placement')) return row;
+  }
+  throw new Error('no node to move to'); // not reached: targets is never empty, and the last one's row is returned
 }
 
 async function moveOne(

@@ -203,7 +203,7 @@ async function dropLost(
   for (const v of objects.volumes) {
     const time = v.labels[LABEL.snapshot];
     const n = label.student(v);
-    if (label.role(v) === 'snapshot' && time && !(time <= (snapshots.get(n) ?? ''))) snapshots.set(n, time);
+    if (label.role(v) === 'snapshot' && time && time > (snapshots.get(n) ?? '')) snapshots.set(n, time);
   }
   const replaced = students.map((s) => ({
     student: s.student,
