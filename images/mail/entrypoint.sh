@@ -5,6 +5,9 @@
 set -u
 evidence=/var/lib/labctl/evidence
 keys=/var/lib/labctl/keys
+listening=$evidence/listening
+# What listened before this start is not true of it: nothing listens until the daemons do (see read_listeners).
+rm -f "$listening" "$listening.new"
 
 # Nothing in a student's network opens a connection outside the lab: only loopback and the replies to
 # connections that came in (published ports) may leave the container. Nor do the lab's accounts (every uid
@@ -133,17 +136,58 @@ prune_archive() {
     awk -v over=$((total - ARCHIVE_MAX_KIB)) 'over <= 0 { exit } { over -= $2; sub(/^[^ ]+ [^ ]+ /, ""); print }' |
     xargs -r -d '\n' rm -f --
 }
-# Every 20 s it looks whether the archive's new/ changed since the last prune (two stats, in bash itself), and prunes
-# only then, or every 5 minutes for the age limit: an idle server forks nothing (du and find every 20 s were nearly
-# all of an idle server's CPU). It waits on a FIFO nobody writes instead of forking sleep.
+# What listens on each of the lab's ports, as this container's kernel says (/proc/net/tcp, tcp6): `smtp 25 listening
+# 0`, a line a service, in the evidence, where the sidecar reads it for `labctl status` and students cannot write.
+# Reading it asks nothing of the daemons (a greeting costs each a process and lines in the mail log the student
+# reads). A listening socket's rx_queue is its accept queue: connections still waiting at two reads in a row mean
+# the daemon no longer takes them (`stuck`). Written only when it changes (the only forks: chgrp and mv).
+declare -A waiting seen
+read_listeners() {
+  local f sl loc rem st q rest port name proto tls out=''
+  waiting=()
+  for f in /proc/net/tcp /proc/net/tcp6; do
+    [ -r "$f" ] || continue
+    while read -r sl loc rem st q rest; do
+      [ "$st" = 0A ] || continue
+      port=$((16#${loc##*:}))
+      waiting[$port]=$((${waiting[$port]:-0} + 16#${q#*:}))
+    done <"$f"
+  done
+  busy=''
+  while read -r name proto tls port; do
+    [ -n "$port" ] || continue
+    if [ -z "${waiting[$port]+set}" ]; then
+      out+="$name $port closed 0"$'\n' busy=1
+    elif [ "${waiting[$port]}" -gt 0 ] && [ "${seen[$port]:-0}" -gt 0 ]; then
+      out+="$name $port stuck ${waiting[$port]}"$'\n' busy=1
+    else
+      out+="$name $port listening ${waiting[$port]}"$'\n'
+      [ "${waiting[$port]}" = 0 ] || busy=1
+    fi
+  done </etc/labctl/services
+  seen=()
+  for port in "${!waiting[@]}"; do seen[$port]=${waiting[$port]}; done
+  [ "$out" != "${written-}" ] || return 0
+  printf '%s' "$out" >"$listening.new" && chgrp 990 "$listening.new" && chmod 0640 "$listening.new" &&
+    mv -f "$listening.new" "$listening" && written=$out
+}
+# It reads the listeners every 5 s, every second while some port is not listening (a start) or has connections
+# waiting. Every 20 s it looks whether the archive's new/ changed since the last prune (two stats, in bash itself),
+# and prunes only then, or every 5 minutes for the age limit: an idle server forks nothing (du and find every 20 s
+# were nearly all of an idle server's CPU). It waits on a FIFO nobody writes instead of forking sleep.
 (
   mkfifo -m 0600 /run/labctl-prune.tick && exec 3<>/run/labctl-prune.tick
-  marker=/run/labctl-prune.last tick=0
+  marker=/run/labctl-prune.last last=0
   : >"$marker"
   while :; do
-    read -r -t 20 -u 3 _ 2>/dev/null
-    [ $? -gt 128 ] || sleep 20 # no FIFO: wait anyway
-    tick=$((tick + 1))
+    read_listeners
+    wait=5
+    [ -z "$busy" ] || wait=1
+    read -r -t "$wait" -u 3 _ 2>/dev/null
+    [ $? -gt 128 ] || sleep "$wait" # no FIFO: wait anyway
+    printf -v now '%(%s)T' -1
+    [ $((now - last)) -ge 20 ] || continue
+    last=$now tick=$((${tick:-0} + 1))
     [ "$evidence/archive/new" -nt "$marker" ] || [ $((tick % 15)) = 0 ] || continue
     : >"$marker"
     prune_archive

@@ -45,6 +45,11 @@ export function readCommands(program: Command): void {
     .command('status')
     .description("per student: the containers' state and whether each service answers")
     .option('--class <name>', 'only this class (default: every class on the engine)')
+    .option(
+      '--greet',
+      "greet every service now, as a student's client would (default: what listens, as each server's kernel says, " +
+        'from its sidecar; a service not listening is greeted anyway)',
+    )
     .addOption(jsonOption())
     .action(async (o) => {
       const { status } = await import('../commands/status.js');

@@ -16,6 +16,8 @@ export type { StudentStatus } from '../core/class-status.js';
 
 export interface StatusOptions extends RunOptions {
   className?: string;
+  /** Greet every service, instead of reading what listens from the sidecars (core/class-status.ts). */
+  greet?: boolean;
 }
 
 /** "12% of 1 GiB", "FULL 95% of 1 GiB" near the bound, "-" where the engine gives students no disk. */
@@ -26,12 +28,12 @@ function diskCell(disk: DiskUse | undefined): string {
 }
 
 /**
- * Per student: the containers' state, whether each service answers with its greeting, and up, stopped or DOWN; on an
+ * Per student: the containers' state, whether each service answers (listens, or greets with `greet`), and up, stopped or DOWN; on an
  * engine of several nodes, each student's node. A student whose node is down has no server: named, exit 6.
  */
 export async function status(options: StatusOptions, ctx: Context = defaultContext(options)): Promise<StudentStatus[]> {
   await ctx.engine.ping();
-  const result = await classStatus(ctx.engine, options.className);
+  const result = await classStatus(ctx.engine, options.className, { greet: options.greet ?? false });
   // Every service of every class shown, in their labs' order, the page last; "-" where a class's lab has none.
   const endpoints = statusEndpoints(result);
   const nodes = result.some((r) => r.node !== undefined);

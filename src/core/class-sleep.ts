@@ -38,7 +38,9 @@ async function afterwards(
 ): Promise<SleepRow[]> {
   const chosen = new Set(observed.students.map((s) => s.student));
   // Every port of the class is asked at once: on a busy host an sshd re-exec may take seconds, which is not a failure.
-  const rows = (await classStatus(engine, observed.className, PROBE_MS)).filter((r) => chosen.has(r.student));
+  const rows = (await classStatus(engine, observed.className, { timeoutMs: PROBE_MS, greet: true })).filter((r) =>
+    chosen.has(r.student),
+  );
   return rows.map((r) => {
     if (r.state === wanted) return { student: r.student, state: r.state };
     const roles = ['mail', 'sidecar'] as const;

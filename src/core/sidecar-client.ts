@@ -40,6 +40,12 @@ export class SidecarClient {
 
   /** Resolves to `HTTP 200` when /health answers 200; rejects with what went wrong otherwise. */
   async health(timeoutMs = 2000): Promise<string> {
+    await this.report(timeoutMs);
+    return 'HTTP 200';
+  }
+
+  /** /health's answer when it is 200 (with the server's listeners, where the sidecar has them); rejects otherwise. */
+  async report(timeoutMs = 2000): Promise<Health> {
     const { host, port } = this.address;
     const answer = await this.request('GET', '/health', timeoutMs, false, () => {
       return new Error(`no web answer from ${host}:${port} within ${timeoutMs} ms`);
@@ -50,8 +56,7 @@ export class SidecarClient {
         health.success && health.data.status !== 'ok' ? ` (${health.data.status}: ${health.data.reason})` : '';
       throw new Error(`web ${host}:${port}/health answered ${answer.status}${why}`);
     }
-    this.parse('/health', HealthSchema, answer.body) satisfies Health;
-    return `HTTP ${answer.status}`;
+    return this.parse('/health', HealthSchema, answer.body);
   }
 
   /** The student's exercises, with the admin key. */

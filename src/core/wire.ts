@@ -60,19 +60,39 @@ export const SessionSchema = z.object({ end: z.nullable(z.string()), endText: z.
 export type SessionEnd = z.infer<typeof SessionSchema>;
 
 /**
+ * One service of the student's server as its own kernel sees it (/proc/net/tcp, read by the mail container's
+ * entrypoint every few seconds into the evidence, which students cannot write): `listening` on its port, `closed`
+ * (nothing listens), or `stuck` (connections wait to be accepted at two reads in a row: the daemon no longer takes
+ * them). `waiting`: the connections in its accept queue at the last read. Reading it asks nothing of the daemons.
+ */
+export const ListenerSchema = z.object({
+  port: z.number(),
+  state: z.enum(['listening', 'closed', 'stuck']),
+  waiting: z.number(),
+});
+export type Listener = z.infer<typeof ListenerSchema>;
+
+/**
  * GET /health: 200 with status ok, or 503 with why: stalled (its polls stopped) or unsaved (its progress file cannot be
  * read or written, see Progress.problem). `polls`: how many polls of the evidence have completed (a test waits for
  * two more after an act, instead of a fixed time, to know the sidecar has looked at everything written before it).
  * GET /health?poll also asks for a poll within a fifth of a second: the sidecar polls on each change of the evidence
- * and otherwise only every few seconds.
+ * and otherwise only every few seconds. `listeners`: each service of the student's server (ListenerSchema), when the
+ * mail server has written them (an older image does not).
  */
 export const HealthSchema = z.union([
-  z.object({ status: z.literal('ok'), student: z.number(), polls: z.optional(z.number()) }),
+  z.object({
+    status: z.literal('ok'),
+    student: z.number(),
+    polls: z.optional(z.number()),
+    listeners: z.optional(z.record(z.string(), ListenerSchema)),
+  }),
   z.object({
     status: z.enum(['stalled', 'unsaved']),
     student: z.number(),
     reason: z.string(),
     polls: z.optional(z.number()),
+    listeners: z.optional(z.record(z.string(), ListenerSchema)),
   }),
 ]);
 export type Health = z.infer<typeof HealthSchema>;

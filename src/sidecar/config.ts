@@ -19,6 +19,8 @@ export interface SidecarConfig {
   verifyLog: string;
   /** The message archive: a Maildir Postfix's virtual(8) fills with an always_bcc copy of every message. */
   archiveDir: string;
+  /** What listens on the server's ports, as its entrypoint reads its kernel (sidecar/listeners.ts). */
+  listenersFile: string;
   /** The uids whose lines of the verification log are believed (root and postfix by default). */
   trustedUids: number[];
   stateFile: string;
@@ -70,6 +72,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): SidecarConf
     studentKey: required(env, 'LABCTL_STUDENT_KEY'),
     verifyLog: env.LABCTL_VERIFY_LOG ?? '/evidence/log/verify.log',
     archiveDir: env.LABCTL_ARCHIVE_DIR ?? '/evidence/archive',
+    listenersFile: env.LABCTL_LISTENERS_FILE ?? '/evidence/listening',
     trustedUids: (env.LABCTL_TRUSTED_UIDS ?? '0,101')
       .split(',')
       .filter((uid) => /^\s*\d+\s*$/.test(uid))

@@ -13,6 +13,7 @@ import {
 } from '../core/wire.js';
 import { keyCookie, newNonce, pageHeaders, plainHeaders, readCookie } from '../core/web.js';
 import type { SidecarConfig } from './config.js';
+import { readListeners } from './listeners.js';
 import { renderPage } from './page.js';
 import type { Sidecar } from './sidecar.js';
 import { attachTerminal, isTerminalAsset, serveTerminalAsset } from './terminal.js';
@@ -87,11 +88,14 @@ export function createServer(sidecar: Sidecar, options: { wake?: () => void } = 
     if (route === 'GET /health') {
       // ?poll asks for a poll soon (as a change in the evidence would): a test waits on the count, not on the idle period.
       if (url.searchParams.has('poll')) options.wake?.();
-      return answer.health(res, {
-        ...sidecar.health(),
-        student: sidecar.config.card.student,
-        polls: sidecar.stats().polls,
-      });
+      return void readListeners(sidecar.config.listenersFile).then((listeners) =>
+        answer.health(res, {
+          ...sidecar.health(),
+          student: sidecar.config.card.student,
+          polls: sidecar.stats().polls,
+          ...(listeners && { listeners }),
+        }),
+      );
     }
     if (route === 'POST /api/reset-progress') {
       if (who !== 'labctl')

@@ -106,7 +106,7 @@ async function upDown() {
 
 /**
  * The read path at scale: a class of --students is brought up once, then `labctl check` and `labctl status` (of
- * that class, and of every class) are each timed --runs times (at least 3) as the bare CLI (`node bin/labctl.js`,
+ * that class, and of every class; and `status --greet`) are each timed --runs times (at least 3) as the bare CLI (`node bin/labctl.js`,
  * what the `labctl` shim runs), with labctl's own trace of the last run.
  */
 async function readPath() {
@@ -127,6 +127,8 @@ async function readPath() {
     ['check', ['check', '--class', CLASS, '--json']],
     ['status', ['status', '--class', CLASS, '--json']],
     ['status (every class)', ['status', '--json']],
+    // Every service greeted, as before status read the listeners: what the listeners save.
+    ['status --greet', ['status', '--class', CLASS, '--json', '--greet']],
   ];
   try {
     for (let i = 0; i < Math.max(3, runs); i++) {
@@ -152,6 +154,11 @@ async function readPath() {
             for (const x of rows.students ?? []) if (x.error) count(x.error);
           }
           console.log(`labctl ${args.join(' ')}: ${bad} student(s) not answering: ${JSON.stringify([...down])}`);
+        }
+        // How many of the class's students status read from their listeners (the rest it greeted).
+        if (Array.isArray(rows) && i === 0) {
+          const mine = rows.filter((x) => x.class === CLASS) as { seen?: string }[];
+          console.log(`${name}: ${mine.filter((x) => x.seen === 'listeners').length} of ${mine.length} from listeners`);
         }
         times.set(name, [...(times.get(name) ?? []), ms]);
         traces.set(

@@ -34,21 +34,25 @@ export function progress(student: number) {
 /**
  * Stand-ins for one student's running servers on the loopback, for unit tests through the fake engine (whose
  * workloads never run): each port greets as its service does; the page's /health answers ok and its
- * /api/progress one credit (or `answer`). Resolves to a function that closes them all.
+ * /api/progress one credit (or `answer`), with `health` in its /health (listeners). Resolves to a function that
+ * closes them all, whose `greeted` counts the connections each service took.
  */
 export async function greetAs(
   student: number,
   ports: Record<string, number>,
   answer: object = progress(student),
-): Promise<() => Promise<void>> {
+  health: object = {},
+): Promise<(() => Promise<void>) & { greeted: Record<string, number> }> {
+  const greeted: Record<string, number> = {};
   const servers = Object.entries(ports).map(([service, port]) => {
     const server =
       service === 'web'
         ? http.createServer((req, res) => {
             res.writeHead(200, { 'content-type': 'application/json' });
-            res.end(JSON.stringify(req.url === '/api/progress' ? answer : { status: 'ok', student }));
+            res.end(JSON.stringify(req.url === '/api/progress' ? answer : { status: 'ok', student, ...health }));
           })
         : net.createServer((socket) => {
+            greeted[service] = (greeted[service] ?? 0) + 1;
             socket.on('error', () => {});
             socket.end(GREETINGS[service] ?? '');
           });
@@ -65,9 +69,10 @@ export async function greetAs(
       open.add(socket);
       socket.on('close', () => open.delete(socket));
     });
-  return async () => {
+  const close = async () => {
     const closed = listening.map((s) => new Promise((r) => s.close(r)));
     for (const socket of open) socket.destroy();
     await Promise.all(closed);
   };
+  return Object.assign(close, { greeted });
 }

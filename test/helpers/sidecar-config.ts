@@ -33,6 +33,7 @@ export function makeConfig(
     ...keys,
     verifyLog: path.join(dir, 'log/verify.log'),
     archiveDir: path.join(dir, 'archive'),
+    listenersFile: path.join(dir, 'listening'),
     trustedUids: [0, 101],
     stateFile: path.join(dir, 'state/progress.json'),
     port: 0,

@@ -105,6 +105,51 @@ describe('commands on a class, through their context', () => {
     }
   });
 
+  it('status reads what listens from each sidecar and greets nothing; a port not listening is greeted, --greet greets all', async () => {
+    const listening = (state: Record<string, string> = {}, waits: Record<string, number> = {}) => ({
+      listeners: Object.fromEntries(
+        Object.entries({ smtp: 25, pop3: 110, imap: 143, ssh: 22 }).map(([service, port]) => [
+          service,
+          {
+            port,
+            state: state[service] ?? 'listening',
+            waiting: state[service] === 'stuck' ? 4 : (waits[service] ?? 0),
+          },
+        ]),
+      ),
+    });
+    // Student 1: every port listening. Student 2: pop3 closed, and no server behind it; imap stuck, but it greets;
+    // smtp listening with connections waiting to be taken (a daemon under load), greeted to be sure.
+    const { pop3: _, ...noPop3 } = ports(2);
+    const one = await greetAs(1, ports(1), undefined, listening());
+    const two = await greetAs(2, noPop3, undefined, listening({ pop3: 'closed', imap: 'stuck' }, { smtp: 2 }));
+    try {
+      const t = testContext(engine, { json: true });
+      await fails(
+        status({ className: 'cc' }, t.ctx),
+        ExitCode.notReady,
+        /^Not every student has a server that answers:\n {2}student 2 of class cc: pop3 \(nothing listens\) does not answer$/,
+      );
+      const rows = JSON.parse(t.stdout()) as StudentStatus[];
+      assert.deepEqual(
+        rows.map((r) => [r.student, r.seen, r.state, r.services]),
+        [
+          [1, 'listeners', 'up', { smtp: true, pop3: true, imap: true, ssh: true, web: true }],
+          [2, 'listeners', 'down', { smtp: true, pop3: false, imap: true, ssh: true, web: true }],
+        ],
+      );
+      assert.deepEqual(rows[1]!.why, { pop3: 'nothing listens' });
+      // Nothing was asked of student 1's daemons; of student 2's, smtp and imap, whose kernel showed them busy.
+      assert.deepEqual(one.greeted, {});
+      assert.deepEqual(two.greeted, { smtp: 1, imap: 1 });
+      // --greet: every service greeted, whatever the sidecars say.
+      await fails(status({ className: 'cc', greet: true }, testContext(engine).ctx), ExitCode.notReady, /pop3 does/);
+      assert.deepEqual(one.greeted, { smtp: 1, pop3: 1, imap: 1, ssh: 1 });
+    } finally {
+      await Promise.all([one(), two()]);
+    }
+  });
+
   it('status and check name the node that is down and its students, and exit 6: they have no server', async () => {
     for (const n of [1, 2])
       for (const role of ['mail', 'sidecar']) {

@@ -547,6 +547,48 @@ describe('sidecar health', () => {
   });
 });
 
+describe("sidecar health: the server's listeners", () => {
+  let dir: string;
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  it('gives what the mail server wrote of its listeners, and nothing from a file out of its form', async () => {
+    dir = await freshDir();
+    const config = makeConfig(dir);
+    const sidecar = new Sidecar(config);
+    await sidecar.store.load();
+    const server = createServer(sidecar).listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as AddressInfo;
+    const health = () =>
+      new Promise<{ listeners?: unknown }>((resolve, reject) => {
+        http
+          .get({ host: '127.0.0.1', port, path: '/health' }, (res) => {
+            let text = '';
+            res.on('data', (c: Buffer) => (text += c.toString()));
+            res.on('end', () => resolve(JSON.parse(text)));
+          })
+          .on('error', reject);
+      });
+    try {
+      assert.equal((await health()).listeners, undefined, 'no file yet: a server starting');
+      await writeFile(config.listenersFile, 'smtp 25 listening 0\npop3 110 closed 0\nimap 143 stuck 3\n');
+      assert.deepEqual((await health()).listeners, {
+        smtp: { port: 25, state: 'listening', waiting: 0 },
+        pop3: { port: 110, state: 'closed', waiting: 0 },
+        imap: { port: 143, state: 'stuck', waiting: 3 },
+      });
+      await writeFile(config.listenersFile, 'smtp 25 listening 0\nsmtp 25 listening 0\n');
+      assert.equal((await health()).listeners, undefined, 'a service twice');
+      await writeFile(config.listenersFile, 'smtp 25 answering 0\n');
+      assert.equal((await health()).listeners, undefined, 'a state it does not know');
+    } finally {
+      server.close();
+      server.closeAllConnections();
+      await sidecar.close();
+    }
+  });
+});
+
 describe('sidecar health, when polls fail', () => {
   let dir: string;
   const config = (d: string) => makeConfig(d);
