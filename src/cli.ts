@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { classCommands } from './cli/class-commands.js';
 import { readCommands } from './cli/read-commands.js';
-import { classFileError, interrupt } from './cli/shared.js';
+import { classFileError, interrupt, stopSignalTaken } from './cli/shared.js';
 import { toolCommands } from './cli/tool-commands.js';
 import { ExitCode, LabctlError, errorJson } from './errors.js';
 import { reportFailure, reportInfo } from './commands/report.js';
@@ -36,9 +36,6 @@ function reportError(error: LabctlError): void {
   reportFailure(error, errorJson(error), wantsJson);
 }
 
-/** Which command runs (onSignal below). */
-let commandName = '';
-
 const program = new Command('labctl')
   .description('Run the SMTP/POP3/IMAP lab for a whole class: one Postfix + Courier server per student, on Docker.')
   .showHelpAfterError('(add --help for usage)')
@@ -51,7 +48,6 @@ const program = new Command('labctl')
   })
   .hook('preAction', (_program, command) => {
     const topLevel = command.parent && command.parent !== program ? command.parent.name() : command.name();
-    commandName = topLevel;
     if (classFileError !== undefined && CLASS_FILE_COMMANDS.has(topLevel)) throw classFileError;
   });
 
@@ -71,23 +67,10 @@ Exit codes: 0 ok, 1 internal error, 2 bad input, 3 conflict (ports, names, stude
 Example: labctl up --students 19 && labctl info --student 7`,
 );
 
-// Ctrl-C and SIGTERM: the commands that work for a while get the one signal and stop cleanly (up undoes what it did,
-// logs --follow and the board end); a second signal does not cut that short. Every other command ends with 130.
-const INTERRUPTIBLE = new Set([
-  'up',
-  'down',
-  'stop',
-  'start',
-  'move',
-  'reset',
-  'logs',
-  'board',
-  'check',
-  'build',
-  'images',
-]);
+// Ctrl-C and SIGTERM: a command that took the stop signal (cli/shared.ts) gets it and stops cleanly; a second signal
+// does not cut that short. Every other command ends at once with 130.
 const onSignal = () => {
-  if (!INTERRUPTIBLE.has(commandName)) {
+  if (!stopSignalTaken()) {
     if (wantsJson) reportError(new LabctlError(ExitCode.interrupted, 'Interrupted.'));
     process.exit(ExitCode.interrupted);
   }

@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { ExitCode, LabctlError } from '../errors.js';
-import { cfg, classOption, int, jsonOption, signal } from './shared.js';
+import { cfg, classOption, int, jsonOption, stopSignal } from './shared.js';
 
 /** The commands that change a class: up, extend, init, down, stop, start, move, snapshot; and its archive. */
 export function classCommands(program: Command): void {
@@ -76,7 +76,7 @@ export function classCommands(program: Command): void {
         );
       }
       const { up } = await import('../commands/up.js');
-      await up({ ...o, className: o.class, constraints: o.constraint, signal });
+      await up({ ...o, className: o.class, constraints: o.constraint, signal: stopSignal() });
     });
 
   program
@@ -89,7 +89,7 @@ export function classCommands(program: Command): void {
     .addOption(jsonOption())
     .action(async (o) => {
       const { extend } = await import('../commands/extend.js');
-      await extend({ ...o, className: o.class, signal });
+      await extend({ ...o, className: o.class, signal: stopSignal() });
     });
 
   program
@@ -106,7 +106,7 @@ export function classCommands(program: Command): void {
     .addOption(jsonOption())
     .action(async (o) => {
       const { init } = await import('../commands/init.js');
-      await init({ ...o, className: o.class, signal });
+      await init({ ...o, className: o.class });
     });
 
   program
@@ -120,7 +120,7 @@ export function classCommands(program: Command): void {
     .addOption(jsonOption())
     .action(async (o) => {
       const { down } = await import('../commands/down.js');
-      await down({ ...o, className: o.class, signal });
+      await down({ ...o, className: o.class, signal: stopSignal() });
     });
 
   program
@@ -131,7 +131,7 @@ export function classCommands(program: Command): void {
     .addOption(jsonOption())
     .action(async (o) => {
       const { stop } = await import('../commands/stop.js');
-      await stop({ ...o, className: o.class, signal });
+      await stop({ ...o, className: o.class, signal: stopSignal() });
     });
 
   program
@@ -148,7 +148,7 @@ export function classCommands(program: Command): void {
     .addOption(jsonOption())
     .action(async (o) => {
       const { start } = await import('../commands/start.js');
-      await start({ ...o, className: o.class, signal });
+      await start({ ...o, className: o.class, signal: stopSignal() });
     });
 
   program
@@ -172,7 +172,7 @@ export function classCommands(program: Command): void {
     .addOption(jsonOption())
     .action(async (o) => {
       const { move } = await import('../commands/move.js');
-      await move({ ...o, className: o.class, signal });
+      await move({ ...o, className: o.class, signal: stopSignal() });
     });
 
   program
@@ -191,7 +191,7 @@ export function classCommands(program: Command): void {
     .addOption(jsonOption())
     .action(async (o) => {
       const { snapshot } = await import('../commands/snapshot.js');
-      await snapshot({ ...o, className: o.class, signal });
+      await snapshot({ ...o, className: o.class, signal: stopSignal() });
     });
 
   program
@@ -203,7 +203,7 @@ export function classCommands(program: Command): void {
     .addOption(jsonOption())
     .action(async (o) => {
       const { archive } = await import('../commands/archive.js');
-      await archive({ ...o, className: o.class, signal });
+      await archive({ ...o, className: o.class, signal: stopSignal() });
     });
 
   program
@@ -214,6 +214,6 @@ export function classCommands(program: Command): void {
     .addOption(jsonOption())
     .action(async (file: string, o) => {
       const { verifyArchiveCommand } = await import('../commands/verify-archive.js');
-      await verifyArchiveCommand({ ...o, file, signal });
+      await verifyArchiveCommand({ ...o, file });
     });
 }

@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { cfg, classOption, int, jsonOption, signal } from './shared.js';
+import { cfg, classOption, int, jsonOption, stopSignal } from './shared.js';
 
 /** The commands that read a class and a TA's tools: info, handout, status, check, roster, reset, logs, board. */
 export function readCommands(program: Command): void {
@@ -17,7 +17,7 @@ export function readCommands(program: Command): void {
     .addOption(jsonOption())
     .action(async (o) => {
       const { info } = await import('../commands/info.js');
-      await info({ ...o, className: o.class, signal });
+      await info({ ...o, className: o.class });
     });
 
   program
@@ -38,7 +38,7 @@ export function readCommands(program: Command): void {
     .option('--host <address>', 'with --lab: the address students connect to', cfg?.host)
     .action(async (o) => {
       const { handout } = await import('../commands/handout.js');
-      await handout({ ...o, className: o.class, signal });
+      await handout({ ...o, className: o.class });
     });
 
   program
@@ -53,7 +53,7 @@ export function readCommands(program: Command): void {
     .addOption(jsonOption())
     .action(async (o) => {
       const { status } = await import('../commands/status.js');
-      await status({ ...o, className: o.class, signal });
+      await status({ ...o, className: o.class });
     });
 
   program
@@ -74,7 +74,7 @@ export function readCommands(program: Command): void {
     .addOption(jsonOption())
     .action(async (o) => {
       const { check } = await import('../commands/check.js');
-      await check({ ...o, className: o.class, signal });
+      await check({ ...o, className: o.class, signal: stopSignal() });
     });
 
   const roster = program
@@ -89,7 +89,7 @@ export function readCommands(program: Command): void {
     .addOption(jsonOption())
     .action(async (file: string, o) => {
       const { rosterImport } = await import('../commands/roster.js');
-      await rosterImport({ ...o, file, className: o.class, signal });
+      await rosterImport({ ...o, file, className: o.class });
     });
 
   roster
@@ -99,7 +99,7 @@ export function readCommands(program: Command): void {
     .addOption(jsonOption())
     .action(async (o) => {
       const { rosterShow } = await import('../commands/roster.js');
-      await rosterShow({ ...o, className: o.class, signal });
+      await rosterShow({ ...o, className: o.class });
     });
 
   program
@@ -119,7 +119,7 @@ export function readCommands(program: Command): void {
     .addOption(jsonOption())
     .action(async (o) => {
       const { reset } = await import('../commands/reset.js');
-      await reset({ ...o, className: o.class, signal });
+      await reset({ ...o, className: o.class, signal: stopSignal() });
     });
 
   program
@@ -131,7 +131,7 @@ export function readCommands(program: Command): void {
     .option('--since <time>', 'only lines from this time on: 10m, 2h, 1d, or a date such as 2026-11-26T09:00')
     .action(async (o) => {
       const { logs } = await import('../commands/logs.js');
-      await logs({ ...o, className: o.class, signal });
+      await logs({ ...o, className: o.class, signal: stopSignal() });
     });
 
   program
@@ -143,6 +143,6 @@ export function readCommands(program: Command): void {
     .option('--stuck <minutes>', 'mark students with no progress for this many minutes as stuck', int('--stuck', 0), 15)
     .action(async (o) => {
       const { board } = await import('../commands/board.js');
-      await board({ ...o, className: o.class, signal });
+      await board({ ...o, className: o.class, signal: stopSignal() });
     });
 }

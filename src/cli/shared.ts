@@ -25,9 +25,19 @@ function readClassFileLater(): ClassFile | undefined {
   }
 }
 
-/** The signal every command's long operations stop on (cli.ts aborts it on Ctrl-C and SIGTERM). */
+/**
+ * Ctrl-C and SIGTERM. A command that honours them takes the stop signal (`stopSignal()`, in its action): cli.ts then
+ * aborts it and the command stops cleanly (up undoes what it did, a lock goes back, a half-written file goes, a job on
+ * a node is removed). A command that never took it ends at once with 130: it holds nothing that must be given back.
+ */
 export const interrupt = new AbortController();
-export const { signal } = interrupt;
+let taken = false;
+export function stopSignal(): AbortSignal {
+  taken = true;
+  return interrupt.signal;
+}
+/** Whether the running command took the stop signal (see above). */
+export const stopSignalTaken = () => taken;
 
 export const classOption = () =>
   new Option('--class <name>', 'class name (every Docker object is labelled with it)').default(cfg?.class ?? 'td1');

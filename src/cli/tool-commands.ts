@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { cfg, jsonOption, signal } from './shared.js';
+import { cfg, jsonOption, stopSignal } from './shared.js';
 
 /** The images and the host: build, images save/load, doctor. */
 export function toolCommands(program: Command): void {
@@ -14,7 +14,7 @@ export function toolCommands(program: Command): void {
     .addOption(jsonOption())
     .action(async (o) => {
       const { build } = await import('../commands/build.js');
-      await build({ ...o, signal });
+      await build({ ...o, signal: stopSignal() });
     });
 
   const images = program
@@ -28,7 +28,7 @@ export function toolCommands(program: Command): void {
     .addOption(jsonOption())
     .action(async (o) => {
       const { imagesSave } = await import('../commands/images.js');
-      await imagesSave({ ...o, signal });
+      await imagesSave({ ...o, signal: stopSignal() });
     });
   images
     .command('load')
@@ -37,7 +37,7 @@ export function toolCommands(program: Command): void {
     .addOption(jsonOption())
     .action(async (file: string, o) => {
       const { imagesLoad } = await import('../commands/images.js');
-      await imagesLoad({ ...o, file, signal });
+      await imagesLoad({ ...o, file, signal: stopSignal() });
     });
 
   program
@@ -47,6 +47,6 @@ export function toolCommands(program: Command): void {
     .addOption(jsonOption())
     .action(async (o) => {
       const { doctor } = await import('../commands/doctor.js');
-      await doctor({ ...o, signal });
+      await doctor({ ...o, signal: stopSignal() });
     });
 }

@@ -29,10 +29,17 @@ export async function archive(options: ArchiveOptions, ctx: Context = defaultCon
   await ctx.engine.ping();
   const observed = await observeClass(ctx.engine, className, options.student);
   const who = options.student === undefined ? `class ${className}` : `student ${options.student} of class ${className}`;
-  const { stream, done } = archiveClass(ctx.engine, observed);
+  const { stream, done } = archiveClass(ctx.engine, observed, { signal: ctx.signal });
   const bytes = await ctx.reporter.task(`Archiving ${who}`, async () => {
-    const [written] = await Promise.all([ctx.reporter.writeStream(options.output!, stream, { private: true }), done]);
-    return written;
+    // Both settle before the command ends: a failed archive's partial file is gone by then.
+    const [written, made] = await Promise.allSettled([
+      ctx.reporter.writeStream(options.output!, stream, { private: true, signal: ctx.signal }),
+      done,
+    ]);
+    ctx.signal.throwIfAborted();
+    if (made.status === 'rejected') throw made.reason;
+    if (written.status === 'rejected') throw written.reason;
+    return written.value;
   });
   const summary = await done;
   // Written whole: a graded class may now be purged (down --purge asks for an archive made after the end).

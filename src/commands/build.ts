@@ -14,14 +14,14 @@ export async function build(
 ): Promise<Images & { pushed?: string[] }> {
   const lab = await loadLab(options.lab);
   await ctx.engine.ping();
-  const images = await ensureImages(lab, ctx.engine, ctx.reporter, true);
+  const images = await ensureImages(lab, ctx.engine, ctx.reporter, { force: true, signal: ctx.signal });
   const lines = [`Images ready:\n  base     ${images.base}\n  mail     ${images.mail}\n  sidecar  ${images.sidecar}`];
   const pushed: string[] = [];
   if (options.push) {
     for (const ref of [images.mail, images.sidecar]) {
       pushed.push(
         await ctx.reporter.task(`Pushing ${ref} to ${options.push}`, (update) =>
-          ctx.engine.pushImage(ref, options.push!, update),
+          ctx.engine.pushImage(ref, options.push!, update, ctx.signal),
         ),
       );
     }

@@ -20,13 +20,16 @@ export interface DoctorOptions extends RunOptions {
 
 const SETUP = packagePath('scripts', 'setup-host.sh');
 
-/** What this host says beyond the engine: its bootstrap tool, the disks' folder, Swarm, how ports are forwarded. */
-function hostFacts(): HostFacts {
+/**
+ * What this host says beyond the engine: its bootstrap tool, the disks' folder, Swarm, how ports are forwarded.
+ * Ctrl-C (`signal`) removes the jobs that ask the swarm's nodes.
+ */
+function hostFacts(signal: AbortSignal): HostFacts {
   return {
     bootstrapTool: bootstrapTool(),
     disksDir: DISKS_DIR,
     swarm: () => swarmSurvey(),
-    swarmNodes: (images) => swarmNodeFacts(images),
+    swarmNodes: (images) => swarmNodeFacts(images, undefined, undefined, signal),
     forwarding: () => {
       const dockerHost = process.env.DOCKER_HOST;
       if (remoteEngineHost(dockerHost)) return undefined;
@@ -43,13 +46,18 @@ function hostFacts(): HostFacts {
   };
 }
 
-function runSetup(): Promise<void> {
+function runSetup(signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', [SETUP], { stdio: ['ignore', 'inherit', 'inherit'] });
+    const child = spawn('bash', [SETUP], { stdio: ['ignore', 'inherit', 'inherit'], signal });
+    child.on('error', () => {}); // the abort's: the exit code says it below
     child.on('close', (code) =>
       code === 0
         ? resolve()
-        : reject(new LabctlError(ExitCode.engine, `${SETUP} failed (exit ${code}).`, 'Read its output above.')),
+        : reject(
+            signal.aborted
+              ? (signal.reason as Error)
+              : new LabctlError(ExitCode.engine, `${SETUP} failed (exit ${code}).`, 'Read its output above.'),
+          ),
     );
   });
 }
@@ -63,9 +71,10 @@ export async function doctor(options: DoctorOptions, ctx: Context = defaultConte
         '--fix installs packages and needs root.',
         'Run `sudo labctl doctor --fix`.',
       );
-    await runSetup();
+    await runSetup(ctx.signal);
   }
-  const result = await diagnose(ctx.engine, hostFacts());
+  const result = await diagnose(ctx.engine, hostFacts(ctx.signal));
+  ctx.signal.throwIfAborted();
   ctx.reporter.result(
     table(
       ['check', 'ok', 'detail', 'how to fix'],

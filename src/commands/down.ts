@@ -64,8 +64,19 @@ export async function down(options: DownOptions, ctx: Context = defaultContext(o
     );
   }
   const kept = await reporter.task(`Removing ${who}`, () =>
-    removeObjects(engine, { containers, networks, volumes, disks }, { graceful: !options.purge }),
+    removeObjects(engine, { containers, networks, volumes, disks }, { graceful: !options.purge, signal: ctx.signal }),
   );
+  if (ctx.signal.aborted) {
+    const left = downObjects(await engine.list(className), options);
+    const students = new Set(
+      [...left.containers, ...left.networks, ...left.volumes].map((o) => label.student(o)).filter(Number.isFinite),
+    );
+    throw new LabctlError(
+      ExitCode.interrupted,
+      `Interrupted: ${left.containers.length} containers, ${left.networks.length} networks${options.purge ? ` and ${left.volumes.length} volumes` : ''} of ${who} are left (${students.size} student(s)); the students under way were finished.`,
+      `Run the same \`labctl down\` again to remove the rest.`,
+    );
+  }
   const stays = new Set(kept.map((k) => k.name));
   result.containers = containers.map((c) => c.name);
   result.networks = networks.map((n) => n.name);

@@ -26,6 +26,10 @@ export async function extend(options: ExtendOptions, ctx: Context = defaultConte
     ctx.signal,
   );
   const { session, changed, deliveries } = result;
+  if (ctx.signal.aborted)
+    ctx.reporter.info(
+      'Ctrl-C came after the new end was saved: it was given to every server and sidecar concerned all the same, so that they agree with the class.',
+    );
   const now = Date.now();
   const lines = changed.map((c) => {
     const was = clockText(Date.parse(c.before), session.timeZone);

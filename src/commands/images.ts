@@ -3,7 +3,7 @@ import { access } from 'node:fs/promises';
 import { ensureImages, type Images } from '../core/images.js';
 import { loadLab } from '../core/lab.js';
 import { usageError } from '../errors.js';
-import { defaultContext, type Context, type RunOptions } from './context.js';
+import { defaultContext, stoppable, type Context, type RunOptions } from './context.js';
 
 export interface ImagesSaveOptions extends RunOptions {
   output: string;
@@ -23,10 +23,11 @@ export async function imagesSave(
 ): Promise<ImagesSaveResult> {
   const lab = await loadLab(options.lab);
   await ctx.engine.ping();
-  const images: Images = await ensureImages(lab, ctx.engine, ctx.reporter);
+  const images: Images = await ensureImages(lab, ctx.engine, ctx.reporter, { signal: ctx.signal });
   const refs = [images.mail, images.sidecar];
+  // Ctrl-C: the copy stops and its partial file goes.
   const bytes = await ctx.reporter.task(`Saving ${refs.join(' and ')} to ${options.output}`, async () =>
-    ctx.reporter.writeStream(options.output, await ctx.engine.saveImages(refs)),
+    ctx.reporter.writeStream(options.output, await ctx.engine.saveImages(refs), { signal: ctx.signal }),
   );
   const result = { file: options.output, images: refs, bytes };
   ctx.reporter.result(
@@ -56,7 +57,8 @@ export async function imagesLoad(
   // In a stable order: the engine reports them in the archive's, which Docker's save does not keep.
   const tags = (
     await ctx.reporter.task(`Loading ${options.file} into ${ctx.engine.where}`, () =>
-      ctx.engine.loadImages(createReadStream(options.file)),
+      // Ctrl-C: the upload stops, and the engine, its archive cut short, tags nothing.
+      stoppable(ctx.signal, () => ctx.engine.loadImages(createReadStream(options.file, { signal: ctx.signal }))),
     )
   ).sort();
   if (tags.length === 0)

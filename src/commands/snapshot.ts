@@ -43,8 +43,17 @@ export async function snapshot(
     { onWait: (message) => ctx.reporter.info(message), signal: ctx.signal },
   );
   const rows = result.students.sort((a, b) => a.student - b.student);
-  for (const r of rows) if (r.done && r.problem) ctx.reporter.warn(`Student ${r.student}: ${r.problem}`);
   const missed = rows.filter((r) => !r.done);
+  if (ctx.signal.aborted) {
+    // The copies under way were finished (a student is never left stopped), the others not begun.
+    const copied = rows.filter((r) => r.done).map((r) => r.student);
+    throw new LabctlError(
+      ExitCode.interrupted,
+      `Interrupted: ${copied.length > 0 ? `student(s) ${copied.join(', ')} were copied and started again` : 'no student was copied'}; ${missed.length} were not (an older snapshot, if any, is kept).`,
+      `Run \`labctl snapshot --class ${className}\` again to copy everyone.`,
+    );
+  }
+  for (const r of rows) if (r.done && r.problem) ctx.reporter.warn(`Student ${r.student}: ${r.problem}`);
   if (missed.length > 0) {
     throw new LabctlError(
       ExitCode.engine,

@@ -78,7 +78,7 @@ export function checkArchivable(observed: ObservedClass): void {
 export function archiveClass(
   engine: Engine,
   observed: ObservedClass,
-  now: () => Date = () => new Date(),
+  { now = () => new Date(), signal }: { now?: () => Date; signal?: AbortSignal } = {},
 ): { stream: Readable; done: Promise<ArchiveSummary> } {
   checkArchivable(observed);
   const key = archiveKey(observed.token!, observed.className);
@@ -126,6 +126,8 @@ export function archiveClass(
     };
     for (let i = 0; i < window; i++) copy(i);
     for (let i = 0; i < observed.students.length; i++) {
+      // Ctrl-C: no further student; the stream ends with the interruption (the command removes its partial file).
+      signal?.throwIfAborted();
       const copied = await copies.get(i)!;
       copies.delete(i);
       copy(i + window);

@@ -37,11 +37,12 @@ export interface KeptObject {
  * Graceful: servers are first asked to stop (SIGTERM: Postfix finishes writing a mailbox); with --purge the
  * mailboxes go too, so the servers are removed at once.
  * A volume that stays (its node is down, say) does not stop the others: it is returned, with the disk it lives on.
+ * Ctrl-C (`signal`): the students under way are finished, the others left as they are.
  */
 export async function removeObjects(
   engine: Engine,
   objects: { containers: WorkloadInfo[]; networks: LabelledObject[]; volumes: LabelledObject[]; disks?: DiskInfo[] },
-  { graceful }: { graceful: boolean },
+  { graceful, signal }: { graceful: boolean; signal?: AbortSignal },
 ): Promise<KeptObject[]> {
   const studentOf = (o: { labels: Record<string, string> }) => String(label.student(o));
   const disks = objects.disks ?? [];
@@ -51,6 +52,7 @@ export async function removeObjects(
   await Promise.all(
     [...students].map((n) =>
       limit(async () => {
+        if (signal?.aborted) return;
         const mine = <T extends { labels: Record<string, string> }>(list: T[]) =>
           list.filter((o) => studentOf(o) === n);
         // The mail container's PID 1 stops its daemons on SIGTERM, so a short grace period is plenty.

@@ -159,7 +159,7 @@ export async function classUp(
   refuseConflicts(diff);
   await checkHostPorts(applied, plan, engine);
   tracePhase('up: reconciled, no conflict');
-  await ensureImages(input.lab, engine, feedback, false, images);
+  await ensureImages(input.lab, engine, feedback, { contexts: images, signal });
   tracePhase('up: images present');
   // Ctrl-C during an image build: nothing of the class was changed yet.
   signal.throwIfAborted();

@@ -80,13 +80,19 @@ export async function imageContexts(lab: Lab): Promise<{ mail: ImageContext; sid
   };
 }
 
-/** Builds what is missing on the engine: the base image, then the mail and sidecar images (the layer cache helps). */
+/**
+ * Builds what is missing on the engine: the base image, then the mail and sidecar images (the layer cache helps).
+ * `force`: build them anyway; `contexts`: already read; `signal`: Ctrl-C stops the build, and no image is half-made.
+ */
 export async function ensureImages(
   lab: Lab,
   engine: Engine,
   feedback: Feedback,
-  force = false,
-  contexts?: { mail: ImageContext; sidecar: ImageContext },
+  {
+    force = false,
+    contexts,
+    signal,
+  }: { force?: boolean; contexts?: { mail: ImageContext; sidecar: ImageContext }; signal?: AbortSignal } = {},
 ): Promise<Images> {
   contexts ??= await imageContexts(lab);
   const all = [contexts.mail, contexts.sidecar];
@@ -95,14 +101,14 @@ export async function ensureImages(
   if (missing.length > 0) {
     await feedback.task(
       'Preparing the base image',
-      (update) => engine.ensureBaseImage(update),
+      (update) => engine.ensureBaseImage(update, signal),
       (how) => `Base image ${BASE_IMAGE} ${how}`,
     );
   }
   for (const image of missing) {
     await feedback.task(
       `Building ${image.tag}`,
-      (update) => engine.buildImage(image.tag, image.files, update, { BASE_IMAGE }),
+      (update) => engine.buildImage(image.tag, image.files, update, { BASE_IMAGE }, signal),
       () => `Built ${image.tag}`,
     );
   }

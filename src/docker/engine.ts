@@ -245,13 +245,18 @@ export interface Engine {
 
   // Images
   imageExists(ref: string): Promise<boolean>;
-  /** Makes the base image (BASE_IMAGE) if missing: pulled, or bootstrapped from Debian's mirror. */
-  ensureBaseImage(onStep: (line: string) => void): Promise<'present' | 'pulled' | 'bootstrapped'>;
+  /**
+   * Makes the base image (BASE_IMAGE) if missing: pulled, or bootstrapped from Debian's mirror. The image calls take
+   * Ctrl-C's signal: an abort stops the work (the engine cancels a build whose client went), leaves no half-made
+   * image, and rejects with the signal's reason.
+   */
+  ensureBaseImage(onStep: (line: string) => void, signal?: AbortSignal): Promise<'present' | 'pulled' | 'bootstrapped'>;
   buildImage(
     tag: string,
     files: ImageFile[],
     onStep: (line: string) => void,
     buildArgs?: Record<string, string>,
+    signal?: AbortSignal,
   ): Promise<void>;
 
   // Locks
@@ -271,7 +276,7 @@ export interface Engine {
   /** Loads an archive in `docker save`'s format; resolves to the tags it held. */
   loadImages(archive: NodeJS.ReadableStream): Promise<string[]>;
   /** Tags image `ref` as `registry/ref` and pushes it there; resolves to the pushed image by digest (`registry/ref@sha256:…`). */
-  pushImage(ref: string, registry: string, onStep: (line: string) => void): Promise<string>;
+  pushImage(ref: string, registry: string, onStep: (line: string) => void, signal?: AbortSignal): Promise<string>;
 
   // Nodes
   /** The address of the node a workload is placed on, when the engine has several (undefined: this host). */

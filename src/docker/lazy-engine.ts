@@ -82,20 +82,22 @@ export class LazyEngine implements Engine {
   readonly logs = (name: string, tail: number) => this.on((e) => e.logs(name, tail));
   readonly memoryUsage = (name: string) => this.on((e) => e.memoryUsage(name));
   readonly imageExists = (ref: string) => this.on((e) => e.imageExists(ref));
-  readonly ensureBaseImage = (onStep: (line: string) => void) => this.on((e) => e.ensureBaseImage(onStep));
+  readonly ensureBaseImage = (onStep: (line: string) => void, signal?: AbortSignal) =>
+    this.on((e) => e.ensureBaseImage(onStep, signal));
   readonly buildImage = (
     tag: string,
     files: ImageFile[],
     onStep: (line: string) => void,
     buildArgs?: Record<string, string>,
-  ) => this.on((e) => e.buildImage(tag, files, onStep, buildArgs));
+    signal?: AbortSignal,
+  ) => this.on((e) => e.buildImage(tag, files, onStep, buildArgs, signal));
   readonly acquireLock = (name: string, labels: Record<string, string>) => this.on((e) => e.acquireLock(name, labels));
   readonly lockHolder = (name: string) => this.on((e) => e.lockHolder(name));
   readonly releaseLock = (id: string) => this.on((e) => e.releaseLock(id));
   readonly saveImages = (refs: string[]) => this.on((e) => e.saveImages(refs));
   readonly loadImages = (archive: NodeJS.ReadableStream) => this.on((e) => e.loadImages(archive));
-  readonly pushImage = (ref: string, registry: string, onStep: (line: string) => void) =>
-    this.on((e) => e.pushImage(ref, registry, onStep));
+  readonly pushImage = (ref: string, registry: string, onStep: (line: string) => void, signal?: AbortSignal) =>
+    this.on((e) => e.pushImage(ref, registry, onStep, signal));
   readonly workloadNode = (name: string) => this.on((e) => e.workloadNode(name));
   readonly nodes = () => this.on((e) => e.nodes());
   readonly snapshotWorkloads = (names: string[]) => this.on((e) => e.snapshotWorkloads(names));

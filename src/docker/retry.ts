@@ -25,16 +25,19 @@ export async function retry<T>(attempt: () => Promise<T>, { tries, delayMs = 0, 
 
 /**
  * Asks `done` every `intervalMs` until it says yes, or `timeoutMs` has passed; resolves to whether it did. It is
- * asked at least once.
+ * asked at least once. An abort of `signal` rejects with its reason.
  */
 export async function until(
   done: () => Promise<boolean>,
-  { timeoutMs, intervalMs }: { timeoutMs: number; intervalMs: number },
+  { timeoutMs, intervalMs, signal }: { timeoutMs: number; intervalMs: number; signal?: AbortSignal },
 ): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await done()) return true;
     if (Date.now() > deadline) return false;
-    await sleep(intervalMs);
+    signal?.throwIfAborted();
+    await sleep(intervalMs, undefined, signal ? { signal } : undefined).catch((error: unknown) => {
+      throw signal?.aborted ? signal.reason : error;
+    });
   }
 }

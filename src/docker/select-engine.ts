@@ -57,6 +57,8 @@ export function selectEngine(choice: EngineChoice): Engine {
   const { labels, className } = choice;
   const local = new LocalEngine(labels);
   const choose = async (): Promise<Engine> => {
+    // First, whether the engine answers at all (within its ping's time): the questions below have no time limit.
+    await local.ping();
     const onSwarm = await holdsClass(labels.class, className).catch(() => false);
     if (choice.engine === 'local' && onSwarm && className) {
       throw usageError(

@@ -122,19 +122,25 @@ export class Reporter {
   }
 
   /**
-   * A stream written to `file` (an image archive, a class's archive), aside then renamed: an interrupted write leaves no file that looks
-   * whole. Resolves to its size in bytes.
+   * A stream written to `file` (an image archive, a class's archive), aside then renamed: an interrupted write leaves
+   * no file that looks whole, and no partial one (`signal`: Ctrl-C stops the copy and rejects with its reason).
+   * Resolves to its size in bytes.
    */
-  async writeStream(file: string, stream: NodeJS.ReadableStream, options: { private?: boolean } = {}): Promise<number> {
+  async writeStream(
+    file: string,
+    stream: NodeJS.ReadableStream,
+    options: { private?: boolean; signal?: AbortSignal } = {},
+  ): Promise<number> {
     const partial = `${file}.partial`;
     try {
       // Private (an archive of students' mail): readable by its owner only, from its first byte.
-      await pipeline(stream, createWriteStream(partial, options.private ? { mode: 0o600 } : {}));
+      const out = createWriteStream(partial, options.private ? { mode: 0o600 } : {});
+      await pipeline(stream, out, ...(options.signal ? [{ signal: options.signal }] : []));
       if (options.private) await chmod(partial, 0o600);
       await rename(partial, file);
     } catch (error) {
       await rm(partial, { force: true });
-      throw error;
+      throw options.signal?.aborted ? (options.signal.reason as Error) : error;
     }
     return (await stat(file)).size;
   }

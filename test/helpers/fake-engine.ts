@@ -54,11 +54,12 @@ interface FakeContainer {
 /**
  * The one engine in memory, for unit tests of core code and of commands through their Context: objects, names,
  * states, locks and images; no workload ever runs, so maintenance and the mail log answer what a test sets.
- * `failOn` makes a call throw, as a failing engine would; `asked` lists every call, reads included.
+ * `failOn` makes a call throw, as a failing engine would; `asked` lists every call, reads included; `onCall` sees each
+ * change as it is made (a test presses Ctrl-C there).
  */
 export class FakeEngine implements Engine {
   readonly where = 'fake://';
-  readonly parallelism = 4;
+  parallelism = 4;
   /** As a Swarm engine: students connect to their workloads' `node`. */
   placesOnNodes = false;
   containers = new Map<string, FakeContainer>();
@@ -73,6 +74,7 @@ export class FakeEngine implements Engine {
   /** Every call, reads included, by method name: what a command asked of the engine. */
   asked: string[] = [];
   failOn: (call: string) => boolean = () => false;
+  onCall: (call: string) => void = () => {};
   /** What a maintenance action answers; by default two accounts, each reset with nothing to remove. */
   maintenanceAnswer: (mail: WorkloadInfo, task: Maintenance) => MaintenanceResult | Promise<MaintenanceResult> = async (
     mail,
@@ -90,6 +92,7 @@ export class FakeEngine implements Engine {
   private record(call: string) {
     if (this.failOn(call)) throw new Error(`fake engine: ${call} failed`);
     this.calls.push(call);
+    this.onCall(call);
   }
 
   private ask(method: string) {

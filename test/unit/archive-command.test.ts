@@ -186,4 +186,17 @@ describe('archive and verify-archive, through their context', () => {
     );
     await assert.rejects(stat(file));
   });
+
+  it('Ctrl-C leaves no archive, not even a partial one, and exits 130', async () => {
+    const file = path.join(dir, 'cut.tar.gz');
+    const t = testContext(engine);
+    // Pressed while student 2's server is being copied: student 1 is in the archive's stream already.
+    engine.onCall = (call) => {
+      if (call === 'maintenance collect labctl-ac-s02-mail') t.interrupt();
+    };
+    await fails(archive({ className: 'ac', output: file }, t.ctx), ExitCode.interrupted, /^Interrupted\.$/);
+    await assert.rejects(stat(file));
+    await assert.rejects(stat(`${file}.partial`));
+    assert.equal(t.stdout(), '');
+  });
 });

@@ -55,6 +55,7 @@ async function tryPull(docker: Docker, onStep: (line: string) => void): Promise<
 export async function ensureBaseImage(
   docker: Docker,
   onStep: (line: string) => void,
+  signal?: AbortSignal,
 ): Promise<'present' | 'pulled' | 'bootstrapped'> {
   try {
     await docker.getImage(BASE_IMAGE).inspect();
@@ -62,7 +63,9 @@ export async function ensureBaseImage(
   } catch {
     // not there yet
   }
+  signal?.throwIfAborted();
   if (await tryPull(docker, onStep)) return 'pulled';
+  signal?.throwIfAborted();
   const tool = bootstrapTool();
   if (!tool) {
     throw new LabctlError(
@@ -75,19 +78,29 @@ export async function ensureBaseImage(
   onStep(`bootstrapping Debian bookworm from ${mirror} with ${path.basename(tool)}`);
   const args =
     path.basename(tool) === 'mmdebstrap' ? ['--variant=minbase', '--quiet', 'bookworm', '-', mirror] : undefined;
-  if (!args) return bootstrapWithDebootstrap(docker, tool, mirror, onStep);
-  const child = spawn(tool, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  if (!args) return bootstrapWithDebootstrap(docker, tool, mirror, onStep, signal);
+  // Ctrl-C kills mmdebstrap; whatever the engine imported of its cut tree is removed below.
+  const child = spawn(tool, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(signal && { signal }) });
+  child.on('error', () => {}); // the abort's, and a tool that cannot start: its exit code says it below
   const stderr: string[] = [];
   child.stderr.on('data', (c: Buffer) => stderr.push(c.toString()));
   const exited = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? 1)));
-  const stream = await docker.importImage(child.stdout as unknown as string, { ...BASE });
-  await follow(docker, stream, () => {});
+  const imported = docker
+    .importImage(child.stdout as unknown as string, { ...BASE })
+    .then((stream) => follow(docker, stream, () => {}))
+    .then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+  const importError = await imported;
   const code = await exited;
-  if (code !== 0) {
+  if (code !== 0 || importError !== undefined || signal?.aborted) {
     await docker
       .getImage(BASE_IMAGE)
       .remove()
       .catch(() => {});
+    if (signal?.aborted) throw signal.reason;
+    if (code === 0) throw importError;
     throw new LabctlError(
       ExitCode.build,
       `mmdebstrap failed (exit ${code}):\n${stderr.join('').slice(-2000)}`,
@@ -102,21 +115,28 @@ async function bootstrapWithDebootstrap(
   tool: string,
   mirror: string,
   onStep: (line: string) => void,
+  signal?: AbortSignal,
 ): Promise<'bootstrapped'> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'labctl-base-'));
   try {
     const run = (cmd: string, args: string[]) =>
       new Promise<void>((resolve, reject) => {
-        const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+        const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], ...(signal && { signal }) });
+        child.on('error', () => {}); // the abort's: its exit code says it below
         let err = '';
         child.stderr.on('data', (c: Buffer) => (err += c.toString()));
         child.on('close', (code) =>
           code === 0
             ? resolve()
-            : reject(new LabctlError(ExitCode.build, `${cmd} failed (exit ${code}):\n${err.slice(-2000)}`)),
+            : reject(
+                signal?.aborted
+                  ? (signal.reason as Error)
+                  : new LabctlError(ExitCode.build, `${cmd} failed (exit ${code}):\n${err.slice(-2000)}`),
+              ),
         );
       });
     await run(tool, ['--variant=minbase', 'bookworm', dir, mirror]);
+    signal?.throwIfAborted();
     onStep('importing the bootstrapped tree');
     const child = spawn('tar', ['-C', dir, '-c', '.'], { stdio: ['ignore', 'pipe', 'inherit'] });
     const stream = await docker.importImage(child.stdout as unknown as string, { ...BASE });

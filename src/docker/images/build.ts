@@ -18,7 +18,9 @@ export async function buildImage(
   files: ImageFile[],
   onStep: (line: string) => void,
   buildargs: Record<string, string> = {},
+  signal?: AbortSignal,
 ): Promise<void> {
+  signal?.throwIfAborted();
   const stream = await docker.buildImage(packContext(files) as unknown as NodeJS.ReadableStream, {
     t: tag,
     buildargs,
@@ -26,5 +28,6 @@ export async function buildImage(
     rm: true,
     forcerm: true,
   });
-  await follow(docker, stream, onStep);
+  // An abort closes the connection: the engine cancels the build, and tags nothing.
+  await follow(docker, stream, onStep, signal);
 }

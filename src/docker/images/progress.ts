@@ -13,15 +13,26 @@ export interface ProgressEvent {
 /**
  * Follows a build or import progress stream. dockerode resolves even when the build failed,
  * so the error events are looked for here, and the failing step and its output are kept.
+ * An abort of `signal` closes the stream (the engine stops the work) and rejects with the signal's reason.
  */
 export function follow(
   docker: Docker,
   stream: NodeJS.ReadableStream,
   onStep: (line: string) => void,
+  signal?: AbortSignal,
 ): Promise<{ output: string[]; step: string }> {
   const output: string[] = [];
   let step = '';
   return new Promise((resolve, reject) => {
+    if (signal) {
+      const stop = () => {
+        reject(signal.reason as Error);
+        (stream as NodeJS.ReadableStream & { destroy(): void }).destroy();
+      };
+      if (signal.aborted) return stop();
+      signal.addEventListener('abort', stop, { once: true });
+      stream.on('close', () => signal.removeEventListener('abort', stop));
+    }
     docker.modem.followProgress(
       stream,
       (error: Error | null) => (error ? reject(error) : resolve({ output, step })),

@@ -22,6 +22,7 @@ export async function pushImage(
   ref: string,
   registry: string,
   onStep: (line: string) => void,
+  signal?: AbortSignal,
 ): Promise<string> {
   const target = `${registry.replace(/\/+$/, '')}/${ref}`;
   const { repo, tag } = splitReference(target);
@@ -29,8 +30,17 @@ export async function pushImage(
   try {
     await docker.getImage(ref).tag({ repo, tag });
     // Docker wants an X-Registry-Auth header even for a registry without auth.
-    const stream = (await docker.getImage(target).push({ authconfig: {} })) as unknown as NodeJS.ReadableStream;
+    const stream = (await docker.getImage(target).push({ authconfig: {} })) as unknown as NodeJS.ReadableStream &
+      { destroy(): void };
     await new Promise<void>((resolve, reject) => {
+      // Ctrl-C: the connection closes, and the engine stops the push.
+      const stop = () => {
+        reject(signal!.reason as Error);
+        stream.destroy();
+      };
+      if (signal?.aborted) return stop();
+      signal?.addEventListener('abort', stop, { once: true });
+      stream.on('close', () => signal?.removeEventListener('abort', stop));
       docker.modem.followProgress(
         stream,
         (error: Error | null) => (error ? reject(error) : resolve()),
@@ -49,6 +59,7 @@ export async function pushImage(
       .getImage(target)
       .remove({ noprune: true })
       .catch(() => {});
+    if (signal?.aborted) throw signal.reason;
     const e = error as Error & { json?: { message?: string } };
     throw new LabctlError(
       ExitCode.engine,

@@ -39,6 +39,9 @@ import { logs, memoryUsage } from './output.js';
 import { replaceContainer } from './replace.js';
 import { StudentDisks } from './student-disks.js';
 
+/** How long the engine has to answer a ping (`/_ping` takes no lock: a busy engine answers it in milliseconds). */
+const PING_TIMEOUT_MS = 10_000;
+
 /** The class on one Docker engine: a student's workloads are containers on their own bridge network. */
 export class LocalEngine implements Engine {
   readonly where: string;
@@ -55,11 +58,22 @@ export class LocalEngine implements Engine {
     this.disks = disks ?? new StudentDisks(labels.class);
   }
 
+  /**
+   * Within PING_TIMEOUT_MS: an engine that takes a connection and never answers (hung, or something else on its
+   * port) fails the command (exit 4) within that time rather than holding it forever, `doctor` included.
+   */
   async ping(): Promise<void> {
     try {
-      await this.docker.ping();
+      // dockerode takes the signal; its types know ping() only with a callback.
+      const ping = this.docker.ping.bind(this.docker) as unknown as (o: {
+        abortSignal: AbortSignal;
+      }) => Promise<unknown>;
+      await ping({ abortSignal: AbortSignal.timeout(PING_TIMEOUT_MS) });
     } catch (error) {
-      throw engineUnreachable(error as DockerError);
+      const timedOut = (error as Error).name === 'AbortError' || (error as Error).name === 'TimeoutError';
+      throw engineUnreachable(
+        timedOut ? new Error(`no answer within ${PING_TIMEOUT_MS / 1000} s`) : (error as DockerError),
+      );
     }
   }
 
@@ -187,16 +201,22 @@ export class LocalEngine implements Engine {
     }
   }
 
-  ensureBaseImage(onStep: (line: string) => void) {
-    return ensureBaseImage(this.docker, onStep);
+  ensureBaseImage(onStep: (line: string) => void, signal?: AbortSignal) {
+    return ensureBaseImage(this.docker, onStep, signal);
   }
 
-  buildImage(tag: string, files: ImageFile[], onStep: (line: string) => void, buildArgs?: Record<string, string>) {
-    return buildImage(this.docker, this.labels.image, tag, files, onStep, buildArgs);
+  buildImage(
+    tag: string,
+    files: ImageFile[],
+    onStep: (line: string) => void,
+    buildArgs?: Record<string, string>,
+    signal?: AbortSignal,
+  ) {
+    return buildImage(this.docker, this.labels.image, tag, files, onStep, buildArgs, signal);
   }
 
-  pushImage(ref: string, registry: string, onStep: (line: string) => void): Promise<string> {
-    return pushImage(this.docker, ref, registry, onStep);
+  pushImage(ref: string, registry: string, onStep: (line: string) => void, signal?: AbortSignal): Promise<string> {
+    return pushImage(this.docker, ref, registry, onStep, signal);
   }
 
   saveImages(refs: string[]): Promise<NodeJS.ReadableStream> {

@@ -100,8 +100,17 @@ export async function runJob(
   return awaitJob(docker, name, mailName);
 }
 
-/** Waits for one-off service `name` (a job, for `what`) to finish, reads its output, then removes it. */
-export async function awaitJob(docker: Docker, name: string, what: string, timeoutMs = 120_000): Promise<ExecResult> {
+/**
+ * Waits for one-off service `name` (a job, for `what`) to finish, reads its output, then removes it. Ctrl-C
+ * (`signal`) stops the wait: the job is removed all the same, and the call rejects with the signal's reason.
+ */
+export async function awaitJob(
+  docker: Docker,
+  name: string,
+  what: string,
+  timeoutMs = 120_000,
+  signal?: AbortSignal,
+): Promise<ExecResult> {
   try {
     let task: SwarmTask | undefined;
     const finished = await until(
@@ -109,7 +118,7 @@ export async function awaitJob(docker: Docker, name: string, what: string, timeo
         task = newest(await serviceTasks(docker, name));
         return task !== undefined && FINISHED.includes(task.Status.State);
       },
-      { timeoutMs, intervalMs: 200 },
+      { timeoutMs, intervalMs: 200, ...(signal && { signal }) },
     );
     if (!finished || !task)
       throw new LabctlError(ExitCode.engine, `Job ${name} did not finish in ${Math.round(timeoutMs / 1000)} s.`);

@@ -107,6 +107,7 @@ export async function nodeFacts(
   images: string[],
   docker: Docker = dockerClient(),
   timeoutMs = 30_000,
+  signal?: AbortSignal,
 ): Promise<NodeFacts[]> {
   const [nodes, current] = await Promise.all([
     listNodes(docker),
@@ -131,13 +132,16 @@ export async function nodeFacts(
     if (n.Status.State !== 'ready') return { ...node, unknown: `not asked: the node is ${n.Status.State}` };
     const name = `labctl-doctor-${n.ID.slice(0, 12)}-${Date.now().toString(36)}${Math.floor(Math.random() * 1e4)}`;
     try {
+      signal?.throwIfAborted();
       await docker.createService(factsJobSpec(name, n.ID, images) as unknown as Docker.CreateServiceOptions);
-      const run = await awaitJob(docker, name, `node ${node.name}`, timeoutMs);
+      // Ctrl-C: the job is removed (awaitJob), and doctor ends without a row for the node.
+      const run = await awaitJob(docker, name, `node ${node.name}`, timeoutMs, signal);
       const facts = parseFacts(run.stdout, current);
       if (run.exitCode !== 0 || facts.images === undefined)
         return { ...node, ...facts, unknown: run.stderr.trim() || `its job exited ${run.exitCode}` };
       return { ...node, ...facts };
     } catch (error) {
+      if (signal?.aborted) throw signal.reason;
       const why = (error as Error).message.replace(/^Job \S+ for node \S+ could not run: /, '');
       // The job runs in labctl's mail image: a node without it cannot run it.
       const missing = /No such image/i.test(why) ? [{ ref: images[0]!, current: false }] : undefined;

@@ -322,8 +322,8 @@ export class SwarmEngine implements Engine {
     return this.local.imageExists(ref);
   }
 
-  ensureBaseImage(onStep: (line: string) => void) {
-    return this.local.ensureBaseImage(onStep);
+  ensureBaseImage(onStep: (line: string) => void, signal?: AbortSignal) {
+    return this.local.ensureBaseImage(onStep, signal);
   }
 
   /** Built on the manager; with a registry, pushed there at once, so that the nodes find it. */
@@ -332,15 +332,16 @@ export class SwarmEngine implements Engine {
     files: ImageFile[],
     onStep: (line: string) => void,
     buildArgs?: Record<string, string>,
+    signal?: AbortSignal,
   ): Promise<void> {
-    await this.local.buildImage(tag, files, onStep, buildArgs);
+    await this.local.buildImage(tag, files, onStep, buildArgs, signal);
     if (this.pinned && !tag.startsWith(`${BASE_REPO}:`)) {
-      this.pinned.pushed(tag, await this.local.pushImage(tag, this.pinned.registry, onStep));
+      this.pinned.pushed(tag, await this.local.pushImage(tag, this.pinned.registry, onStep, signal));
     }
   }
 
-  pushImage(ref: string, registry: string, onStep: (line: string) => void): Promise<string> {
-    return this.local.pushImage(ref, registry, onStep);
+  pushImage(ref: string, registry: string, onStep: (line: string) => void, signal?: AbortSignal): Promise<string> {
+    return this.local.pushImage(ref, registry, onStep, signal);
   }
 
   /** Locks are containers on the manager's engine: every labctl of the class talks to the same manager. */
