@@ -435,4 +435,32 @@ describe('before anything is created', () => {
       },
     );
   });
+
+  it('Ctrl-C during an image build: the engine cancels the build, tags nothing and leaves no build container', async () => {
+    const { LocalEngine } = await import('../../src/docker/local/local-engine.js');
+    const { LABEL } = await import('../../src/core/labels.js');
+    const { ExitCode, LabctlError } = await import('../../src/errors.js');
+    const Docker = (await import('dockerode')).default;
+    const docker = new Docker();
+    const tag = `labctl-test/cancelled:${process.pid}`;
+    // A step that would take a minute; its container is found by its command.
+    const files = [{ path: 'Dockerfile', content: `FROM labctl/base:bookworm\nRUN sleep 61 && echo ${process.pid}\n` }];
+    const building = async () =>
+      (await docker.listContainers({ all: true })).filter((c) => c.Command.includes(`sleep 61 && echo ${process.pid}`));
+    const controller = new AbortController();
+    const steps: string[] = [];
+    const build = new LocalEngine(LABEL).buildImage(tag, files, (l) => steps.push(l), {}, controller.signal);
+    build.catch(() => {});
+    while ((await building()).length === 0) await new Promise((r) => setTimeout(r, 100));
+    const pressed = Date.now();
+    controller.abort(new LabctlError(ExitCode.interrupted, 'Interrupted.'));
+    await assert.rejects(build, /^LabctlError: Interrupted\.$|Interrupted\./);
+    assert.ok(Date.now() - pressed < 1_000, `${Date.now() - pressed} ms`);
+    assert.match(steps.join('\n'), /Step 2\/\d+ : RUN sleep 61/);
+    // The engine stops the step's container and removes it (rm, forcerm), well before the sleep would end.
+    const deadline = Date.now() + 30_000;
+    while ((await building()).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+    assert.deepEqual(await building(), [], 'the build step still has a container');
+    await assert.rejects(docker.getImage(tag).inspect(), /no such image/i);
+  });
 });
