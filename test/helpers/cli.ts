@@ -49,3 +49,31 @@ export function upArgs(className: string, students: number, basePort: number): s
     '127.0.0.1',
   ];
 }
+
+/**
+ * Runs the real CLI and presses Ctrl-C (SIGINT) once `ready` says so (it is asked every 50 ms with the output so
+ * far); resolves to the exit code, the output, and how long the command took to end after the signal. Fails when the
+ * command ended before it could be interrupted.
+ */
+export async function labctlCtrlC(
+  args: string[],
+  ready: (output: { stdout: string; stderr: string }) => Promise<boolean>,
+  env: NodeJS.ProcessEnv = {},
+): Promise<CliResult & { ms: number }> {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, CI: '1', ...env },
+  });
+  const output = { stdout: '', stderr: '' };
+  child.stdout.on('data', (c: Buffer) => (output.stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (output.stderr += c.toString()));
+  let ended = false;
+  const exited = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? -1)));
+  void exited.then(() => (ended = true));
+  while (!ended && !(await ready(output))) await new Promise((r) => setTimeout(r, 50));
+  if (ended) throw new Error(`labctl ${args.join(' ')} ended before Ctrl-C:\n${output.stdout}${output.stderr}`);
+  const sent = Date.now();
+  child.kill('SIGINT');
+  const code = await exited;
+  return { code, ...output, ms: Date.now() - sent };
+}

@@ -1,11 +1,10 @@
 /** `labctl images save` / `load`: the class's images carried to an engine that has none (a Swarm node, say). */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { BIN, labctl, labctlJson } from '../helpers/cli.js';
+import { labctl, labctlCtrlC, labctlJson } from '../helpers/cli.js';
 import { startTestDockerd, testDockerdUnavailable, type TestDockerd } from '../helpers/dockerd.js';
 
 describe('labctl images save and load', { timeout: 600_000, skip: testDockerdUnavailable() }, () => {
@@ -52,29 +51,11 @@ describe('labctl images save and load', { timeout: 600_000, skip: testDockerdUna
     assert.match(noOutput.stderr, /-o, --output <file>/);
   });
 
-  /** labctl with `args`, sent SIGINT once `ready` says so; its exit code and stderr. */
-  async function ctrlC(args: string[], ready: (stderr: string) => Promise<boolean>, env: NodeJS.ProcessEnv = {}) {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      env: { ...process.env, CI: '1', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-    let ended = false;
-    void exited.then(() => (ended = true));
-    while (!ended && !(await ready(stderr))) await new Promise((r) => setTimeout(r, 20));
-    assert.equal(ended, false, `it ended before Ctrl-C:\n${stderr}`);
-    const sent = Date.now();
-    child.kill('SIGINT');
-    return { code: await exited, stderr, ms: Date.now() - sent };
-  }
-
   it('Ctrl-C during save leaves neither the archive nor a partial one; during load, the engine tags nothing', async () => {
     const out = path.join(dir, 'cut');
     await mkdir(out);
     const file = path.join(out, 'images.tar');
-    const save = await ctrlC(['images', 'save', '-o', file], async () =>
+    const save = await labctlCtrlC(['images', 'save', '-o', file], async () =>
       stat(`${file}.partial`).then(
         (s) => s.size > 0,
         () => false,
@@ -93,9 +74,9 @@ describe('labctl images save and load', { timeout: 600_000, skip: testDockerdUna
         .getImage(ref)
         .remove({ force: true })
         .catch(() => {});
-    const load = await ctrlC(
+    const load = await labctlCtrlC(
       ['images', 'load', whole],
-      async (stderr) => /Loading .*images\.tar into/.test(stderr),
+      async ({ stderr }) => /Loading .*images\.tar into/.test(stderr),
       engine.env,
     );
     assert.equal(load.code, 130, load.stderr);

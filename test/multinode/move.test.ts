@@ -13,7 +13,7 @@ import type Docker from 'dockerode';
 import type { Board } from '../../src/core/board-model.js';
 import type { ClassInfo } from '../../src/core/class-model.js';
 import type { StudentStatus } from '../../src/core/class-status.js';
-import { labctl, labctlJson } from '../helpers/cli.js';
+import { labctl, labctlCtrlC, labctlJson } from '../helpers/cli.js';
 import { freeBasePort } from '../helpers/ports.js';
 import { Session, SMTP_FINAL } from '../helpers/session.js';
 import { sshExec, sshSession } from '../helpers/ssh.js';
@@ -306,6 +306,44 @@ describe('a node gone for good: labctl snapshot, then up --replace-lost', { time
   after(async () => {
     await swarm?.remove();
     await rm(dir, { recursive: true, force: true });
+  });
+
+  it('Ctrl-C during snapshot: the copies under way finish, the lock goes back at once, and everyone answers again', async () => {
+    const locks = () =>
+      swarm.manager.docker.listContainers({
+        all: true,
+        filters: { label: [`dev.labctl.class=${CLASS}`, 'dev.labctl.role=lock'] },
+      });
+    const jobs = () => swarm.manager.docker.listServices({ filters: { label: ['dev.labctl.job'] } });
+    // Pressed once a copy has begun (its one-off services run on the student's node and on the manager).
+    const r = await labctlCtrlC(
+      ['snapshot', '--class', CLASS],
+      async () => (await locks()).length > 0 && (await jobs()).length > 0,
+      swarm.env,
+    );
+    assert.equal(r.code, 130, r.stdout + r.stderr);
+    assert.match(
+      r.stderr,
+      /Interrupted: (student\(s\) [\d, ]+ were copied and started again|no student was copied); \d were not/,
+    );
+    assert.equal(r.stdout, '');
+    assert.deepEqual(await locks(), [], 'the class lock is given back');
+    assert.deepEqual(await jobs(), [], 'no copy job is left on the swarm');
+    // The next command that takes the lock does not wait for it.
+    const dry = await on([...upArgs(), '--dry-run']);
+    assert.equal(dry.code, 0, dry.stdout + dry.stderr);
+    assert.doesNotMatch(dry.stderr, /waiting for it/);
+    for (let i = 0; ; i++) {
+      const status = await on(['status', '--class', CLASS]);
+      if (status.code === 0) break;
+      assert.ok(i < 60, `a student does not answer after the interrupted snapshot:\n${status.stdout}`);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    // The test below starts with no snapshot: the copies made here go.
+    const snapshots = await swarm.manager.docker.listVolumes({
+      filters: { label: [`dev.labctl.class=${CLASS}`, 'dev.labctl.role=snapshot'] },
+    });
+    for (const v of snapshots.Volumes ?? []) await swarm.manager.docker.getVolume(v.Name).remove();
   });
 
   it("student 1's snapshot brings back their mail and credit on another node; student 2, with none, starts empty", async () => {

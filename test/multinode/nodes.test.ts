@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import type Docker from 'dockerode';
 import type { Board } from '../../src/core/board-model.js';
 import type { ClassInfo } from '../../src/core/class-model.js';
-import { labctl, labctlJson } from '../helpers/cli.js';
+import { labctl, labctlCtrlC, labctlJson } from '../helpers/cli.js';
 import { freeBasePort } from '../helpers/ports.js';
 import { Session, SMTP_FINAL } from '../helpers/session.js';
 import { doneIds } from '../helpers/td.js';
@@ -97,6 +97,17 @@ describe('a class on a three-node swarm', { timeout: 1_800_000, skip }, () => {
       );
       assert.equal(row.ok, true, row.detail);
     }
+  });
+
+  it('Ctrl-C while doctor asks the nodes: it ends with 130 and leaves none of its jobs on the swarm', async () => {
+    const jobs = () => swarm.manager.docker.listServices({ filters: { label: ['dev.labctl.job=doctor'] } });
+    const r = await labctlCtrlC(['doctor'], async () => (await jobs()).length > 0, swarm.env);
+    assert.equal(r.code, 130, r.stdout + r.stderr);
+    assert.match(r.stderr, /Interrupted\./);
+    assert.deepEqual(
+      (await jobs()).map((j) => j.Spec?.Name),
+      [],
+    );
   });
 
   it("each student's SMTP greets on their node's address, and their message is credited", async () => {

@@ -64,11 +64,22 @@ export class LocalEngine implements Engine {
    */
   async ping(): Promise<void> {
     try {
-      // dockerode takes the signal; its types know ping() only with a callback.
+      // dockerode takes the signal; its types know ping() only with a callback. The timer is cleared once the ping
+      // answers: a signal aborted later would destroy the request, and with it the kept-alive socket now serving
+      // another call (seen: ECONNRESET on a later list).
       const ping = this.docker.ping.bind(this.docker) as unknown as (o: {
         abortSignal: AbortSignal;
       }) => Promise<unknown>;
-      await ping({ abortSignal: AbortSignal.timeout(PING_TIMEOUT_MS) });
+      const timeout = new AbortController();
+      const timer = setTimeout(
+        () => timeout.abort(Object.assign(new Error('timed out'), { name: 'TimeoutError' })),
+        PING_TIMEOUT_MS,
+      );
+      try {
+        await ping({ abortSignal: timeout.signal });
+      } finally {
+        clearTimeout(timer);
+      }
     } catch (error) {
       const timedOut = (error as Error).name === 'AbortError' || (error as Error).name === 'TimeoutError';
       throw engineUnreachable(
