@@ -48,7 +48,7 @@ export async function move(options: MoveOptions, ctx: Context = defaultContext(o
           }),
       );
     },
-    { onWait: (message) => ctx.reporter.info(message), signal: ctx.signal },
+    { command: 'move', onWait: (message) => ctx.reporter.info(message), signal: ctx.signal },
   );
   for (const r of result.students) if (r.moved && r.problem) ctx.reporter.warn(r.problem);
   const stayed = result.students.filter((r) => !r.moved);

@@ -40,7 +40,7 @@ export async function snapshot(
         }),
       );
     },
-    { onWait: (message) => ctx.reporter.info(message), signal: ctx.signal },
+    { command: 'snapshot', onWait: (message) => ctx.reporter.info(message), signal: ctx.signal },
   );
   const rows = result.students.sort((a, b) => a.student - b.student);
   const missed = rows.filter((r) => !r.done);

@@ -44,7 +44,7 @@ export async function start(options: StartOptions, ctx: Context = defaultContext
       }
       return started;
     },
-    { onWait: (message) => ctx.reporter.info(message), signal: ctx.signal },
+    { command: 'start', onWait: (message) => ctx.reporter.info(message), signal: ctx.signal },
   );
   const missing = result.students.filter((s) => s.state !== 'up');
   if (missing.length > 0) {

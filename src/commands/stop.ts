@@ -23,7 +23,7 @@ export async function stop(options: StopOptions, ctx: Context = defaultContext(o
       const observed = await observeClass(ctx.engine, className, options.student);
       return ctx.reporter.task(`Stopping ${who}`, () => stopClass(ctx.engine, observed));
     },
-    { onWait: (message) => ctx.reporter.info(message), signal: ctx.signal },
+    { command: 'stop', onWait: (message) => ctx.reporter.info(message), signal: ctx.signal },
   );
   const awake = result.students.filter((s) => s.state !== 'stopped');
   if (awake.length > 0) {

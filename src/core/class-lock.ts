@@ -20,6 +20,8 @@ export interface LockOptions {
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
   isAlive?: (pid: number) => boolean;
+  /** The command that takes the lock (`up` unless said), named to another run that waits for it. */
+  command?: string;
   /** Said once, when the lock is held by someone else and this run starts waiting. */
   onWait?: (message: string) => void;
   /** Ctrl-C: stops the wait for the lock (rejecting with its reason); while held, fn gets it and stops. */
@@ -44,7 +46,7 @@ const hhmm = (ms: number) => {
 
 function describe(className: string, holder: LockHolder): string {
   const since = Number(holder.labels[LABEL.lockSince]);
-  return `Another \`labctl up\` of class ${className} has been running since ${Number.isFinite(since) ? hhmm(since) : '(unknown)'} (pid ${holder.labels[LABEL.lockPid] ?? '?'} on host ${holder.labels[LABEL.lockHost] ?? '?'})`;
+  return `Another \`labctl ${holder.labels[LABEL.lockCommand] ?? 'up'}\` of class ${className} has been running since ${Number.isFinite(since) ? hhmm(since) : '(unknown)'} (pid ${holder.labels[LABEL.lockPid] ?? '?'} on host ${holder.labels[LABEL.lockHost] ?? '?'})`;
 }
 
 /**
@@ -81,6 +83,7 @@ export async function withClassLock<T>(
       [LABEL.lockPid]: String(pid),
       [LABEL.lockHost]: host,
       [LABEL.lockSince]: String(now()),
+      [LABEL.lockCommand]: options.command ?? 'up',
     });
     if (id) break;
     const holder = await engine.lockHolder(name);

@@ -246,7 +246,7 @@ export async function extendSession(
       );
       return { session: saved, changed, deliveries };
     },
-    { onWait: (message) => feedback.info(message), signal },
+    { command: 'extend', onWait: (message) => feedback.info(message), signal },
   );
 }
 
@@ -289,7 +289,7 @@ export async function noteArchived(
       for (const n of students) archived[String(n)] = at;
       return saveSession(engine, { ...session, archived });
     },
-    { ...(signal && { signal }) },
+    { command: 'archive', ...(signal && { signal }) },
   );
 }
 

@@ -19,6 +19,8 @@ export const LABEL = {
   lockPid: 'dev.labctl.lock-pid',
   lockHost: 'dev.labctl.lock-host',
   lockSince: 'dev.labctl.lock-since',
+  /** The command that holds the lock (up, stop, snapshot…), named to whoever waits for it. */
+  lockCommand: 'dev.labctl.lock-command',
   roster: 'dev.labctl.roster',
   /** On a volume: the student's disk it lives on (see docker/disks.ts). */
   disk: 'dev.labctl.disk',

@@ -95,6 +95,23 @@ describe('the class lock', () => {
     );
   });
 
+  it('names the command that holds it: a snapshot is not called an up', async () => {
+    const engine = new FakeLocks();
+    const said: string[] = [];
+    engine.onSleep = () => engine.locks.clear(); // the snapshot ends while the second run waits
+    await withClassLock(
+      engine,
+      'ce-a',
+      async () => {
+        assert.equal(engine.locks.get('labctl-ce-a-lock')?.labels[LABEL.lockCommand], 'snapshot');
+        await withClassLock(engine, 'ce-a', () => Promise.resolve(), engine.options({ onWait: (m) => said.push(m) }));
+      },
+      engine.options({ command: 'snapshot' }),
+    );
+    assert.equal(said.length, 1);
+    assert.match(said[0]!, /^Another `labctl snapshot` of class ce-a has been running since \d\d:\d\d/);
+  });
+
   it('gives up after the wait with exit 3, code class-busy, naming the holder', async () => {
     const engine = new FakeLocks();
     const since = engine.clock;
