@@ -1,6 +1,6 @@
 import { withClassLock } from '../core/class-lock.js';
 import { failedDeliveries, pushSession } from '../core/class-session.js';
-import { startClass, type SleepResult } from '../core/class-sleep.js';
+import { interruptedSleep, startClass, type SleepResult } from '../core/class-sleep.js';
 import { observeClass } from '../core/observed-class.js';
 import { sessionOf } from '../core/session.js';
 import { ExitCode, LabctlError } from '../errors.js';
@@ -47,6 +47,7 @@ export async function start(options: StartOptions, ctx: Context = defaultContext
     { command: 'start', onWait: (message) => ctx.reporter.info(message), signal: ctx.signal },
   );
   const missing = result.students.filter((s) => s.state !== 'up');
+  if (result.interrupted) throw interruptedSleep(result, 'up', 'start', className);
   if (missing.length > 0) {
     throw new LabctlError(
       ExitCode.notReady,

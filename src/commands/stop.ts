@@ -1,5 +1,5 @@
 import { withClassLock } from '../core/class-lock.js';
-import { stopClass, type SleepResult } from '../core/class-sleep.js';
+import { interruptedSleep, stopClass, type SleepResult } from '../core/class-sleep.js';
 import { observeClass } from '../core/observed-class.js';
 import { ExitCode, LabctlError } from '../errors.js';
 import { DEFAULT_CLASS, defaultContext, type Context, type RunOptions } from './context.js';
@@ -21,11 +21,12 @@ export async function stop(options: StopOptions, ctx: Context = defaultContext(o
     className,
     async () => {
       const observed = await observeClass(ctx.engine, className, options.student);
-      return ctx.reporter.task(`Stopping ${who}`, () => stopClass(ctx.engine, observed));
+      return ctx.reporter.task(`Stopping ${who}`, () => stopClass(ctx.engine, observed, ctx.signal));
     },
     { command: 'stop', onWait: (message) => ctx.reporter.info(message), signal: ctx.signal },
   );
   const awake = result.students.filter((s) => s.state !== 'stopped');
+  if (result.interrupted) throw interruptedSleep(result, 'stopped', 'stop', className);
   if (awake.length > 0) {
     throw new LabctlError(
       ExitCode.engine,

@@ -1,4 +1,5 @@
 import pLimit from 'p-limit';
+import { ExitCode, LabctlError } from '../errors.js';
 import type { Engine, WorkloadInfo } from '../docker/engine.js';
 import { bootInTurn, waitStudentReady } from './apply.js';
 import { planFor } from './class-up.js';
@@ -19,6 +20,8 @@ export interface SleepResult {
   class: string;
   students: SleepRow[];
   seconds: number;
+  /** Ctrl-C came: the students under way were finished, the others not begun (the rows say where each is). */
+  interrupted?: boolean;
 }
 
 /** How long each service may take to greet, when the state is read afterwards. */
@@ -61,15 +64,17 @@ async function afterwards(
 /**
  * Stops every workload of the class's students (of `observed`, already narrowed to one student when asked), and
  * keeps everything else: networks, volumes, disks, progress. A stopped workload stays stopped when the engine
- * restarts (restart policy `unless-stopped`), until `startClass`.
+ * restarts (restart policy `unless-stopped`), until `startClass`. Ctrl-C (`signal`): the students under way are
+ * stopped, the others left running.
  */
-export async function stopClass(engine: Engine, observed: ObservedClass): Promise<SleepResult> {
+export async function stopClass(engine: Engine, observed: ObservedClass, signal?: AbortSignal): Promise<SleepResult> {
   const started = Date.now();
   const limit = pLimit(concurrency(engine.parallelism));
   const problems = new Map<number, string>();
   await Promise.all(
     observed.students.map((s) =>
       limit(async () => {
+        if (signal?.aborted) return;
         // The mail server's PID 1 stops its daemons on SIGTERM (Postfix finishes writing a mailbox): 3 s is plenty.
         const failures = await Promise.allSettled(workloads(s).map((w) => engine.stopWorkload(w.name, 3)));
         const failed = failures.find((f): f is PromiseRejectedResult => f.status === 'rejected');
@@ -81,6 +86,7 @@ export async function stopClass(engine: Engine, observed: ObservedClass): Promis
     class: observed.className,
     students: await afterwards(engine, observed, 'stopped', problems),
     seconds: secs(started),
+    ...(signal?.aborted && { interrupted: true }),
   };
 }
 
@@ -124,13 +130,15 @@ export async function startClass(engine: Engine, observed: ObservedClass, option
     },
   );
   const results = await Promise.allSettled(tasks);
-  options.signal.throwIfAborted();
+  const interrupted = options.signal.aborted;
   results.forEach((r, i) => {
-    if (r.status === 'rejected') problems.set(observed.students[i]!.student, firstLine((r.reason as Error).message));
+    const student = observed.students[i]!.student;
+    if (r.status === 'rejected')
+      problems.set(student, interrupted ? 'interrupted' : firstLine((r.reason as Error).message));
   });
   // What answers now decides, whatever the run saw: a student who answered may have stopped since, and the reverse.
   const rows = await afterwards(engine, observed, 'up', problems);
-  return { class: observed.className, students: rows, seconds: secs(started) };
+  return { class: observed.className, students: rows, seconds: secs(started), ...(interrupted && { interrupted }) };
 }
 
 /** The plan the class was made with, for where its ports answer and what they greet with (its CA, its names). */
@@ -150,3 +158,20 @@ export function planOf(observed: ObservedClass): Promise<Plan> {
 
 const secs = (since: number) => Math.round((Date.now() - since) / 100) / 10;
 const firstLine = (text: string) => text.split('\n')[0] ?? text;
+
+/** What an interrupted `stop` or `start` says: who reached `wanted`, who did not, and how to finish (exit 130). */
+export function interruptedSleep(
+  result: SleepResult,
+  wanted: 'up' | 'stopped',
+  command: 'stop' | 'start',
+  className: string,
+): LabctlError {
+  const reached = result.students.filter((s) => s.state === wanted).map((s) => s.student);
+  const not = result.students.filter((s) => s.state !== wanted).map((s) => s.student);
+  const list = (ns: number[]) => (ns.length > 0 ? `student(s) ${ns.join(', ')}` : 'nobody');
+  return new LabctlError(
+    ExitCode.interrupted,
+    `Interrupted: ${wanted}: ${list(reached)}; not ${wanted}: ${list(not)}.`,
+    `Run \`labctl ${command} --class ${className}\` again for the others.`,
+  );
+}

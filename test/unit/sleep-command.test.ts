@@ -134,12 +134,34 @@ describe('stop and start, through their context', () => {
     );
   });
 
-  it('Ctrl-C while start waits ends it with 130', async () => {
+  it('Ctrl-C while start waits ends it with 130, saying who is up and who is not', async () => {
     await stop({ className: 'sc' }, testContext(engine).ctx);
+    const close = await greetAs(1, ports(1));
+    try {
+      const t = testContext(engine);
+      const run = start({ className: 'sc', timeout: 30 }, t.ctx);
+      while (!engine.calls.some((c) => c.startsWith('start '))) await new Promise((r) => setTimeout(r, 5));
+      t.interrupt();
+      await fails(run, ExitCode.interrupted, /^Interrupted: up: student\(s\) 1; not up: student\(s\) 2\.$/);
+      assert.equal(engine.locks.size, 0, 'the class lock is given back');
+    } finally {
+      await close();
+    }
+  });
+
+  it('Ctrl-C during stop: the student under way is stopped, the others left running, and it says so (exit 130)', async () => {
+    engine.parallelism = 1;
     const t = testContext(engine);
-    const run = start({ className: 'sc', timeout: 30 }, t.ctx);
-    while (!engine.calls.some((c) => c.startsWith('start '))) await new Promise((r) => setTimeout(r, 5));
-    t.interrupt();
-    await fails(run, ExitCode.interrupted, /Interrupted/);
+    engine.onCall = (call) => {
+      if (call === 'stop labctl-sc-s01-mail') t.interrupt();
+    };
+    await fails(
+      stop({ className: 'sc' }, t.ctx),
+      ExitCode.interrupted,
+      /^Interrupted: stopped: student\(s\) 1; not stopped: student\(s\) 2\.$/,
+    );
+    assert.deepEqual(engine.calls.sort(), ['stop labctl-sc-s01-mail', 'stop labctl-sc-s01-sidecar']);
+    assert.equal(engine.containers.get('labctl-sc-s02-mail')!.state, 'running');
+    assert.equal(engine.locks.size, 0, 'the class lock is given back');
   });
 });
