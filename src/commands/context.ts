@@ -62,16 +62,3 @@ export function defaultHost(): string {
   }
   return '127.0.0.1';
 }
-
-/**
- * Runs `work`, which Ctrl-C stops by cutting its stream or job: the error that follows an abort is the interruption
- * (exit 130), not the engine's words about a connection cut short.
- */
-export async function stoppable<T>(signal: AbortSignal, work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    signal.throwIfAborted();
-    throw error;
-  }
-}

@@ -3,7 +3,7 @@ import { access } from 'node:fs/promises';
 import { ensureImages, type Images } from '../core/images.js';
 import { loadLab } from '../core/lab.js';
 import { usageError } from '../errors.js';
-import { defaultContext, stoppable, type Context, type RunOptions } from './context.js';
+import { defaultContext, type Context, type RunOptions } from './context.js';
 
 export interface ImagesSaveOptions extends RunOptions {
   output: string;
@@ -57,8 +57,12 @@ export async function imagesLoad(
   // In a stable order: the engine reports them in the archive's, which Docker's save does not keep.
   const tags = (
     await ctx.reporter.task(`Loading ${options.file} into ${ctx.engine.where}`, () =>
-      // Ctrl-C: the upload stops, and the engine, its archive cut short, tags nothing.
-      stoppable(ctx.signal, () => ctx.engine.loadImages(createReadStream(options.file, { signal: ctx.signal }))),
+      // Ctrl-C: the upload stops, and the engine, its archive cut short, tags nothing. The failure that follows is
+      // the interruption, not the engine's words about an archive cut short.
+      ctx.engine.loadImages(createReadStream(options.file, { signal: ctx.signal })).catch((error: unknown) => {
+        ctx.signal.throwIfAborted();
+        throw error;
+      }),
     )
   ).sort();
   if (tags.length === 0)

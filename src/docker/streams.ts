@@ -40,3 +40,22 @@ export function streamEnded(stream: NodeJS.ReadableStream & { destroy(): void },
     stream.on('error', (error) => (signal?.aborted ? resolve() : reject(error)));
   });
 }
+
+/**
+ * Until `stream` closes, an abort of `signal` destroys it (the engine, its client gone, stops the build or the push)
+ * and gives the signal's reason to `stopped`.
+ */
+export function destroyOnAbort(
+  stream: NodeJS.ReadableStream,
+  signal: AbortSignal | undefined,
+  stopped: (reason: Error) => void,
+): void {
+  if (!signal) return;
+  const stop = () => {
+    stopped(signal.reason as Error);
+    (stream as NodeJS.ReadableStream & { destroy(): void }).destroy();
+  };
+  if (signal.aborted) return stop();
+  signal.addEventListener('abort', stop, { once: true });
+  stream.on('close', () => signal.removeEventListener('abort', stop));
+}

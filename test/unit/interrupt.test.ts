@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -13,7 +12,7 @@ import { follow } from '../../src/docker/images/progress.js';
 import { until } from '../../src/docker/retry.js';
 import { ExitCode, LabctlError } from '../../src/errors.js';
 import { Reporter } from '../../src/ui/reporter.js';
-import { BIN } from '../helpers/cli.js';
+import { labctl, labctlCtrlC } from '../helpers/cli.js';
 import { fails, fakeClass, testContext } from '../helpers/fake-class.js';
 import { FakeEngine } from '../helpers/fake-engine.js';
 
@@ -131,7 +130,7 @@ describe('the CLI, on a Docker engine that takes connections and never answers',
     const socket = path.join(dir, 'docker.sock');
     server = net.createServer((c) => held.push(c)); // holds each connection, says nothing
     await new Promise<void>((resolve) => server.listen(socket, resolve));
-    env = { ...process.env, CI: '1', DOCKER_HOST: `unix://${socket}`, LABCTL_CONFIG: path.join(dir, 'none.yaml') };
+    env = { DOCKER_HOST: `unix://${socket}`, LABCTL_CONFIG: path.join(dir, 'none.yaml') };
   });
   after(async () => {
     for (const c of held) c.destroy();
@@ -139,30 +138,21 @@ describe('the CLI, on a Docker engine that takes connections and never answers',
     await rm(dir, { recursive: true, force: true });
   });
 
-  /** Runs labctl, sends SIGINT after `afterMs`; resolves to its exit code, stderr and how long it took. */
-  const run = (args: string[], afterMs?: number) =>
-    new Promise<{ code: number | null; stderr: string; stdout: string; ms: number }>((resolve) => {
-      const started = Date.now();
-      const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stderr = '';
-      let stdout = '';
-      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-      child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-      const timer = afterMs === undefined ? undefined : setTimeout(() => child.kill('SIGINT'), afterMs);
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code, stderr, stdout, ms: Date.now() - started });
-      });
-    });
-
   it('a command that holds nothing ends at once on Ctrl-C, with 130', async () => {
-    const r = await run(['info', '--class', 'quiet'], 1_500);
+    const started = Date.now();
+    const r = await labctlCtrlC(
+      ['info', '--class', 'quiet'],
+      () => Promise.resolve(Date.now() - started >= 1_500),
+      env,
+    );
     assert.equal(r.code, ExitCode.interrupted, r.stderr);
     assert.ok(r.ms < 4_000, `${r.ms} ms`);
   });
 
   it('doctor says the engine does not answer, within 10 s, instead of waiting forever (exit 4)', async () => {
-    const r = await run(['doctor', '--json']);
+    const started = Date.now();
+    const r = { ...(await labctl(['doctor', '--json'], undefined, env)), ms: 0 };
+    r.ms = Date.now() - started;
     assert.equal(r.code, ExitCode.engine, r.stderr);
     const rows = JSON.parse(r.stdout) as { check: string; ok: boolean; detail: string }[];
     const engineRow = rows.find((row) => row.check === 'docker engine');

@@ -1,5 +1,6 @@
 import type Docker from 'dockerode';
 import { ExitCode, LabctlError } from '../../errors.js';
+import { destroyOnAbort } from '../streams.js';
 
 /** One event of a build, pull, push or import progress stream. */
 export interface ProgressEvent {
@@ -24,15 +25,7 @@ export function follow(
   const output: string[] = [];
   let step = '';
   return new Promise((resolve, reject) => {
-    if (signal) {
-      const stop = () => {
-        reject(signal.reason as Error);
-        (stream as NodeJS.ReadableStream & { destroy(): void }).destroy();
-      };
-      if (signal.aborted) return stop();
-      signal.addEventListener('abort', stop, { once: true });
-      stream.on('close', () => signal.removeEventListener('abort', stop));
-    }
+    destroyOnAbort(stream, signal, reject);
     docker.modem.followProgress(
       stream,
       (error: Error | null) => (error ? reject(error) : resolve({ output, step })),

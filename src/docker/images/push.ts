@@ -1,5 +1,6 @@
 import type Docker from 'dockerode';
 import { ExitCode, LabctlError } from '../../errors.js';
+import { destroyOnAbort } from '../streams.js';
 import type { ProgressEvent } from './progress.js';
 
 /** `host:5000/labctl/mail:abc` as its repository and tag (`latest` when it names none). */
@@ -30,17 +31,10 @@ export async function pushImage(
   try {
     await docker.getImage(ref).tag({ repo, tag });
     // Docker wants an X-Registry-Auth header even for a registry without auth.
-    const stream = (await docker.getImage(target).push({ authconfig: {} })) as unknown as NodeJS.ReadableStream &
-      { destroy(): void };
+    const stream = (await docker.getImage(target).push({ authconfig: {} })) as unknown as NodeJS.ReadableStream;
     await new Promise<void>((resolve, reject) => {
       // Ctrl-C: the connection closes, and the engine stops the push.
-      const stop = () => {
-        reject(signal!.reason as Error);
-        stream.destroy();
-      };
-      if (signal?.aborted) return stop();
-      signal?.addEventListener('abort', stop, { once: true });
-      stream.on('close', () => signal?.removeEventListener('abort', stop));
+      destroyOnAbort(stream, signal, reject);
       docker.modem.followProgress(
         stream,
         (error: Error | null) => (error ? reject(error) : resolve()),
