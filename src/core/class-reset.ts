@@ -151,6 +151,7 @@ async function recreate(engine: Engine, observed: ObservedClass, hooks: ResetHoo
       basePort: observed.basePort,
       host: observed.host,
       bind: observed.bind,
+      command: 'reset --hard',
     },
     engine,
     quiet,

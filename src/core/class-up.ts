@@ -32,6 +32,8 @@ export interface ClassUpInput {
   timeBox?: TimeBox;
   /** Students whose node is down or gone start again on other nodes, from their snapshot if they have one. */
   replaceLost?: boolean;
+  /** The command named to another run that waits for the class lock: `up` unless said (`reset --hard`). */
+  command?: string;
 }
 
 /** A student `up --replace-lost` started again on another node, and what came back of their volumes. */
@@ -293,7 +295,7 @@ export async function upClass(
         held.removeEventListener('abort', onAbort);
       }
     },
-    { onWait: (message) => feedback.info(message), signal },
+    { onWait: (message) => feedback.info(message), signal, command: input.command ?? 'up' },
   );
 }
 

@@ -9,6 +9,7 @@ import { imagesLoad, imagesSave } from '../../src/commands/images.js';
 import { init } from '../../src/commands/init.js';
 import { logs } from '../../src/commands/logs.js';
 import { reset } from '../../src/commands/reset.js';
+import { LABEL } from '../../src/core/labels.js';
 import { diagnose, type HostFacts, type SwarmFacts } from '../../src/core/doctor.js';
 import { ExitCode, LabctlError } from '../../src/errors.js';
 import { fails, fakeClass, testContext } from '../helpers/fake-class.js';
@@ -53,6 +54,18 @@ describe("a TA's commands, through their context", () => {
     );
     assert.match(t.stdout(), /student 2 {2}util1 +removed 0 from the spool, 0 from Maildir, 0 from ~\/mbox/);
     assert.match(t.stdout(), /Progress kept \(add --progress to clear it\)\./);
+  });
+
+  it('reset --hard holds the class lock as `reset --hard`, the name a run waiting for it reads', async () => {
+    const t = testContext(engine);
+    const holders = new Set<string>();
+    engine.onCall = () => {
+      for (const lock of engine.locks.values()) holders.add(lock.labels[LABEL.lockCommand]!);
+      if (holders.size && engine.calls.some((c) => c.startsWith('start '))) t.interrupt(); // seen: no need to wait
+    };
+    await fails(reset({ className: 'ct', student: 2, hard: true, yes: true }, t.ctx), ExitCode.interrupted, /undone/);
+    assert.deepEqual([...holders], ['reset --hard']);
+    assert.equal(engine.locks.size, 0, 'the lock is given back');
   });
 
   it('reset --backup keeps each backup for its owner only, even when the reset then fails', async () => {
