@@ -2,7 +2,7 @@ import { archiveClass, type ArchiveSummary } from '../core/class-archive.js';
 import { noteArchived } from '../core/class-session.js';
 import { observeClass } from '../core/observed-class.js';
 import { formatBytes } from '../core/reconcile.js';
-import { usageError } from '../errors.js';
+import { LabctlError, usageError } from '../errors.js';
 import { DEFAULT_CLASS, defaultContext, type Context, type RunOptions } from './context.js';
 
 export interface ArchiveOptions extends RunOptions {
@@ -36,14 +36,26 @@ export async function archive(options: ArchiveOptions, ctx: Context = defaultCon
       ctx.reporter.writeStream(options.output!, stream, { private: true, signal: ctx.signal }),
       done,
     ]);
-    ctx.signal.throwIfAborted();
-    if (made.status === 'rejected') throw made.reason;
-    if (written.status === 'rejected') throw written.reason;
+    if (made.status === 'rejected' || written.status === 'rejected') {
+      ctx.signal.throwIfAborted(); // Ctrl-C: the write stopped and left no file
+      throw made.status === 'rejected' ? made.reason : (written as PromiseRejectedResult).reason;
+    }
     return written.value;
   });
   const summary = await done;
-  // Written whole: a graded class may now be purged (down --purge asks for an archive made after the end).
-  await noteArchived(ctx.engine, className, summary.students, summary.createdAt, ctx.signal);
+  // Written whole: a graded class may now be purged (down --purge asks for an archive made after the end). A Ctrl-C
+  // from here on does not stop this short step, so a whole archive is never left unrecorded; the wait for the
+  // class's lock stays bounded (class-busy after 60 s, which says so).
+  await noteArchived(ctx.engine, className, summary.students, summary.createdAt).catch((error: unknown) => {
+    if (error instanceof LabctlError)
+      throw new LabctlError(
+        error.exitCode,
+        `${options.output} is written whole, but the class does not yet know of it, so \`down --purge\` still asks for an archive: ${error.message}`,
+        'Run the same `labctl archive` again once that command has ended.',
+        error.code,
+      );
+    throw error;
+  });
   const result: ArchiveResult = {
     ...summary,
     file: options.output,

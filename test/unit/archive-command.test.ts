@@ -7,7 +7,9 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import tar from 'tar-stream';
 import { archive } from '../../src/commands/archive.js';
+import { down } from '../../src/commands/down.js';
 import { stop } from '../../src/commands/stop.js';
+import { settleSession } from '../../src/core/class-session.js';
 import { verifyArchiveCommand } from '../../src/commands/verify-archive.js';
 import { archiveKey } from '../../src/core/token.js';
 import { ExitCode } from '../../src/errors.js';
@@ -198,5 +200,34 @@ describe('archive and verify-archive, through their context', () => {
     await assert.rejects(stat(file));
     await assert.rejects(stat(`${file}.partial`));
     assert.equal(t.stdout(), '');
+  });
+
+  it('Ctrl-C once the archive is whole: it is kept and recorded, so down --purge of the graded class goes ahead', async () => {
+    const file = path.join(dir, 'whole.tar.gz');
+    // A session that ended an hour ago: down --purge wants an archive made since.
+    const hourAgo = new Date(Date.now() - 2 * 3_600_000);
+    await settleSession(engine, 'ac', { for: '1h' }, testContext(engine).ctx.reporter, () => hourAgo, {
+      server: () => Promise.resolve(),
+      sidecar: () => Promise.resolve(),
+    });
+    await fails(
+      down({ className: 'ac', purge: true, yes: true }, testContext(engine).ctx),
+      ExitCode.conflict,
+      /no archive/,
+    );
+    const t = testContext(engine);
+    const write = t.ctx.reporter.writeStream.bind(t.ctx.reporter);
+    t.ctx.reporter.writeStream = async (...args) => {
+      const bytes = await write(...args);
+      t.interrupt(); // pressed just as the file is whole
+      return bytes;
+    };
+    const result = await archive({ className: 'ac', output: file }, t.ctx);
+    assert.deepEqual(result.students, [1, 2]);
+    assert.ok((await stat(file)).size > 0);
+    assert.match(t.stdout(), /Wrote .*whole\.tar\.gz/);
+    const purged = testContext(engine);
+    await down({ className: 'ac', purge: true, yes: true }, purged.ctx);
+    assert.equal((await engine.list('ac')).volumes.length, 0);
   });
 });
