@@ -67,11 +67,6 @@ export async function check(options: CheckOptions, ctx: Context = defaultContext
     });
   let board = await ask();
   if (format !== 'table') {
-    const down = board.students.filter((s) => s.error).map((s) => s.student);
-    if (down.length > 0)
-      ctx.reporter.warn(
-        `student(s) ${down.join(', ')}: their sidecar did not answer or cannot save their progress (status column says why).`,
-      );
     const stopped = board.students.filter((s) => s.stopped).map((s) => s.student);
     if (stopped.length > 0)
       ctx.reporter.warn(
@@ -93,6 +88,16 @@ export async function check(options: CheckOptions, ctx: Context = defaultContext
         `${serverless.map((s) => `student ${s.student} has no server: ${s.noServer}`).join('.\n')}.`,
         '`labctl up` again starts it (`labctl status` and `labctl logs --student N` show why it stopped).',
         'no-server',
+      );
+    }
+    // Evidence for a grade: a row the board could not read, or that its sidecar cannot keep, is not a 0 to trust.
+    const unread = board.students.filter((s) => s.error);
+    if (unread.length > 0) {
+      throw new LabctlError(
+        ExitCode.notReady,
+        `${unread.map((s) => `student ${s.student}'s progress: ${s.error}`).join('.\n')}.`,
+        'The board above shows what was read. `labctl status --student N` says what answers, `labctl up` again starts a sidecar that stopped; README, "Security model", says why a sidecar may not save.',
+        'no-sidecar',
       );
     }
     return board;

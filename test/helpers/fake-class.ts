@@ -117,12 +117,15 @@ export function testContext(
   };
 }
 
-/** Rejects with a LabctlError of this exit code, whose message matches. */
-export async function fails(work: Promise<unknown>, exitCode: number, message: RegExp): Promise<void> {
+/** Rejects with a LabctlError of this exit code, whose message matches; gives the error back. */
+export async function fails(work: Promise<unknown>, exitCode: number, message: RegExp): Promise<LabctlError> {
+  let thrown: LabctlError | undefined;
   await assert.rejects(work, (error: unknown) => {
     assert.ok(error instanceof LabctlError, String(error));
     assert.equal(error.exitCode, exitCode, error.message);
     assert.match(error.message, message);
+    thrown = error;
     return true;
   });
+  return thrown!;
 }

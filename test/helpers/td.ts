@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { Board } from '../../src/core/board-model.js';
 import { EXERCISE_IDS } from '../../src/sidecar/checks.js';
-import { labctlJson } from './cli.js';
+import { labctl } from './cli.js';
 import { Session, SMTP_FINAL } from './session.js';
 
 /** An SMTP session typed line by line, as in the TD; refused recipients are allowed to be refused. */
@@ -46,7 +46,17 @@ export async function imapSession(port: number, user: string, password: string, 
   s.close();
 }
 
-export const classBoard = (className: string) => labctlJson<Board>(['check', '--class', className]);
+/**
+ * The board `check --json` prints. A row whose sidecar did not answer (or cannot save) still comes back, with its
+ * `error`: check prints the whole board, then exits 6 (no-sidecar, its JSON on stderr); any other failure throws.
+ */
+export async function classBoard(className: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<Board> {
+  const result = await labctl(['check', '--class', className, ...args, '--json'], undefined, env);
+  const unread = result.code === 6 && /"code": "no-sidecar"/.test(result.stderr);
+  if (result.code !== 0 && !unread)
+    throw new Error(`labctl check --class ${className} exited ${result.code}:\n${result.stdout}${result.stderr}`);
+  return JSON.parse(result.stdout) as Board;
+}
 
 export const doneIds = (b: Board, student: number) =>
   b.students

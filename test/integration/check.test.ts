@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import type { Board } from '../../src/core/board-model.js';
 import type { ClassInfo } from '../../src/core/class-model.js';
 import { labctl, labctlJson, upArgs } from '../helpers/cli.js';
 import { cleanClass, docker } from '../helpers/docker.js';
@@ -188,13 +189,21 @@ describe('the sidecars and labctl check', { timeout: 600_000 }, () => {
     assert.deepEqual(doneIds(b, 1), ALL);
   });
 
-  it('marks a student whose sidecar is down, and still shows everyone else', async () => {
+  it('marks a student whose sidecar is down, still shows everyone else, and exits 6 (no-sidecar)', async () => {
     await docker.getContainer(`labctl-${CLASS}-s02-sidecar`).stop({ t: 5 });
     const b = await board();
     assert.match(b.students.find((s) => s.student === 2)!.error ?? '', /^sidecar exited/);
     assert.deepEqual(doneIds(b, 1), ALL);
     const text = await labctl(['check', '--class', CLASS]);
-    assert.equal(text.code, 0);
+    assert.equal(text.code, 6, text.stderr);
+    assert.match(text.stdout, /^1 .*12\/12/m);
     assert.match(text.stdout, /^2 .*0\/12 +sidecar exited$/m);
+    assert.match(text.stderr, /student 2's progress: sidecar exited\./);
+    const sheet = await labctl(['check', '--class', CLASS, '--csv', '--json']);
+    assert.equal(sheet.code, 2, 'csv and json are two outputs');
+    const json = await labctl(['check', '--class', CLASS, '--json']);
+    assert.equal(json.code, 6);
+    assert.equal((JSON.parse(json.stdout) as Board).students.length, 2, 'the board is still on stdout');
+    assert.equal((JSON.parse(json.stderr) as { error: { code: string } }).error.code, 'no-sidecar');
   });
 });

@@ -4,7 +4,6 @@ import { mkdir } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
-import type { Board } from '../../src/core/board-model.js';
 import type { ClassInfo } from '../../src/core/class-model.js';
 import type { Progress } from '../../src/core/wire.js';
 import { launchBrowser } from '../helpers/browser.js';
@@ -13,7 +12,7 @@ import { cleanClass } from '../helpers/docker.js';
 import { freeBasePort } from '../helpers/ports.js';
 import { Session, SMTP_FINAL } from '../helpers/session.js';
 import { sshRun } from '../helpers/ssh.js';
-import { MULTIPART_BODY, popSession, sidecarSettled } from '../helpers/td.js';
+import { classBoard, MULTIPART_BODY, popSession, sidecarSettled } from '../helpers/td.js';
 
 const CLASS = `wh${process.pid}`;
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
@@ -210,7 +209,7 @@ describe('hints on the student page, and stuck students on the board', { timeout
     const text = await labctl(['check', '--class', CLASS, '--stuck', '1']);
     assert.equal(text.code, 0, text.stderr);
     assert.match(text.stdout, /^share( +\d+%){12}\s*$/m);
-    const shares = (await labctlJson<Board>(['check', '--class', CLASS])).shares;
+    const shares = (await classBoard(CLASS)).shares;
     assert.equal(shares.find((x) => x.id === 'smtp-attachment')!.percent, 100);
     assert.equal(shares.find((x) => x.id === 'smtp-external')!.percent, 0);
     assert.doesNotMatch(text.stdout, /stuck/);
@@ -219,7 +218,7 @@ describe('hints on the student page, and stuck students on the board', { timeout
     const stuck = await labctl(['check', '--class', CLASS, '--stuck', '0']);
     assert.match(stuck.stdout, /^1 .* stuck: no progress for \d+ min$/m);
     assert.match(stuck.stdout, /^1 stuck \(no progress for 0 min or more\): student 1$/m);
-    const json = await labctlJson<Board>(['check', '--class', CLASS, '--stuck', '0']);
+    const json = await classBoard(CLASS, ['--stuck', '0']);
     assert.equal(
       json.students[0]!.stuckMinutes,
       Math.floor((Date.now() - Date.parse(json.students[0]!.lastProgressAt!)) / 60_000),

@@ -3,13 +3,13 @@ import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from 'ssh2';
-import type { Board } from '../../src/core/board-model.js';
 import type { ClassInfo } from '../../src/core/class-model.js';
 import { labctl, labctlJson, upArgs } from '../helpers/cli.js';
 import { cleanClass, docker, exec } from '../helpers/docker.js';
 import { freeBasePort } from '../helpers/ports.js';
 import { Session, SMTP_FINAL } from '../helpers/session.js';
 import { sshRun, sshSession } from '../helpers/ssh.js';
+import { classBoard } from '../helpers/td.js';
 
 /**
  * The class that one student cannot take down: each hostile act is typed as student 1 (or a classmate
@@ -159,7 +159,7 @@ describe('a class that one student cannot break', { timeout: 300_000 }, () => {
     await stillDelivers(2);
     assert.match((await ssh(1, 'util11', 'echo still here')).stdout, /still here/);
     assert.match((await ssh(2, 'util1', 'echo classmate')).stdout, /classmate/);
-    const board = await labctlJson<Board>(['check', '--class', CLASS]);
+    const board = await classBoard(CLASS);
     assert.equal(board.students.length, 2);
     assert.ok(board.students.every((s) => s.error === undefined));
     await exec(mailName(1), ['pkill', '-KILL', '-u', 'util1']);

@@ -12,6 +12,7 @@ import { labctl, labctlJson, upArgs } from '../helpers/cli.js';
 import { cleanClass, docker, labelled } from '../helpers/docker.js';
 import { freeBasePort } from '../helpers/ports.js';
 import { Session, SMTP_FINAL } from '../helpers/session.js';
+import { classBoard } from '../helpers/td.js';
 
 const CLASS = `sec-${process.pid}`;
 const BIN = fileURLToPath(new URL('../../../bin/labctl.js', import.meta.url));
@@ -98,7 +99,7 @@ describe('secrets with the least power', { timeout: 600_000 }, () => {
   it('check and reset --progress still work, each with the student’s admin key; the backup is private', async () => {
     await sendMail(info.students[0]!.ports.smtp!);
     const credited = await until(
-      () => labctlJson<Board>(['check', '--class', CLASS]),
+      () => classBoard(CLASS),
       (b) => smtpSimple(b, 1) === true,
       'student 1 credited',
     );
@@ -115,7 +116,7 @@ describe('secrets with the least power', { timeout: 600_000 }, () => {
       '--yes',
     ]);
     assert.deepEqual(reset.progressCleared, [1]);
-    const after = await labctlJson<Board>(['check', '--class', CLASS]);
+    const after = await classBoard(CLASS);
     assert.equal(smtpSimple(after, 1), false);
     assert.ok(after.students.every((s) => s.error === undefined));
 

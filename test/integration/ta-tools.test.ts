@@ -6,13 +6,13 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { Board } from '../../src/core/board-model.js';
 import type { ClassInfo } from '../../src/core/class-model.js';
 import { labctl, labctlJson, upArgs } from '../helpers/cli.js';
 import { cleanClass, containerId, exec } from '../helpers/docker.js';
 import { freeBasePort } from '../helpers/ports.js';
 import { Session, SMTP_FINAL } from '../helpers/session.js';
 import { sshRun } from '../helpers/ssh.js';
+import { classBoard } from '../helpers/td.js';
 
 const run = promisify(execFile);
 const CLASS = `ta${process.pid}`;
@@ -92,7 +92,7 @@ describe('teaching-assistant tools', { timeout: 600_000 }, () => {
     assert.equal(messages(await cat(1, '/home/util1/mbox')), 1);
     await until(
       'credited',
-      () => labctlJson<Board>(['check', '--class', CLASS]),
+      () => classBoard(CLASS),
       (b) => b.students[0]!.exercises[0]!.done,
     );
 
@@ -125,7 +125,7 @@ describe('teaching-assistant tools', { timeout: 600_000 }, () => {
     assert.match(homeListing, /^Maildir\/(new|cur)\/\S+/m);
     assert.match(await home('tar -xOf - mbox'), /contenu a sauvegarder/);
 
-    const board = await labctlJson<Board>(['check', '--class', CLASS]);
+    const board = await classBoard(CLASS);
     assert.equal(
       board.students[0]!.exercises.find((e) => e.id === 'smtp-simple')!.done,
       true,
@@ -172,7 +172,7 @@ describe('teaching-assistant tools', { timeout: 600_000 }, () => {
     await send(2, ['util2'], 'etudiant 2');
     await until(
       'credited',
-      () => labctlJson<Board>(['check', '--class', CLASS]),
+      () => classBoard(CLASS),
       (b) => b.students[1]!.exercises[0]!.done,
     );
     const r = await labctlJson<{
@@ -182,7 +182,7 @@ describe('teaching-assistant tools', { timeout: 600_000 }, () => {
     assert.equal(r.students[0]!.accounts.length, 19);
     assert.deepEqual(r.progressCleared, [2]);
     assert.equal(await cat(2, '/var/mail/util2'), '');
-    const board = await labctlJson<Board>(['check', '--class', CLASS]);
+    const board = await classBoard(CLASS);
     assert.ok(
       board.students[1]!.exercises.every((e) => !e.done),
       'student 2 starts over',

@@ -17,7 +17,7 @@ import { labctl, labctlCtrlC, labctlJson } from '../helpers/cli.js';
 import { freeBasePort } from '../helpers/ports.js';
 import { Session, SMTP_FINAL } from '../helpers/session.js';
 import { sshExec, sshSession } from '../helpers/ssh.js';
-import { doneIds } from '../helpers/td.js';
+import { classBoard, doneIds } from '../helpers/td.js';
 import {
   nodeState,
   startTestSwarm,
@@ -120,7 +120,7 @@ describe('labctl move: a student carried to another node with everything', { tim
     let board: Board | undefined;
     for (let i = 0; i < 60 && !(board && doneIds(board, 1).includes('smtp-simple')); i++) {
       if (board) await new Promise((r) => setTimeout(r, 500));
-      board = await labctlJson<Board>(['check', '--class', CLASS, '--student', '1'], swarm.env);
+      board = await classBoard(CLASS, ['--student', '1'], swarm.env);
     }
     assert.ok(board && doneIds(board, 1).includes('smtp-simple'), 'credited before the move');
     let before: string[] = [];
@@ -140,7 +140,7 @@ describe('labctl move: a student carried to another node with everything', { tim
     const card = JSON.parse((await on(['info', '--class', CLASS, '--student', '1', '--json'])).stdout) as ClassInfo;
     assert.equal(card.students[0]!.host, to.address, "the card gives the new node's address");
     assert.deepEqual(await popList(1, to.address), before, 'POP3 lists the same message on the new node');
-    const after = await labctlJson<Board>(['check', '--class', CLASS, '--student', '1'], swarm.env);
+    const after = await classBoard(CLASS, ['--student', '1'], swarm.env);
     assert.ok(doneIds(after, 1).includes('smtp-simple'), JSON.stringify(doneIds(after, 1)));
     assert.equal(await hostKey(1, to.address), key, 'the same ssh host key');
     assert.deepEqual(await classVolumes(node(from).docker, CLASS, 1), [], 'nothing of student 1 stays on the old node');
@@ -289,7 +289,7 @@ describe('a node gone for good: labctl snapshot, then up --replace-lost', { time
     const rows = await labctlJson<StudentStatus[]>(['status', '--class', CLASS], swarm.env);
     return rows.find((r) => r.student === n)!.node!;
   };
-  const credits = async (n: number) => doneIds(await labctlJson<Board>(['check', '--class', CLASS], swarm.env), n);
+  const credits = async (n: number) => doneIds(await classBoard(CLASS, [], swarm.env), n);
 
   before(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'labctl-snapshot-'));

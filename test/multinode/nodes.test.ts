@@ -14,7 +14,7 @@ import type { ClassInfo } from '../../src/core/class-model.js';
 import { labctl, labctlCtrlC, labctlJson } from '../helpers/cli.js';
 import { freeBasePort } from '../helpers/ports.js';
 import { Session, SMTP_FINAL } from '../helpers/session.js';
-import { doneIds } from '../helpers/td.js';
+import { classBoard, doneIds } from '../helpers/td.js';
 import { nodeState, startTestSwarm, testSwarmUnavailable, type TestSwarm } from '../helpers/swarm-nodes.js';
 
 const skip = testSwarmUnavailable();
@@ -130,7 +130,7 @@ describe('a class on a three-node swarm', { timeout: 1_800_000, skip }, () => {
     let board: Board | undefined;
     for (let i = 0; i < 60 && !(board && credited(board)); i++) {
       if (board) await new Promise((r) => setTimeout(r, 500));
-      board = await labctlJson<Board>(['check', '--class', CLASS], swarm.env);
+      board = await classBoard(CLASS, [], swarm.env);
     }
     assert.ok(
       board && credited(board),
@@ -190,7 +190,7 @@ describe('a class on a three-node swarm', { timeout: 1_800_000, skip }, () => {
       status = await on(['status', '--class', CLASS]);
     }
     console.log(`# from the node's return to its student up: ${((Date.now() - backAt) / 1000).toFixed(1)} s`);
-    const board = await labctlJson<Board>(['check', '--class', CLASS], swarm.env);
+    const board = await classBoard(CLASS, [], swarm.env);
     assert.ok(doneIds(board, student).includes('smtp-simple'), JSON.stringify(doneIds(board, student)));
     const up = await on(upArgs());
     assert.equal(up.code, 0, up.stdout + up.stderr);

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { check } from '../../src/commands/check.js';
-import { classBoard } from '../../src/core/board-model.js';
+import { classBoard, type Board } from '../../src/core/board-model.js';
 import { boardPage, boardView } from '../../src/ui/board-page.js';
 import { down } from '../../src/commands/down.js';
 import { handout } from '../../src/commands/handout.js';
@@ -212,13 +212,31 @@ describe('commands on a class, through their context', () => {
     );
   });
 
-  it('check marks a student whose sidecar is down, and the others still show', async () => {
+  it('check marks a student whose sidecar is down, the others still show, and it exits 6 (no-sidecar)', async () => {
     engine.containers.get('labctl-cc-s02-sidecar')!.state = 'exited';
-    const t = testContext(engine, { json: true });
-    const board = await check({ className: 'cc' }, t.ctx);
-    assert.equal(board.students[1]!.error, 'sidecar exited');
-    assert.match(board.students[0]!.error ?? '', /^sidecar down/, 'nothing answers on the fake engine');
-    assert.equal(board.students[0]!.exercises.length, 12);
+    const closers = [await greetAs(1, ports(1))];
+    try {
+      const t = testContext(engine, { json: true });
+      const error = await fails(
+        check({ className: 'cc' }, t.ctx),
+        ExitCode.notReady,
+        /^student 2's progress: sidecar exited\.$/,
+      );
+      assert.equal(error.code, 'no-sidecar');
+      const board = JSON.parse(t.stdout()) as Board;
+      assert.equal(board.students[1]!.error, 'sidecar exited');
+      assert.equal(board.students[0]!.error, undefined, 'student 1 answers');
+      assert.equal(board.students[0]!.exercises.length, 12);
+      // A grading sheet is still written whole; the exit says a row is not to be trusted.
+      const sheet = testContext(engine);
+      await fails(check({ className: 'cc', format: 'csv' }, sheet.ctx), ExitCode.notReady, /student 2's progress/);
+      assert.match(sheet.stdout(), /^2,.*sidecar exited/m);
+      engine.containers.get('labctl-cc-s02-sidecar')!.state = 'running';
+      closers.push(await greetAs(2, ports(2)));
+      assert.equal((await check({ className: 'cc' }, testContext(engine).ctx)).students.length, 2);
+    } finally {
+      await Promise.all(closers.map((close) => close()));
+    }
     await fails(check({ className: 'cc', format: 'moodle' }, testContext(engine).ctx), ExitCode.usage, /no roster/);
   });
 

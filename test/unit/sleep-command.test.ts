@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { beforeEach, describe, it } from 'node:test';
 import { check } from '../../src/commands/check.js';
+import type { Board } from '../../src/core/board-model.js';
 import { start } from '../../src/commands/start.js';
 import { status } from '../../src/commands/status.js';
 import { stop } from '../../src/commands/stop.js';
@@ -79,7 +80,9 @@ describe('stop and start, through their context', () => {
     await fails(status({ className: 'sc' }, t.ctx), ExitCode.notReady, /student 2 of class sc: sidecar exited/);
     const rows = JSON.parse(t.stdout()) as { state: string }[];
     assert.equal(rows[1]!.state, 'down');
-    const board = await check({ className: 'sc' }, testContext(engine).ctx);
+    const shown = testContext(engine, { json: true });
+    await fails(check({ className: 'sc' }, shown.ctx), ExitCode.notReady, /student 2's progress: sidecar exited\./);
+    const board = JSON.parse(shown.stdout()) as Board;
     assert.equal(board.students[1]!.error, 'sidecar exited');
     assert.equal(board.students[1]!.stopped, undefined);
   });
