@@ -38,38 +38,57 @@ case "${0##*/}" in
     ;;
 esac
 
-# Writes `text` to every terminal open on this server, a second at most each (a terminal held with ^S blocks).
+# Writes `text` to every terminal open on this server, all at once, a second at most in all: a terminal whose reader
+# stopped (^S, or an ssh client that reads nothing) blocks a write, and one after the other, ten such terminals held
+# the end back ten seconds, long enough for a job left behind to send its message after the end.
 tell() {
   local t
   for t in /dev/pts/[0-9]*; do
     [ -c "$t" ] || continue
-    timeout 1 sh -c 'printf "\r\n*** %s ***\r\n" "$1" >"$2"' tell "$1" "$t" 2>/dev/null
+    timeout 1 sh -c 'printf "\r\n*** %s ***\r\n" "$1" >"$2"' tell "$1" "$t" 2>/dev/null &
   done
+  wait
 }
 
 # Ends every process of a lab account (a home under /home) that descends from this server's daemons (PID 1): shells,
 # ssh sessions, Courier's post-login imapd and pop3d, anything left running. What an engine runs in the container
 # for labctl (reset, as the account) comes from outside (parent 0) and is left alone, and so is Postfix's local
 # delivery (it runs as the recipient), by its executable, which a student cannot fake.
+# Stopped first, all of them, then killed: killed one by one, a job's shell whose `sleep` died first ran the next
+# command of the job (`| sendmail`) before its own turn came, and that new process, not in the list, sent its message
+# after the end. A stopped process runs nothing; what was forked before its stop is found by the next look, until
+# a look finds nothing new.
 end_sessions() {
   perl -e '
     my %lab;
     open my $pw, "<", "/etc/passwd" or exit;
     while (<$pw>) { my @f = split /:/; $lab{$f[2]} = 1 if ($f[5] // "") =~ m{^/home/}; }
-    my (%ppid, %uid);
-    for my $dir (glob "/proc/[0-9]*") {
-      open my $st, "<", "$dir/status" or next;
-      my $pid = substr $dir, 6;
-      while (<$st>) { $ppid{$pid} = $1 if /^PPid:\s+(\d+)/; $uid{$pid} = $1 if /^Uid:\s+(\d+)/; }
+    sub lab_processes {
+      my (%ppid, %uid);
+      for my $dir (glob "/proc/[0-9]*") {
+        open my $st, "<", "$dir/status" or next;
+        my $pid = substr $dir, 6;
+        while (<$st>) { $ppid{$pid} = $1 if /^PPid:\s+(\d+)/; $uid{$pid} = $1 if /^Uid:\s+(\d+)/; }
+      }
+      my @found;
+      for my $pid (keys %uid) {
+        next unless $lab{$uid{$pid}};
+        # Postfix delivering a message accepted before the end runs as its recipient: let it finish writing.
+        next if (readlink("/proc/$pid/exe") // "") eq "/usr/lib/postfix/sbin/local";
+        my ($p, $n) = ($pid, 0);
+        $p = $ppid{$p} // 0 while $p > 1 && $n++ < 100;
+        push @found, $pid if $p == 1;
+      }
+      return @found;
     }
-    for my $pid (keys %uid) {
-      next unless $lab{$uid{$pid}};
-      # Postfix delivering a message accepted before the end runs as its recipient: let it finish writing.
-      next if (readlink("/proc/$pid/exe") // "") eq "/usr/lib/postfix/sbin/local";
-      my ($p, $n) = ($pid, 0);
-      $p = $ppid{$p} // 0 while $p > 1 && $n++ < 100;
-      kill "KILL", $pid if $p == 1;
-    }'
+    my %stopped;
+    for (1 .. 50) {
+      my @new = grep { !$stopped{$_} } lab_processes();
+      last unless @new;
+      kill "STOP", @new;
+      $stopped{$_} = 1 for @new;
+    }
+    kill "KILL", keys %stopped;'
 }
 
 # Copies the kept end where the daemons read it, when it changed; sets `end` and `text`.

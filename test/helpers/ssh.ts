@@ -57,3 +57,32 @@ export function sshSession<T>(
       });
   });
 }
+
+/**
+ * A terminal its student holds and never reads (as with ^S): an ssh login with a pty that runs `yes` and whose
+ * client stops reading, so that once the channel's window and the pty's buffer are full, every write to that
+ * terminal blocks. Resolves once it is held; `close` logs out.
+ */
+export function heldTerminal(port: number, user: string, password: string): Promise<{ close: () => void }> {
+  return new Promise((resolve, reject) => {
+    const conn = new Client();
+    conn
+      .on('ready', () => {
+        conn.shell({ term: 'vt100' }, (error, stream) => {
+          if (error) return reject(error);
+          let seen = 0;
+          stream.on('data', (c: Buffer) => {
+            seen += c.length;
+            // Some output has come: stop reading from here on (ssh2 stops opening the window too).
+            if (seen > 4096) {
+              stream.pause();
+              resolve({ close: () => conn.end() });
+            }
+          });
+          stream.write('yes held\n');
+        });
+      })
+      .on('error', reject)
+      .connect({ host: '127.0.0.1', port, username: user, password, readyTimeout: 10_000, tryKeyboard: false });
+  });
+}

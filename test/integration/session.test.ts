@@ -9,7 +9,7 @@ import { labctl, labctlJson, upArgs } from '../helpers/cli.js';
 import { cleanClass, exec } from '../helpers/docker.js';
 import { freeBasePort } from '../helpers/ports.js';
 import { Session, SMTP_FINAL } from '../helpers/session.js';
-import { sshRun, sshSession, sshExec } from '../helpers/ssh.js';
+import { heldTerminal, sshRun, sshSession, sshExec } from '../helpers/ssh.js';
 import { classBoard, doneIds, smtpSession, waitForCredits } from '../helpers/td.js';
 
 /**
@@ -100,9 +100,26 @@ describe('a graded session: time box, freeze, extend, purge guard', { timeout: 9
       s1.ports.ssh!,
       a,
       PASSWORD,
-      `nohup sh -c "sleep ${fireAt}; printf 'Subject: tard\\n\\napres la fin\\n' | /usr/sbin/sendmail ${b}" >/dev/null 2>&1 &`,
+      `nohup sh -c "sleep ${fireAt}; printf 'Subject: tard\\n\\napres la fin\\n' | /usr/sbin/sendmail ${b}" >/dev/null 2>&1 &` +
+        // And eight that send the moment their `sleep` is killed, if their shell outlives it by a moment.
+        ` for i in 1 2 3 4 5 6 7 8; do nohup sh -c "sleep 600; printf 'Subject: tard\\n\\nsurvivant\\n' | /usr/sbin/sendmail ${b}" >/dev/null 2>&1 & done`,
     );
     assert.equal(left.code, 0, left.stderr);
+    // And six terminals it holds and never reads: each blocks a write, and the end is written to every terminal.
+    const held: { close: () => void }[] = [];
+    for (let i = 0; i < 6; i++) held.push(await heldTerminal(s1.ports.ssh!, a, PASSWORD));
+    const mail = `labctl-${CLASS}-s01-mail`;
+    // Held once the channel's window and the pty's buffer are full, a moment after `yes` starts.
+    let blocked = 0;
+    for (let i = 0; i < 10 && blocked < 6; i++) {
+      const tried = await exec(mail, [
+        'sh',
+        '-c',
+        `for t in /dev/pts/[0-9]*; do (timeout 1 sh -c 'printf . >"$1"' w "$t" || echo blocked) & done; wait`,
+      ]);
+      blocked = (tried.output.match(/blocked/g) ?? []).length;
+    }
+    assert.ok(blocked >= 6, `only ${blocked} terminal(s) block a write`);
     // No labctl process runs from here to the end: the server and the sidecar act alone.
     await new Promise((r) => setTimeout(r, Math.max(0, end - Date.now())));
     await waitGreeting(s1.ports.smtp!, /^554[ -].*La séance est terminée/, 15_000);
@@ -113,8 +130,8 @@ describe('a graded session: time box, freeze, extend, purge guard', { timeout: 9
     smtp.close();
     const cut = await shell;
     assert.doesNotMatch(cut.stdout, /survived/, 'the shell opened before the end is ended');
-    const mail = `labctl-${CLASS}-s01-mail`;
     assert.equal((await exec(mail, ['pgrep', '-u', a])).code, 1, `no process of ${a} outlives the end`);
+    held.forEach((h) => h.close());
     await new Promise((r) => setTimeout(r, Math.max(0, end + 8_000 - Date.now())));
     const spool = await exec(mail, ['cat', `/var/mail/${b}`]);
     assert.doesNotMatch(spool.output, /Subject: tard/, 'the job left behind sent nothing');
