@@ -171,7 +171,7 @@ export async function classUp(
       .map((p) => p.label)
       .join(', ');
     await feedback.task(
-      `Starting ${changing} student${changing > 1 ? 's' : ''}' servers and waiting for ${services} to answer`,
+      `Starting ${changing === 1 ? "1 student's" : `${changing} students'`} servers and waiting for ${services} to answer`,
       (update) =>
         applyDiff(applied, plan, engine, {
           concurrency: concurrency(engine.parallelism),
