@@ -36,10 +36,10 @@ export async function archive(options: ArchiveOptions, ctx: Context = defaultCon
       ctx.reporter.writeStream(options.output!, stream, { private: true, signal: ctx.signal }),
       done,
     ]);
-    if (made.status === 'rejected' || written.status === 'rejected') {
-      ctx.signal.throwIfAborted(); // Ctrl-C: the write stopped and left no file
-      throw made.status === 'rejected' ? made.reason : (written as PromiseRejectedResult).reason;
-    }
+    // Ctrl-C stopped the write, which left no file (once the file is whole, a Ctrl-C changes nothing here).
+    if (made.status === 'rejected' || written.status === 'rejected') ctx.signal.throwIfAborted();
+    if (made.status === 'rejected') throw made.reason;
+    if (written.status === 'rejected') throw written.reason;
     return written.value;
   });
   const summary = await done;

@@ -30,7 +30,8 @@ export interface LockOptions {
 
 type LockEngine = Pick<Engine, 'acquireLock' | 'lockHolder' | 'releaseLock'>;
 
-function pidAlive(pid: number): boolean {
+/** Whether a process of this host runs with that pid (EPERM: it runs, as another user). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Docker from 'dockerode';
+import { pidAlive } from '../../src/core/class-lock.js';
 import { loadLab } from '../../src/core/lab.js';
 import { maxStudents, PORT_BLOCK, studentPorts } from '../../src/core/ports.js';
 import { LABEL } from '../../src/core/labels.js';
@@ -24,15 +25,6 @@ const RESERVED = path.join(os.tmpdir(), 'labctl-test-ports');
 const LOCK = path.join(RESERVED, 'lock');
 const mine: string[] = [];
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 function unlinkQuietly(file: string): void {
   try {
     unlinkSync(file);
@@ -47,7 +39,7 @@ function reservedBlocks(): [number, number][] {
   for (const name of readdirSync(RESERVED)) {
     const m = /^(\d+)-(\d+)\.(\d+)$/.exec(name);
     if (!m) continue;
-    if (!alive(Number(m[3]))) unlinkQuietly(path.join(RESERVED, name));
+    if (!pidAlive(Number(m[3]))) unlinkQuietly(path.join(RESERVED, name));
     else blocks.push([Number(m[1]), Number(m[2])]);
   }
   return blocks;
@@ -70,7 +62,7 @@ async function reserving<T>(choose: () => Promise<T>): Promise<T> {
       }
       // (Two processes that both find a dead holder may both take the lock: that needs a test process killed in the
       // milliseconds it holds it, and is left alone.)
-      if (holder && !alive(holder)) unlinkQuietly(LOCK);
+      if (holder && !pidAlive(holder)) unlinkQuietly(LOCK);
       else await sleep(20);
     }
   }

@@ -61,7 +61,8 @@ export function sshSession<T>(
 /**
  * A terminal its student holds and never reads (as with ^S): an ssh login with a pty that runs `yes` and whose
  * client stops reading, so that once the channel's window and the pty's buffer are full, every write to that
- * terminal blocks. Resolves once it is held; `close` logs out.
+ * terminal blocks. Resolves once `yes` writes to it; it is held a moment later, when the buffers are full (a test
+ * that needs it held waits for that). `close` logs out.
  */
 export function heldTerminal(port: number, user: string, password: string): Promise<{ close: () => void }> {
   return new Promise((resolve, reject) => {
